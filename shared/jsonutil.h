@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include "macro.h"
+
+/* The wire format rounds every measured quantity to two decimals. */
+double round2(double v);
+
+/* cJSON_AddNumberToObject with the value rounded to two decimals. */
+cJSON *json_add_round2(cJSON *obj, const char *name, double v);
+
+static inline void cjson_deletep(cJSON **j) {
+        cJSON_Delete(*j);
+}
+#define _cleanup_json_ _cleanup_(cjson_deletep)

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+
+#include "timeutil.h"
+
+uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void format_seconds(uint64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / USEC_PER_SEC);
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+}
+
+void format_iso8601(uint64_t realtime_usec, char buf[static ISO8601_MAX]) {
+        char s[32];
+
+        format_seconds(realtime_usec, s, sizeof s);
+        snprintf(buf, ISO8601_MAX, "%.19sZ", s);
+}
+
+void format_iso8601_usec(uint64_t realtime_usec, char buf[static ISO8601_MAX]) {
+        char s[32];
+
+        format_seconds(realtime_usec, s, sizeof s);
+        snprintf(buf, ISO8601_MAX, "%.19s.%06uZ", s, (unsigned) (realtime_usec % USEC_PER_SEC));
+}

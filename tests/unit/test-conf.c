@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+static char tmpdir[] = "/tmp/resolvix-test-conf-XXXXXX";
+
+static void setup(void) {
+        cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void teardown(void) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        (void) !system(cmd);
+}
+
+static const char *write_conf(const char *name, const char *text) {
+        static char path[256];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+        f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs(text, f);
+        fclose(f);
+        return path;
+}
+
+TestSuite(conf, .init = setup, .fini = teardown);
+
+Test(conf, defaults_match_the_spec) {
+        struct conf c;
+
+        conf_defaults(&c);
+        cr_assert_str_eq(c.node.id, "auto");
+        cr_assert_str_eq(c.control.listen, "127.0.0.1");
+        cr_assert_eq(c.control.port, 8754);
+        cr_assert_str_eq(c.control.token, "");
+        cr_assert_eq(c.telemetry.stream.port, 8756);
+        cr_assert_str_eq(c.telemetry.stream.listen, "0.0.0.0");
+        cr_assert_eq(c.telemetry.interval, 60);
+        cr_assert_eq(c.telemetry.stream.max_clients, 1024);
+        cr_assert_eq(c.telemetry.ingest_port, 8888);
+        cr_assert_not(c.telemetry.stream.autostart);
+        cr_assert_eq(c.livelogs.stream.port, 8755);
+        cr_assert_str_eq(c.livelogs.log_file, "/var/log/syslog");
+        cr_assert_eq(c.livelogs.backlog, 100);
+        cr_assert(c.control.state_dir[0] == '/');
+        cr_assert(c.control.worker_dir[0] == '/');
+}
+
+Test(conf, file_with_inline_comments) {
+        struct conf c;
+        char err[512] = "";
+        const char *p = write_conf("ok.conf",
+                                   "; a comment\n"
+                                   "[node]\n"
+                                   "id = node-7   ; fixed id\n"
+                                   "[telemetry]\n"
+                                   "interval = 5\n"
+                                   "autostart = yes\n"
+                                   "allowed_origins = https://a.example http://b.example:8080\n"
+                                   "[livelogs]\n"
+                                   "log_file = journal\n");
+
+        conf_defaults(&c);
+        cr_assert_eq(conf_load_file(&c, p, err, sizeof err), 0, "%s", err);
+        cr_assert_str_eq(c.node.id, "node-7");
+        cr_assert_eq(c.telemetry.interval, 5);
+        cr_assert(c.telemetry.stream.autostart);
+        cr_assert_str_eq(c.telemetry.stream.allowed_origins, "https://a.example http://b.example:8080");
+        cr_assert_str_eq(c.livelogs.log_file, "journal");
+        cr_assert_str_eq(c.path, p);
+}
+
+struct bad_case {
+        const char *text;
+        unsigned line;
+        const char *needle;
+};
+
+static const struct bad_case bad_cases[] = {
+        { "[telemetry]\ninterval = 0\n", 2, "expected a whole number 1..86400, got '0'" },
+        { "[telemetry]\ninterval = 86401\n", 2, "interval" },
+        { "[telemetry]\ninterval = 5s\n", 2, "got '5s'" },
+        { "[control]\nport = 70000\n", 2, "expected a port number 1..65535" },
+        { "[control]\n\nbogus = 1\n", 3, "unknown key 'bogus' in section [control]" },
+        { "[nope]\nx = 1\n", 2, "unknown section [nope]" },
+        { "[telemetry]\nautostart = maybe\n", 2, "expected a boolean" },
+        { "[control]\nlisten = localhost.example\n", 2, "expected an IPv4 or IPv6 address" },
+        { "[control]\nstate_dir = relative/dir\n", 2, "expected an absolute path" },
+        { "[livelogs]\nlog_file = syslog\n", 2, "expected an absolute path or \"journal\"" },
+        { "[telemetry]\nallowed_origins = example.com\n", 2, "expected space-separated origins" },
+        { "[control]\ntoken = two words\n", 2, "expected printable characters without spaces" },
+        { "interval = 5\n", 1, "outside of any section" },
+        { "[telemetry\n", 1, "syntax error" },
+        { "[telemetry]\njust a line\n", 2, "syntax error" },
+};
+
+Test(conf, bad_values_name_file_line_key_and_expectation) {
+        for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+                struct conf c;
+                char err[512] = "", want[300];
+                const char *p = write_conf("bad.conf", bad_cases[i].text);
+
+                conf_defaults(&c);
+                cr_assert_eq(conf_load_file(&c, p, err, sizeof err), -EINVAL, "case %zu", i);
+                snprintf(want, sizeof want, "%s:%u:", p, bad_cases[i].line);
+                cr_assert(strstr(err, want), "case %zu: '%s' lacks '%s'", i, err, want);
+                cr_assert(strstr(err, bad_cases[i].needle), "case %zu: '%s' lacks '%s'", i, err,
+                          bad_cases[i].needle);
+        }
+}
+
+Test(conf, bad_value_leaves_previous_value) {
+        struct conf c;
+        char err[256];
+
+        conf_defaults(&c);
+        cr_assert_lt(conf_set(&c, "telemetry", "interval", "-3", "test", err, sizeof err), 0);
+        cr_assert_eq(c.telemetry.interval, 60);
+        cr_assert_lt(conf_set(&c, "telemetry", "port", "", "test", err, sizeof err), 0);
+        cr_assert_eq(c.telemetry.stream.port, 8756);
+}
+
+Test(conf, overlong_line_is_refused_not_split) {
+        struct conf c;
+        char err[512];
+        char *text = malloc(10000);
+        const char *p;
+
+        strcpy(text, "[control]\ntoken = ");
+        memset(text + strlen(text), 'x', 6000);
+        strcpy(text + 18 + 6000, "\n");
+        p = write_conf("long.conf", text);
+        free(text);
+        conf_defaults(&c);
+        cr_assert_eq(conf_load_file(&c, p, err, sizeof err), -EINVAL);
+        cr_assert(strstr(err, ":2: line longer than"), "%s", err);
+}
+
+Test(conf, missing_file_is_enoent) {
+        struct conf c;
+        char err[512];
+
+        conf_defaults(&c);
+        cr_assert_eq(conf_load_file(&c, "/nonexistent/resolvix.conf", err, sizeof err), -ENOENT);
+}
+
+Test(conf, environment_overrides_and_alias) {
+        struct conf c;
+        char err[256];
+        char *env[] = { "RESOLVIX_TELEMETRY_INTERVAL=5", "RESOLVIX_WORKER_DIR=/opt/w", "RESOLVIX_LIVELOGS_PORT=9000",
+                        "OTHER=1", NULL };
+        char *bad[] = { "RESOLVIX_TELEMETRY_INTERVAL=soon", NULL };
+
+        conf_defaults(&c);
+        cr_assert_eq(conf_load_env(&c, env, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(c.telemetry.interval, 5);
+        cr_assert_str_eq(c.control.worker_dir, "/opt/w");
+        cr_assert_eq(c.livelogs.stream.port, 9000);
+        cr_assert_eq(conf_load_env(&c, bad, err, sizeof err), -EINVAL);
+        cr_assert(strstr(err, "environment RESOLVIX_TELEMETRY_INTERVAL"), "%s", err);
+}
+
+Test(conf, precedence_flag_over_env_over_file) {
+        struct conf c;
+        struct conf_cli cli;
+        const char *p = write_conf("prec.conf", "[telemetry]\ninterval = 7\nport = 9100\n[livelogs]\nbacklog = 3\n");
+        static const struct conf_flag flags[] = {
+                { "interval", 'i', "telemetry", "interval", "SECONDS", "sampling interval" },
+                { 0 },
+        };
+        char *argv[] = { "prog", "--config", (char *) p, "-i", "2", "--set", "livelogs.port=9200", NULL };
+
+        setenv("RESOLVIX_TELEMETRY_INTERVAL", "4", 1);
+        setenv("RESOLVIX_TELEMETRY_PORT", "9101", 1);
+        cr_assert_eq(conf_load_args(7, argv, "test", flags, &c, &cli), 0);
+        unsetenv("RESOLVIX_TELEMETRY_INTERVAL");
+        unsetenv("RESOLVIX_TELEMETRY_PORT");
+        cr_assert_eq(c.telemetry.interval, 2);             /* flag */
+        cr_assert_eq(c.telemetry.stream.port, 9101);       /* env over file */
+        cr_assert_eq(c.livelogs.backlog, 3);               /* file */
+        cr_assert_eq(c.livelogs.stream.port, 9200);        /* --set */
+        cr_assert_eq(c.control.port, 8754);                /* default */
+}
+
+Test(conf, explicit_missing_file_is_an_error) {
+        struct conf c;
+        struct conf_cli cli;
+        char *argv[] = { "prog", "--config", "/nonexistent/x.conf", NULL };
+
+        cr_assert_eq(conf_load_args(3, argv, "test", NULL, &c, &cli), -ENOENT);
+}
+
+Test(conf, env_round_trip) {
+        struct conf a, b;
+        char *env[64];
+        char err[256];
+        int n;
+
+        conf_defaults(&a);
+        a.telemetry.interval = 9;
+        snprintf(a.livelogs.log_file, sizeof a.livelogs.log_file, "/var/log/x y.log");
+        snprintf(a.telemetry.stream.token, sizeof a.telemetry.stream.token, "s3cret");
+        n = conf_to_env(&a, env, 63);
+        cr_assert_gt(n, 10);
+        env[n] = NULL;
+        conf_defaults(&b);
+        cr_assert_eq(conf_load_env(&b, env, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(b.telemetry.interval, 9);
+        cr_assert_str_eq(b.livelogs.log_file, "/var/log/x y.log");
+        cr_assert_str_eq(b.telemetry.stream.token, "s3cret");
+        for (int i = 0; i < n; i++)
+                free(env[i]);
+}
+
+Test(conf, loopback_detection) {
+        cr_assert(conf_address_is_loopback("127.0.0.1"));
+        cr_assert(conf_address_is_loopback("127.8.9.1"));
+        cr_assert(conf_address_is_loopback("::1"));
+        cr_assert_not(conf_address_is_loopback("0.0.0.0"));
+        cr_assert_not(conf_address_is_loopback("::"));
+        cr_assert_not(conf_address_is_loopback("10.0.0.1"));
+}
