@@ -1,0 +1,143 @@
+"""telemetryd under load: a thousand clients, and clients that stop reading."""
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+
+from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixture)
+    RESOLVIX_SIGNAL_INTERVAL,
+    connect,
+    recv_sample,
+    start_telemetryd,
+)
+
+CLIENTS = 1000
+
+
+def test_a_thousand_clients_each_get_the_next_sample(start_telemetryd):
+    t = start_telemetryd(interval=1)
+
+    async def client(results):
+        async with connect(t.url(), compression=None) as ws:
+            first = await recv_sample(ws, timeout=30)
+            results.append(first["seq"])
+            await ready.wait()
+            nxt = await recv_sample(ws, timeout=10)
+            while nxt["seq"] <= first["seq"]:
+                nxt = await recv_sample(ws, timeout=10)
+            results.append(nxt["seq"])
+            await done.wait()
+
+    async def go():
+        results = []
+        tasks = []
+        for i in range(0, CLIENTS, 100):
+            tasks += [asyncio.create_task(client(results)) for _ in range(100)]
+            await asyncio.sleep(0.05)
+        while len(results) < CLIENTS and not any(x.done() for x in tasks):
+            await asyncio.sleep(0.05)
+        clients_connected = t.metrics()["resolvix_clients"]
+        ready.set()
+        while len(results) < 2 * CLIENTS and not any(x.done() for x in tasks):
+            await asyncio.sleep(0.05)
+        done.set()
+        await asyncio.gather(*tasks)
+        return results, clients_connected
+
+    ready = asyncio.Event()
+    done = asyncio.Event()
+    results, connected = asyncio.run(go())
+    assert connected == CLIENTS
+    assert len(results) == 2 * CLIENTS
+    code, log = t.stop()
+    assert code == 0
+    assert f"connected ({CLIENTS} clients)" in log
+
+
+def raw_client(port, rcvbuf=4096):
+    """A WebSocket client on a bare socket with a tiny receive buffer, so
+    that it can stop reading and let the server's side fill up."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(
+        (
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def read_frames(s, quiet=0.3):
+    """Text frames until the socket is quiet for `quiet` seconds."""
+    s.settimeout(quiet)
+    buf = b""
+    frames = []
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 2:
+                op, n, off = buf[0] & 0x0F, buf[1] & 0x7F, 2
+                if n == 126:
+                    n, off = int.from_bytes(buf[2:4], "big"), 4
+                elif n == 127:
+                    n, off = int.from_bytes(buf[2:10], "big"), 10
+                if len(buf) < off + n:
+                    break
+                if op == 1:
+                    frames.append(json.loads(buf[off:off + n]))
+                buf = buf[off + n:]
+    except socket.timeout:
+        pass
+    return frames
+
+
+def test_clients_that_stop_reading_get_only_the_newest(start_telemetryd):
+    t = start_telemetryd(interval=86400)
+    slow = [raw_client(t.port) for _ in range(5)]
+
+    async def go():
+        async with connect(t.url(), max_queue=None, compression=None) as fast:
+            seqs = [(await recv_sample(fast))["seq"]]
+            await asyncio.sleep(0.5)
+            rss_before = t.status_kib("RssAnon")
+            # Each signal makes a sample at once: a thousand frames that
+            # the slow clients cannot take.
+            for _ in range(1000):
+                t.sigqueue(RESOLVIX_SIGNAL_INTERVAL, 86400)
+                await asyncio.sleep(0.002)
+            try:
+                while True:
+                    seqs.append((await recv_sample(fast, timeout=1.0))["seq"])
+            except asyncio.TimeoutError:
+                pass
+            rss_after = t.status_kib("RssAnon")
+            async with connect(t.url()) as late:
+                newest = (await recv_sample(late))["seq"]
+            return seqs, rss_before, rss_after, newest
+
+    seqs, rss_before, rss_after, newest = asyncio.run(go())
+    # The reading client got every sample, in order, up to the newest.
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert seqs[-1] == newest
+    assert len(seqs) > 100
+    # Nothing queued up for the others: memory stays flat.
+    assert rss_after - rss_before < 512, f"RssAnon grew from {rss_before} to {rss_after} KiB"
+    for s in slow:
+        frames = read_frames(s)
+        # What was in flight, then the newest: never the whole backlog.
+        assert 0 < len(frames) < len(seqs) / 2
+        assert frames[-1]["seq"] == newest
+        s.close()
+    assert t.metrics()["resolvix_frames_coalesced_total"] > 0
