@@ -257,8 +257,8 @@ static void source_failed(struct sampler *s, enum source src, int r) {
         if (s->warned & (1u << src))
                 return;
         s->warned |= 1u << src;
-        log_warning_errno(r, "Cannot read %s%s%s, its fields stay at zero: %s", s->root,
-                          src == SOURCE_SYS ? "/" : "/proc/", source_name[src], strerror(-r));
+        log_warning_errno(r, "Cannot read %s%s%s, its fields stay at zero: %m", s->root,
+                          src == SOURCE_SYS ? "/" : "/proc/", source_name[src]);
 }
 
 static void source_ok(struct sampler *s, enum source src) {
@@ -732,8 +732,7 @@ int sampler_new(const char *root, struct sampler **ret) {
         /* Without /sys (some containers) disks cannot be told from
          * partitions; that only costs disk_io, so it is not fatal. */
         s->sys_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        *ret = s;
-        s = NULL;
+        *ret = TAKE_PTR(s);
         return 0;
 }
 
@@ -931,7 +930,5 @@ cJSON *sample_to_json(const struct sample *s, const char *node_id, unsigned inte
         if (!metrics || !add_cpu(metrics, s) || !add_memory(metrics, s) || !add_disk(metrics, s) ||
             !add_network(metrics, s) || !add_processes(metrics, s))
                 return NULL;
-        metrics = root;
-        root = NULL;
-        return metrics;
+        return TAKE_PTR(root);
 }
