@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 
-#include "fileio.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "sample.h"
@@ -19,11 +21,43 @@
 #define CPUINFO_EVERY_USEC (30 * USEC_PER_SEC)
 #define USERS_CACHED 16
 #define DISKS_CACHED 64
+/* Candidates kept while scanning: a few more than reported, so that one
+ * that exits before it can be named leaves no hole. */
+#define TOP_CANDIDATES (SAMPLE_TOP_PROCESSES + 3)
 
-/* A growable buffer: grows to what the machine needs, then stays. */
-struct buf {
+/* A /proc file read on every sample. It stays open and is read again from
+ * offset 0 (which makes the kernel produce it afresh): opening and closing
+ * cost more than reading. Its buffer grows to what the machine needs. */
+struct procfile {
+        const char *path;
+        int fd;
         char *data;
         size_t size;
+};
+
+enum file {
+        FILE_STAT,
+        FILE_MEMINFO,
+        FILE_LOADAVG,
+        FILE_DISKSTATS,
+        FILE_NETDEV,
+        FILE_SNMP,
+        FILE_MOUNTINFO,
+        FILE_FILESYSTEMS,
+        FILE_CPUINFO,
+        _FILE_MAX,
+};
+
+static const char *const file_path[_FILE_MAX] = {
+        [FILE_STAT] = "stat",
+        [FILE_MEMINFO] = "meminfo",
+        [FILE_LOADAVG] = "loadavg",
+        [FILE_DISKSTATS] = "diskstats",
+        [FILE_NETDEV] = "net/dev",
+        [FILE_SNMP] = "net/snmp",
+        [FILE_MOUNTINFO] = "self/mountinfo",
+        [FILE_FILESYSTEMS] = "filesystems",
+        [FILE_CPUINFO] = "cpuinfo",
 };
 
 /* One of two alternating samples: the current one is built while the
@@ -31,7 +65,6 @@ struct buf {
 struct slot {
         struct sample s;
         size_t cpu_cap, mount_cap, disk_cap, iface_cap;
-        struct buf mountinfo; /* the mount strings point into it */
 };
 
 struct disk_class {
@@ -79,7 +112,15 @@ struct sampler {
         bool have_reading;
         uint64_t seq;
 
-        struct buf stat, meminfo, diskstats, netdev, snmp, filesystems, cpuinfo;
+        struct procfile files[_FILE_MAX];
+        /* The filesystems to report, chosen from mountinfo; the strings
+         * point into its buffer. Chosen again only when the mount table
+         * changes, which the kernel signals by poll(). */
+        struct mountinfo *mounts;
+        size_t n_mounts, mounts_cap;
+        bool mounts_known, mountinfo_pollable;
+        struct sample_process candidates[TOP_CANDIDATES];
+        size_t n_candidates;
         union {
                 struct dirent64 align; /* getdents64() wants it aligned like this */
                 char data[16384];
@@ -196,6 +237,12 @@ const char *utf8_sanitize(const char *s, char *buf, size_t size) {
 
 /* ---- reading ------------------------------------------------------------ */
 
+static int safe_close(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}
+
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
         size_t n;
         void *q;
@@ -213,24 +260,63 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
         return 0;
 }
 
-static ssize_t read_grow(int dirfd, const char *path, struct buf *b) {
+static int file_open(struct sampler *s, enum file f) {
+        struct procfile *pf = &s->files[f];
+        struct statfs sf;
+
+        if (pf->fd >= 0)
+                return 0;
+        pf->fd = openat(s->proc_fd, file_path[f], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (pf->fd < 0)
+                return negative_errno();
+        if (f == FILE_MOUNTINFO) {
+                /* Only the real file tells of mount table changes; a copy
+                 * in a test tree is read every time. */
+                s->mountinfo_pollable = fstatfs(pf->fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+                s->mounts_known = false;
+        }
+        return 0;
+}
+
+/* The whole file, NUL-terminated, in s->files[f].data. */
+static ssize_t file_read(struct sampler *s, enum file f) {
+        struct procfile *pf = &s->files[f];
+        size_t len = 0;
+        int r;
+
+        r = file_open(s, f);
+        if (r < 0)
+                return r;
         for (;;) {
                 ssize_t n;
-                char *q;
 
-                if (b->size > 0) {
-                        n = read_file_at(dirfd, path, b->data, b->size);
-                        if (n != -EFBIG)
-                                return n;
-                        if (b->size >= READ_MAX)
+                if (pf->size - len < 2) {
+                        size_t size = pf->size ? pf->size * 2 : 4096;
+                        char *q;
+
+                        if (size > READ_MAX)
                                 return -EFBIG;
+                        q = realloc(pf->data, size);
+                        if (!q)
+                                return -ENOMEM;
+                        pf->data = q;
+                        pf->size = size;
                 }
-                q = realloc(b->data, b->size ? b->size * 2 : 4096);
-                if (!q)
-                        return -ENOMEM;
-                b->data = q;
-                b->size = b->size ? b->size * 2 : 4096;
+                n = pread(pf->fd, pf->data + len, pf->size - 1 - len, (off_t) len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = negative_errno();
+                        /* Open it afresh next time rather than keep a broken fd. */
+                        pf->fd = safe_close(pf->fd);
+                        return r;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
         }
+        pf->data[len] = '\0';
+        return (ssize_t) len;
 }
 
 /* Per-process files are read with one read(): they are produced whole on
@@ -290,10 +376,10 @@ static int read_cpu(struct sampler *s, struct slot *cur, const struct sample *pr
         ssize_t n;
         int r;
 
-        n = read_grow(s->proc_fd, "stat", &s->stat);
+        n = file_read(s, FILE_STAT);
         if (n < 0)
                 return (int) n;
-        p = s->stat.data;
+        p = s->files[FILE_STAT].data;
         while ((r = procfs_stat_next_cpu(&p, &c)) != 0) {
                 if (r < 0)
                         continue;
@@ -318,20 +404,19 @@ static int read_cpu(struct sampler *s, struct slot *cur, const struct sample *pr
 }
 
 static int read_loadavg(struct sampler *s, struct sample *x) {
-        char buf[128];
-        ssize_t n = read_file_at(s->proc_fd, "loadavg", buf, sizeof buf);
+        ssize_t n = file_read(s, FILE_LOADAVG);
 
         if (n < 0)
                 return (int) n;
-        return procfs_parse_loadavg(buf, &x->cpu.load);
+        return procfs_parse_loadavg(s->files[FILE_LOADAVG].data, &x->cpu.load);
 }
 
 static int read_memory(struct sampler *s, struct sample *x) {
-        ssize_t n = read_grow(s->proc_fd, "meminfo", &s->meminfo);
+        ssize_t n = file_read(s, FILE_MEMINFO);
 
         if (n < 0)
                 return (int) n;
-        return procfs_parse_meminfo(s->meminfo.data, &x->memory);
+        return procfs_parse_meminfo(s->files[FILE_MEMINFO].data, &x->memory);
 }
 
 static void read_frequency(struct sampler *s, struct sample *x) {
@@ -341,8 +426,8 @@ static void read_frequency(struct sampler *s, struct sample *x) {
                 double mhz;
 
                 s->cpuinfo_read_usec = x->monotonic_usec;
-                if (read_grow(s->proc_fd, "cpuinfo", &s->cpuinfo) >= 0 &&
-                    procfs_parse_cpuinfo_mhz(s->cpuinfo.data, &mhz) >= 0)
+                if (file_read(s, FILE_CPUINFO) >= 0 &&
+                    procfs_parse_cpuinfo_mhz(s->files[FILE_CPUINFO].data, &mhz) >= 0)
                         s->frequency_mhz = mhz;
                 else
                         s->frequency_mhz = 0.0;
@@ -387,12 +472,12 @@ static int read_disks(struct sampler *s, struct slot *cur, const struct sample *
         ssize_t n;
         int r;
 
-        n = read_grow(s->proc_fd, "diskstats", &s->diskstats);
+        n = file_read(s, FILE_DISKSTATS);
         if (n < 0)
                 return (int) n;
         if (s->sys_fd < 0)
                 source_failed(s, SOURCE_SYS, -ENOENT);
-        p = s->diskstats.data;
+        p = s->files[FILE_DISKSTATS].data;
         while ((r = procfs_diskstats_next(&p, &d)) != 0) {
                 if (r < 0 || s->sys_fd < 0 || !disk_counted(s, &d))
                         continue;
@@ -431,10 +516,10 @@ static int read_network(struct sampler *s, struct slot *cur, const struct sample
         ssize_t n;
         int r;
 
-        n = read_grow(s->proc_fd, "net/dev", &s->netdev);
+        n = file_read(s, FILE_NETDEV);
         if (n < 0)
                 return (int) n;
-        p = s->netdev.data;
+        p = s->files[FILE_NETDEV].data;
         while ((r = procfs_netdev_next(&p, &d)) != 0) {
                 /* Every network namespace names its loopback "lo". */
                 if (r < 0 || streq(d.name, "lo"))
@@ -464,13 +549,13 @@ static int read_network(struct sampler *s, struct slot *cur, const struct sample
 }
 
 static int read_connections(struct sampler *s, struct sample *x) {
-        ssize_t n = read_grow(s->proc_fd, "net/snmp", &s->snmp);
+        ssize_t n = file_read(s, FILE_SNMP);
 
         if (n < 0)
                 return (int) n;
         /* The TCP MIB is one per network namespace and IPv6 sockets count
          * in it too: /proc/net/snmp6 has no Tcp lines at all. */
-        return procfs_parse_snmp(s->snmp.data, "Tcp", "CurrEstab", &x->network.active_connections);
+        return procfs_parse_snmp(s->files[FILE_SNMP].data, "Tcp", "CurrEstab", &x->network.active_connections);
 }
 
 /* Read-only images (snap packages, live media) are always full and say
@@ -482,19 +567,18 @@ static bool fs_is_image(const char *fstype) {
 static bool mount_wanted(const struct sampler *s, const struct mountinfo *m) {
         if (streq(m->mount_point, "/"))
                 return true;
-        return !fs_is_image(m->fstype) && procfs_fs_requires_device(s->filesystems.data, m->fstype);
+        return !fs_is_image(m->fstype) && procfs_fs_requires_device(s->files[FILE_FILESYSTEMS].data, m->fstype);
 }
 
 /* Where m goes in the list: a new entry, one it replaces, or NULL when it
  * is not reported. A filesystem mounted twice (bind mounts) is reported
  * once: under "/" if that is one of its mount points, else where its own
  * root is mounted, else where it was mounted first. A mount on top of an
- * earlier one at the same place hides it, so the later one replaces it. */
-static struct sample_mount *mount_place(struct slot *cur, const struct mountinfo *m) {
-        struct sample *x = &cur->s;
-
-        for (size_t i = 0; i < x->disk.n_mounts; i++) {
-                struct sample_mount *o = &x->disk.mounts[i];
+ * earlier one at the same place hides it, so the later one replaces it.
+ * The list has room for one more entry. */
+static struct mountinfo *mount_place(struct sampler *s, const struct mountinfo *m) {
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                struct mountinfo *o = &s->mounts[i];
 
                 if (streq(o->mount_point, m->mount_point))
                         return o;
@@ -506,50 +590,83 @@ static struct sample_mount *mount_place(struct slot *cur, const struct mountinfo
                         return o;
                 return NULL;
         }
-        if (grow((void **) &x->disk.mounts, &cur->mount_cap, x->disk.n_mounts + 1, sizeof(struct sample_mount)) < 0)
-                return NULL;
-        return &x->disk.mounts[x->disk.n_mounts];
+        return &s->mounts[s->n_mounts++];
 }
 
-static int read_mounts(struct sampler *s, struct slot *cur) {
-        struct sample *x = &cur->s;
+static bool mounts_changed(struct sampler *s) {
+        struct pollfd p = { .fd = s->files[FILE_MOUNTINFO].fd, .events = POLLPRI };
+
+        if (!s->mounts_known || !s->mountinfo_pollable)
+                return true;
+        return poll(&p, 1, 0) > 0 && (p.revents & (POLLPRI | POLLERR));
+}
+
+static int choose_mounts(struct sampler *s) {
         struct mountinfo m;
         char *p;
         ssize_t n;
         int r;
 
-        n = read_grow(s->proc_fd, "filesystems", &s->filesystems);
+        s->mounts_known = false;
+        s->n_mounts = 0;
+        /* A new filesystem type comes with a module loaded before a mount
+         * of it, so this only needs reading again when the mounts change. */
+        n = file_read(s, FILE_FILESYSTEMS);
         if (n < 0)
                 return (int) n;
-        n = read_grow(s->proc_fd, "self/mountinfo", &cur->mountinfo);
+        n = file_read(s, FILE_MOUNTINFO);
         if (n < 0)
                 return (int) n;
-        p = cur->mountinfo.data;
+        p = s->files[FILE_MOUNTINFO].data;
         while ((r = procfs_mountinfo_next(&p, &m)) != 0) {
-                struct sample_mount *o;
-                char path[PATH_MAX];
-                struct statvfs v;
+                struct mountinfo *o;
 
                 if (r < 0 || !mount_wanted(s, &m))
                         continue;
-                o = mount_place(cur, &m);
-                if (!o)
-                        continue;
-                if (snprintf(path, sizeof path, "%s%s", s->root, m.mount_point) >= (int) sizeof path)
+                if (grow((void **) &s->mounts, &s->mounts_cap, s->n_mounts + 1, sizeof(struct mountinfo)) < 0)
+                        return -ENOMEM;
+                o = mount_place(s, &m);
+                if (o)
+                        *o = m;
+        }
+        s->mounts_known = true;
+        return 0;
+}
+
+static int read_mounts(struct sampler *s, struct slot *cur) {
+        struct sample *x = &cur->s;
+        int r;
+
+        r = file_open(s, FILE_MOUNTINFO);
+        if (r < 0)
+                return r;
+        if (mounts_changed(s)) {
+                r = choose_mounts(s);
+                if (r < 0)
+                        return r;
+        }
+        if (grow((void **) &x->disk.mounts, &cur->mount_cap, s->n_mounts, sizeof(struct sample_mount)) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct mountinfo *m = &s->mounts[i];
+                struct sample_mount *o = &x->disk.mounts[x->disk.n_mounts];
+                char path[PATH_MAX];
+                struct statvfs v;
+
+                if (snprintf(path, sizeof path, "%s%s", s->root, m->mount_point) >= (int) sizeof path)
                         continue;
                 /* A mount point that is gone or hidden from us is skipped,
                  * not reported as an empty disk. */
                 if (statvfs(path, &v) < 0 || v.f_blocks == 0)
                         continue;
-                if (o == &x->disk.mounts[x->disk.n_mounts])
-                        x->disk.n_mounts++;
+                x->disk.n_mounts++;
                 *o = (struct sample_mount){
-                        .mount_point = m.mount_point,
-                        .root = m.root,
-                        .device = m.source,
-                        .fstype = m.fstype,
-                        .major = m.major,
-                        .minor = m.minor,
+                        .mount_point = m->mount_point,
+                        .root = m->root,
+                        .device = m->source,
+                        .fstype = m->fstype,
+                        .major = m->major,
+                        .minor = m->minor,
                         .total = (uint64_t) v.f_blocks * v.f_frsize,
                         .free = (uint64_t) v.f_bfree * v.f_frsize,
                         .avail = (uint64_t) v.f_bavail * v.f_frsize,
@@ -601,7 +718,6 @@ static void scan_process(struct sampler *s, struct sample *x, pid_t pid) {
         char path[32], buf[256];
         struct sample_process p = { .pid = pid };
         struct statm m;
-        struct stat st;
         ssize_t n;
 
         /* A process that exits between readdir and here is simply not
@@ -611,22 +727,34 @@ static void scan_process(struct sampler *s, struct sample *x, pid_t pid) {
         if (n < 0 || procfs_parse_statm(buf, &m) < 0)
                 return;
         x->processes.count++;
-
         p.rss = m.resident * (uint64_t) s->page_size;
-        if (!sample_top_qualifies(x->processes.top, x->processes.n_top, SAMPLE_TOP_PROCESSES, p.rss))
-                return;
-        /* The name and owner only for the few that make the list; comm's
-         * owner is the process's effective uid, like /proc/<pid> itself. */
-        snprintf(path, sizeof path, "%d/comm", (int) pid);
-        n = read_once(s->proc_fd, path, buf, sizeof buf, &st);
-        if (n < 0)
-                return;
-        procfs_parse_comm(buf, (size_t) n, p.name);
-        p.uid = st.st_uid;
-        sample_top_insert(x->processes.top, &x->processes.n_top, SAMPLE_TOP_PROCESSES, &p);
+        sample_top_insert(s->candidates, &s->n_candidates, TOP_CANDIDATES, &p);
+}
+
+/* Names and owners only for those that made the list: comm's owner is the
+ * process's effective uid, like /proc/<pid> itself. One that has exited
+ * since its statm was read cannot be named and gives its place up. */
+static void name_top(struct sampler *s, struct sample *x) {
+        for (size_t i = 0; i < s->n_candidates && x->processes.n_top < SAMPLE_TOP_PROCESSES; i++) {
+                struct sample_process *p = &s->candidates[i];
+                char path[32], buf[256];
+                struct stat st;
+                ssize_t n;
+
+                snprintf(path, sizeof path, "%d/comm", (int) p->pid);
+                n = read_once(s->proc_fd, path, buf, sizeof buf, &st);
+                if (n < 0)
+                        continue;
+                procfs_parse_comm(buf, (size_t) n, p->name);
+                p->uid = st.st_uid;
+                p->memory_percent = x->memory.total ? 100.0 * (double) p->rss / (double) x->memory.total : 0.0;
+                lookup_user(s, p);
+                x->processes.top[x->processes.n_top++] = *p;
+        }
 }
 
 static int read_processes(struct sampler *s, struct sample *x) {
+        s->n_candidates = 0;
         if (lseek(s->proc_fd, 0, SEEK_SET) < 0)
                 return negative_errno();
         for (;;) {
@@ -645,11 +773,7 @@ static int read_processes(struct sampler *s, struct sample *x) {
                                 scan_process(s, x, pid);
                 }
         }
-        for (size_t i = 0; i < x->processes.n_top; i++) {
-                struct sample_process *p = &x->processes.top[i];
-                p->memory_percent = x->memory.total ? 100.0 * (double) p->rss / (double) x->memory.total : 0.0;
-                lookup_user(s, p);
-        }
+        name_top(s, x);
         return 0;
 }
 
@@ -723,6 +847,9 @@ int sampler_new(const char *root, struct sampler **ret) {
                 return -ENOMEM;
         snprintf(s->root, sizeof s->root, "%s", root);
         s->page_size = sysconf(_SC_PAGESIZE);
+        s->sys_fd = -1;
+        for (size_t i = 0; i < ELEMENTSOF(s->files); i++)
+                s->files[i].fd = -1;
 
         snprintf(path, sizeof path, "%s/proc", root);
         s->proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -745,19 +872,14 @@ void sampler_free(struct sampler *s) {
                 free(sl->s.disk.mounts);
                 free(sl->s.disk.disks);
                 free(sl->s.network.ifaces);
-                free(sl->mountinfo.data);
         }
-        free(s->stat.data);
-        free(s->meminfo.data);
-        free(s->diskstats.data);
-        free(s->netdev.data);
-        free(s->snmp.data);
-        free(s->filesystems.data);
-        free(s->cpuinfo.data);
-        if (s->proc_fd >= 0)
-                close(s->proc_fd);
-        if (s->sys_fd >= 0)
-                close(s->sys_fd);
+        for (size_t i = 0; i < ELEMENTSOF(s->files); i++) {
+                safe_close(s->files[i].fd);
+                free(s->files[i].data);
+        }
+        free(s->mounts);
+        safe_close(s->proc_fd);
+        safe_close(s->sys_fd);
         free(s);
 }
 

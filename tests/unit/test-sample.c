@@ -294,6 +294,24 @@ Test(sampler, mounts_block_filesystems_once_each) {
         cr_assert_str_eq(m->device, "/dev/sde1");
 }
 
+Test(sampler, mount_table_read_again_when_it_changes) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        char cmd[512];
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_not_null(mount_at(x, "/home"));
+        /* A copy of mountinfo cannot signal changes: it is read each time.
+         * Rewritten in place, as the sampler keeps it open. */
+        snprintf(cmd, sizeof cmd, "f='%s/proc/self/mountinfo'; sed '/@home/d' \"$f\" > \"$f.new\" && cat \"$f.new\" > \"$f\"",
+                 root);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_null(mount_at(x, "/home"));
+        cr_assert_eq(x->disk.n_mounts, 3);
+}
+
 Test(sampler, missing_sources_leave_zeros) {
         _cleanup_sampler_ struct sampler *s = NULL;
         const struct sample *x;
