@@ -12,6 +12,8 @@
 #include "sample.h"
 #include "wsserver.h"
 
+struct client;
+
 /* The worker's whole state: one per process, owned by main(). */
 struct telemetry {
         struct conf conf;
@@ -31,6 +33,7 @@ struct telemetry {
         /* Bumped for each scheduled sample. A client remembers the one it
          * sent, so a slow client skips to the newest (latest wins). */
         uint64_t generation;
+        struct client *clients;
 
         lws_sorted_usec_list_t tick;
         uint64_t next_tick_usec; /* CLOCK_MONOTONIC */
