@@ -78,6 +78,16 @@ struct user {
         char name[SAMPLE_USERNAME_MAX];
 };
 
+/* A process without an address space: a kernel thread (most of the
+ * processes on an idle machine) or a zombie. Neither will ever have memory,
+ * so its statm is not read again while the same process is there. The
+ * inode number of its /proc directory, which getdents() gives for free,
+ * tells a reused pid apart: a new process gets a new inode. */
+struct empty_process {
+        pid_t pid;
+        uint64_t ino;
+};
+
 enum source {
         SOURCE_STAT,
         SOURCE_MEMINFO,
@@ -121,6 +131,8 @@ struct sampler {
         bool mounts_known, mountinfo_pollable;
         struct sample_process candidates[TOP_CANDIDATES];
         size_t n_candidates;
+        struct empty_process *empty, *empty_next; /* last scan's, sorted by pid; this scan's */
+        size_t n_empty, empty_cap, n_empty_next, empty_next_cap;
         union {
                 struct dirent64 align; /* getdents64() wants it aligned like this */
                 char data[16384];
@@ -714,12 +726,38 @@ static bool parse_pid(const char *name, pid_t *ret) {
         return true;
 }
 
-static void scan_process(struct sampler *s, struct sample *x, pid_t pid) {
+static int empty_cmp(const void *a, const void *b) {
+        pid_t x = ((const struct empty_process *) a)->pid, y = ((const struct empty_process *) b)->pid;
+        return (x > y) - (x < y);
+}
+
+/* Whether this very process had no memory at the last scan. */
+static bool known_empty(const struct sampler *s, pid_t pid, uint64_t ino) {
+        struct empty_process key = { .pid = pid };
+        const struct empty_process *e = s->n_empty
+                                                ? bsearch(&key, s->empty, s->n_empty, sizeof key, empty_cmp)
+                                                : NULL;
+
+        return e && e->ino == ino;
+}
+
+static void remember_empty(struct sampler *s, pid_t pid, uint64_t ino) {
+        if (grow((void **) &s->empty_next, &s->empty_next_cap, s->n_empty_next + 1, sizeof(struct empty_process)) < 0)
+                return; /* it is only read again next time */
+        s->empty_next[s->n_empty_next++] = (struct empty_process){ .pid = pid, .ino = ino };
+}
+
+static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino) {
         char path[32], buf[256];
         struct sample_process p = { .pid = pid };
         struct statm m;
         ssize_t n;
 
+        if (known_empty(s, pid, ino)) {
+                x->processes.count++;
+                remember_empty(s, pid, ino);
+                return;
+        }
         /* A process that exits between readdir and here is simply not
          * counted: ENOENT before the open, ESRCH after it. */
         snprintf(path, sizeof path, "%d/statm", (int) pid);
@@ -727,6 +765,10 @@ static void scan_process(struct sampler *s, struct sample *x, pid_t pid) {
         if (n < 0 || procfs_parse_statm(buf, &m) < 0)
                 return;
         x->processes.count++;
+        if (m.size == 0) {
+                remember_empty(s, pid, ino);
+                return;
+        }
         p.rss = m.resident * (uint64_t) s->page_size;
         sample_top_insert(s->candidates, &s->n_candidates, TOP_CANDIDATES, &p);
 }
@@ -754,7 +796,11 @@ static void name_top(struct sampler *s, struct sample *x) {
 }
 
 static int read_processes(struct sampler *s, struct sample *x) {
+        struct empty_process *swap;
+        size_t swap_cap;
+
         s->n_candidates = 0;
+        s->n_empty_next = 0;
         if (lseek(s->proc_fd, 0, SEEK_SET) < 0)
                 return negative_errno();
         for (;;) {
@@ -770,9 +816,18 @@ static int read_processes(struct sampler *s, struct sample *x) {
 
                         off += d->d_reclen;
                         if (parse_pid(d->d_name, &pid))
-                                scan_process(s, x, pid);
+                                scan_process(s, x, pid, d->d_ino);
                 }
         }
+        /* /proc lists pids in order; a copy in a test tree need not. */
+        qsort(s->empty_next, s->n_empty_next, sizeof(struct empty_process), empty_cmp);
+        swap = s->empty;
+        s->empty = s->empty_next;
+        s->empty_next = swap;
+        swap_cap = s->empty_cap;
+        s->empty_cap = s->empty_next_cap;
+        s->empty_next_cap = swap_cap;
+        s->n_empty = s->n_empty_next;
         name_top(s, x);
         return 0;
 }
@@ -878,6 +933,8 @@ void sampler_free(struct sampler *s) {
                 free(s->files[i].data);
         }
         free(s->mounts);
+        free(s->empty);
+        free(s->empty_next);
         safe_close(s->proc_fd);
         safe_close(s->sys_fd);
         free(s);

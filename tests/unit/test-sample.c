@@ -263,6 +263,32 @@ Test(sampler, processes_vanishing_mid_scan_and_odd_names) {
         cr_assert_str_eq(x->processes.top[4].username, pw ? pw->pw_name : "");
 }
 
+Test(sampler, processes_without_memory_are_not_read_again) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        char cmd[512];
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.count, 9);
+        /* kthreadd (42) has no address space: still counted, not read */
+        snprintf(cmd, sizeof cmd, "rm '%s/proc/42/statm'", root);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.count, 9);
+        /* The pid reused by a process with memory: a new directory, made
+         * before the old one goes so that it cannot get its inode. */
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s/proc' && mkdir new && echo '90000 80000 1 1 0 1 0' > new/statm && echo reused > new/comm"
+                 " && rm -r 42 && mv new 42",
+                 root);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.count, 9);
+        cr_assert_eq(x->processes.top[0].pid, 42);
+        cr_assert_str_eq(x->processes.top[0].name, "reused");
+}
+
 Test(sampler, mounts_block_filesystems_once_each) {
         _cleanup_sampler_ struct sampler *s = NULL;
         const struct sample *x;
