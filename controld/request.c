@@ -42,12 +42,17 @@ int command_parse(const char *body, size_t len, struct command *ret, struct requ
         _cleanup_json_ cJSON *root = NULL;
         const cJSON *cmd, *item;
         struct command c = { 0 };
+        const char *end = NULL;
         size_t i;
 
         if (len == 0)
                 return fail(err, "malformed_json", "the request body is empty; send {\"command\": \"...\"}");
-        root = cJSON_ParseWithLength(body, len);
-        if (!root)
+        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+        /* cJSON stops at the end of the first value: what follows must be
+         * blank, or the body was not one JSON document. */
+        while (root && end < body + len && strchr(" \t\r\n", *end) && *end)
+                end++;
+        if (!root || end != body + len)
                 return fail(err, "malformed_json", "the request body is not valid JSON");
         if (!cJSON_IsObject(root))
                 return fail(err, "malformed_json", "the request body must be a JSON object");
