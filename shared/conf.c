@@ -57,6 +57,7 @@ static const struct conf_key conf_keys[] = {
         { "telemetry", "token", CONF_TOKEN, F(telemetry.stream.token), 0, 0, "", NULL },
         { "telemetry", "allowed_origins", CONF_ORIGINS, F(telemetry.stream.allowed_origins), 0, 0, "", NULL },
         { "telemetry", "max_clients", CONF_UINT, F(telemetry.stream.max_clients), 1, 100000, "1024", NULL },
+        { "telemetry", "ping_interval", CONF_UINT, F(telemetry.stream.ping_interval), 1, 3600, "30", NULL },
         { "telemetry", "ingest_listen", CONF_ADDRESS, F(telemetry.ingest_listen), 0, 0, "127.0.0.1", NULL },
         { "telemetry", "ingest_port", CONF_PORT, F(telemetry.ingest_port), 0, 65535, "8888", NULL },
 
@@ -68,6 +69,7 @@ static const struct conf_key conf_keys[] = {
         { "livelogs", "token", CONF_TOKEN, F(livelogs.stream.token), 0, 0, "", NULL },
         { "livelogs", "allowed_origins", CONF_ORIGINS, F(livelogs.stream.allowed_origins), 0, 0, "", NULL },
         { "livelogs", "max_clients", CONF_UINT, F(livelogs.stream.max_clients), 1, 100000, "1024", NULL },
+        { "livelogs", "ping_interval", CONF_UINT, F(livelogs.stream.ping_interval), 1, 3600, "30", NULL },
 };
 
 #undef F

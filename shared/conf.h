@@ -22,6 +22,7 @@ struct conf_stream {
         char token[CONF_TOKEN_MAX];
         char allowed_origins[CONF_ORIGINS_MAX]; /* space-separated, "" = any */
         unsigned max_clients;
+        unsigned ping_interval; /* seconds idle before a ping; as long again without a pong drops the peer */
         bool autostart;
 };
 

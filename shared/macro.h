@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _printf_(a, b) __attribute__((format(gnu_printf, a, b)))
 #define _unused_ __attribute__((unused))
 #define _pure_ __attribute__((pure))
 #define _noreturn_ __attribute__((noreturn))
