@@ -84,11 +84,25 @@ void frame_writer_init(struct frame_writer *w, const char *node_id) {
         w->second = UINT64_MAX;
 }
 
-size_t frame_bound(const struct frame_writer *w, size_t len, const struct line_meta *meta) {
-        size_t n = w->head_len + ISO8601_MAX + sizeof MID + 6 * len + sizeof SEQ + 20 + sizeof CONTINUES + 1;
+size_t json_escaped_len(const char *in, size_t len) {
+        size_t n = len;
+
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) in[i];
+
+                if (!needs_escape(c))
+                        continue;
+                n += c == '"' || c == '\\' || c == '\n' || c == '\t' || c == '\r' ? 1 : 5;
+        }
+        return n;
+}
+
+size_t frame_bound(const struct frame_writer *w, const char *line, size_t len, const struct line_meta *meta) {
+        size_t n = w->head_len + ISO8601_MAX + sizeof MID + json_escaped_len(line, len) + sizeof SEQ + 20 +
+                   sizeof CONTINUES + 1;
 
         if (meta) {
-                n += sizeof UNIT + (meta->unit ? 6 * strlen(meta->unit) : 0) + 1;
+                n += sizeof UNIT + (meta->unit ? json_escaped_len(meta->unit, strlen(meta->unit)) : 0) + 1;
                 n += sizeof PRIORITY + 1;
                 n += sizeof JOURNAL_TS + ISO8601_MAX + 1;
         }

@@ -27,8 +27,10 @@ struct frame_writer {
 
 void frame_writer_init(struct frame_writer *w, const char *node_id);
 
-/* Most bytes frame_json() can write for a line of len bytes. */
-size_t frame_bound(const struct frame_writer *w, size_t len, const struct line_meta *meta);
+/* Most bytes frame_json() can write for this line: exact but for the
+ * width of the sequence number, so that the ring reserves no more than it
+ * needs (a line of control characters grows sixfold, most grow not at all). */
+size_t frame_bound(const struct frame_writer *w, const char *line, size_t len, const struct line_meta *meta);
 
 /* Write the frame for one line read at now_usec (CLOCK_REALTIME); returns
  * its length. out holds frame_bound() bytes. */
@@ -41,5 +43,6 @@ size_t frame_json(struct frame_writer *w, char *out, const char *line, size_t le
 size_t frame_with_dropped(char *out, const char *json, size_t len, uint64_t dropped);
 
 /* JSON string escaping of valid UTF-8 (control characters, quote and
- * backslash); writes at most 6 * len bytes. */
+ * backslash); writes json_escaped_len() bytes, at most 6 * len. */
 size_t json_escape(char *out, const char *in, size_t len);
+size_t json_escaped_len(const char *in, size_t len);

@@ -88,19 +88,21 @@ int journal_new(unsigned backlog, line_sink_t sink, void *userdata, struct journ
         if (r < 0)
                 return r;
 
+        /* Errors are the caller's to report: it decides whether they stop
+         * the start-up. */
         r = sd_journal_open(&jn->j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0)
-                return log_error_errno(r, "Failed to open the journal: %m");
+                return r;
         (void) sd_journal_set_data_threshold(jn->j, DATA_THRESHOLD);
         /* Allocates the inotify watches before seeking, so that nothing
          * written between here and the first wake-up is missed. */
         r = sd_journal_get_fd(jn->j);
         if (r < 0)
-                return log_error_errno(r, "Failed to watch the journal: %m");
+                return r;
 
         r = sd_journal_seek_tail(jn->j);
         if (r < 0)
-                return log_error_errno(r, "Failed to seek to the end of the journal: %m");
+                return r;
         /* After seek_tail the position is past the last entry: step back
          * onto it (or `backlog` entries further) before reading forward. */
         if (backlog > 0) {

@@ -13,12 +13,14 @@
 
 static cJSON *frame(struct frame_writer *w, const char *line, size_t len, bool continues,
                     const struct line_meta *meta, uint64_t seq, char **text) {
-        size_t bound = frame_bound(w, len, meta), n;
+        size_t bound = frame_bound(w, line, len, meta), n;
         char *out = malloc(bound + 1);
         cJSON *j;
 
         n = frame_json(w, out, line, len, continues, meta, seq, 1705314645123456ULL);
         cr_assert_leq(n, bound);
+        /* the bound is tight but for the digits of seq */
+        cr_assert_geq(n + 20, bound - sizeof ",\"continues\":true" - ISO8601_MAX - (meta ? 64 : 0), "bound %zu for %zu", bound, n);
         cr_assert(utf8_valid(out, n));
         out[n] = '\0';
         j = cJSON_ParseWithLength(out, n);
