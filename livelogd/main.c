@@ -15,6 +15,11 @@
 #include "stream.h"
 #include "wsserver.h"
 
+/* How long reading on waits for clients to take what was read: a file
+ * that grows faster than any client reads is still read at one chunk per
+ * this, so the stream never lags far behind the file. */
+#define RESUME_PATIENCE_USEC (10 * 1000)
+
 static const struct conf_flag flags[] = {
         { "listen", 0, "livelogs", "listen", "ADDRESS", "address to listen on" },
         { "port", 'p', "livelogs", "port", "PORT", "WebSocket and HTTP port" },
@@ -43,10 +48,24 @@ static int source_process(struct livelogd *d) {
         return d->journal ? journal_process(d->journal) : follower_process(d->follower);
 }
 
+static void on_drained(void *userdata) {
+        struct livelogd *d = userdata;
+
+        lws_sul_schedule(ws_server_context(d->server), 0, &d->resume, on_resume, 0);
+}
+
 static void after_source(struct livelogd *d, int more) {
         stream_flush(d->stream);
-        if (more > 0)
-                lws_sul_schedule(ws_server_context(d->server), 0, &d->resume, on_resume, 0);
+        if (more <= 0)
+                return;
+        /* Read on as soon as the fastest client has taken what was read,
+         * and after RESUME_PATIENCE_USEC whatever the clients do. */
+        if (stream_drained(d->stream)) {
+                on_drained(d);
+                return;
+        }
+        lws_sul_schedule(ws_server_context(d->server), 0, &d->resume, on_resume, RESUME_PATIENCE_USEC);
+        stream_when_drained(d->stream, on_drained, d);
 }
 
 static void on_resume(lws_sorted_usec_list_t *sul) {

@@ -21,10 +21,8 @@
 #define RING_BYTES_PER_LINE 1024
 #define RING_BYTES_PER_SLOT 256
 
-/* Per writeable callback: frames written (fewer if the socket fills up),
- * and ring entries looked at, which bounds the work for a client whose
- * grep matches nothing. */
-#define FRAMES_PER_WRITE 64
+/* Ring entries looked at per writeable callback: bounds the work for a
+ * client whose grep matches nothing, or whose socket never fills. */
 #define SCAN_PER_WRITE 4096
 
 #define GREP_MAX 512
@@ -58,6 +56,8 @@ struct stream {
         unsigned backlog;
         struct client *clients;
         bool dirty;
+        void (*drained)(void *userdata);
+        void *drained_data;
 };
 
 static size_t align8(size_t n) {
@@ -135,6 +135,29 @@ int stream_line(const char *line, size_t len, bool continues, const struct line_
         (void) ring_commit(st->ring, text_off + len + 1);
         st->dirty = true;
         return 0;
+}
+
+bool stream_drained(const struct stream *st) {
+        if (!st->clients)
+                return true;
+        for (const struct client *c = st->clients; c; c = c->next)
+                if (c->next_seq >= ring_next(st->ring))
+                        return true;
+        return false;
+}
+
+void stream_when_drained(struct stream *st, void (*cb)(void *userdata), void *userdata) {
+        st->drained = cb;
+        st->drained_data = userdata;
+}
+
+static void notify_drained(struct stream *st) {
+        void (*cb)(void *) = st->drained;
+
+        if (!cb || !stream_drained(st))
+                return;
+        st->drained = NULL;
+        cb(st->drained_data);
 }
 
 void stream_flush(struct stream *st) {
@@ -267,6 +290,7 @@ static void client_close(struct ws_server *s, struct lws *wsi, void *userdata) {
                 regfree(&c->grep);
         log_info("Client %s disconnected after %" PRIu64 " lines (%" PRIu64 " dropped; %u clients left)", c->peer,
                  c->sent, c->dropped_total, ws_server_clients(s));
+        notify_drained(st);
 }
 
 static void client_message(struct ws_server *s, struct lws *wsi, void *userdata, const char *msg, size_t len) {
@@ -283,34 +307,92 @@ static void client_message(struct ws_server *s, struct lws *wsi, void *userdata,
                                            "\"message\":\"the only command is ping; lines are sent without asking\"}");
 }
 
+/* ---- sending ------------------------------------------------------------ */
+
+/* Small frames go out many to a send(): a loopback reader takes lines far
+ * faster than one system call (and one poll() round) per line allows.
+ * They are framed here and handed to lws as raw bytes, which lws sends (or
+ * queues, if the socket is full) without looking inside; every batch holds
+ * whole frames only, so lws' own control frames never land in the middle
+ * of one. lws passes at most rx_buffer_size (4096) to one send(): a batch
+ * that size is one system call, never a copy. */
+#define TX_BATCH 4096
+#define WS_HEADER_MAX 10
+
+struct batch {
+        struct lws *wsi;
+        size_t len;
+        unsigned char buf[LWS_PRE + TX_BATCH];
+};
+
+static size_t ws_text_header(unsigned char *h, size_t len) {
+        h[0] = 0x81; /* FIN, text */
+        if (len < 126) {
+                h[1] = (unsigned char) len;
+                return 2;
+        }
+        if (len < 65536) {
+                h[1] = 126;
+                h[2] = (unsigned char) (len >> 8);
+                h[3] = (unsigned char) len;
+                return 4;
+        }
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+                h[2 + i] = (unsigned char) ((uint64_t) len >> (56 - 8 * i));
+        return 10;
+}
+
+static int batch_flush(struct batch *b) {
+        size_t len = b->len;
+
+        if (len == 0)
+                return 0;
+        b->len = 0;
+        return lws_write(b->wsi, b->buf + LWS_PRE, len, LWS_WRITE_RAW) < (int) len ? -1 : 0;
+}
+
+/* One text frame. payload has LWS_PRE bytes of headroom, for a frame too
+ * big to batch, which lws frames and sends itself. */
+static int batch_add(struct batch *b, const char *payload, size_t len) {
+        if (len > TX_BATCH - WS_HEADER_MAX) {
+                if (batch_flush(b) < 0)
+                        return -1;
+                return ws_send_text(b->wsi, (unsigned char *) payload, len);
+        }
+        if (b->len + WS_HEADER_MAX + len > TX_BATCH && batch_flush(b) < 0)
+                return -1;
+        b->len += ws_text_header(b->buf + LWS_PRE + b->len, len);
+        memcpy(b->buf + LWS_PRE + b->len, payload, len);
+        b->len += len;
+        return 0;
+}
+
 /* The frame for a client that lost lines before it: the shared one with
  * "dropped" added. Rare enough to allocate. */
-static int send_with_dropped(struct lws *wsi, struct client *c, const struct entry *e) {
-        _cleanup_free_ unsigned char *buf = malloc(LWS_PRE + e->json_len + FRAME_DROPPED_EXTRA);
-        size_t n;
+static int add_with_dropped(struct batch *b, struct client *c, const struct entry *e) {
+        _cleanup_free_ char *buf = malloc(LWS_PRE + e->json_len + FRAME_DROPPED_EXTRA);
 
         if (!buf)
                 return -1;
-        n = frame_with_dropped((char *) buf + LWS_PRE, entry_json(e), e->json_len, c->dropped);
-        c->dropped = 0;
-        return ws_send_text(wsi, buf + LWS_PRE, n);
+        return batch_add(b, buf + LWS_PRE, frame_with_dropped(buf + LWS_PRE, entry_json(e), e->json_len, c->dropped));
 }
 
 /* Plain text has no field to say it: a line of its own does, in the style
  * of journalctl's "-- ... --" markers. */
-static int send_text_dropped(struct lws *wsi, struct client *c) {
-        unsigned char buf[LWS_PRE + 64];
-        int n = snprintf((char *) buf + LWS_PRE, 64, "-- livelogd: %" PRIu64 " lines dropped --", c->dropped);
+static int add_text_dropped(struct batch *b, struct client *c) {
+        char buf[LWS_PRE + 64];
+        int n = snprintf(buf + LWS_PRE, 64, "-- livelogd: %" PRIu64 " lines dropped --", c->dropped);
 
-        c->dropped = 0;
-        return ws_send_text(wsi, buf + LWS_PRE, (size_t) n);
+        return batch_add(b, buf + LWS_PRE, (size_t) n);
 }
 
 static int client_writeable(struct ws_server *s, struct lws *wsi, void *userdata) {
         struct stream *st = ws_server_userdata(s);
         struct client *c = userdata;
         uint64_t first = ring_first(st->ring);
-        unsigned frames = 0, scanned = 0;
+        struct batch b = { .wsi = wsi };
+        unsigned scanned = 0;
 
         if (c->next_seq < first) {
                 c->dropped += first - c->next_seq;
@@ -318,15 +400,15 @@ static int client_writeable(struct ws_server *s, struct lws *wsi, void *userdata
                 c->next_seq = first;
         }
         if (c->text && c->dropped > 0) {
-                if (send_text_dropped(wsi, c) < 0)
+                if (add_text_dropped(&b, c) < 0)
                         return -1;
-                frames++;
+                c->dropped = 0;
         }
 
-        /* More than one write per callback, as lws allows while nothing is
-         * left buffered: one poll() round per line would cap the rate far
-         * below what a reader on loopback takes. */
-        while (frames < FRAMES_PER_WRITE && scanned < SCAN_PER_WRITE && !lws_partial_buffered(wsi)) {
+        /* Until the socket is full (lws then holds the rest of a send):
+         * several writes per callback are allowed while nothing is left
+         * buffered. */
+        while (scanned < SCAN_PER_WRITE && !lws_partial_buffered(wsi)) {
                 const struct entry *e = entry_get(st, c->next_seq);
                 int r;
 
@@ -337,18 +419,22 @@ static int client_writeable(struct ws_server *s, struct lws *wsi, void *userdata
                 if (!entry_matches(e, c->has_grep, &c->grep))
                         continue;
                 if (c->text)
-                        r = ws_send_text(wsi, (unsigned char *) entry_text(e), e->text_len);
-                else if (c->dropped > 0)
-                        r = send_with_dropped(wsi, c, e);
-                else
-                        r = ws_send_text(wsi, (unsigned char *) entry_json(e), e->json_len);
+                        r = batch_add(&b, entry_text(e), e->text_len);
+                else if (c->dropped > 0) {
+                        r = add_with_dropped(&b, c, e);
+                        c->dropped = 0;
+                } else
+                        r = batch_add(&b, entry_json(e), e->json_len);
                 if (r < 0)
                         return -1;
-                frames++;
                 c->sent++;
         }
+        if (batch_flush(&b) < 0)
+                return -1;
         if (c->next_seq < ring_next(st->ring))
                 lws_callback_on_writable(wsi);
+        else
+                notify_drained(st);
         return 0;
 }
 

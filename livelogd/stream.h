@@ -37,3 +37,12 @@ int stream_line(const char *line, size_t len, bool continues, const struct line_
 
 /* After a batch of lines: wake the clients that have something to read. */
 void stream_flush(struct stream *st);
+
+/* Pacing a source that has more to read: a file can wait on disk, so
+ * reading on is held back until the fastest client has sent everything
+ * (the caller bounds the wait, so that a lone slow client loses lines
+ * rather than making the stream lag). stream_drained() says whether some
+ * client (or no client at all) is caught up; stream_when_drained() calls
+ * cb once, when that becomes true. */
+bool stream_drained(const struct stream *st);
+void stream_when_drained(struct stream *st, void (*cb)(void *userdata), void *userdata);
