@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -352,6 +353,22 @@ def test_token_and_origin(procs, notify_socket, log):
     assert ok.status == 101
     op, payload = ok.frame()
     assert json.loads(payload)["log"] == "secret line"
+
+
+@pytest.mark.xfail(strict=True, reason="shared/wsserver.c: LWS_CALLBACK_CLOSED_HTTP arrives with no per-connection "
+                   "area for a connection that never sent a request, and conn_free(NULL) crashes the worker")
+def test_a_connection_that_sends_nothing_does_no_harm(procs, notify_socket, log):
+    """A port probe, a load balancer's health check, a half-open scan."""
+    append(log, "x\n")
+    w = start(procs, notify_socket, log)
+    socket.create_connection(("127.0.0.1", w.port), timeout=5).close()
+
+    async def go():
+        async with connect(w.url()) as ws:
+            await receive(ws, 1)
+
+    run(go())
+    assert w.proc.poll() is None
 
 
 def test_sigterm_closes_clients_with_1001(procs, notify_socket, log):
