@@ -27,6 +27,11 @@
  * other busy log. */
 #define WATCH_DIR (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
 
+/* The last bytes read are kept to notice a truncation followed by more
+ * writing than had been read before the follower looked: the size alone
+ * then never drops below the offset (both arrive as IN_MODIFY). */
+#define MARK_MAX 32
+
 /* An open file being read. */
 struct tailed {
         int fd;
@@ -36,6 +41,8 @@ struct tailed {
         off_t offset; /* how far it has been read */
         uint64_t last_read_usec;
         struct line_splitter *split;
+        char mark[MARK_MAX]; /* the bytes just before offset */
+        size_t mark_len;
 };
 
 struct follower {
@@ -168,6 +175,31 @@ static void watch_dir(struct follower *f) {
         f->dir_warned = f->dir_wd < 0;
 }
 
+static void remember(struct tailed *t, const char *data, size_t n) {
+        size_t keep;
+
+        if (n >= MARK_MAX) {
+                memcpy(t->mark, data + n - MARK_MAX, MARK_MAX);
+                t->mark_len = MARK_MAX;
+                return;
+        }
+        keep = t->mark_len < MARK_MAX - n ? t->mark_len : MARK_MAX - n;
+        memmove(t->mark, t->mark + t->mark_len - keep, keep);
+        memcpy(t->mark + keep, data, n);
+        t->mark_len = keep + n;
+}
+
+/* Do the bytes before offset still say what was read there? */
+static bool rewritten(const struct tailed *t) {
+        char now[MARK_MAX];
+
+        if (t->mark_len == 0)
+                return false;
+        if (pread(t->fd, now, t->mark_len, t->offset - (off_t) t->mark_len) != (ssize_t) t->mark_len)
+                return true;
+        return memcmp(now, t->mark, t->mark_len) != 0;
+}
+
 /* Read what the file has beyond where we are: at most one chunk, so a file
  * that grows without pause cannot starve the clients. Returns > 0 when
  * there is more to read. */
@@ -180,13 +212,13 @@ static int tailed_read(struct follower *f, struct tailed *t) {
                 return 0;
         if (fstat(t->fd, &st) < 0)
                 return 0;
-        if (st.st_size < t->offset) {
+        if (st.st_size < t->offset || (st.st_size > t->offset && rewritten(t))) {
                 /* copytruncate, or "> file": the writer starts over and so do we. */
-                log_info("%s%s was truncated (%lld -> %lld bytes), reading it from the start",
-                         t == &f->prev ? "the rotated-away " : "", f->path, (long long) t->offset,
-                         (long long) st.st_size);
+                log_info("%s%s was truncated, reading it from the start", t == &f->prev ? "the rotated-away " : "",
+                         f->path);
                 (void) line_splitter_flush(t->split, sink_line, f);
                 t->offset = 0;
+                t->mark_len = 0;
         }
         if (st.st_size == t->offset)
                 return 0;
@@ -197,6 +229,7 @@ static int tailed_read(struct follower *f, struct tailed *t) {
                 return 0;
         }
         t->offset += n;
+        remember(t, f->buf, (size_t) n);
         t->last_read_usec = now_usec(CLOCK_MONOTONIC);
         r = line_splitter_feed(t->split, f->buf, (size_t) n, sink_line, f);
         if (r < 0)

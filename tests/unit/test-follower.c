@@ -271,6 +271,25 @@ Test(follower, truncation_by_reopening) {
         got_free(&g);
 }
 
+/* Truncated and written again past the old size before the follower
+ * looked: the size never shrank, the content before the offset changed. */
+Test(follower, truncation_hidden_by_faster_writing) {
+        struct got g = { 0 };
+        struct follower *f = start(0, 1 << 20, &g);
+        int w = open_log(O_APPEND);
+
+        write_lines(w, 1, 20);
+        pump(f, &g, 20);
+        cr_assert_eq(ftruncate(w, 0), 0);
+        write_lines(w, 21, 100);
+        pump(f, &g, 100);
+        expect_sequence(&g, 0, 1, 100);
+        pump_quiet(f, &g);
+        close(w);
+        follower_free(f);
+        got_free(&g);
+}
+
 Test(follower, delete_and_recreate) {
         struct got g = { 0 };
         struct follower *f;
