@@ -237,10 +237,9 @@ static int tailed_read(struct follower *f, struct tailed *t) {
         return t->offset < st.st_size;
 }
 
-static int tailed_drain(struct follower *f, struct tailed *t) {
+static void tailed_drain(struct follower *f, struct tailed *t) {
         while (tailed_read(f, t) > 0)
                 ;
-        return 0;
 }
 
 /* Where the backlog starts: just after the newline that precedes the
@@ -414,8 +413,10 @@ int follower_process(struct follower *f) {
                 }
         }
 
+        /* Late lines of a rotated file are few: all of them, before the
+         * current file's. */
         if (read_prev)
-                (void) tailed_read(f, &f->prev);
+                tailed_drain(f, &f->prev);
         f->cur_more = false;
         if (read_cur)
                 f->cur_more = tailed_read(f, &f->cur) > 0;

@@ -56,8 +56,10 @@ static void on_drained(void *userdata) {
 
 static void after_source(struct livelogd *d, int more) {
         stream_flush(d->stream);
-        if (more <= 0)
+        if (more <= 0) {
+                stream_when_drained(d->stream, NULL, NULL);
                 return;
+        }
         /* Read on as soon as the fastest client has taken what was read,
          * and after RESUME_PATIENCE_USEC whatever the clients do. */
         if (stream_drained(d->stream)) {
@@ -119,7 +121,7 @@ static int run(const struct conf *conf) {
         const char *log_file = conf->livelogs.log_file, *what;
         char node_id[256];
         bool use_journal;
-        int r;
+        int watched, r;
 
         r = choose_journal(log_file, &use_journal);
         if (r < 0) {
@@ -170,10 +172,15 @@ static int run(const struct conf *conf) {
         d.stream = stream;
         d.follower = follower;
         d.journal = journal;
-        r = ws_server_watch_fd(d.server, journal ? journal_fd(journal) : follower_fd(follower), on_source_fd, &d);
+        /* lws closes a watched fd when the context goes: it gets a
+         * duplicate, and the source closes its own. */
+        watched = fcntl(journal ? journal_fd(journal) : follower_fd(follower), F_DUPFD_CLOEXEC, 3);
+        r = watched < 0 ? -errno : ws_server_watch_fd(d.server, watched, on_source_fd, &d);
         if (r < 0) {
+                if (watched >= 0)
+                        close(watched);
                 ws_server_free(d.server);
-                return r;
+                return log_error_errno(r, "Failed to watch %s in the event loop: %m", what);
         }
         lws_sul_schedule(ws_server_context(d.server), 0, &d.tick, on_tick, FOLLOWER_TICK_USEC);
         /* Lines read at start-up may already want more reading. */
