@@ -71,9 +71,16 @@ log)
         pid=$2 unit=$3 tag=$4 prio=$5
         dirs=$(cgroup_dirs "$unit")
         rc=0
+        # journald reads the sender's cgroup when it gets to the stream, so
+        # systemd-cat stays alive (its stdin open) until the entries are in.
         nsenter -t "$pid" -m -- bash -c '
                 for d in '"$dirs"'; do mkdir -p "$d" && echo $$ >"$d/cgroup.procs"; done
-                exec systemd-cat -t "$1" -p "$2"' _ "$tag" "$prio" || rc=$?
+                entries() { journalctl -q -t "$1" -o json | wc -l; }
+                input=$(cat)
+                want=$(( $(entries "$1") + $(printf "%s\n" "$input" | wc -l) ))
+                { printf "%s\n" "$input"
+                  for _ in $(seq 400); do [ "$(entries "$1")" -ge $want ] && break; sleep 0.05; done
+                } | systemd-cat -t "$1" -p "$2"' _ "$tag" "$prio" || rc=$?
         for d in $dirs; do rmdir "$d" 2>/dev/null || true; done
         exit $rc
         ;;
