@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import websockets
 
 from conftest import ROOT, binary, free_port
@@ -20,6 +21,25 @@ JOURNAL_NS = str(CLIENTS / "livelogs-journal-ns.sh")
 NODE_ID = "node-under-test"
 SPEC_KEYS = {"type", "node_id", "timestamp", "log", "seq"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+# Workers started by the current test that must stop cleanly.
+started = []
+
+
+@pytest.fixture(autouse=True)
+def livelogd_exits_cleanly():
+    """After every test: SIGTERM ends each worker with status 0, and no
+    sanitizer (the CI runs an ASan+UBSan build) had anything to say."""
+    started.clear()
+    yield
+    for w in started:
+        if w.proc.poll() is None:
+            w.proc.terminate()
+        code = w.proc.wait(timeout=15)
+        err = w.proc.stderr.read().decode(errors="replace")
+        assert code == 0, f"livelogd exited with {code}: {err}"
+        assert "Sanitizer" not in err and "runtime error" not in err, err
 
 
 class Worker:
@@ -53,7 +73,10 @@ def start(procs, notify_socket, log_file, *args, env=None, wrap=(), expect="READ
         if "READY" in fields or "RESOLVIX_ERROR" in fields:
             break
     assert expect in fields, f"expected {expect}, got {fields}; stderr: {stderr_of(proc)}"
-    return Worker(proc, port, fields)
+    w = Worker(proc, port, fields)
+    if expect == "READY":
+        started.append(w)
+    return w
 
 
 def stderr_of(proc, timeout=5):
