@@ -237,57 +237,42 @@ Test(follower, rename_rotation_all_at_once) {
         got_free(&g);
 }
 
-Test(follower, copytruncate) {
+/* Lines 1..before read, the file truncated under its writer (copytruncate,
+ * or "> app.log" by a writer that reopens with O_TRUNC), lines
+ * before+1..after written: all of them arrive, once. */
+static void truncate_under_the_writer(unsigned before, unsigned after, bool reopen) {
         struct got g = { 0 };
         struct follower *f = start(0, 1 << 20, &g);
         int w = open_log(O_APPEND);
 
-        write_lines(w, 1, 50);
-        pump(f, &g, 50);
-        /* logrotate's copytruncate: (copy, then) truncate under the writer */
-        cr_assert_eq(truncate(path, 0), 0);
-        write_lines(w, 51, 60);
-        pump(f, &g, 60);
-        expect_sequence(&g, 0, 1, 60);
+        write_lines(w, 1, before);
+        pump(f, &g, before);
+        if (reopen) {
+                close(w);
+                w = open_log(O_TRUNC);
+        } else
+                cr_assert_eq(ftruncate(w, 0), 0);
+        write_lines(w, before + 1, after);
+        pump(f, &g, after);
+        expect_sequence(&g, 0, 1, after);
         pump_quiet(f, &g);
         close(w);
         follower_free(f);
         got_free(&g);
 }
 
-Test(follower, truncation_by_reopening) {
-        struct got g = { 0 };
-        struct follower *f = start(0, 1 << 20, &g);
-        int w;
+Test(follower, copytruncate) {
+        truncate_under_the_writer(50, 60, false);
+}
 
-        append_lines(1, 50);
-        pump(f, &g, 50);
-        w = open_log(O_TRUNC); /* "> app.log" */
-        write_lines(w, 51, 55);
-        pump(f, &g, 55);
-        expect_sequence(&g, 0, 1, 55);
-        close(w);
-        follower_free(f);
-        got_free(&g);
+Test(follower, truncation_by_reopening) {
+        truncate_under_the_writer(50, 55, true);
 }
 
 /* Truncated and written again past the old size before the follower
  * looked: the size never shrank, the content before the offset changed. */
 Test(follower, truncation_hidden_by_faster_writing) {
-        struct got g = { 0 };
-        struct follower *f = start(0, 1 << 20, &g);
-        int w = open_log(O_APPEND);
-
-        write_lines(w, 1, 20);
-        pump(f, &g, 20);
-        cr_assert_eq(ftruncate(w, 0), 0);
-        write_lines(w, 21, 100);
-        pump(f, &g, 100);
-        expect_sequence(&g, 0, 1, 100);
-        pump_quiet(f, &g);
-        close(w);
-        follower_free(f);
-        got_free(&g);
+        truncate_under_the_writer(20, 100, false);
 }
 
 Test(follower, delete_and_recreate) {
