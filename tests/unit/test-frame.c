@@ -72,6 +72,11 @@ Test(frame, escaping_round_trips) {
         n += 12;
         line[n++] = '\0'; /* a NUL read from the file is data too */
         frame_writer_init(&w, "node\"with\\odd");
+        {
+                char esc[6 * sizeof line];
+
+                cr_expect_eq(json_escape(esc, line, n), json_escaped_len(line, n));
+        }
         j = frame(&w, line, n, false, NULL, 1, NULL);
         cr_expect_str_eq(str(j, "node_id"), "node\"with\\odd");
         /* cJSON stops at the NUL: compare what it holds, then the length via the escape */
