@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "net.h"
 #include "notify.h"
 #include "wsserver.h"
 
@@ -517,30 +518,6 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         return 0;
 }
 
-/* lws reports a failed bind only in its log; find out the errno ourselves
- * so that the supervisor can tell "port in use" from anything else. */
-static int probe_bind(const char *addr, uint16_t port) {
-        struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-        struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port) };
-        _cleanup_close_ int fd = -1;
-        int one = 1;
-
-        if (inet_pton(AF_INET, addr, &a4.sin_addr) == 1) {
-                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fd < 0)
-                        return negative_errno();
-                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-                return bind(fd, (struct sockaddr *) &a4, sizeof a4) < 0 ? negative_errno() : 0;
-        }
-        if (inet_pton(AF_INET6, addr, &a6.sin6_addr) != 1)
-                return -EINVAL;
-        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return negative_errno();
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        return bind(fd, (struct sockaddr *) &a6, sizeof a6) < 0 ? negative_errno() : 0;
-}
-
 static void raise_fd_limit(const char *name, unsigned want) {
         struct rlimit rl;
 
@@ -578,16 +555,21 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         bool any4 = streq(addr, "0.0.0.0"), any6 = streq(addr, "::");
         bool v4 = strchr(addr, ':') == NULL;
         unsigned fd_limit = params->stream->max_clients + 64;
+        char where[CONF_ADDR_MAX + 16];
         int r;
 
         signal(SIGPIPE, SIG_IGN);
         log_route_lws();
 
-        r = probe_bind(addr, params->stream->port);
+        /* lws reports a failed bind only in its log; find out the errno
+         * ourselves so that the supervisor can tell "port in use" from
+         * anything else. */
+        format_host_port(addr, params->stream->port, where, sizeof where);
+        r = tcp_bind(addr, params->stream->port, false);
         if (r < 0)
                 return notify_failure(r, r == -EADDRINUSE ? ERROR_PORT_IN_USE : ERROR_BIND_FAILED,
-                                      "%s: cannot listen on %s%s%s:%u: %s", params->name, v4 ? "" : "[", addr,
-                                      v4 ? "" : "]", params->stream->port, strerror(-r));
+                                      "%s: cannot listen on %s: %s", params->name, where, strerror(-r));
+        close(r);
 
         s = calloc(1, sizeof *s);
         if (!s)
@@ -633,8 +615,8 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         if (!s->vhost) {
                 lws_context_destroy(s->context);
                 free(s);
-                return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "%s: cannot listen on %s:%u", params->name,
-                                      addr, params->stream->port);
+                return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "%s: cannot listen on %s", params->name,
+                                      where);
         }
 
         r = setup_signals(s);
