@@ -175,12 +175,15 @@ static int run(const struct conf *conf) {
         /* lws closes a watched fd when the context goes: it gets a
          * duplicate, and the source closes its own. */
         watched = fcntl(journal ? journal_fd(journal) : follower_fd(follower), F_DUPFD_CLOEXEC, 3);
-        r = watched < 0 ? -errno : ws_server_watch_fd(d.server, watched, on_source_fd, &d);
-        if (r < 0) {
-                if (watched >= 0)
-                        close(watched);
+        if (watched < 0) {
+                r = log_error_errno(errno, "Failed to duplicate the descriptor of %s: %m", what);
                 ws_server_free(d.server);
-                return log_error_errno(r, "Failed to watch %s in the event loop: %m", what);
+                return r;
+        }
+        r = ws_server_watch_fd(d.server, watched, on_source_fd, &d);
+        if (r < 0) {
+                ws_server_free(d.server); /* it said why */
+                return r;
         }
         lws_sul_schedule(ws_server_context(d.server), 0, &d.tick, on_tick, FOLLOWER_TICK_USEC);
         /* Lines read at start-up may already want more reading. */
