@@ -322,6 +322,7 @@ static void client_message(struct ws_server *s, struct lws *wsi, void *userdata,
 struct batch {
         struct lws *wsi;
         size_t len;
+        unsigned frames;
         unsigned char buf[LWS_PRE + TX_BATCH];
 };
 
@@ -346,10 +347,13 @@ static size_t ws_text_header(unsigned char *h, size_t len) {
 static int batch_flush(struct batch *b) {
         size_t len = b->len;
 
+        unsigned frames = b->frames;
+
         if (len == 0)
                 return 0;
         b->len = 0;
-        return lws_write(b->wsi, b->buf + LWS_PRE, len, LWS_WRITE_RAW) < (int) len ? -1 : 0;
+        b->frames = 0;
+        return ws_send_frames(b->wsi, b->buf + LWS_PRE, len, frames);
 }
 
 /* One text frame. payload has LWS_PRE bytes of headroom, for a frame too
@@ -365,6 +369,7 @@ static int batch_add(struct batch *b, const char *payload, size_t len) {
         b->len += ws_text_header(b->buf + LWS_PRE + b->len, len);
         memcpy(b->buf + LWS_PRE + b->len, payload, len);
         b->len += len;
+        b->frames++;
         return 0;
 }
 

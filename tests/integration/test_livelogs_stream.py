@@ -356,8 +356,6 @@ def test_token_and_origin(procs, notify_socket, log):
     assert json.loads(payload)["log"] == "secret line"
 
 
-@pytest.mark.xfail(strict=True, reason="shared/wsserver.c: LWS_CALLBACK_CLOSED_HTTP arrives with no per-connection "
-                   "area for a connection that never sent a request, and conn_free(NULL) crashes the worker")
 def test_a_connection_that_sends_nothing_does_no_harm(procs, notify_socket, log):
     """A port probe, a load balancer's health check, a half-open scan."""
     append(log, "x\n")
