@@ -269,8 +269,8 @@ static void default_state_dir(char *buf, size_t size) {
         snprintf(buf, size, "%s/.local/state/resolvix", home);
 }
 
-/* Run from the build tree, controld finds the workers it was built with;
- * installed, it finds them in libexecdir. */
+/* Run from the build tree, controld finds the workers it was built with
+ * (linked beside it in <build>/controld); installed, in libexecdir. */
 static void default_worker_dir(char *buf, size_t size) {
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -279,7 +279,7 @@ static void default_worker_dir(char *buf, size_t size) {
         if (n > 0) {
                 exe[n] = '\0';
                 if (strneq(exe, RESOLVIX_BUILD_ROOT "/", root + 1)) {
-                        snprintf(buf, size, "%s/libexec", RESOLVIX_BUILD_ROOT);
+                        snprintf(buf, size, "%s/controld", RESOLVIX_BUILD_ROOT);
                         return;
                 }
         }

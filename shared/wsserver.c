@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "net.h"
 #include "notify.h"
 #include "wsserver.h"
 
@@ -56,7 +57,6 @@ struct ws_server {
         struct lws_protocols protocols[2];
         lws_retry_bo_t retry;
         struct fd_watch *watches;
-        int signal_fd;
         lws_sorted_usec_list_t shutdown_timer;
         unsigned clients;
         unsigned long long frames_sent;
@@ -212,6 +212,16 @@ int ws_send_text(struct lws *wsi, unsigned char *payload, size_t len) {
                 return -1;
         if (s)
                 s->frames_sent++;
+        return 0;
+}
+
+int ws_send_frames(struct lws *wsi, unsigned char *frames, size_t len, unsigned count) {
+        struct ws_server *s = ws_server_from_wsi(wsi);
+
+        if (lws_write(wsi, frames, len, LWS_WRITE_RAW) < (int) len)
+                return -1;
+        if (s)
+                s->frames_sent += count;
         return 0;
 }
 
@@ -418,7 +428,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         struct conn *c = user;
         struct fd_watch *w;
 
-        if (!s)
+        /* Context-wide callbacks, and connections that closed before lws
+         * gave them a per-connection area (a port probe sends nothing),
+         * are none of ours. */
+        if (!s || !c)
                 return lws_callback_http_dummy(wsi, reason, user, in, len);
 
         switch (reason) {
@@ -508,6 +521,7 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         wsi = lws_adopt_descriptor_vhost(s->vhost, LWS_ADOPT_RAW_FILE_DESC, u, s->protocols[0].name, NULL);
         if (!wsi) {
                 free(w);
+                close(fd);
                 return log_error_errno(EIO, "%s: cannot watch fd %d in the event loop", s->params.name, fd);
         }
         /* The watch lives as long as the server; lws owns only the wsi. */
@@ -515,30 +529,6 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         w->next = s->watches;
         s->watches = w;
         return 0;
-}
-
-/* lws reports a failed bind only in its log; find out the errno ourselves
- * so that the supervisor can tell "port in use" from anything else. */
-static int probe_bind(const char *addr, uint16_t port) {
-        struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-        struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port) };
-        _cleanup_close_ int fd = -1;
-        int one = 1;
-
-        if (inet_pton(AF_INET, addr, &a4.sin_addr) == 1) {
-                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fd < 0)
-                        return negative_errno();
-                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-                return bind(fd, (struct sockaddr *) &a4, sizeof a4) < 0 ? negative_errno() : 0;
-        }
-        if (inet_pton(AF_INET6, addr, &a6.sin6_addr) != 1)
-                return -EINVAL;
-        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return negative_errno();
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        return bind(fd, (struct sockaddr *) &a6, sizeof a6) < 0 ? negative_errno() : 0;
 }
 
 static void raise_fd_limit(const char *name, unsigned want) {
@@ -567,7 +557,6 @@ static int setup_signals(struct ws_server *s) {
         fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        s->signal_fd = fd;
         return ws_server_watch_fd(s, fd, on_signal, NULL);
 }
 
@@ -578,16 +567,21 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         bool any4 = streq(addr, "0.0.0.0"), any6 = streq(addr, "::");
         bool v4 = strchr(addr, ':') == NULL;
         unsigned fd_limit = params->stream->max_clients + 64;
+        char where[CONF_ADDR_MAX + 16];
         int r;
 
         signal(SIGPIPE, SIG_IGN);
         log_route_lws();
 
-        r = probe_bind(addr, params->stream->port);
+        /* lws reports a failed bind only in its log; find out the errno
+         * ourselves so that the supervisor can tell "port in use" from
+         * anything else. */
+        format_host_port(addr, params->stream->port, where, sizeof where);
+        r = tcp_bind(addr, params->stream->port, false);
         if (r < 0)
                 return notify_failure(r, r == -EADDRINUSE ? ERROR_PORT_IN_USE : ERROR_BIND_FAILED,
-                                      "%s: cannot listen on %s%s%s:%u: %s", params->name, v4 ? "" : "[", addr,
-                                      v4 ? "" : "]", params->stream->port, strerror(-r));
+                                      "%s: cannot listen on %s: %s", params->name, where, strerror(-r));
+        close(r);
 
         s = calloc(1, sizeof *s);
         if (!s)
@@ -596,7 +590,6 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         s->params = *params;
         s->stream = *params->stream;
         s->params.stream = &s->stream;
-        s->signal_fd = -1;
         s->protocols[0] = (struct lws_protocols){
                 .name = ops->protocol,
                 .callback = callback,
@@ -633,8 +626,8 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         if (!s->vhost) {
                 lws_context_destroy(s->context);
                 free(s);
-                return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "%s: cannot listen on %s:%u", params->name,
-                                      addr, params->stream->port);
+                return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "%s: cannot listen on %s", params->name,
+                                      where);
         }
 
         r = setup_signals(s);
@@ -661,12 +654,11 @@ void ws_server_free(struct ws_server *s) {
                 lws_sul_cancel(&s->shutdown_timer);
                 lws_context_destroy(s->context);
         }
+        /* lws closed every watched fd, the signalfd included, with the context. */
         while (s->watches) {
                 struct fd_watch *w = s->watches;
                 s->watches = w->next;
                 free(w);
         }
-        if (s->signal_fd >= 0)
-                close(s->signal_fd);
         free(s);
 }

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "build-config.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "manager.h"
+#include "notify.h"
+#include "request.h"
+#include "timeutil.h"
+
+/* One HTTP request, from its first byte to its answer. A control command
+ * that must wait for a worker parks here (the connection suspended) and is
+ * resumed by the waiter callback. */
+struct request {
+        struct manager *manager;
+        struct MHD_Connection *connection;
+        char *body;
+        size_t len;
+        bool too_large;
+
+        struct command command;
+        struct supervised *target;
+        struct waiter waiter;
+        bool parked;    /* in a waiter list */
+        bool suspended; /* MHD connection suspended */
+
+        unsigned status;
+        char *answer; /* JSON text, set once known */
+};
+
+enum route {
+        ROUTE_NONE,
+        ROUTE_CONTROL,
+        ROUTE_STATUS,
+        ROUTE_HEALTH,
+};
+
+static enum route route_of(const char *url) {
+        if (strneq(url, "/api/", 5))
+                url += 4;
+        if (streq(url, "/control"))
+                return ROUTE_CONTROL;
+        if (streq(url, "/status"))
+                return ROUTE_STATUS;
+        if (streq(url, "/health"))
+                return ROUTE_HEALTH;
+        return ROUTE_NONE;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static void set_answer(struct request *r, unsigned status, cJSON *body) {
+        char *text = cJSON_PrintUnformatted(body);
+
+        cJSON_Delete(body);
+        free(r->answer);
+        r->answer = NULL;
+        r->status = status;
+        if (text && asprintf(&r->answer, "%s\n", text) < 0)
+                r->answer = NULL;
+        free(text);
+}
+
+static void set_error(struct request *r, unsigned status, const char *detail, const char *message) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "status", "error");
+        cJSON_AddStringToObject(o, "detail", detail);
+        cJSON_AddStringToObject(o, "message", message);
+        set_answer(r, status, o);
+}
+
+static enum MHD_Result send_answer(struct request *r, const char *allow) {
+        static const char oom[] = "{\"status\":\"error\",\"detail\":\"out_of_memory\",\"message\":\"out of memory\"}\n";
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+        unsigned status = r->answer ? r->status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+
+        if (r->answer)
+                resp = MHD_create_response_from_buffer(strlen(r->answer), r->answer, MHD_RESPMEM_MUST_COPY);
+        else
+                resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *) oom, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+                return MHD_NO;
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        if (allow)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+        if (status == MHD_HTTP_UNAUTHORIZED)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"resolvix\"");
+        ret = MHD_queue_response(r->connection, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static unsigned status_for_detail(const char *detail) {
+        if (streq(detail, ERROR_PORT_IN_USE) || streq(detail, ERROR_LOG_FILE_UNREADABLE) ||
+            streq(detail, "start_cancelled"))
+                return MHD_HTTP_CONFLICT;
+        if (streq(detail, "start_timeout") || streq(detail, "shutting_down"))
+                return MHD_HTTP_SERVICE_UNAVAILABLE;
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* What a started worker looks like in an answer: pid, port, and what it runs with. */
+static cJSON *worker_answer(const struct supervised *w, const char *status) {
+        const struct conf *c = &w->manager->conf;
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "status", status);
+        cJSON_AddNumberToObject(o, "pid", w->pid);
+        if (w->kind == KIND_TELEMETRY) {
+                cJSON_AddNumberToObject(o, "ws_port", c->telemetry.stream.port);
+                cJSON_AddNumberToObject(o, "interval", w->interval);
+        } else {
+                cJSON_AddNumberToObject(o, "ws_port", c->livelogs.stream.port);
+                cJSON_AddStringToObject(o, "log_file", w->followed[0] ? w->followed : c->livelogs.log_file);
+        }
+        return o;
+}
+
+static cJSON *simple_status(const char *status) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "status", status);
+        return o;
+}
+
+static void on_outcome(struct waiter *waiter, const struct outcome *o) {
+        struct request *r = container_of(waiter, struct request, waiter);
+
+        r->parked = false;
+        if (o->error < 0)
+                set_error(r, status_for_detail(o->detail), o->detail, o->message);
+        else if (r->command.verb == VERB_STOP)
+                set_answer(r, MHD_HTTP_OK, simple_status("stopped"));
+        else
+                set_answer(r, MHD_HTTP_OK,
+                           worker_answer(r->target, r->command.verb == VERB_RESTART ? "restarted" : "started"));
+        if (r->suspended) {
+                r->suspended = false;
+                MHD_resume_connection(r->connection);
+                manager_kick_http(r->manager);
+        }
+}
+
+/* ---- POST /control ------------------------------------------------------ */
+
+static void park(struct request *r) {
+        r->waiter = (struct waiter){ .done = on_outcome };
+        r->parked = true;
+}
+
+static void control(struct request *r) {
+        struct manager *m = r->manager;
+        struct request_error err;
+        struct supervised *w;
+
+        if (command_parse(r->body, r->len, &r->command, &err) < 0) {
+                set_error(r, MHD_HTTP_BAD_REQUEST, err.detail, err.message);
+                return;
+        }
+        if (m->shutting_down) {
+                set_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down", "resolvix-controld is shutting down");
+                return;
+        }
+        w = r->target = &m->workers[r->command.target];
+        log_info("Control: %s", r->command.name);
+
+        switch (r->command.verb) {
+        case VERB_START:
+                if (w->state == WORKER_RUNNING) {
+                        bool changed = r->command.has_interval && r->command.interval != w->interval;
+                        if (changed)
+                                (void) supervised_set_interval(w, r->command.interval);
+                        set_answer(r, MHD_HTTP_OK, worker_answer(w, changed ? "reconfigured" : "already_running"));
+                        return;
+                }
+                if (r->command.has_interval)
+                        w->interval = r->command.interval;
+                park(r);
+                supervised_start(w, &r->waiter);
+                return;
+
+        case VERB_RESTART:
+                if (r->command.has_interval)
+                        w->interval = r->command.interval;
+                park(r);
+                supervised_restart(w, &r->waiter);
+                return;
+
+        case VERB_STOP:
+                if (!supervised_alive(w) && w->state != WORKER_BACKOFF) {
+                        bool was_failed = w->state == WORKER_FAILED;
+                        supervised_stop(w, NULL);
+                        set_answer(r, MHD_HTTP_OK, simple_status(was_failed ? "stopped" : "already_stopped"));
+                        return;
+                }
+                park(r);
+                supervised_stop(w, &r->waiter);
+                return;
+        }
+}
+
+/* ---- GET /status and /health ---------------------------------------------- */
+
+static cJSON *worker_status(const struct supervised *w) {
+        const struct conf *c = &w->manager->conf;
+        cJSON *o = cJSON_CreateObject();
+        char when[ISO8601_MAX];
+
+        cJSON_AddBoolToObject(o, "running", w->state == WORKER_RUNNING);
+        if (w->pid > 0)
+                cJSON_AddNumberToObject(o, "pid", w->pid);
+        else
+                cJSON_AddNullToObject(o, "pid");
+        if (w->kind == KIND_TELEMETRY) {
+                cJSON_AddNumberToObject(o, "ws_port", c->telemetry.stream.port);
+                cJSON_AddNumberToObject(o, "interval", w->interval);
+        } else {
+                cJSON_AddNumberToObject(o, "ws_port", c->livelogs.stream.port);
+                cJSON_AddStringToObject(o, "log_file", w->followed[0] ? w->followed : c->livelogs.log_file);
+        }
+        cJSON_AddStringToObject(o, "state", worker_state_to_string(w->state));
+        cJSON_AddBoolToObject(o, "enabled", w->desired);
+        cJSON_AddNumberToObject(o, "restarts", w->restarts);
+        if (w->last_exit.valid) {
+                cJSON *e = cJSON_AddObjectToObject(o, "last_exit");
+                if (w->last_exit.signaled) {
+                        char sig[16];
+                        snprintf(sig, sizeof sig, "SIG%s", sigabbrev_np(w->last_exit.code) ?: "UNKNOWN");
+                        cJSON_AddStringToObject(e, "signal", sig);
+                } else
+                        cJSON_AddNumberToObject(e, "code", w->last_exit.code);
+        } else
+                cJSON_AddNullToObject(o, "last_exit");
+        if (w->state == WORKER_RUNNING && w->started_at) {
+                format_iso8601(w->started_at, when);
+                cJSON_AddStringToObject(o, "started_at", when);
+        } else
+                cJSON_AddNullToObject(o, "started_at");
+        return o;
+}
+
+static void status(struct request *r) {
+        const struct manager *m = r->manager;
+        const struct supervised *ll = &m->workers[KIND_LIVELOGS];
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "node_id", m->node_id);
+        cJSON_AddStringToObject(o, "log_file", ll->followed[0] ? ll->followed : m->conf.livelogs.log_file);
+        cJSON_AddItemToObject(o, "livelogs", worker_status(ll));
+        cJSON_AddItemToObject(o, "telemetry", worker_status(&m->workers[KIND_TELEMETRY]));
+        cJSON_AddStringToObject(o, "version", RESOLVIX_VERSION);
+        cJSON_AddNumberToObject(o, "uptime_s", (double) ((now_usec(CLOCK_MONOTONIC) - m->started_usec) / USEC_PER_SEC));
+        set_answer(r, MHD_HTTP_OK, o);
+}
+
+static void health(struct request *r) {
+        const struct manager *m = r->manager;
+        cJSON *o = cJSON_CreateObject(), *workers = cJSON_CreateObject();
+        bool healthy = !m->shutting_down;
+
+        for (size_t i = 0; i < _KIND_MAX; i++) {
+                const struct supervised *w = &m->workers[i];
+                if (w->desired && w->state != WORKER_RUNNING)
+                        healthy = false;
+                cJSON_AddStringToObject(workers, w->name, worker_state_to_string(w->state));
+        }
+        cJSON_AddStringToObject(o, "status", healthy ? "healthy" : "degraded");
+        cJSON_AddItemToObject(o, "workers", workers);
+        set_answer(r, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, o);
+}
+
+/* ---- the handler ---------------------------------------------------------- */
+
+static bool secret_equal(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        unsigned char diff = la != lb;
+
+        for (size_t i = 0; i < lb; i++)
+                diff |= (unsigned char) (b[i] ^ (i < la ? a[i] : 0));
+        return diff == 0;
+}
+
+static bool authorized(struct manager *m, struct MHD_Connection *c) {
+        const char *h;
+
+        if (m->conf.control.token[0] == '\0')
+                return true;
+        h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        return h && strncasecmp(h, "Bearer ", 7) == 0 && secret_equal(h + 7, m->conf.control.token);
+}
+
+/* Checks made before any body is read: a refused request costs nothing. */
+static bool refuse_early(struct request *r, enum route route, const char *method, const char **allow) {
+        const char *v;
+
+        if (route == ROUTE_NONE) {
+                set_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint; try /status, /health or /control");
+                return true;
+        }
+        if (!(route == ROUTE_HEALTH && streq(method, "GET")) && !authorized(r->manager, r->connection)) {
+                set_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                          "missing or wrong token: send Authorization: Bearer <token>");
+                return true;
+        }
+        if (route == ROUTE_CONTROL && !streq(method, "POST")) {
+                *allow = "POST";
+                set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use POST for /control");
+                return true;
+        }
+        if (route != ROUTE_CONTROL && !streq(method, "GET") && !streq(method, "HEAD")) {
+                *allow = "GET, HEAD";
+                set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use GET for this endpoint");
+                return true;
+        }
+        if (route != ROUTE_CONTROL)
+                return false;
+        v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (v && strtoull(v, NULL, 10) > CONTROL_BODY_MAX) {
+                set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the request body is over 64 KiB");
+                return true;
+        }
+        v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!content_type_is_json(v)) {
+                set_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                          "send the command as Content-Type: application/json");
+                return true;
+        }
+        return false;
+}
+
+enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+                           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls) {
+        struct manager *m = cls;
+        struct request *r = *con_cls;
+        enum route route = route_of(url);
+        const char *allow = NULL;
+
+        if (!r) {
+                r = calloc(1, sizeof *r);
+                if (!r)
+                        return MHD_NO;
+                r->manager = m;
+                r->connection = connection;
+                *con_cls = r;
+                if (refuse_early(r, route, method, &allow))
+                        return send_answer(r, allow);
+                return MHD_YES;
+        }
+
+        if (r->answer && !r->parked)
+                return send_answer(r, NULL);
+
+        if (*upload_data_size > 0) {
+                size_t n = *upload_data_size;
+
+                *upload_data_size = 0;
+                if (r->too_large || r->len + n > CONTROL_BODY_MAX) {
+                        /* Chunked bodies carry no Content-Length: count them here. */
+                        r->too_large = true;
+                        return MHD_YES;
+                }
+                char *grown = realloc(r->body, r->len + n + 1);
+                if (!grown)
+                        return MHD_NO;
+                r->body = grown;
+                memcpy(r->body + r->len, upload_data, n);
+                r->len += n;
+                r->body[r->len] = '\0';
+                return MHD_YES;
+        }
+
+        if (r->too_large) {
+                set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the request body is over 64 KiB");
+                return send_answer(r, NULL);
+        }
+
+        switch (route) {
+        case ROUTE_CONTROL:
+                control(r);
+                break;
+        case ROUTE_STATUS:
+                status(r);
+                break;
+        case ROUTE_HEALTH:
+                health(r);
+                break;
+        case ROUTE_NONE:
+                break;
+        }
+        /* Still parked: the outcome is not known yet (a spawn that failed at
+         * once has already answered and unparked). */
+        if (r->parked) {
+                r->suspended = true;
+                MHD_suspend_connection(connection);
+                return MHD_YES;
+        }
+        return send_answer(r, NULL);
+}
+
+void api_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                   enum MHD_RequestTerminationCode toe) {
+        struct request *r = *con_cls;
+
+        if (!r)
+                return;
+        if (r->parked && r->target)
+                supervised_forget(r->target, &r->waiter);
+        free(r->body);
+        free(r->answer);
+        free(r);
+        *con_cls = NULL;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "conf.h"
+#include "log.h"
+#include "manager.h"
+
+static const struct conf_flag flags[] = {
+        { "listen", 'l', "control", "listen", "ADDRESS", "address of the control API" },
+        { "port", 'p', "control", "port", "PORT", "port of the control API" },
+        { "state-dir", 's', "control", "state_dir", "DIR", "where the desired state is kept" },
+        { "worker-dir", 'w', "control", "worker_dir", "DIR", "where telemetryd and livelogd are" },
+        { 0 },
+};
+
+int main(int argc, char **argv) {
+        struct manager *m = NULL;
+        struct conf conf;
+        struct conf_cli cli;
+        int r;
+
+        log_open("resolvix-controld", NULL);
+        r = conf_load_args(argc, argv,
+                           "Start, stop and supervise the resolvix telemetry and live-log workers.\n"
+                           "Control API: POST /control, GET /status, GET /health.",
+                           flags, &conf, &cli);
+        if (r < 0)
+                return r == -EINVAL ? 2 : 1;
+        if (cli.help || cli.version)
+                return 0;
+
+        /* A control API reachable from the network without a token would let
+         * anyone start and stop streams: refuse rather than warn. */
+        if (!conf_address_is_loopback(conf.control.listen) && conf.control.token[0] == '\0') {
+                log_error("Refusing to listen on %s without a token: set [control] token (or "
+                          "RESOLVIX_CONTROL_TOKEN), or listen on a loopback address",
+                          conf.control.listen);
+                return 1;
+        }
+        if (cli.check) {
+                conf_dump(&conf, stdout);
+                return 0;
+        }
+
+        r = manager_new(&(struct manager_args){ .conf = &conf, .argc = argc, .argv = argv, .flags = flags }, &m);
+        if (r < 0)
+                return 1;
+        r = manager_start(m);
+        if (r >= 0)
+                r = manager_run(m);
+        manager_free(m);
+        if (r < 0) {
+                (void) sd_notifyf(0, "STATUS=Failed: %s\nERRNO=%d", strerror(-r), -r);
+                return 1;
+        }
+        log_info("Stopped");
+        return 0;
+}

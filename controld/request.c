@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jsonutil.h"
+#include "request.h"
+
+static const struct {
+        const char *name;
+        enum command_verb verb;
+        enum worker_kind target;
+} commands[] = {
+        { "start_telemetry", VERB_START, KIND_TELEMETRY },   { "stop_telemetry", VERB_STOP, KIND_TELEMETRY },
+        { "restart_telemetry", VERB_RESTART, KIND_TELEMETRY }, { "start_livelogs", VERB_START, KIND_LIVELOGS },
+        { "stop_livelogs", VERB_STOP, KIND_LIVELOGS },         { "restart_livelogs", VERB_RESTART, KIND_LIVELOGS },
+};
+
+_printf_(3, 4) static int fail(struct request_error *err, const char *detail, const char *fmt, ...) {
+        va_list ap;
+
+        err->detail = detail;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+bool content_type_is_json(const char *value) {
+        size_t n;
+
+        if (!value)
+                return false;
+        while (*value == ' ')
+                value++;
+        n = strcspn(value, "; ");
+        return n == strlen("application/json") && strncasecmp(value, "application/json", n) == 0;
+}
+
+int command_parse(const char *body, size_t len, struct command *ret, struct request_error *err) {
+        _cleanup_json_ cJSON *root = NULL;
+        const cJSON *cmd, *item;
+        struct command c = { 0 };
+        const char *end = NULL;
+        size_t i;
+
+        if (len == 0)
+                return fail(err, "malformed_json", "the request body is empty; send {\"command\": \"...\"}");
+        root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+        /* cJSON stops at the end of the first value: what follows must be
+         * blank, or the body was not one JSON document. */
+        while (root && end < body + len && strchr(" \t\r\n", *end) && *end)
+                end++;
+        if (!root || end != body + len)
+                return fail(err, "malformed_json", "the request body is not valid JSON");
+        if (!cJSON_IsObject(root))
+                return fail(err, "malformed_json", "the request body must be a JSON object");
+
+        cmd = cJSON_GetObjectItemCaseSensitive(root, "command");
+        if (!cmd)
+                return fail(err, "missing_command", "the request has no \"command\" field");
+        if (!cJSON_IsString(cmd))
+                return fail(err, "bad_field", "\"command\" must be a string");
+        for (i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(cmd->valuestring, commands[i].name))
+                        break;
+        if (i == ELEMENTSOF(commands))
+                return fail(err, "unknown_command",
+                            "unknown command; expected one of start_telemetry, stop_telemetry, restart_telemetry, "
+                            "start_livelogs, stop_livelogs, restart_livelogs");
+        c.verb = commands[i].verb;
+        c.target = commands[i].target;
+        c.name = commands[i].name;
+
+        cJSON_ArrayForEach(item, root) {
+                if (streq(item->string, "command"))
+                        continue;
+                if (streq(item->string, "interval") && c.target == KIND_TELEMETRY && c.verb != VERB_STOP) {
+                        double v = item->valuedouble;
+                        if (!cJSON_IsNumber(item) || v < 1 || v > 86400 || v != (double) (unsigned) v)
+                                return fail(err, "bad_field", "\"interval\" must be a whole number of seconds, 1..86400");
+                        c.has_interval = true;
+                        c.interval = (unsigned) v;
+                        continue;
+                }
+                return fail(err, "unknown_field", "%s takes no field \"%.64s\"", c.name, item->string);
+        }
+        *ret = c;
+        return 0;
+}

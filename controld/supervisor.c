@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "notify.h"
+#include "spawn.h"
+#include "supervisor.h"
+#include "timeutil.h"
+#include "wsserver.h"
+
+static const struct {
+        const char *name;
+        const char *executable;
+} kinds[_KIND_MAX] = {
+        [KIND_TELEMETRY] = { "telemetry", "telemetryd" },
+        [KIND_LIVELOGS] = { "livelogs", "livelogd" },
+};
+
+static void apply(struct supervised *w, enum worker_event event);
+
+void strv_free(char **l) {
+        if (!l)
+                return;
+        for (char **p = l; *p; p++)
+                free(*p);
+        free(l);
+}
+
+bool strv_equal(char *const *a, char *const *b) {
+        if (!a || !b)
+                return a == b;
+        for (; *a && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !*a && !*b;
+}
+
+void supervised_init(struct supervised *w, struct manager *m, enum worker_kind kind) {
+        *w = (struct supervised){
+                .manager = m,
+                .kind = kind,
+                .name = kinds[kind].name,
+                .executable = kinds[kind].executable,
+                .interval = m->conf.telemetry.interval,
+        };
+}
+
+bool supervised_alive(const struct supervised *w) {
+        return w->pid > 0;
+}
+
+unsigned supervised_recent_crashes(const struct supervised *w, uint64_t now) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(w->crash_times); i++)
+                if (w->crash_times[i] != 0 && now - w->crash_times[i] < WORKER_CRASH_WINDOW_USEC)
+                        n++;
+        return n;
+}
+
+static void record_crash(struct supervised *w, uint64_t now) {
+        size_t oldest = 0;
+
+        for (size_t i = 1; i < ELEMENTSOF(w->crash_times); i++)
+                if (w->crash_times[i] < w->crash_times[oldest])
+                        oldest = i;
+        w->crash_times[oldest] = now;
+}
+
+/* ---- waiters ------------------------------------------------------------ */
+
+static void answer(struct waiter **list, const struct outcome *o) {
+        struct waiter *w = *list;
+
+        *list = NULL;
+        while (w) {
+                struct waiter *next = w->next;
+                w->done(w, o);
+                w = next;
+        }
+}
+
+static void park(struct waiter **list, struct waiter *w) {
+        if (!w)
+                return;
+        w->next = *list;
+        *list = w;
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct supervised *w = userdata;
+
+        w->timer = sd_event_source_disable_unref(w->timer);
+        apply(w, WORKER_EV_TIMEOUT);
+        return 0;
+}
+
+static void arm_timer(struct supervised *w, uint64_t usec) {
+        int r;
+
+        w->timer = sd_event_source_disable_unref(w->timer);
+        r = sd_event_add_time_relative(w->manager->event, &w->timer, CLOCK_MONOTONIC, usec, 10 * USEC_PER_MSEC,
+                                       on_timer, w);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot arm a timer: %m", w->name);
+}
+
+/* ---- process ------------------------------------------------------------ */
+
+char **supervised_build_env(const struct supervised *w) {
+        const struct manager *m = w->manager;
+        struct conf c = m->conf;
+        const char *keep[] = { "JOURNAL_STREAM", "INVOCATION_ID", "LANG", "TZ" };
+        size_t n = 0, max = 96;
+        char **env = calloc(max, sizeof *env);
+        int r;
+
+        if (!env)
+                return NULL;
+        c.telemetry.interval = w->interval;
+        /* The worker gets the resolved configuration, not the file: what
+         * controld was told on its command line and environment holds too. */
+        snprintf(c.node.id, sizeof c.node.id, "%s", m->node_id);
+        r = conf_to_env(&c, env, max - 16);
+        if (r < 0)
+                goto fail;
+        n = (size_t) r;
+        if (asprintf(&env[n++], "RESOLVIX_CONFIG=") < 0 ||
+            asprintf(&env[n++], "NOTIFY_SOCKET=%s", m->notify_address) < 0 ||
+            asprintf(&env[n++], "PATH=/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+                goto fail;
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+                const char *v = getenv(keep[i]);
+                if (v && asprintf(&env[n++], "%s=%s", keep[i], v) < 0)
+                        goto fail;
+        }
+        return env;
+fail:
+        strv_free(env);
+        return NULL;
+}
+
+static int on_exit_event(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        struct supervised *w = userdata;
+
+        w->last_exit = (struct last_exit){
+                .valid = true,
+                .signaled = si->si_code != CLD_EXITED,
+                .code = si->si_status,
+        };
+        if (w->last_exit.signaled)
+                log_full(w->state == WORKER_STOPPING ? LOG_INFO : LOG_WARNING, "%s worker (pid %d) killed by signal SIG%s",
+                         w->name, (int) w->pid, sigabbrev_np(si->si_status) ?: "?");
+        else
+                log_full(w->state == WORKER_STOPPING && si->si_status == 0 ? LOG_INFO : LOG_WARNING,
+                         "%s worker (pid %d) exited with status %d", w->name, (int) w->pid, si->si_status);
+        w->child_source = sd_event_source_disable_unref(w->child_source);
+        w->pid = 0;
+        apply(w, WORKER_EV_EXIT);
+        return 0;
+}
+
+static int do_spawn(struct supervised *w, struct outcome *o) {
+        char path[PATH_MAX];
+        char *argv[] = { path, NULL };
+        int pidfd, r;
+        pid_t pid;
+
+        snprintf(path, sizeof path, "%s/%s", w->manager->conf.control.worker_dir, w->executable);
+        strv_free(w->env);
+        w->env = supervised_build_env(w);
+        if (!w->env)
+                r = -ENOMEM;
+        else
+                r = spawn_worker(argv, w->env, &pid, &pidfd);
+        if (r < 0) {
+                o->error = r;
+                o->detail = ERROR_SPAWN_FAILED;
+                snprintf(o->message, sizeof o->message, "cannot start %s: %s%s", path, strerror(-r),
+                         r == -ENOENT ? " (set [control] worker_dir or RESOLVIX_WORKER_DIR)" : "");
+                log_error("%s: %s", w->name, o->message);
+                return r;
+        }
+        r = sd_event_add_child_pidfd(w->manager->event, &w->child_source, pidfd, WEXITED, on_exit_event, w);
+        if (r < 0) {
+                close(pidfd);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                o->error = r;
+                o->detail = ERROR_SPAWN_FAILED;
+                snprintf(o->message, sizeof o->message, "cannot watch %s: %s", path, strerror(-r));
+                return log_error_errno(r, "%s: %s", w->name, o->message);
+        }
+        (void) sd_event_source_set_child_pidfd_own(w->child_source, true);
+        w->pid = pid;
+        w->status[0] = w->error_detail[0] = w->followed[0] = '\0';
+        log_info("%s worker started: %s (pid %d)", w->name, path, (int) pid);
+        return 0;
+}
+
+/* Why a start did not come up, for the operator waiting on it. */
+static void describe_failure(const struct supervised *w, struct outcome *o) {
+        o->error = -ECHILD;
+        if (w->error_detail[0]) {
+                o->detail = streq(w->error_detail, ERROR_PORT_IN_USE)           ? ERROR_PORT_IN_USE
+                            : streq(w->error_detail, ERROR_LOG_FILE_UNREADABLE) ? ERROR_LOG_FILE_UNREADABLE
+                                                                                 : ERROR_WORKER_EXITED;
+                snprintf(o->message, sizeof o->message, "%s", w->status);
+                return;
+        }
+        o->detail = ERROR_WORKER_EXITED;
+        if (!w->last_exit.valid)
+                snprintf(o->message, sizeof o->message, "%s did not become ready", w->executable);
+        else if (w->last_exit.signaled)
+                snprintf(o->message, sizeof o->message, "%s was killed by SIG%s before it was ready", w->executable,
+                         sigabbrev_np(w->last_exit.code) ?: "?");
+        else
+                snprintf(o->message, sizeof o->message, "%s exited with status %d before it was ready%s%s",
+                         w->executable, w->last_exit.code, w->status[0] ? ": " : "", w->status);
+}
+
+static void apply(struct supervised *w, enum worker_event event) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        struct worker_facts facts = {
+                .operator_waiting = w->start_waiters != NULL,
+                .restart_after_stop = w->restart_after_stop,
+                .recent_crashes = supervised_recent_crashes(w, now) + (event == WORKER_EV_EXIT),
+        };
+        struct worker_decision d = worker_decide(w->state, event, &facts);
+        enum worker_state old = w->state;
+        struct outcome o = { 0 };
+
+        if (d.count_crash) {
+                record_crash(w, now);
+                w->restarts++;
+        }
+        w->state = d.next;
+        if (old != d.next)
+                log_debug("%s: %s --%s--> %s", w->name, worker_state_to_string(old), worker_event_to_string(event),
+                          worker_state_to_string(d.next));
+
+        if (d.answer_stopped) {
+                w->restart_after_stop = false;
+                answer(&w->stop_waiters, &(struct outcome){ 0 });
+        }
+        if (d.answer_failed) {
+                if (event == WORKER_EV_TIMEOUT) {
+                        o = (struct outcome){ .error = -ETIMEDOUT, .detail = "start_timeout" };
+                        snprintf(o.message, sizeof o.message, "%s did not report ready within %llu s; killed",
+                                 w->executable, (unsigned long long) (WORKER_READY_TIMEOUT_USEC / USEC_PER_SEC));
+                } else if (event == WORKER_EV_STOP) {
+                        o = (struct outcome){ .error = -ECANCELED, .detail = "start_cancelled" };
+                        snprintf(o.message, sizeof o.message, "%s was stopped before it became ready", w->name);
+                } else
+                        describe_failure(w, &o);
+                log_error("%s: start failed: %s", w->name, o.message);
+                if (d.next == WORKER_FAILED)
+                        w->desired = false;
+                answer(&w->start_waiters, &o);
+        }
+
+        switch (d.action) {
+        case WORKER_ACT_NONE:
+                break;
+        case WORKER_ACT_CANCEL_TIMER:
+                w->timer = sd_event_source_disable_unref(w->timer);
+                break;
+        case WORKER_ACT_SPAWN:
+                if (do_spawn(w, &o) < 0) {
+                        /* As if it had exited at once: same bookkeeping, same answers. */
+                        w->state = WORKER_STARTING;
+                        w->last_exit = (struct last_exit){ 0 };
+                        if (w->start_waiters) {
+                                w->state = WORKER_FAILED;
+                                w->desired = false;
+                                answer(&w->start_waiters, &o);
+                        } else
+                                apply(w, WORKER_EV_EXIT);
+                        break;
+                }
+                arm_timer(w, WORKER_READY_TIMEOUT_USEC);
+                break;
+        case WORKER_ACT_TERMINATE:
+                log_info("%s: stopping worker (pid %d)", w->name, (int) w->pid);
+                (void) sd_event_source_send_child_signal(w->child_source, SIGTERM, NULL, 0);
+                arm_timer(w, WORKER_STOP_TIMEOUT_USEC);
+                break;
+        case WORKER_ACT_KILL:
+                log_warning("%s: worker (pid %d) did not %s in time; sending SIGKILL", w->name, (int) w->pid,
+                            old == WORKER_STARTING ? "become ready" : "stop");
+                (void) sd_event_source_send_child_signal(w->child_source, SIGKILL, NULL, 0);
+                w->timer = sd_event_source_disable_unref(w->timer);
+                break;
+        case WORKER_ACT_SCHEDULE: {
+                uint64_t delay = worker_backoff_usec(facts.recent_crashes);
+                log_warning("%s: restarting in %.1f s (crash %u of at most %d in %llu s)", w->name,
+                            (double) delay / USEC_PER_SEC, facts.recent_crashes, WORKER_CRASH_LIMIT,
+                            (unsigned long long) (WORKER_CRASH_WINDOW_USEC / USEC_PER_SEC));
+                arm_timer(w, delay);
+                break;
+        }
+        }
+
+        if (d.next == WORKER_FAILED && d.count_crash)
+                log_error("%s: %u crashes within %llu s: giving up until the next start command", w->name,
+                          facts.recent_crashes, (unsigned long long) (WORKER_CRASH_WINDOW_USEC / USEC_PER_SEC));
+        if (d.answer_started) {
+                w->started_at = now_usec(CLOCK_REALTIME);
+                log_info("%s worker ready (pid %d)%s%s", w->name, (int) w->pid, w->status[0] ? ": " : "", w->status);
+                answer(&w->start_waiters, &(struct outcome){ 0 });
+        }
+        manager_worker_changed(w->manager);
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+void supervised_start(struct supervised *w, struct waiter *waiter) {
+        w->desired = true;
+        if (w->state == WORKER_FAILED)
+                memset(w->crash_times, 0, sizeof w->crash_times);
+        if (w->state == WORKER_STOPPING)
+                w->restart_after_stop = true;
+        park(&w->start_waiters, waiter);
+        apply(w, WORKER_EV_START);
+        (void) manager_save_state(w->manager);
+}
+
+void supervised_stop(struct supervised *w, struct waiter *waiter) {
+        w->desired = false;
+        w->restart_after_stop = false;
+        if (w->start_waiters && w->state != WORKER_STARTING) {
+                /* A restart in progress was overtaken by this stop. */
+                struct outcome o = { .error = -ECANCELED, .detail = "start_cancelled" };
+                snprintf(o.message, sizeof o.message, "%s was stopped before it became ready", w->name);
+                answer(&w->start_waiters, &o);
+        }
+        park(&w->stop_waiters, waiter);
+        apply(w, WORKER_EV_STOP);
+        (void) manager_save_state(w->manager);
+}
+
+void supervised_shutdown(struct supervised *w) {
+        w->restart_after_stop = false;
+        apply(w, WORKER_EV_STOP);
+}
+
+void supervised_restart(struct supervised *w, struct waiter *waiter) {
+        if (!supervised_alive(w)) {
+                supervised_start(w, waiter);
+                return;
+        }
+        w->desired = true;
+        w->restart_after_stop = true;
+        park(&w->start_waiters, waiter);
+        apply(w, WORKER_EV_STOP);
+        (void) manager_save_state(w->manager);
+}
+
+int supervised_set_interval(struct supervised *w, unsigned interval) {
+        union sigval v = { .sival_int = (int) interval };
+
+        w->interval = interval;
+        (void) manager_save_state(w->manager);
+        if (!supervised_alive(w))
+                return 0;
+        if (sigqueue(w->pid, RESOLVIX_SIGNAL_INTERVAL, v) < 0)
+                return log_error_errno(errno, "%s: cannot hand the worker its new interval: %m", w->name);
+        log_info("%s: interval changed to %u s", w->name, interval);
+        return 0;
+}
+
+/* ---- NOTIFY_SOCKET ------------------------------------------------------ */
+
+static void field(const char *fields, const char *name, char *buf, size_t size) {
+        size_t l = strlen(name);
+
+        for (const char *p = fields; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+                if (strneq(p, name, l) && p[l] == '=') {
+                        const char *v = p + l + 1;
+                        size_t n = strcspn(v, "\n");
+                        if (n >= size)
+                                n = size - 1;
+                        memcpy(buf, v, n);
+                        buf[n] = '\0';
+                        return;
+                }
+        }
+}
+
+void supervised_notify(struct supervised *w, const char *fields) {
+        char ready[8] = "";
+
+        field(fields, "STATUS", w->status, sizeof w->status);
+        field(fields, "RESOLVIX_ERROR", w->error_detail, sizeof w->error_detail);
+        field(fields, "RESOLVIX_LOG_FILE", w->followed, sizeof w->followed);
+        field(fields, "READY", ready, sizeof ready);
+        if (streq(ready, "1"))
+                apply(w, WORKER_EV_READY);
+}
+
+static void unlink_waiter(struct waiter **list, struct waiter *waiter) {
+        for (; *list; list = &(*list)->next)
+                if (*list == waiter) {
+                        *list = waiter->next;
+                        return;
+                }
+}
+
+void supervised_forget(struct supervised *w, struct waiter *waiter) {
+        unlink_waiter(&w->start_waiters, waiter);
+        unlink_waiter(&w->stop_waiters, waiter);
+}
+
+void supervised_done(struct supervised *w) {
+        w->timer = sd_event_source_disable_unref(w->timer);
+        w->child_source = sd_event_source_disable_unref(w->child_source);
+        strv_free(w->env);
+        w->env = NULL;
+}

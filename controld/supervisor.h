@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "worker.h"
+
+struct manager;
+
+enum worker_kind {
+        KIND_TELEMETRY,
+        KIND_LIVELOGS,
+        _KIND_MAX,
+};
+
+/* How a start or stop request ended, handed to whoever waits for it. */
+struct outcome {
+        int error;          /* 0 on success, else a negative errno */
+        const char *detail; /* machine word on error: port_in_use, ... */
+        char message[512];  /* human sentence on error */
+};
+
+/* A request parked until the worker reaches a state: embedded in the API's
+ * per-connection context. */
+struct waiter {
+        struct waiter *next;
+        void (*done)(struct waiter *w, const struct outcome *o);
+};
+
+struct last_exit {
+        bool valid;
+        bool signaled;
+        int code; /* exit status or signal number */
+};
+
+struct supervised {
+        struct manager *manager;
+        enum worker_kind kind;
+        const char *name;       /* "telemetry" */
+        const char *executable; /* "telemetryd" */
+
+        enum worker_state state;
+        bool desired;      /* should it run: what is persisted */
+        unsigned interval; /* telemetry only: what it was last told */
+
+        pid_t pid;
+        sd_event_source *child_source;
+        sd_event_source *timer;
+        char **env; /* environment it was started with, NULL-terminated */
+
+        uint64_t crash_times[WORKER_CRASH_LIMIT + 1]; /* CLOCK_MONOTONIC usec, ring */
+        unsigned restarts;
+        uint64_t started_at; /* CLOCK_REALTIME usec of the last READY */
+        struct last_exit last_exit;
+
+        /* What the current run reported on NOTIFY_SOCKET. */
+        char status[256];
+        char error_detail[32];
+        char followed[PATH_MAX]; /* livelogs: RESOLVIX_LOG_FILE */
+
+        bool restart_after_stop;
+        struct waiter *start_waiters;
+        struct waiter *stop_waiters;
+};
+
+void supervised_init(struct supervised *w, struct manager *m, enum worker_kind kind);
+void supervised_done(struct supervised *w);
+
+/* Operator requests. The waiter (optional) is told the outcome once known. */
+void supervised_start(struct supervised *w, struct waiter *waiter);
+void supervised_stop(struct supervised *w, struct waiter *waiter);
+void supervised_restart(struct supervised *w, struct waiter *waiter);
+
+/* A waiting request went away (its client disconnected): drop it. */
+void supervised_forget(struct supervised *w, struct waiter *waiter);
+
+/* Stop for controld's own shutdown: the desired state is kept, so the worker
+ * comes back when controld does. */
+void supervised_shutdown(struct supervised *w);
+
+/* Hand a running telemetry worker a new interval without a restart. */
+int supervised_set_interval(struct supervised *w, unsigned interval);
+
+/* A datagram from NOTIFY_SOCKET that came from w->pid. */
+void supervised_notify(struct supervised *w, const char *fields);
+
+/* The environment this worker would be started with now; freed with strv_free. */
+char **supervised_build_env(const struct supervised *w);
+void strv_free(char **l);
+bool strv_equal(char *const *a, char *const *b);
+
+bool supervised_alive(const struct supervised *w);
+unsigned supervised_recent_crashes(const struct supervised *w, uint64_t now);
