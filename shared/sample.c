@@ -29,7 +29,6 @@
  * offset 0 (which makes the kernel produce it afresh): opening and closing
  * cost more than reading. Its buffer grows to what the machine needs. */
 struct procfile {
-        const char *path;
         int fd;
         char *data;
         size_t size;
@@ -101,15 +100,15 @@ enum source {
 };
 
 static const char *const source_name[] = {
-        [SOURCE_STAT] = "stat",
-        [SOURCE_MEMINFO] = "meminfo",
-        [SOURCE_LOADAVG] = "loadavg",
-        [SOURCE_DISKSTATS] = "diskstats",
-        [SOURCE_NETDEV] = "net/dev",
-        [SOURCE_SNMP] = "net/snmp",
-        [SOURCE_MOUNTINFO] = "self/mountinfo",
-        [SOURCE_PROCESSES] = "the process list",
-        [SOURCE_SYS] = "sys/block",
+        [SOURCE_STAT] = "/proc/stat",
+        [SOURCE_MEMINFO] = "/proc/meminfo",
+        [SOURCE_LOADAVG] = "/proc/loadavg",
+        [SOURCE_DISKSTATS] = "/proc/diskstats",
+        [SOURCE_NETDEV] = "/proc/net/dev",
+        [SOURCE_SNMP] = "/proc/net/snmp",
+        [SOURCE_MOUNTINFO] = "/proc/self/mountinfo",
+        [SOURCE_PROCESSES] = "the process list in /proc",
+        [SOURCE_SYS] = "/sys/block",
 };
 
 struct sampler {
@@ -355,8 +354,8 @@ static void source_failed(struct sampler *s, enum source src, int r) {
         if (s->warned & (1u << src))
                 return;
         s->warned |= 1u << src;
-        log_warning_errno(r, "Cannot read %s%s%s, its fields stay at zero: %m", s->root,
-                          src == SOURCE_SYS ? "/" : "/proc/", source_name[src]);
+        log_warning_errno(r, "Cannot read %s%s%s, its fields stay at zero: %m", source_name[src],
+                          s->root[0] ? " under " : "", s->root);
 }
 
 static void source_ok(struct sampler *s, enum source src) {
