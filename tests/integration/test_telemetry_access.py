@@ -6,7 +6,10 @@ from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixtu
     connect,
     handshake_status,
     node,
+    raw_client,
+    recv_json,
     recv_sample,
+    split_frames,
     start_telemetryd,
 )
 
@@ -77,3 +80,29 @@ def test_max_clients_refused_cleanly(start_telemetryd):
     assert getattr(refused, "status_code", 503) == 503
     assert len(seqs) == 3
     assert after["metrics"]
+
+
+def test_silent_peers_dropped_by_ping_timeout(start_telemetryd):
+    t = start_telemetryd(interval=86400, env={"RESOLVIX_TELEMETRY_PING_INTERVAL": "1"})
+    silent = raw_client(t.port)  # reads, but never answers a ping
+    silent.settimeout(15)
+
+    async def go():
+        async with connect(t.url()) as polite:  # websockets answers pings itself
+            await recv_sample(polite)
+            got = b""
+            while True:
+                chunk = await asyncio.get_running_loop().run_in_executor(None, silent.recv, 65536)
+                if not chunk:
+                    break
+                got += chunk
+            await polite.send('{"command":"ping"}')
+            reply = await recv_json(polite)
+            return got, reply
+
+    got, reply = asyncio.run(go())
+    silent.close()
+    opcodes = [op for op, _ in split_frames(got)[0]]
+    assert opcodes[0] == 1, "the sample came first"
+    assert 9 in opcodes, "a ping was sent before the hang-up"
+    assert reply == {"type": "pong"}

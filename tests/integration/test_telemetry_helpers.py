@@ -2,10 +2,13 @@
 
 No tests here; the test_telemetry_*.py files import from this module."""
 import asyncio
+import base64
 import ctypes
 import json
+import os
 import re
 import signal
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -145,6 +148,59 @@ def handshake_status(url, **kw):
             return e.status_code
 
     return asyncio.run(go())
+
+
+def raw_client(port, rcvbuf=4096):
+    """A WebSocket client on a bare socket with a tiny receive buffer, so
+    that it can stop reading and let the server's side fill up."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(
+        (
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def split_frames(buf):
+    """Unmasked server frames in buf: ([(opcode, payload)], the incomplete rest)."""
+    frames = []
+    while len(buf) >= 2:
+        op, n, off = buf[0] & 0x0F, buf[1] & 0x7F, 2
+        if n == 126:
+            n, off = int.from_bytes(buf[2:4], "big"), 4
+        elif n == 127:
+            n, off = int.from_bytes(buf[2:10], "big"), 10
+        if len(buf) < off + n:
+            break
+        frames.append((op, buf[off:off + n]))
+        buf = buf[off + n:]
+    return frames, buf
+
+
+def read_frames(s, quiet=0.3):
+    """Text frames (parsed) until the socket is quiet for `quiet` seconds."""
+    s.settimeout(quiet)
+    buf = b""
+    frames = []
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            done, buf = split_frames(buf + chunk)
+            frames += [json.loads(payload) for op, payload in done if op == 1]
+    except socket.timeout:
+        pass
+    return frames
 
 
 def node(script, *args, timeout=60):

@@ -1,16 +1,13 @@
 """telemetryd under load: a thousand clients, and clients that stop reading."""
 import asyncio
-import base64
-import json
-import os
-import socket
 import subprocess
-import time
 
 from conftest import binary
 from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixture)
     RESOLVIX_SIGNAL_INTERVAL,
     connect,
+    raw_client,
+    read_frames,
     recv_sample,
     start_telemetryd,
 )
@@ -56,53 +53,6 @@ def test_a_thousand_clients_each_get_the_next_sample(start_telemetryd):
     code, log = t.stop()
     assert code == 0
     assert f"connected ({CLIENTS} clients)" in log
-
-
-def raw_client(port, rcvbuf=4096):
-    """A WebSocket client on a bare socket with a tiny receive buffer, so
-    that it can stop reading and let the server's side fill up."""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    s.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(
-        (
-            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return s
-
-
-def read_frames(s, quiet=0.3):
-    """Text frames until the socket is quiet for `quiet` seconds."""
-    s.settimeout(quiet)
-    buf = b""
-    frames = []
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            while len(buf) >= 2:
-                op, n, off = buf[0] & 0x0F, buf[1] & 0x7F, 2
-                if n == 126:
-                    n, off = int.from_bytes(buf[2:4], "big"), 4
-                elif n == 127:
-                    n, off = int.from_bytes(buf[2:10], "big"), 10
-                if len(buf) < off + n:
-                    break
-                if op == 1:
-                    frames.append(json.loads(buf[off:off + n]))
-                buf = buf[off + n:]
-    except socket.timeout:
-        pass
-    return frames
 
 
 def sanitized(exe):
