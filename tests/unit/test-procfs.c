@@ -26,85 +26,63 @@ static char *fixture(const char *name) {
 
 /* ---- /proc/stat --------------------------------------------------------- */
 
-static size_t stat_cpus(const char *buf, struct stat_cpu *out, size_t max, int *errors) {
-        const char *p = buf;
-        size_t n = 0;
-        int r;
+#define ALL PROCFS_CPU_ALL
+#define T(field) offsetof(struct cpu_times, field)
 
-        *errors = 0;
-        while ((r = procfs_stat_next_cpu(&p, n < max ? &out[n] : &out[max - 1])) != 0) {
-                if (r < 0)
-                        (*errors)++;
-                else
-                        n++;
+/* Each fixture: the cpu lines it yields in order, how many it rejects, and
+ * some of the values. */
+static const struct {
+        const char *fixture;
+        unsigned cpus[5];
+        size_t n_cpus;
+        int errors;
+        struct {
+                size_t line; /* 1 for the first cpu line; 0 ends the list */
+                size_t field;
+                uint64_t value;
+        } values[8];
+} stat_cases[] = {
+        /* captured here: 2 CPUs */
+        { "stat-2cpu", { ALL, 0, 1 }, 3, 0,
+          { { 1, T(user), 7918 }, { 1, T(system), 3135 }, { 1, T(idle), 179009 }, { 1, T(iowait), 491 },
+            { 1, T(softirq), 154 }, { 1, T(steal), 14 }, { 2, T(user), 3221 }, { 3, T(idle), 88097 } } },
+        { "stat-1cpu", { ALL, 0 }, 2, 0, { { 2, T(guest), 175628 }, { 2, T(guest_nice), 0 } } },
+        /* cpu1 offline: its line is gone, the numbers have a gap */
+        { "stat-offline", { ALL, 0, 2, 3 }, 4, 0, { { 3, T(user), 1000 }, { 4, T(iowait), 100 } } },
+        /* RHEL 5's 2.6.18: no guest columns yet */
+        { "stat-2.6.18", { ALL, 0, 1 }, 3, 0,
+          { { 1, T(idle), 22625563 }, { 1, T(softirq), 456 }, { 1, T(guest), 0 }, { 1, T(guest_nice), 0 } } },
+        /* "cpuX", and "cpu0" with two columns, are reported and skipped */
+        { "stat-malformed", { ALL, 1 }, 2, 2, { { 2, T(user), 50 } } },
+};
+
+#undef T
+#undef ALL
+
+Test(procfs, stat_fixtures) {
+        for (size_t i = 0; i < ELEMENTSOF(stat_cases); i++) {
+                _cleanup_free_ char *buf = fixture(stat_cases[i].fixture);
+                const char *p = buf, *name = stat_cases[i].fixture;
+                struct stat_cpu c[8];
+                size_t n = 0;
+                int r, errors = 0;
+
+                while ((r = procfs_stat_next_cpu(&p, &c[n < 7 ? n : 7])) != 0) {
+                        if (r < 0)
+                                errors++;
+                        else
+                                n++;
+                }
+                cr_assert_eq(n, stat_cases[i].n_cpus, "%s: %zu cpu lines", name, n);
+                cr_assert_eq(errors, stat_cases[i].errors, "%s: %d rejected", name, errors);
+                for (size_t k = 0; k < n; k++)
+                        cr_assert_eq(c[k].cpu, stat_cases[i].cpus[k], "%s: line %zu", name, k);
+                for (size_t k = 0; k < ELEMENTSOF(stat_cases[i].values) && stat_cases[i].values[k].line; k++) {
+                        const struct stat_cpu *line = &c[stat_cases[i].values[k].line - 1];
+                        const uint64_t *v = (const uint64_t *) ((const char *) &line->t + stat_cases[i].values[k].field);
+                        cr_assert_eq(*v, stat_cases[i].values[k].value, "%s: value %zu", name, k);
+                }
         }
-        return n;
-}
-
-Test(procfs, stat_two_cpus_captured) {
-        _cleanup_free_ char *buf = fixture("stat-2cpu");
-        struct stat_cpu c[4];
-        int errors;
-
-        cr_assert_eq(stat_cpus(buf, c, 4, &errors), 3);
-        cr_assert_eq(errors, 0);
-        cr_assert_eq(c[0].cpu, PROCFS_CPU_ALL);
-        cr_assert_eq(c[0].t.user, 7918);
-        cr_assert_eq(c[0].t.system, 3135);
-        cr_assert_eq(c[0].t.idle, 179009);
-        cr_assert_eq(c[0].t.iowait, 491);
-        cr_assert_eq(c[0].t.softirq, 154);
-        cr_assert_eq(c[0].t.steal, 14);
-        cr_assert_eq(c[1].cpu, 0);
-        cr_assert_eq(c[1].t.user, 3221);
-        cr_assert_eq(c[2].cpu, 1);
-        cr_assert_eq(c[2].t.idle, 88097);
-}
-
-Test(procfs, stat_one_cpu) {
-        _cleanup_free_ char *buf = fixture("stat-1cpu");
-        struct stat_cpu c[4];
-        int errors;
-
-        cr_assert_eq(stat_cpus(buf, c, 4, &errors), 2);
-        cr_assert_eq(c[1].cpu, 0);
-        cr_assert_eq(c[1].t.guest, 175628);
-        cr_assert_eq(c[1].t.guest_nice, 0);
-}
-
-Test(procfs, stat_offline_cpu_leaves_a_gap) {
-        _cleanup_free_ char *buf = fixture("stat-offline");
-        struct stat_cpu c[8];
-        int errors;
-
-        cr_assert_eq(stat_cpus(buf, c, 8, &errors), 4);
-        cr_assert_eq(c[1].cpu, 0);
-        cr_assert_eq(c[2].cpu, 2);
-        cr_assert_eq(c[3].cpu, 3);
-}
-
-Test(procfs, stat_old_kernel_without_guest_columns) {
-        _cleanup_free_ char *buf = fixture("stat-2.6.18");
-        struct stat_cpu c[4];
-        int errors;
-
-        cr_assert_eq(stat_cpus(buf, c, 4, &errors), 3);
-        cr_assert_eq(errors, 0);
-        cr_assert_eq(c[0].t.idle, 22625563);
-        cr_assert_eq(c[0].t.softirq, 456);
-        cr_assert_eq(c[0].t.guest, 0);
-        cr_assert_eq(c[0].t.guest_nice, 0);
-}
-
-Test(procfs, stat_malformed_lines_are_reported_and_skipped) {
-        _cleanup_free_ char *buf = fixture("stat-malformed");
-        struct stat_cpu c[4];
-        int errors;
-
-        cr_assert_eq(stat_cpus(buf, c, 4, &errors), 2);
-        cr_assert_eq(errors, 2); /* "cpuX", and "cpu0" with two columns */
-        cr_assert_eq(c[1].cpu, 1);
-        cr_assert_eq(c[1].t.user, 50);
 }
 
 Test(procfs, stat_empty_and_overflow) {
