@@ -262,8 +262,14 @@ static void apply(struct supervised *w, enum worker_event event) {
                 } else
                         describe_failure(w, &o);
                 log_error("%s: start failed: %s", w->name, o.message);
-                if (d.next == WORKER_FAILED)
+                /* The operator is told it failed: it is no longer wanted, now
+                 * or after controld restarts (a hung start ends up stopped,
+                 * not failed, but was answered just the same). controld's
+                 * own shutdown keeps the desired state, though. */
+                if (w->start_waiters && !w->manager->shutting_down) {
                         w->desired = false;
+                        (void) manager_save_state(w->manager);
+                }
                 answer(&w->start_waiters, &o);
         }
 
@@ -281,6 +287,7 @@ static void apply(struct supervised *w, enum worker_event event) {
                         if (w->start_waiters) {
                                 w->state = WORKER_FAILED;
                                 w->desired = false;
+                                (void) manager_save_state(w->manager);
                                 answer(&w->start_waiters, &o);
                         } else
                                 apply(w, WORKER_EV_EXIT);
