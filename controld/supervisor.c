@@ -238,10 +238,12 @@ static void apply(struct supervised *w, enum worker_event event) {
         enum worker_state old = w->state;
         struct outcome o = { 0 };
 
-        if (d.count_crash) {
+        if (d.count_crash)
                 record_crash(w, now);
+        /* Counted when a restart happens: the crash that ends a loop in
+         * "failed" restarts nothing. */
+        if (old == WORKER_BACKOFF && d.action == WORKER_ACT_SPAWN)
                 w->restarts++;
-        }
         w->state = d.next;
         if (old != d.next)
                 log_debug("%s: %s --%s--> %s", w->name, worker_state_to_string(old), worker_event_to_string(event),
