@@ -373,6 +373,22 @@ void supervised_restart(struct supervised *w, struct waiter *waiter) {
         (void) manager_save_state(w->manager);
 }
 
+/* The worker now runs with a new interval: say so in the environment it was
+ * started with, which a reload compares to decide on a restart. */
+static void env_set_interval(char **env, unsigned interval) {
+        static const char key[] = "RESOLVIX_TELEMETRY_INTERVAL=";
+        char *entry;
+
+        for (char **p = env; p && *p; p++)
+                if (strneq(*p, key, strlen(key))) {
+                        if (asprintf(&entry, "%s%u", key, interval) < 0)
+                                return;
+                        free(*p);
+                        *p = entry;
+                        return;
+                }
+}
+
 int supervised_set_interval(struct supervised *w, unsigned interval) {
         union sigval v = { .sival_int = (int) interval };
 
@@ -382,6 +398,7 @@ int supervised_set_interval(struct supervised *w, unsigned interval) {
                 return 0;
         if (sigqueue(w->pid, RESOLVIX_SIGNAL_INTERVAL, v) < 0)
                 return log_error_errno(errno, "%s: cannot hand the worker its new interval: %m", w->name);
+        env_set_interval(w->env, interval);
         log_info("%s: interval changed to %u s", w->name, interval);
         return 0;
 }
