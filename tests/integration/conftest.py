@@ -203,8 +203,10 @@ class Controld:
                 full[k] = v
         self.runs += 1
         self.log_path = self.dir / f"controld-{self.runs}.log"
+        # e.g. RESOLVIX_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=1"
+        wrapper = os.environ.get("RESOLVIX_TEST_WRAPPER", "").split()
         with open(self.log_path, "wb") as log:
-            self.proc = self.procs.start([binary("controld/resolvix-controld"), *args], env=full,
+            self.proc = self.procs.start([*wrapper, binary("controld/resolvix-controld"), *args], env=full,
                                          stdout=log, stderr=subprocess.STDOUT)
         if wait:
             wait_port(self.port, proc=self.proc)
