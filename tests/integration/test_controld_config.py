@@ -192,7 +192,8 @@ def test_log_tells_the_story(controld):
 
     new = s["telemetry"]["pid"]
     os.kill(new, signal.SIGABRT)
-    poll(lambda: controld.status()["telemetry"]["running"], 5, "second restart")
+    controld.wait_status(lambda s: s["telemetry"]["running"] and s["telemetry"]["pid"] not in (pid, new),
+                         what="second restart")
     assert f"telemetry worker (pid {new}) killed by signal SIGABRT" in controld.log()
 
     controld.behave("livelogs", "exit-before-ready=9")

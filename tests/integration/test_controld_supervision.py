@@ -125,7 +125,8 @@ def test_start_timeout_is_503(cd, pool):
     with socket.create_connection(("127.0.0.1", cd.port)) as quitter:
         quitter.sendall(b'POST /control HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
                         b'Content-Length: 30\r\n\r\n{"command": "start_telemetry"}')
-        time.sleep(0.1)  # let controld park it before the client goes away
+        # Gone only once controld has parked it with the other two.
+        poll(lambda: cd.log().count("Control: start_telemetry") == 3, 5, "three parked starts")
     h = cd.health()
     assert (h.status, h.json["status"], h.json["workers"]["telemetry"]) == (503, "degraded", "starting")
     assert cd.status()["telemetry"]["running"] is False
@@ -185,10 +186,8 @@ def test_crash_loop_fails_then_start_recovers(cd):
     assert t["restarts"] == 5  # six crashes, five restarts, then no more
     h = cd.health()
     assert (h.status, h.json["status"], h.json["workers"]["telemetry"]) == (503, "degraded", "failed")
-    assert "giving up" in cd.log()
-    # No restart sneaks in afterwards.
-    assert cd.control("stop_livelogs").json["status"] == "already_stopped"
-    assert cd.status()["telemetry"]["state"] == "failed"
+    assert "telemetry: 6 crashes within 60 s: giving up" in cd.log()
+    assert cd.log().count("telemetry: restarting in") == 5
 
     cd.behave("telemetry")
     r = cd.control("start_telemetry")
