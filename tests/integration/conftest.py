@@ -2,6 +2,7 @@
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -153,6 +154,10 @@ class Response:
         return f"<{self.status} {self.body[:300]!r}>"
 
 
+SANITIZER_OPTIONS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+MEMORY_ERROR = re.compile(r".*(AddressSanitizer|LeakSanitizer|runtime error:|ERROR SUMMARY: [1-9]).*")
+
+
 class Controld:
     """One resolvix-controld on loopback with ports, state and worker
     directories of its own. The workers are the stand-in test worker, linked
@@ -196,6 +201,7 @@ class Controld:
     def start(self, *args, env=None, wait=True):
         """Start controld (env adds to or, with None values, removes from self.env)."""
         full = dict(self.env)
+        full.update({k: v for k, v in os.environ.items() if k in SANITIZER_OPTIONS})
         for k, v in (env or {}).items():
             if v is None:
                 full.pop(k, None)
@@ -240,6 +246,10 @@ class Controld:
                 continue
             if cmdline.startswith(str(self.worker_dir).encode() + b"/") and pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        # Under ASan/UBSan or valgrind, a report in any log fails the test.
+        for log in sorted(self.dir.glob("controld-*.log")):
+            m = MEMORY_ERROR.search(log.read_text(errors="replace"))
+            assert not m, f"{log}: {m.group(0)}"
 
     # -- HTTP --
 
