@@ -63,14 +63,19 @@ class NotifySocket:
         return pid, fields
 
     def wait_for(self, key, timeout=10.0):
+        return self.messages_until(key, timeout)[-1]
+
+    def messages_until(self, key, timeout=10.0):
+        """Every (pid, fields) received up to and including the first with key."""
+        got = []
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"no {key} on NOTIFY_SOCKET within {timeout}s")
-            pid, fields = self.recv(left)
-            if key in fields:
-                return pid, fields
+                raise AssertionError(f"no {key} on NOTIFY_SOCKET within {timeout}s; got {got}")
+            got.append(self.recv(left))
+            if key in got[-1][1]:
+                return got
 
     def close(self):
         self.sock.close()

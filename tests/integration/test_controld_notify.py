@@ -8,23 +8,7 @@ import signal
 import socket
 import time
 
-import pytest
-
 from conftest import poll
-
-
-def messages_until(ns, key, timeout=10.0):
-    """Every datagram up to and including the first carrying key."""
-    got = []
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {key} on NOTIFY_SOCKET within {timeout}s; got {got}")
-        pid, fields = ns.recv(left)
-        got.append((pid, fields))
-        if key in fields:
-            return got
 
 
 def accepts(port):
@@ -43,7 +27,7 @@ def seed_state(cd, telemetry=False, livelogs=False, interval=60):
 
 def test_ready_from_own_pid_once_api_accepts(controld, notify_socket):
     proc = controld.start(env={"NOTIFY_SOCKET": notify_socket.path}, wait=False)
-    got = messages_until(notify_socket, "READY")
+    got = notify_socket.messages_until("READY")
     # Checked the moment READY=1 is read: the port must already accept.
     assert accepts(controld.port)
     assert all(pid == proc.pid for pid, _ in got), got
@@ -59,7 +43,7 @@ def test_ready_after_restored_workers_are_up(controld, notify_socket):
     controld.behave("telemetry", "ready-delay-ms=400")
     controld.behave("livelogs", "ready-delay-ms=400")
     proc = controld.start(env={"NOTIFY_SOCKET": notify_socket.path}, wait=False)
-    got = messages_until(notify_socket, "READY")
+    got = notify_socket.messages_until("READY")
     s = controld.status()
     assert s["telemetry"]["state"] == "running" and s["livelogs"]["state"] == "running"
     assert controld.worker("telemetry")["interval"] == 8
@@ -73,7 +57,7 @@ def test_ready_after_restored_workers_are_up(controld, notify_socket):
 
 def test_status_follows_workers(controld, notify_socket):
     proc = controld.start(env={"NOTIFY_SOCKET": notify_socket.path})
-    messages_until(notify_socket, "READY")
+    notify_socket.messages_until("READY")
     pid = controld.control("start_telemetry").json["pid"]
 
     def status_says(text):
@@ -106,7 +90,7 @@ def test_watchdog_of_another_pid_is_not_ours(controld, notify_socket):
     # for someone else (nor hand WATCHDOG_USEC to its workers, below).
     proc = controld.start(env={"NOTIFY_SOCKET": notify_socket.path, "WATCHDOG_USEC": "100000",
                                "WATCHDOG_PID": str(os.getpid())})
-    messages_until(notify_socket, "READY")
+    notify_socket.messages_until("READY")
     controld.control("start_telemetry")
     notify_socket.sock.settimeout(0.5)
     seen = []
@@ -122,7 +106,7 @@ def test_watchdog_of_another_pid_is_not_ours(controld, notify_socket):
 def test_workers_get_private_notify_socket_and_clean_env(controld, notify_socket):
     controld.start(env={"NOTIFY_SOCKET": notify_socket.path, "WATCHDOG_USEC": "5000000",
                         "LEAKY_SECRET": "do-not-pass", "LANG": "C.UTF-8"})
-    messages_until(notify_socket, "READY")
+    notify_socket.messages_until("READY")
     pid = controld.control("start_telemetry").json["pid"]
     env = dict(kv.split("=", 1) for kv in
                open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if "=" in kv)
@@ -144,7 +128,7 @@ def test_sighup_reloads(controld, notify_socket, tmp_path):
     conf = tmp_path / "resolvix.conf"
     conf.write_text("[telemetry]\ninterval = 30\n")
     proc = controld.start("--config", str(conf), env={"NOTIFY_SOCKET": notify_socket.path})
-    messages_until(notify_socket, "READY")
+    notify_socket.messages_until("READY")
     r = controld.control("start_telemetry")
     assert r.json["interval"] == 30
     pid = r.json["pid"]
@@ -153,14 +137,14 @@ def test_sighup_reloads(controld, notify_socket, tmp_path):
     # file, and is no reason to restart the worker.
     assert controld.control("start_telemetry", interval=33).json["status"] == "reconfigured"
     proc.send_signal(signal.SIGHUP)
-    messages_until(notify_socket, "READY")
+    notify_socket.messages_until("READY")
     assert controld.worker("telemetry") == {"role": "telemetry", "pid": pid, "interval": 33}
     assert controld.status()["telemetry"]["interval"] == 33
 
     # A new interval is handed to the running worker.
     conf.write_text("[telemetry]\ninterval = 45\n")
     proc.send_signal(signal.SIGHUP)
-    got = messages_until(notify_socket, "READY")
+    got = notify_socket.messages_until("READY")
     keys = [k for _, f in got for k in ("RELOADING", "READY") if k in f]
     assert keys == ["RELOADING", "READY"], got
     reloading = next(f for _, f in got if "RELOADING" in f)
@@ -174,8 +158,8 @@ def test_sighup_reloads(controld, notify_socket, tmp_path):
     # A changed stream setting restarts the worker to apply it.
     conf.write_text("[telemetry]\ninterval = 45\nmax_clients = 77\n")
     proc.send_signal(signal.SIGHUP)
-    messages_until(notify_socket, "RELOADING")
-    messages_until(notify_socket, "READY")
+    notify_socket.messages_until("RELOADING")
+    notify_socket.messages_until("READY")
     s = controld.wait_status(lambda s: s["telemetry"]["running"] and s["telemetry"]["pid"] != pid,
                              what="worker restarted with new settings")
     env = open(f"/proc/{s['telemetry']['pid']}/environ", "rb").read()
@@ -184,7 +168,7 @@ def test_sighup_reloads(controld, notify_socket, tmp_path):
     # A broken file is refused; the daemon and its worker go on as they were.
     conf.write_text("[telemetry]\ninterval = often\n")
     proc.send_signal(signal.SIGHUP)
-    got = messages_until(notify_socket, "READY")
+    got = notify_socket.messages_until("READY")
     assert any("RELOADING" in f for _, f in got)
     assert proc.poll() is None
     assert "Reload failed" in controld.log()
@@ -194,7 +178,7 @@ def test_sighup_reloads(controld, notify_socket, tmp_path):
 
 def test_sigterm_sends_stopping(controld, notify_socket):
     proc = controld.start(env={"NOTIFY_SOCKET": notify_socket.path})
-    messages_until(notify_socket, "READY")
+    notify_socket.messages_until("READY")
     controld.control("start_telemetry")
     proc.send_signal(signal.SIGTERM)
     pid, fields = notify_socket.wait_for("STOPPING")
