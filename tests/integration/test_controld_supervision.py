@@ -231,8 +231,31 @@ def test_sigterm_stops_workers_and_exits_0(cd):
 def test_sigterm_kills_a_worker_ignoring_it(cd):
     cd.behave("livelogs", "ignore-term")
     pid = cd.control("start_livelogs").json["pid"]
-    assert cd.stop(timeout=10) == 0
+    cd.proc.send_signal(signal.SIGTERM)
+    cd.wait_log("Received SIGTERM")
+    # While it waits for the worker: commands are refused, health says so.
+    r = cd.control("start_telemetry")
+    assert (r.status, r.json["detail"]) == (503, "shutting_down")
+    assert cd.health().status == 503
+    assert cd.proc.wait(timeout=10) == 0
     assert not pid_alive(pid)
+    assert "telemetry worker started" not in cd.log()
+
+
+def test_sigterm_answers_a_pending_start(cd, pool):
+    cd.behave("telemetry", "no-ready")
+    pending = pool.submit(cd.control, "start_telemetry")
+    pid = cd.wait_status(lambda s: s["telemetry"]["state"] == "starting", what="starting")["telemetry"]["pid"]
+    cd.proc.send_signal(signal.SIGTERM)
+    r = pending.result(timeout=10)
+    assert r.status in (409, 503), r
+    assert r.json["status"] == "error"
+    assert cd.proc.wait(timeout=10) == 0
+    assert not pid_alive(pid)
+    # Interrupted by controld's shutdown, not refused: it is still wanted.
+    cd.behave("telemetry")
+    cd.start()
+    cd.wait_status(lambda s: s["telemetry"]["running"], what="telemetry back after the restart")
 
 
 # ---- desired state -------------------------------------------------------------
