@@ -1,6 +1,7 @@
 """controld's control API (SPEC §3) against the real daemon and the stand-in
 worker: every endpoint, alias, answer and error, and that bad requests
 change nothing."""
+import http.client
 import json
 import socket
 import subprocess
@@ -270,7 +271,6 @@ def test_body_limit_with_content_length(cd):
 
 def test_body_limit_chunked(cd):
     def post_chunked(data):
-        import http.client
         conn = http.client.HTTPConnection("127.0.0.1", cd.port, timeout=20)
         try:
             conn.request("POST", "/control", body=chunks(data), headers=JSON, encode_chunked=True)
@@ -397,3 +397,50 @@ def test_token_checked_before_body(cd_token):
     assert r.status == 401
     r = cd_token.request("POST", "/control", "x" * (64 * 1024 + 1), JSON)
     assert r.status == 401
+
+
+def test_keep_alive_connection(cd):
+    # Several requests on one connection, one of them parked until READY=1.
+    cd.behave("telemetry", "ready-delay-ms=200")
+    conn = http.client.HTTPConnection("127.0.0.1", cd.port, timeout=10)
+    try:
+        answers = []
+        for method, path, body in (("GET", "/status", None),
+                                   ("POST", "/control", '{"command": "start_telemetry"}'),
+                                   ("GET", "/api/status", None),
+                                   ("POST", "/api/control", '{"command": "bogus"}'),
+                                   ("GET", "/health", None)):
+            conn.request(method, path, body=body, headers=JSON if body else {})
+            resp = conn.getresponse()
+            answers.append((resp.status, json.loads(resp.read())))
+    finally:
+        conn.close()
+    cd.worker_pids.add(answers[1][1].get("pid"))
+    assert [a[0] for a in answers] == [200, 200, 200, 400, 200]
+    assert answers[0][1]["telemetry"]["running"] is False
+    assert answers[1][1]["status"] == "started"
+    assert answers[2][1]["telemetry"]["pid"] == answers[1][1]["pid"]
+    assert answers[3][1]["detail"] == "unknown_command"
+    assert answers[4][1]["status"] == "healthy"
+
+
+def test_connection_limit(cd):
+    """controld holds at most 512 connections; past that it stops accepting,
+    and the next client is served once others leave."""
+    held = []
+    try:
+        for _ in range(512):
+            held.append(socket.create_connection(("127.0.0.1", cd.port), timeout=5))
+        # Every held connection is served: the last one too.
+        held[-1].sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert held[-1].recv(4096).startswith(b"HTTP/1.1 200")
+        extra = socket.create_connection(("127.0.0.1", cd.port), timeout=0.5)
+        extra.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        with pytest.raises(socket.timeout):
+            extra.recv(4096)
+    finally:
+        for s in held:
+            s.close()
+    extra.settimeout(5)
+    with extra:
+        assert extra.recv(4096).startswith(b"HTTP/1.1 200")
