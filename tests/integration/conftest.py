@@ -311,7 +311,11 @@ class Controld:
             f.unlink(missing_ok=True)
 
     def wait_status(self, predicate, timeout=5.0, what="status"):
-        return poll(lambda: (lambda s: s if predicate(s) else None)(self.status()), timeout, what)
+        """The first /status for which predicate holds."""
+        def matching():
+            s = self.status()
+            return s if predicate(s) else None
+        return poll(matching, timeout, what)
 
 
 @pytest.fixture

@@ -61,7 +61,10 @@ def test_status_follows_workers(controld, notify_socket):
     pid = controld.control("start_telemetry").json["pid"]
 
     def status_says(text):
-        return lambda: (lambda m: m[0] == proc.pid and text in m[1].get("STATUS", ""))(notify_socket.recv(5))
+        def check():
+            pid, fields = notify_socket.recv(5)
+            return pid == proc.pid and text in fields.get("STATUS", "")
+        return check
 
     poll(status_says(f"telemetry: running (pid {pid})"), 5, "STATUS with the running worker")
     controld.control("stop_telemetry")
