@@ -312,3 +312,23 @@ def test_unreadable_state_is_ignored(controld):
     assert "Ignoring unreadable state" in controld.log()
     assert controld.control("start_telemetry").json["status"] == "started"
     assert json.loads((controld.state_dir / "state.json").read_text())["telemetry"]["enabled"] is True
+
+
+def test_restored_worker_that_hangs_is_retried_as_a_crash(controld):
+    """Nobody waits on a restore: a worker that never reports ready is killed
+    after the readiness timeout and retried with backoff, not left stopped."""
+    controld.state_dir.mkdir()
+    (controld.state_dir / "state.json").write_text(
+        json.dumps({"telemetry": {"enabled": True, "interval": 5}, "livelogs": {"enabled": False}}))
+    controld.behave("telemetry", "no-ready")
+    controld.start()
+    first = controld.wait_status(lambda s: s["telemetry"]["pid"] is not None, what="hung worker spawned")
+    hung = first["telemetry"]["pid"]
+
+    controld.behave("telemetry")
+    s = controld.wait_status(lambda s: s["telemetry"]["running"], timeout=15, what="retried after the hang")
+    assert s["telemetry"]["pid"] != hung
+    assert s["telemetry"]["restarts"] >= 1
+    assert s["telemetry"]["last_exit"] == {"signal": "SIGKILL"}
+    assert not pid_alive(hung)
+    assert "did not become ready in time" in controld.log()
