@@ -258,6 +258,9 @@ static void apply(struct supervised *w, enum worker_event event) {
                         o = (struct outcome){ .error = -ETIMEDOUT, .detail = "start_timeout" };
                         snprintf(o.message, sizeof o.message, "%s did not report ready within %llu s; killed",
                                  w->executable, (unsigned long long) (WORKER_READY_TIMEOUT_USEC / USEC_PER_SEC));
+                } else if (event == WORKER_EV_STOP && w->manager->shutting_down) {
+                        o = (struct outcome){ .error = -ECANCELED, .detail = "shutting_down" };
+                        snprintf(o.message, sizeof o.message, "resolvix-controld is shutting down");
                 } else if (event == WORKER_EV_STOP) {
                         o = (struct outcome){ .error = -ECANCELED, .detail = "start_cancelled" };
                         snprintf(o.message, sizeof o.message, "%s was stopped before it became ready", w->name);
