@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 
 #include "conf.h"
+#include "macro.h"
 
 /* The part of a WebSocket worker that does not depend on what it streams:
  * one libwebsockets context on its own loop, one vhost on [stream] listen:port,

@@ -108,6 +108,49 @@ class Processes:
                 p.wait()
 
 
+def control(port, command, **fields):
+    """POST /control to a controld on loopback: (HTTP status, JSON body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        conn.request("POST", "/control", json.dumps({"command": command, **fields}),
+                     {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def get_status(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/status")
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.status
+        return json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def start_controld(procs, notify_socket, tmp_path, workers, env, wrap=()):
+    """A real controld whose worker directory holds only the given workers
+    ({"telemetryd": path, ...}); its log goes to tmp_path/controld.log (a
+    pipe nobody reads would stall it). Returns the control port once
+    controld has sent READY=1."""
+    wdir = tmp_path / "workers"
+    wdir.mkdir(exist_ok=True)
+    for name, path in workers.items():
+        if not (wdir / name).exists():
+            os.symlink(path, wdir / name)
+    port = free_port()
+    full = {"NOTIFY_SOCKET": notify_socket.path, "RESOLVIX_CONTROL_PORT": str(port),
+            "RESOLVIX_CONTROL_STATE_DIR": str(tmp_path / "state"), "RESOLVIX_WORKER_DIR": str(wdir), **env}
+    log = open(tmp_path / "controld.log", "ab")
+    procs.start([*wrap, binary("controld/resolvix-controld")], env=full, stdout=log, stderr=log)
+    log.close()
+    notify_socket.wait_for("READY", timeout=15)
+    return port
+
+
 @pytest.fixture
 def procs():
     ps = Processes()

@@ -1,45 +1,21 @@
 """livelogd under resolvix-controld (issue 4 §5): start/stop/restart through
 the control API, /status naming what is really followed (the journal
 included), and an unreadable log file reported as such, never "started"."""
-import json
 import os
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import binary, free_port
+from conftest import binary, control, free_port, get_status as status, start_controld
 from test_livelogs_support import JOURNAL_NS, NODE_ID, append, connect, receive, run
-
-
-def control(port, command):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/control", data=json.dumps({"command": command}).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def status(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as r:
-        return json.loads(r.read())
 
 
 def controld(procs, notify_socket, tmp_path, log_file, wrap=()):
     """controld with a worker directory holding only the livelogd under test."""
-    workers = tmp_path / "workers"
-    workers.mkdir(exist_ok=True)
-    if not (workers / "livelogd").exists():
-        os.symlink(binary("livelogd/livelogd"), workers / "livelogd")
-    port, ws_port = free_port(), free_port()
-    env = {"NOTIFY_SOCKET": notify_socket.path, "RESOLVIX_NODE_ID": NODE_ID, "RESOLVIX_CONTROL_PORT": str(port),
-           "RESOLVIX_CONTROL_STATE_DIR": str(tmp_path / "state"), "RESOLVIX_WORKER_DIR": str(workers),
-           "RESOLVIX_LIVELOGS_LISTEN": "127.0.0.1", "RESOLVIX_LIVELOGS_PORT": str(ws_port),
-           "RESOLVIX_LIVELOGS_LOG_FILE": str(log_file), "RESOLVIX_LIVELOGS_BACKLOG": "5"}
-    procs.start([*wrap, binary("controld/resolvix-controld")], env=env)
-    notify_socket.wait_for("READY", timeout=15)
+    ws_port = free_port()
+    port = start_controld(procs, notify_socket, tmp_path, {"livelogd": binary("livelogd/livelogd")},
+                          {"RESOLVIX_NODE_ID": NODE_ID, "RESOLVIX_LIVELOGS_LISTEN": "127.0.0.1",
+                           "RESOLVIX_LIVELOGS_PORT": str(ws_port), "RESOLVIX_LIVELOGS_LOG_FILE": str(log_file),
+                           "RESOLVIX_LIVELOGS_BACKLOG": "5"}, wrap)
     return port, ws_port
 
 

@@ -2,46 +2,19 @@
 a new interval applied to the running worker, restart, stop, /status, and
 a port in use reported as such, never "started"."""
 import asyncio
-import json
-import os
 import socket
-import urllib.error
-import urllib.request
 
 import websockets
 
-from conftest import binary, free_port
+from conftest import binary, control, free_port, get_status as status, start_controld
 from test_telemetry_helpers import NODE_ID, connect, recv_sample
-
-
-def control(port, command, **fields):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/control",
-                                 data=json.dumps({"command": command, **fields}).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def status(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as r:
-        return json.loads(r.read())
 
 
 def controld(procs, notify_socket, tmp_path, ws_port):
     """controld with a worker directory holding only the telemetryd under test."""
-    workers = tmp_path / "workers"
-    workers.mkdir()
-    os.symlink(binary("telemetryd/telemetryd"), workers / "telemetryd")
-    port = free_port()
-    env = {"NOTIFY_SOCKET": notify_socket.path, "RESOLVIX_NODE_ID": NODE_ID, "RESOLVIX_CONTROL_PORT": str(port),
-           "RESOLVIX_CONTROL_STATE_DIR": str(tmp_path / "state"), "RESOLVIX_WORKER_DIR": str(workers),
-           "RESOLVIX_TELEMETRY_LISTEN": "127.0.0.1", "RESOLVIX_TELEMETRY_PORT": str(ws_port)}
-    procs.start([binary("controld/resolvix-controld")], env=env)
-    notify_socket.wait_for("READY", timeout=15)
-    return port
+    return start_controld(procs, notify_socket, tmp_path, {"telemetryd": binary("telemetryd/telemetryd")},
+                          {"RESOLVIX_NODE_ID": NODE_ID, "RESOLVIX_TELEMETRY_LISTEN": "127.0.0.1",
+                           "RESOLVIX_TELEMETRY_PORT": str(ws_port)})
 
 
 def samples(url, n):
