@@ -20,7 +20,7 @@ LOG_NAME = "custom-metrics.log"
 
 # An exposition line that may carry a timestamp.
 PROM_SAMPLE = re.compile(
-    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? -?[0-9.e+]+( -?[0-9]+)?$')
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? -?[0-9.]+(e[+-][0-9]+)?( -?[0-9]+)?$')
 
 
 def load_seed_client():
