@@ -202,7 +202,7 @@ static size_t tx_pending(const struct conn *c) {
 
 /* ---- requests ----------------------------------------------------------- */
 
-static void put(struct conn *c, const struct ingest_request *req) {
+static void put(struct conn *c, const struct ingest_request *req, const char *line, size_t len) {
         struct ingest *in = c->in;
         int r = metric_store_put(in->store, req->metric, req->timestamp, req->value);
 
@@ -224,8 +224,11 @@ static void put(struct conn *c, const struct ingest_request *req) {
         /* A point too old to keep changed nothing worth logging. Out of
          * memory for the queue, the log marks itself for a rewrite from
          * the store, which has the point. */
-        if (r != METRIC_TOO_OLD)
-                (void) metric_log_append(in->log, req->metric, req->timestamp, req->value);
+        if (r != METRIC_TOO_OLD) {
+                if (len > 0 && line[len - 1] == '\r')
+                        len--;
+                (void) metric_log_append(in->log, line, len);
+        }
         reply(c, INGEST_REPLY_OK);
 }
 
@@ -241,7 +244,7 @@ static void handle(struct conn *c, const char *line, size_t len) {
                 return;
         }
         if (req.command == INGEST_PUT) {
-                put(c, &req);
+                put(c, &req, line, len);
                 return;
         }
         reply(c, "ok\n");

@@ -167,23 +167,30 @@ int ingest_parse(const char *line, size_t len, struct ingest_request *ret) {
 
 size_t ingest_format_value(double v, char buf[static INGEST_VALUE_MAX]) {
         char digits[INGEST_VALUE_MAX];
-        int precision, exponent, n;
+        int lo = 1, hi = 17, exponent, decimals, n;
 
-        /* The fewest significant digits that read back as v: at most 17
-         * for any double. */
-        for (precision = 1; precision < 17; precision++) {
-                snprintf(digits, sizeof digits, "%.*e", precision - 1, v);
+        /* The fewest significant digits that read back as v. 17 always do,
+         * and when p do, p + 1 do as well (a p-digit decimal is one of
+         * p + 1 digits, and rounding to p + 1 finds the nearest of those),
+         * so a binary search finds it in five tries. */
+        while (lo < hi) {
+                int mid = (lo + hi) / 2;
+
+                snprintf(digits, sizeof digits, "%.*e", mid - 1, v);
                 if (strtod(digits, NULL) == v)
-                        break;
+                        hi = mid;
+                else
+                        lo = mid + 1;
         }
-        snprintf(digits, sizeof digits, "%.*e", precision - 1, v);
+        snprintf(digits, sizeof digits, "%.*e", lo - 1, v);
         exponent = atoi(strchr(digits, 'e') + 1);
 
         if (exponent < -4 || exponent >= 16)
                 return (size_t) snprintf(buf, INGEST_VALUE_MAX, "%s", digits);
         /* As many decimals as the digits reach below the point. */
-        n = snprintf(buf, INGEST_VALUE_MAX, "%.*f", precision - 1 - exponent > 0 ? precision - 1 - exponent : 0, v);
-        if (!strchr(buf, '.'))
+        decimals = lo - 1 - exponent > 0 ? lo - 1 - exponent : 0;
+        n = snprintf(buf, INGEST_VALUE_MAX, "%.*f", decimals, v);
+        if (decimals == 0)
                 n += snprintf(buf + n, INGEST_VALUE_MAX - (size_t) n, ".0");
         return (size_t) n;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,17 +60,10 @@ static int write_all(int fd, const char *p, size_t len, size_t *written) {
         return 0;
 }
 
-/* One "put" line as the protocol spells it, into buf. */
-static size_t format_put(char *buf, size_t size, const char *metric, int64_t timestamp, double value) {
-        memcpy(buf, "put ", 4);
-        return 4 + ingest_format_point(buf + 4, size - 4, metric, timestamp, value);
-}
-
 int metric_log_compact(struct metric_log *l, const struct metric_store *store) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_close_ int fd = -1;
-        uint64_t written = 0;
-        char line[4 + INGEST_POINT_MAX];
+        struct stat st;
         int r;
 
         f = fopen(l->tmp, "we");
@@ -80,14 +74,15 @@ int metric_log_compact(struct metric_log *l, const struct metric_store *store) {
 
                 for (size_t j = 0; j < metric_size(m); j++) {
                         struct metric_point p = metric_point_at(m, j);
-                        size_t n = format_put(line, sizeof line, metric_name(m), p.timestamp, p.value);
 
-                        if (fwrite(line, 1, n, f) != n)
+                        /* Not the replies' shortest spelling, which takes
+                         * several tries per value: a compaction rewrites
+                         * every point, and 17 digits read back exactly. */
+                        if (fprintf(f, "put %s %.17g %" PRId64 "\n", metric_name(m), p.value, p.timestamp) < 0)
                                 goto fail;
-                        written += n;
                 }
         }
-        if (fflush(f) != 0 || fsync(fileno(f)) < 0)
+        if (fflush(f) != 0 || fsync(fileno(f)) < 0 || fstat(fileno(f), &st) < 0)
                 goto fail;
         r = fclose(TAKE_PTR(f));
         if (r != 0 || rename(l->tmp, l->path) < 0)
@@ -105,7 +100,7 @@ int metric_log_compact(struct metric_log *l, const struct metric_store *store) {
         if (l->fd >= 0)
                 close(l->fd);
         l->fd = TAKE_FD(fd);
-        l->size = l->compacted = written;
+        l->size = l->compacted = (uint64_t) st.st_size;
         /* Whatever was queued is in the store, hence in the new file. */
         l->queue_len = 0;
         l->unsynced = false;
@@ -212,10 +207,14 @@ fail:
         return r;
 }
 
-int metric_log_append(struct metric_log *l, const char *metric, int64_t timestamp, double value) {
-        if (l->queue_size - l->queue_len < 4 + INGEST_POINT_MAX) {
-                size_t n = l->queue_size ? l->queue_size * 2 : 4096;
-                char *q = realloc(l->queue, n);
+int metric_log_append(struct metric_log *l, const char *request, size_t len) {
+        if (l->queue_size - l->queue_len < len + 1) {
+                size_t n = l->queue_size ? l->queue_size : 4096;
+                char *q;
+
+                while (n - l->queue_len < len + 1)
+                        n *= 2;
+                q = realloc(l->queue, n);
                 if (!q) {
                         /* The store has the point: a rewrite saves it. */
                         l->must_compact = true;
@@ -224,7 +223,9 @@ int metric_log_append(struct metric_log *l, const char *metric, int64_t timestam
                 l->queue = q;
                 l->queue_size = n;
         }
-        l->queue_len += format_put(l->queue + l->queue_len, l->queue_size - l->queue_len, metric, timestamp, value);
+        memcpy(l->queue + l->queue_len, request, len);
+        l->queue[l->queue_len + len] = '\n';
+        l->queue_len += len + 1;
         return 0;
 }
 

@@ -46,8 +46,11 @@ static inline void metric_log_freep(struct metric_log **l) {
 }
 #define _cleanup_metric_log_ _cleanup_(metric_log_freep)
 
-/* Queue a put; metric_log_flush() writes what is queued. */
-int metric_log_append(struct metric_log *l, const char *metric, int64_t timestamp, double value);
+/* Queue a put: the request line as the client sent it, without its line
+ * end. The replay parses it back to the same point, and copying it costs
+ * nothing like spelling a double anew. metric_log_flush() writes what is
+ * queued. */
+int metric_log_append(struct metric_log *l, const char *request, size_t len);
 /* Write the queued puts to the file. On a write error the queue is dropped
  * and the next metric_log_compact_if_due() rewrites the file from the store,
  * which still holds them. */

@@ -70,7 +70,7 @@ def test_the_log_stays_bounded(start_ingest):
             lines = b"".join(b"put m %d %d\n" % (i, i) for i in range(b * batch, (b + 1) * batch))
             expect(s, lines, OK * batch)
             sizes.append(ing.log_file.stat().st_size)
-    written = sum(len(b"put m %d.0 %d\n" % (i, i)) for i in range(6 * batch))
+    written = sum(len(b"put m %d %d\n" % (i, i)) for i in range(6 * batch))
     assert written > 2 << 20
     assert max(sizes) < (1 << 20) + batch * 24, sizes
     assert ing.ask(b"get m\n") == b"ok\nm 119999.0 119999\n\n"
@@ -78,7 +78,7 @@ def test_the_log_stays_bounded(start_ingest):
     # Replayed, then rewritten to what the store holds.
     again = start_ingest(max_points=1)
     assert again.ask(b"get m\n") == b"ok\nm 119999.0 119999\n\n"
-    assert again.log_file.read_bytes() == b"put m 119999.0 119999\n"
+    assert again.log_file.read_bytes() == b"put m 119999 119999\n"
 
 
 def test_one_telemetryd_per_state_directory(start_ingest, procs, tmp_path):

@@ -46,9 +46,21 @@ static struct metric_log *open_log(struct metric_store *s, struct metric_log_rep
         return l;
 }
 
+/* A put as the server handles one: into the store, and its request line,
+ * as the client spelled it, into the log. */
+static void put_as(struct metric_store *s, struct metric_log *l, const char *name, int64_t ts, const char *value) {
+        char line[512];
+        int n = snprintf(line, sizeof line, "put %s %s %lld", name, value, (long long) ts);
+
+        cr_assert_geq(metric_store_put(s, name, ts, strtod(value, NULL)), 0);
+        cr_assert_eq(metric_log_append(l, line, (size_t) n), 0);
+}
+
 static void put(struct metric_store *s, struct metric_log *l, const char *name, int64_t ts, double v) {
-        cr_assert_geq(metric_store_put(s, name, ts, v), 0);
-        cr_assert_eq(metric_log_append(l, name, ts, v), 0);
+        char value[64];
+
+        snprintf(value, sizeof value, "%.17g", v);
+        put_as(s, l, name, ts, value);
 }
 
 static char *file(void) {
@@ -108,18 +120,19 @@ Test(metriclog, points_survive_a_reopen) {
         struct metric_log *l = open_log(s, NULL);
         char want[1 << 12];
 
-        put(s, l, "palm.cpu", 1150864247, 0.5);
-        put(s, l, "palm.cpu", 1150864248, 2.0);
+        put_as(s, l, "palm.cpu", 1150864247, "0.5");
+        put_as(s, l, "palm.cpu", 1150864248, "2");
         put(s, l, "eardrum.cpu", 1150864250, 1.0 / 3);
-        put(s, l, "palm.cpu", 1150864247, 0.7); /* replaced: the later value wins on replay */
+        put_as(s, l, "palm.cpu", 1150864247, ".7"); /* replaced: the later value wins on replay */
         cr_assert_eq(metric_log_flush(l), 0);
         cr_assert(metric_log_unsynced(l));
         cr_assert_eq(metric_log_sync(l), 0);
         cr_assert_not(metric_log_unsynced(l));
+        /* Appended as sent; spelled anew only by a compaction. */
         cr_assert_str_eq(file(), "put palm.cpu 0.5 1150864247\n"
-                                 "put palm.cpu 2.0 1150864248\n"
-                                 "put eardrum.cpu 0.3333333333333333 1150864250\n"
-                                 "put palm.cpu 0.7 1150864247\n");
+                                 "put palm.cpu 2 1150864248\n"
+                                 "put eardrum.cpu 0.33333333333333331 1150864250\n"
+                                 "put palm.cpu .7 1150864247\n");
         snprintf(want, sizeof want, "%s", dump(s));
         metric_log_free(l);
 
@@ -128,9 +141,9 @@ Test(metriclog, points_survive_a_reopen) {
         cr_assert_eq(rp.bad, 0);
         cr_assert_str_eq(dump(again), want);
         /* Opening compacts: the file now holds the store, nothing more. */
-        cr_assert_str_eq(file(), "put eardrum.cpu 0.3333333333333333 1150864250\n"
-                                 "put palm.cpu 0.7 1150864247\n"
-                                 "put palm.cpu 2.0 1150864248\n");
+        cr_assert_str_eq(file(), "put eardrum.cpu 0.33333333333333331 1150864250\n"
+                                 "put palm.cpu 0.69999999999999996 1150864247\n"
+                                 "put palm.cpu 2 1150864248\n");
         cr_assert_eq(metric_log_size(l), strlen(file()));
         metric_log_free(l);
         metric_store_free(s);
@@ -154,7 +167,7 @@ Test(metriclog, a_torn_last_line_is_dropped_not_misread) {
         /* The next append starts on a line of its own. */
         put(again, l, "m", 3, 3.0);
         cr_assert_eq(metric_log_flush(l), 0);
-        cr_assert_str_eq(file(), "put m 1.0 1\nput m 2.0 2\nput m 3.0 3\n");
+        cr_assert_str_eq(file(), "put m 1 1\nput m 2 2\nput m 3 3\n");
         metric_log_free(l);
         metric_store_free(s);
         metric_store_free(again);
@@ -174,7 +187,7 @@ Test(metriclog, replay_applies_todays_bounds) {
         cr_assert_eq(rp.lines, 5);
         cr_assert_eq(rp.refused, 1);
         cr_assert_str_eq(dump(small), "a 4 4\na 5 5\n");
-        cr_assert_str_eq(file(), "put a 4.0 4\nput a 5.0 5\n");
+        cr_assert_str_eq(file(), "put a 4 4\nput a 5 5\n");
         metric_log_free(l);
         metric_store_free(s);
         metric_store_free(small);
@@ -204,7 +217,7 @@ Test(metriclog, compacted_once_grown_past_twice_what_it_holds) {
         cr_assert_gt(compactions, 0);
         cr_assert_leq(peak, 2 * metric_log_compacted_size(l) + METRIC_LOG_COMPACT_MIN + 100 * 32);
         cr_assert_eq(metric_log_compact(l, s), 0);
-        cr_assert_str_eq(file(), "put m 99999.0 1\n");
+        cr_assert_str_eq(file(), "put m 99999 1\n");
         metric_log_free(l);
         l = open_log(again, NULL);
         cr_assert_str_eq(dump(again), "m 1 99999\n");
