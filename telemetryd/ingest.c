@@ -19,16 +19,17 @@
  * descriptor is watched in the lws loop (ws_server_watch_fd()): when any
  * connection is ready, the loop calls us and we serve a batch of them.
  *
- * Why not lws's raw-skt role: there a peer's EOF closes the connection at
- * once, dropping the replies to what it sent just before shutting down its
- * side (`printf 'get *\n' | nc -N`), and a bind failure is only a line in
- * lws's log, where the supervisor needs its errno. Owning the sockets gives
- * the protocol what it needs in a few lines each: reading stops while a
- * client leaves its replies unread (so a pipelining client cannot grow our
- * memory), a client that exceeded the line cap gets its error and a clean
- * FIN rather than an RST that could destroy the error in flight, and every
- * put of a wake-up is written to the log with one write() before any of
- * their "ok"s leaves. */
+ * Why not lws's raw-skt role: there the read that sees a peer's EOF closes
+ * the connection, so a client that sends its requests and shuts its side
+ * (`printf 'get *\n' | nc -N`) loses whatever replies the socket had not
+ * taken yet; and lws reports a failed bind only in its log, where the
+ * supervisor needs the errno. Owning the sockets, each of the protocol's
+ * needs is a few lines: answer a half-closed client in full; stop reading
+ * from a client that leaves its replies unread, so that pipelining cannot
+ * grow our memory; send a client cut off at the line cap its error and a
+ * FIN, not an RST that could destroy the error in flight; and write every
+ * put of a wake-up to the log with one write() before any of their "ok"s
+ * leaves. */
 
 #define EVENTS_MAX 64 /* per wake-up: the WebSocket side gets its turn between batches */
 #define READ_CHUNK 16384
@@ -82,7 +83,6 @@ struct ingest {
         bool refusing;    /* at max_clients: logged once until one is accepted again */
         bool full;        /* at max_metrics: logged once */
         struct ingest_stats stats;
-        char where[CONF_ADDR_MAX + 16];
 };
 
 const struct metric_store *ingest_store(const struct ingest *in) {
@@ -633,6 +633,7 @@ static void raise_nofile(unsigned more) {
 int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret) {
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
         struct metric_log_replay replayed;
+        char where[CONF_ADDR_MAX + 16];
         struct ingest *in;
         int r, fd;
 
@@ -643,14 +644,14 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         in->context = ws_server_context(s);
         in->max_line = conf->telemetry.ingest_max_line;
         in->max_clients = conf->telemetry.ingest_max_clients;
-        format_host_port(conf->telemetry.ingest_listen, conf->telemetry.ingest_port, in->where, sizeof in->where);
+        format_host_port(conf->telemetry.ingest_listen, conf->telemetry.ingest_port, where, sizeof where);
 
         /* The port first: a second telemetryd with the same configuration
          * is told its port is taken, the clearer of the two conflicts. */
         r = tcp_bind(conf->telemetry.ingest_listen, conf->telemetry.ingest_port, true);
         if (r < 0) {
                 r = notify_failure(r, r == -EADDRINUSE ? ERROR_PORT_IN_USE : ERROR_BIND_FAILED,
-                                   "telemetryd: cannot listen for custom metrics on %s (ingest_port): %s", in->where,
+                                   "telemetryd: cannot listen for custom metrics on %s (ingest_port): %s", where,
                                    strerror(-r));
                 goto fail;
         }
@@ -682,7 +683,7 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
                 r = log_error_errno(errno, "Cannot set up the custom metrics port: %m");
                 goto fail;
         }
-        fd = fcntl(in->epoll_fd, F_DUPFD_CLOEXEC, 3);
+        fd = fcntl(in->epoll_fd, F_DUPFD_CLOEXEC, 0);
         if (fd < 0) {
                 r = log_error_errno(errno, "Cannot set up the custom metrics port: %m");
                 goto fail;

@@ -1,12 +1,16 @@
 """The Python client seed 003 describes (clients/ingest-client.py), used as
 applications use it, against telemetryd's ingest port."""
-import threading
 import time
 
 import pytest
 
 from conftest import free_port
-from test_ingest_helpers import load_seed_client, start_ingest, start_telemetryd  # noqa: F401  (fixtures)
+from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd are fixtures)
+    load_seed_client,
+    run_concurrently,
+    start_ingest,
+    start_telemetryd,
+)
 
 seed = load_seed_client()
 
@@ -68,23 +72,14 @@ def test_nothing_listening_raises():
 
 def test_many_clients_at_once(start_ingest):
     ing = start_ingest()
-    errors = []
 
     def app(n):
-        try:
-            with seed.Client("127.0.0.1", ing.port, timeout=15) as client:
-                for i in range(100):
-                    client.put(f"app{n}.latency", i / 10, timestamp=1700000000 + i)
-                points = client.get(f"app{n}.latency")[f"app{n}.latency"]
-                assert points == [(1700000000 + i, i / 10) for i in range(100)]
-        except Exception as e:  # noqa: BLE001  (reported below)
-            errors.append(f"app {n}: {e!r}")
+        with seed.Client("127.0.0.1", ing.port, timeout=15) as client:
+            for i in range(100):
+                client.put(f"app{n}.latency", i / 10, timestamp=1700000000 + i)
+            points = client.get(f"app{n}.latency")[f"app{n}.latency"]
+            assert points == [(1700000000 + i, i / 10) for i in range(100)]
 
-    threads = [threading.Thread(target=app, args=(n,)) for n in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_concurrently(app, 20) == []
     with seed.Client("127.0.0.1", ing.port, timeout=15) as client:
         assert len(client.get("*")) == 20

@@ -3,14 +3,13 @@ under state_dir), and the ingest port's start-up failures are named."""
 import signal
 import socket
 
-from conftest import binary, control, free_port, get_status, pid_alive, start_controld, wait_port
+from conftest import binary, control, free_port, get_status, pid_alive, poll, start_controld, wait_port
 from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd are fixtures)
     LOG_NAME,
     OK,
     expect,
     start_ingest,
     start_telemetryd,
-    wait_for,
 )
 
 PUTS = (b"put palm.cpu 0.5 1150864247\nput palm.cpu 2 1150864248\nput eardrum.cpu 3 1150864250\n"
@@ -158,8 +157,7 @@ def test_points_survive_a_controld_restart(procs, notify_socket, tmp_path):
 
     # The desired state brings telemetryd back, and it its points.
     port = controld(procs, notify_socket, tmp_path, ws_port, ingest_port)
-    running = wait_for(lambda: get_status(port)["telemetry"]["running"], 10, "telemetry restored")
-    assert running
+    poll(lambda: get_status(port)["telemetry"]["running"], 10, "telemetry restored")
     wait_port(ingest_port)
     assert ask(ingest_port, b"get *\n") == ALL
 

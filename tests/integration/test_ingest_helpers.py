@@ -5,7 +5,7 @@ No tests here; the test_ingest_*.py files import from this module."""
 import importlib.util
 import re
 import socket
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -117,15 +117,23 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s (last: {value!r})")
-        time.sleep(0.02)
+def run_concurrently(fn, n):
+    """fn(0), ..., fn(n - 1), each in a thread of its own, all at once:
+    what they raised, as strings."""
+    errors = []
+
+    def run(i):
+        try:
+            fn(i)
+        except Exception as e:  # noqa: BLE001  (returned to the test)
+            errors.append(f"{i}: {e!r}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 @pytest.fixture

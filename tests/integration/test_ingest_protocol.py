@@ -4,6 +4,7 @@ pipelining, requests split at every byte, and every bound."""
 import threading
 import time
 
+from conftest import poll
 from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd are fixtures)
     ERROR,
     OK,
@@ -13,9 +14,9 @@ from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd
     read_all,
     read_exact,
     rss_kib,
+    run_concurrently,
     start_ingest,
     start_telemetryd,
-    wait_for,
 )
 
 # One session, in order: each request and the exact reply it gets.
@@ -130,24 +131,15 @@ def test_sessions_are_independent_and_share_the_store(start_ingest):
 
 def test_concurrent_clients_lose_nothing(start_ingest):
     ing = start_ingest()
-    errors = []
 
     def client(n):
-        try:
-            with ing.session(timeout=30) as s:
-                for i in range(200):
-                    expect(s, b"put c.%d %d %d\n" % (n, i, i), OK)
-                expect(s, b"get c.%d\n" % n,
-                       b"ok\n" + b"".join(b"c.%d %d.0 %d\n" % (n, i, i) for i in range(200)) + b"\n")
-        except Exception as e:  # noqa: BLE001  (reported below)
-            errors.append(f"client {n}: {e}")
+        with ing.session(timeout=30) as s:
+            for i in range(200):
+                expect(s, b"put c.%d %d %d\n" % (n, i, i), OK)
+            expect(s, b"get c.%d\n" % n,
+                   b"ok\n" + b"".join(b"c.%d %d.0 %d\n" % (n, i, i) for i in range(200)) + b"\n")
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_concurrently(client, 50) == []
     reply = ing.ask(b"get *\n")
     assert reply.count(b"\n") == 50 * 200 + 2
 
@@ -218,7 +210,7 @@ def test_max_clients(start_ingest):
 
     # One leaves: a new one is served, and the others never noticed.
     held.pop().close()
-    wait_for(lambda: ing.t.metrics()["resolvix_ingest_clients"] == 2, 5, "the closed session counted out")
+    poll(lambda: ing.t.metrics()["resolvix_ingest_clients"] == 2, 5, "the closed session counted out")
     with ing.session() as s:
         expect(s, b"get held.0\n", b"ok\nheld.0 1.0 1\n\n")
     for s in held:
