@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "net.h"
 #include "notify.h"
+#include "secret.h"
 #include "wsserver.h"
 
 /* Replies a client may leave unread before it is considered abusive. */
@@ -101,17 +102,6 @@ unsigned long long ws_server_frames_sent(const struct ws_server *s) {
 
 /* ---- handshake checks --------------------------------------------------- */
 
-static bool secret_equal(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        unsigned char diff = la != lb;
-
-        /* Compare over the expected length whatever the input, so timing
-         * reveals nothing about how much of a guess was right. */
-        for (size_t i = 0; i < lb; i++)
-                diff |= (unsigned char) (b[i] ^ (i < la ? a[i] : 0));
-        return diff == 0;
-}
-
 static bool token_presented(struct lws *wsi, const char *token) {
         char buf[CONF_TOKEN_MAX + 16];
         const char *v;
@@ -123,10 +113,7 @@ static bool token_presented(struct lws *wsi, const char *token) {
                 if (secret_equal(v, token))
                         return true;
         }
-        if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
-            strncasecmp(buf, "Bearer ", 7) == 0)
-                return secret_equal(buf + 7, token);
-        return false;
+        return lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 && bearer_matches(buf, token);
 }
 
 static bool origin_allowed(struct lws *wsi, const char *allowed) {
