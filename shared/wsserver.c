@@ -57,7 +57,6 @@ struct ws_server {
         struct lws_protocols protocols[2];
         lws_retry_bo_t retry;
         struct fd_watch *watches;
-        int signal_fd;
         lws_sorted_usec_list_t shutdown_timer;
         unsigned clients;
         unsigned long long frames_sent;
@@ -213,6 +212,16 @@ int ws_send_text(struct lws *wsi, unsigned char *payload, size_t len) {
                 return -1;
         if (s)
                 s->frames_sent++;
+        return 0;
+}
+
+int ws_send_frames(struct lws *wsi, unsigned char *frames, size_t len, unsigned count) {
+        struct ws_server *s = ws_server_from_wsi(wsi);
+
+        if (lws_write(wsi, frames, len, LWS_WRITE_RAW) < (int) len)
+                return -1;
+        if (s)
+                s->frames_sent += count;
         return 0;
 }
 
@@ -419,7 +428,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         struct conn *c = user;
         struct fd_watch *w;
 
-        if (!s)
+        /* Context-wide callbacks, and connections that closed before lws
+         * gave them a per-connection area (a port probe sends nothing),
+         * are none of ours. */
+        if (!s || !c)
                 return lws_callback_http_dummy(wsi, reason, user, in, len);
 
         switch (reason) {
@@ -509,6 +521,7 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         wsi = lws_adopt_descriptor_vhost(s->vhost, LWS_ADOPT_RAW_FILE_DESC, u, s->protocols[0].name, NULL);
         if (!wsi) {
                 free(w);
+                close(fd);
                 return log_error_errno(EIO, "%s: cannot watch fd %d in the event loop", s->params.name, fd);
         }
         /* The watch lives as long as the server; lws owns only the wsi. */
@@ -544,7 +557,6 @@ static int setup_signals(struct ws_server *s) {
         fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        s->signal_fd = fd;
         return ws_server_watch_fd(s, fd, on_signal, NULL);
 }
 
@@ -578,7 +590,6 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         s->params = *params;
         s->stream = *params->stream;
         s->params.stream = &s->stream;
-        s->signal_fd = -1;
         s->protocols[0] = (struct lws_protocols){
                 .name = ops->protocol,
                 .callback = callback,
@@ -643,12 +654,11 @@ void ws_server_free(struct ws_server *s) {
                 lws_sul_cancel(&s->shutdown_timer);
                 lws_context_destroy(s->context);
         }
+        /* lws closed every watched fd, the signalfd included, with the context. */
         while (s->watches) {
                 struct fd_watch *w = s->watches;
                 s->watches = w->next;
                 free(w);
         }
-        if (s->signal_fd >= 0)
-                close(s->signal_fd);
         free(s);
 }

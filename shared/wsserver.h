@@ -82,7 +82,8 @@ unsigned ws_server_clients(const struct ws_server *s);
 bool ws_server_stopping(const struct ws_server *s);
 
 /* Watch a file descriptor (inotify, sd-journal) in the loop; cb runs when it
- * is readable. */
+ * is readable. The server owns fd from then on, even on failure: lws closes
+ * it with the context. Hand it a dup() of a descriptor you close yourself. */
 typedef void (*ws_fd_handler)(struct ws_server *s, int fd, void *data);
 int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data);
 
@@ -90,6 +91,12 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
  * payload (it is not modified beyond that headroom, so one buffer can be sent
  * to many clients). Returns 0, or -1 if the connection should be closed. */
 int ws_send_text(struct lws *wsi, unsigned char *payload, size_t len);
+
+/* Send len bytes holding count complete text frames that the caller framed
+ * itself (server frames are unmasked, and no extension is negotiated on
+ * these vhosts, so the bytes go out as they are). For many small frames
+ * this is one send() instead of count. */
+int ws_send_frames(struct lws *wsi, unsigned char *frames, size_t len, unsigned count);
 
 /* Queue a small text frame for this client (an error reply, a pong): sent
  * from its next writeable callback, before the worker's own writeable() is
