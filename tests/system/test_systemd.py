@@ -123,7 +123,7 @@ class Machine:
         for e in entries:
             # journald hands out byte arrays for non-UTF-8 text; ours is text.
             for k, v in e.items():
-                if isinstance(v, list) and all(isinstance(x, int) for x in v):
+                if isinstance(v, list) and v and all(isinstance(x, int) for x in v):
                     e[k] = bytes(v).decode("utf-8", "replace")
         return entries
 
@@ -139,6 +139,12 @@ def by(ident, pattern):
     """A journal matcher: identifier and a regular expression on the message."""
     rx = re.compile(pattern)
     return lambda e: e.get("SYSLOG_IDENTIFIER") == ident and bool(rx.search(str(e.get("MESSAGE", ""))))
+
+
+def fields(e, name):
+    """All values of a journal field (a field set twice comes as a list)."""
+    v = e.get(name)
+    return v if isinstance(v, list) else [] if v is None else [v]
 
 
 def entry(entries, match):
@@ -242,10 +248,12 @@ def test_start_returns_only_after_ready(machine):
     assert machine.is_active() == "active"
     assert machine.sh("curl --silent --fail http://localhost:8754/health").returncode == 0
     assert machine.show("StatusText").startswith("telemetry: "), "controld sent no STATUS="
+    # controld logs this line before it sends READY=1, and both it and
+    # systemd log through the same journal socket: in order.
     entries = machine.journal(mark)
-    ready = next(i for i, e in enumerate(entries) if by("resolvix-controld", r"^Ready: ")(e))
+    listening = next(i for i, e in enumerate(entries) if by("resolvix-controld", r"^Control API listening")(e))
     started = next(i for i, e in enumerate(entries) if by("systemd", r"^Started resolvix\.service")(e))
-    assert ready < started, "systemd called the service started before controld said READY=1"
+    assert listening < started, "systemd called the service started before controld was listening"
     main_pid = int(machine.show("MainPID"))
     assert all(int(e["_PID"]) == main_pid for e in entries if e.get("SYSLOG_IDENTIFIER") == "resolvix-controld")
 
@@ -286,18 +294,19 @@ def test_journal_shows_controld_and_telemetryd(machine):
     spawned = entry(entries, by("resolvix-controld", rf"telemetry worker started: .*\(pid {machine.telemetry_pid}\)"))
     ready = entry(entries, by("resolvix-controld", rf"telemetry worker ready \(pid {machine.telemetry_pid}\)"))
     assert prio(listening) == prio(spawned) == prio(ready) == INFO
-    assert listening["CODE_FILE"].endswith(".c")
+    # Native journal entries, located where they were logged.
+    assert any(f.endswith("controld/manager.c") for f in fields(listening, "CODE_FILE")), listening
     mine = [e for e in entries if int(e.get("_PID", 0)) == machine.telemetry_pid]
     assert mine, "nothing from telemetryd in journalctl -u resolvix"
-    assert all(e.get("RESOLVIX_WORKER") == "telemetry" for e in mine), mine
+    assert all(e["SYSLOG_IDENTIFIER"] == "telemetryd" and e.get("RESOLVIX_WORKER") == "telemetry"
+               for e in mine), mine
+    assert prio(entry(mine, lambda e: e["MESSAGE"].startswith("Listening on"))) == INFO
     # The client of the previous test, as telemetryd saw it.
-    connected = machine.wait_journal(
-        "telemetryd logs the client's connection",
-        lambda e: int(e.get("_PID", 0)) == machine.telemetry_pid and re.search(r"(?i)connect", e["MESSAGE"]),
-        after=machine.connect_mark)
-    conn = entry(connected, lambda e: int(e.get("_PID", 0)) == machine.telemetry_pid
-                 and re.search(r"(?i)connect", e["MESSAGE"]))
-    assert prio(conn) in (NOTICE, INFO), conn
+    connected = lambda e: (int(e.get("_PID", 0)) == machine.telemetry_pid
+                           and re.search(r"^Client \S+ connected", e["MESSAGE"]))
+    conn = entry(machine.wait_journal("telemetryd logs the client's connection", connected,
+                                      after=machine.connect_mark), connected)
+    assert prio(conn) == INFO, conn
     # Nothing went wrong so far: no error or worse from any of them.
     bad = [e for e in entries if e.get("SYSLOG_IDENTIFIER") != "systemd" and prio(e) <= ERR]
     assert not bad, bad
@@ -341,12 +350,31 @@ def test_livelogd_reads_the_journal_in_its_sandbox(machine):
     assert client.returncode == 0, err
     line = json.loads(out.splitlines()[-1])
     assert line["type"] == "live_log" and marker in line["log"]
+    pid = machine.status()["livelogs"]["pid"]
+    entries = machine.wait_journal("livelogd logs the client's connection",
+                                   lambda e: int(e.get("_PID", 0)) == pid and "connected" in e["MESSAGE"])
+    conn = entry(entries, lambda e: int(e.get("_PID", 0)) == pid and "connected" in e["MESSAGE"])
+    assert conn["SYSLOG_IDENTIFIER"] == "livelogd" and conn["RESOLVIX_WORKER"] == "livelogs", conn
+    assert prio(conn) == INFO
     p = machine.sh("""curl --silent -X POST http://localhost:8754/control -H "Content-Type: application/json" """
                    """-d '{"command": "stop_livelogs"}'""")
     assert json.loads(p.stdout)["status"] == "stopped"
 
 
-# ---- reload, watchdog, stop ------------------------------------------------------
+# ---- restart, reload, watchdog, stop ------------------------------------------------
+
+
+def test_restart_returns_once_restored_workers_are_ready(machine):
+    old = machine.show("MainPID")
+    machine.run("systemctl", "restart", UNIT)
+    assert machine.show("MainPID") != old
+    # controld restored "telemetry on" from its state and said READY=1 only
+    # once the worker was ready: no waiting here either.
+    t = machine.status()["telemetry"]
+    assert t["running"] is True and t["state"] == "running", t
+    machine.telemetry_pid = t["pid"]
+
+
 
 
 def test_reload_rereads_the_configuration(machine):
@@ -372,6 +400,27 @@ def test_reload_rereads_the_configuration(machine):
     wait_for("the new interval in /status", lambda: machine.status()["telemetry"]["interval"] == 7)
     assert machine.show("MainPID") == main_pid, "a reload must not restart controld"
     assert machine.is_active() == "active"
+
+
+def test_livelogd_reads_a_log_file_of_group_adm(machine):
+    # As Debian keeps /var/log/syslog: root:adm 0640, unreadable to others.
+    path = "/var/log/resolvix-systest.log"
+    marker = f"resolvix-systest adm line {time.monotonic_ns()}"
+    machine.sh(f"echo '{marker}' >{path} && chown root:adm {path} && chmod 0640 {path}")
+    machine.run("sed", "-i", f"s|^;log_file = .*|log_file = {path}|", CONFFILE)
+    mark = machine.cursor()
+    machine.run("systemctl", "reload", UNIT)
+    machine.wait_journal("controld re-read its file", by("resolvix-controld", r"Configuration reloaded"), mark)
+    wait_for("the new log file in /status", lambda: machine.status()["log_file"] == path)
+    p = machine.sh("""curl --silent -X POST http://localhost:8754/control -H "Content-Type: application/json" """
+                   """-d '{"command": "start_livelogs"}'""")
+    answer = json.loads(p.stdout)
+    assert answer["status"] == "started" and answer["log_file"] == path, answer
+    lines = json.loads(machine.run("curl", "--silent", "--fail", "http://localhost:8755/tail?n=5").stdout)
+    assert any(marker in line["log"] for line in lines), lines
+    p = machine.sh("""curl --silent -X POST http://localhost:8754/control -H "Content-Type: application/json" """
+                   """-d '{"command": "stop_livelogs"}'""")
+    assert json.loads(p.stdout)["status"] == "stopped"
 
 
 def test_watchdog_restarts_a_frozen_controld(machine):
