@@ -4,8 +4,9 @@
 # Copies the tracked files (with their uncommitted edits) to OUTDIR/resolvix-VERSION,
 # puts packaging/debian there as debian/, runs `dpkg-buildpackage -us -uc -b` and
 # then lintian. The .deb, .buildinfo and .changes land in OUTDIR; lintian's
-# report in OUTDIR/lintian.txt. Fails if the build fails or lintian reports an
-# error. Honours DEB_BUILD_OPTIONS (e.g. nocheck, parallel=N).
+# report in OUTDIR/lintian.txt. Exits 3 when the package is built but lintian
+# reports an error, non-zero otherwise when the build fails. Honours
+# DEB_BUILD_OPTIONS (e.g. nocheck, parallel=N).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$src/build-deb}")
@@ -43,8 +44,8 @@ changes=$(ls resolvix_"$version"_*.changes)
 # lintian's exit status also counts warnings: judge by its tags instead.
 lintian --info --display-level ">=info" "$changes" >lintian.txt 2>&1 || true
 cat lintian.txt
+ls -1 "$out"/*.deb
 if grep -q '^E: ' lintian.txt; then
         echo "build-deb: lintian reports errors" >&2
-        exit 1
+        exit 3
 fi
-ls -1 "$out"/*.deb

@@ -81,10 +81,14 @@ def wait_for(what, probe, timeout=20.0, interval=0.1):
 class Machine:
     def __init__(self, name):
         self.name = name
+        # Handed from test to test: the telemetryd of the moment, and where
+        # the journal stood when the WebSocket client connected.
+        self.telemetry_pid = None
+        self.connect_mark = None
 
-    def run(self, *argv, timeout=60, check=True, input=None):
+    def run(self, *argv, timeout=60, check=True):
         p = subprocess.run([str(CONTAINER), "run", self.name, *argv], capture_output=True, text=True,
-                           timeout=timeout, input=input)
+                           timeout=timeout)
         if check and p.returncode != 0:
             pytest.fail(f"in the machine, {' '.join(argv)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
         return p
@@ -163,9 +167,10 @@ def package(tmp_path_factory):
                        timeout=900)
     if out.is_dir():
         (out / "build-deb.log").write_text(p.stdout + p.stderr)
-    if p.returncode != 0:
+    # 3: built, but lintian reports errors; test_lintian_reports_no_errors says which.
+    if p.returncode not in (0, 3):
         pytest.fail(f"packaging/build-deb.sh failed ({p.returncode}):\n{(p.stdout + p.stderr)[-6000:]}")
-    debs = [d for d in out.glob("resolvix_*.deb")]
+    debs = list(out.glob("resolvix_*.deb"))
     assert len(debs) == 1, f"expected one resolvix_*.deb in {out}, found {debs}"
     return {"dir": out, "deb": debs[0], "lintian": (out / "lintian.txt").read_text()}
 
