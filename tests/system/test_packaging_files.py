@@ -35,24 +35,14 @@ def check(controld, *args, env_extra=None):
     return p.stdout
 
 
-def parse_dump(text):
-    """--check output as {(section, key): value}."""
+def parse_dump(text, prefix=""):
+    """--check output (or, with prefix ";", a file's commented-out
+    assignments) as {(section, key): value}."""
     out, section = {}, None
     for line in text.splitlines():
         if m := re.fullmatch(r"\[(\w+)\]", line):
             section = m.group(1)
-        elif m := re.fullmatch(r"(\w+) = ?(.*)", line):
-            out[(section, m.group(1))] = m.group(2)
-    return out
-
-
-def commented_keys(text):
-    """The file's commented-out assignments as {(section, key): value}."""
-    out, section = {}, None
-    for line in text.splitlines():
-        if m := re.fullmatch(r"\[(\w+)\]", line):
-            section = m.group(1)
-        elif m := re.fullmatch(r";(\w+) = ?(.*)", line):
+        elif m := re.fullmatch(re.escape(prefix) + r"(\w+) = ?(.*)", line):
             out[(section, m.group(1))] = m.group(2)
     return out
 
@@ -71,7 +61,7 @@ def test_default_conffile_sets_nothing(controld):
 
 def test_default_conffile_lists_every_key_with_its_default(controld, tmp_path):
     defaults = parse_dump(check(controld, "--config", ""))
-    listed = commented_keys(CONF.read_text())
+    listed = parse_dump(CONF.read_text(), prefix=";")
     assert set(listed) == set(defaults), (
         f"missing: {sorted(set(defaults) - set(listed))}, unknown: {sorted(set(listed) - set(defaults))}")
     # Uncommented, the file must give the documented defaults back. Only the
