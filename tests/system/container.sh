@@ -125,24 +125,30 @@ alive() {
         [ -n "$1" ] && kill -0 "$1" 2>/dev/null
 }
 
+# A recorded PID is killed only while it is still in this machine's cgroup:
+# once the machine is gone, the number may belong to someone else.
+ours() {
+        alive "$1" && grep -q "/resolvix-ct-$name\(/\|$\)" "/proc/$1/cgroup" 2>/dev/null
+}
+
 down() {
-        local nspawn_pid= l= i cg pid
+        local nspawn_pid= l= i cg pid pids
 
         [ -d "$dir" ] || return 0
         [ -f "$dir/nspawn.pid" ] && nspawn_pid=$(cat "$dir/nspawn.pid")
         [ -f "$dir/leader.pid" ] && l=$(leader)
 
         # SIGTERM makes nspawn ask the machine to power off.
-        if alive "$nspawn_pid"; then
+        if ours "$nspawn_pid"; then
                 kill -TERM "$nspawn_pid" 2>/dev/null || true
                 for i in $(seq 100); do
-                        alive "$nspawn_pid" || break
+                        ours "$nspawn_pid" || break
                         sleep 0.1
                 done
         fi
         # Too slow: PID 1 takes every process of the machine with it.
-        alive "$l" && kill -KILL "$l" 2>/dev/null || true
-        alive "$nspawn_pid" && kill -KILL "$nspawn_pid" 2>/dev/null || true
+        if ours "$l"; then kill -KILL "$l" 2>/dev/null || true; fi
+        if ours "$nspawn_pid"; then kill -KILL "$nspawn_pid" 2>/dev/null || true; fi
         # Anything still in the machine's cgroups was started by it.
         for cg in $(cgroup_dirs); do
                 [ -d "$cg" ] || continue
