@@ -104,7 +104,10 @@ static int start_http(struct manager *m) {
         r = sd_event_add_io(m->event, &m->httpd_io, info->epoll_fd, EPOLLIN, on_httpd_io, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch the HTTP server: %m");
-        r = sd_event_add_time_relative(m->event, &m->httpd_timer, CLOCK_MONOTONIC, 0, 0, on_httpd_timer, m);
+        /* Accuracy 0 would mean sd-event's default of 250 ms: a request whose
+         * body is still in the socket after one MHD_run() (timeout 0) would
+         * then be read 16 KiB per quarter second. */
+        r = sd_event_add_time_relative(m->event, &m->httpd_timer, CLOCK_MONOTONIC, 0, 1, on_httpd_timer, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the HTTP timer: %m");
         (void) sd_event_source_set_enabled(m->httpd_timer, SD_EVENT_OFF);

@@ -238,10 +238,12 @@ static void apply(struct supervised *w, enum worker_event event) {
         enum worker_state old = w->state;
         struct outcome o = { 0 };
 
-        if (d.count_crash) {
+        if (d.count_crash)
                 record_crash(w, now);
+        /* Counted when a restart happens: the crash that ends a loop in
+         * "failed" restarts nothing. */
+        if (old == WORKER_BACKOFF && d.action == WORKER_ACT_SPAWN)
                 w->restarts++;
-        }
         w->state = d.next;
         if (old != d.next)
                 log_debug("%s: %s --%s--> %s", w->name, worker_state_to_string(old), worker_event_to_string(event),
@@ -256,14 +258,23 @@ static void apply(struct supervised *w, enum worker_event event) {
                         o = (struct outcome){ .error = -ETIMEDOUT, .detail = "start_timeout" };
                         snprintf(o.message, sizeof o.message, "%s did not report ready within %llu s; killed",
                                  w->executable, (unsigned long long) (WORKER_READY_TIMEOUT_USEC / USEC_PER_SEC));
+                } else if (event == WORKER_EV_STOP && w->manager->shutting_down) {
+                        o = (struct outcome){ .error = -ECANCELED, .detail = "shutting_down" };
+                        snprintf(o.message, sizeof o.message, "resolvix-controld is shutting down");
                 } else if (event == WORKER_EV_STOP) {
                         o = (struct outcome){ .error = -ECANCELED, .detail = "start_cancelled" };
                         snprintf(o.message, sizeof o.message, "%s was stopped before it became ready", w->name);
                 } else
                         describe_failure(w, &o);
                 log_error("%s: start failed: %s", w->name, o.message);
-                if (d.next == WORKER_FAILED)
+                /* The operator is told it failed: it is no longer wanted, now
+                 * or after controld restarts (a hung start ends up stopped,
+                 * not failed, but was answered just the same). controld's
+                 * own shutdown keeps the desired state, though. */
+                if (w->start_waiters && !w->manager->shutting_down) {
                         w->desired = false;
+                        (void) manager_save_state(w->manager);
+                }
                 answer(&w->start_waiters, &o);
         }
 
@@ -281,6 +292,7 @@ static void apply(struct supervised *w, enum worker_event event) {
                         if (w->start_waiters) {
                                 w->state = WORKER_FAILED;
                                 w->desired = false;
+                                (void) manager_save_state(w->manager);
                                 answer(&w->start_waiters, &o);
                         } else
                                 apply(w, WORKER_EV_EXIT);
@@ -364,6 +376,22 @@ void supervised_restart(struct supervised *w, struct waiter *waiter) {
         (void) manager_save_state(w->manager);
 }
 
+/* The worker now runs with a new interval: say so in the environment it was
+ * started with, which a reload compares to decide on a restart. */
+static void env_set_interval(char **env, unsigned interval) {
+        static const char key[] = "RESOLVIX_TELEMETRY_INTERVAL=";
+        char *entry;
+
+        for (char **p = env; p && *p; p++)
+                if (strneq(*p, key, strlen(key))) {
+                        if (asprintf(&entry, "%s%u", key, interval) < 0)
+                                return;
+                        free(*p);
+                        *p = entry;
+                        return;
+                }
+}
+
 int supervised_set_interval(struct supervised *w, unsigned interval) {
         union sigval v = { .sival_int = (int) interval };
 
@@ -373,6 +401,7 @@ int supervised_set_interval(struct supervised *w, unsigned interval) {
                 return 0;
         if (sigqueue(w->pid, RESOLVIX_SIGNAL_INTERVAL, v) < 0)
                 return log_error_errno(errno, "%s: cannot hand the worker its new interval: %m", w->name);
+        env_set_interval(w->env, interval);
         log_info("%s: interval changed to %u s", w->name, interval);
         return 0;
 }

@@ -66,7 +66,11 @@ struct worker_decision worker_decide(enum worker_state state, enum worker_event 
                                 return (struct worker_decision){ .next = WORKER_FAILED, .answer_failed = true };
                         return crashed(f);
                 case WORKER_EV_TIMEOUT:
-                        /* Never became ready: treat it as hung. */
+                        /* Never became ready: it is hung. The operator who
+                         * asked is told so; without one, the kill's exit
+                         * arrives here as a crash and is retried like one. */
+                        if (!f->operator_waiting)
+                                return (struct worker_decision){ .next = WORKER_STARTING, .action = WORKER_ACT_KILL };
                         return (struct worker_decision){ .next = WORKER_STOPPING,
                                                          .action = WORKER_ACT_KILL,
                                                          .answer_failed = true };

@@ -1,5 +1,8 @@
 """Shared fixtures for the integration tests: real binaries on loopback."""
+import http.client
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -60,14 +63,19 @@ class NotifySocket:
         return pid, fields
 
     def wait_for(self, key, timeout=10.0):
+        return self.messages_until(key, timeout)[-1]
+
+    def messages_until(self, key, timeout=10.0):
+        """Every (pid, fields) received up to and including the first with key."""
+        got = []
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"no {key} on NOTIFY_SOCKET within {timeout}s")
-            pid, fields = self.recv(left)
-            if key in fields:
-                return pid, fields
+                raise AssertionError(f"no {key} on NOTIFY_SOCKET within {timeout}s; got {got}")
+            got.append(self.recv(left))
+            if key in got[-1][1]:
+                return got
 
     def close(self):
         self.sock.close()
@@ -112,3 +120,207 @@ def notify_socket(tmp_path):
     ns = NotifySocket(tmp_path / "notify.sock")
     yield ns
     ns.close()
+
+
+# ---- controld --------------------------------------------------------------
+
+def pid_alive(pid):
+    """True while pid is a process that has not exited (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def poll(predicate, timeout, what, interval=0.02):
+    """predicate()'s first truthy value within timeout seconds, else fail with what."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s (last: {value!r})")
+        time.sleep(interval)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+SANITIZER_OPTIONS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+MEMORY_ERROR = re.compile(r".*(AddressSanitizer|LeakSanitizer|runtime error:|ERROR SUMMARY: [1-9]).*")
+
+
+class Controld:
+    """One resolvix-controld on loopback with ports, state and worker
+    directories of its own. The workers are the stand-in test worker, linked
+    into a private directory so that behaviour files never leak between
+    tests."""
+
+    WORKERS = {"telemetry": "telemetryd", "livelogs": "livelogd"}
+
+    def __init__(self, procs, tmp_path):
+        self.procs = procs
+        self.dir = tmp_path
+        self.worker_dir = tmp_path / "workers"
+        self.worker_dir.mkdir()
+        for exe in self.WORKERS.values():
+            (self.worker_dir / exe).symlink_to(binary("tests/worker/test-worker"))
+        self.state_dir = tmp_path / "state"
+        self.port = free_port()
+        self.ports = {"telemetry": free_port(), "livelogs": free_port()}
+        self.followed = tmp_path / "app.log"
+        self.followed.write_text("")
+        self.env = {
+            "RESOLVIX_CONFIG": "",
+            "RESOLVIX_NODE_ID": "test-node",
+            "RESOLVIX_CONTROL_PORT": str(self.port),
+            "RESOLVIX_CONTROL_STATE_DIR": str(self.state_dir),
+            "RESOLVIX_WORKER_DIR": str(self.worker_dir),
+            "RESOLVIX_TELEMETRY_LISTEN": "127.0.0.1",
+            "RESOLVIX_TELEMETRY_PORT": str(self.ports["telemetry"]),
+            "RESOLVIX_TELEMETRY_INGEST_PORT": "0",
+            "RESOLVIX_LIVELOGS_LISTEN": "127.0.0.1",
+            "RESOLVIX_LIVELOGS_PORT": str(self.ports["livelogs"]),
+            "RESOLVIX_LIVELOGS_LOG_FILE": str(self.followed),
+        }
+        self.proc = None
+        self.runs = 0
+        self.log_path = None
+        self.worker_pids = set()
+
+    # -- the process --
+
+    def start(self, *args, env=None, wait=True):
+        """Start controld (env adds to or, with None values, removes from self.env)."""
+        full = dict(self.env)
+        full.update({k: v for k, v in os.environ.items() if k in SANITIZER_OPTIONS})
+        for k, v in (env or {}).items():
+            if v is None:
+                full.pop(k, None)
+            else:
+                full[k] = v
+        self.runs += 1
+        self.log_path = self.dir / f"controld-{self.runs}.log"
+        # e.g. RESOLVIX_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=1"
+        wrapper = os.environ.get("RESOLVIX_TEST_WRAPPER", "").split()
+        with open(self.log_path, "wb") as log:
+            self.proc = self.procs.start([*wrapper, binary("controld/resolvix-controld"), *args], env=full,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        if wait:
+            wait_port(self.port, proc=self.proc)
+        return self.proc
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def wait_log(self, text, timeout=5.0):
+        return poll(lambda: text in self.log(), timeout, f"{text!r} in controld's log")
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait: controld's exit status."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        # Anything controld failed to take down goes now, by pid, and only
+        # if it is still one of this test's workers.
+        for pid in self.worker_pids:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(str(self.worker_dir).encode() + b"/") and pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        # Under ASan/UBSan or valgrind, a report in any log fails the test.
+        for log in sorted(self.dir.glob("controld-*.log")):
+            m = MEMORY_ERROR.search(log.read_text(errors="replace"))
+            assert not m, f"{log}: {m.group(0)}"
+
+    # -- HTTP --
+
+    def request(self, method, path, body=None, headers=None, timeout=20.0, port=None):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            r = Response(resp.status, resp.headers, resp.read().decode())
+        finally:
+            conn.close()
+        if r.headers.get("Content-Type", "").startswith("application/json") and r.body:
+            self._note_pids(r.json)
+        return r
+
+    def _note_pids(self, obj):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k == "pid" and isinstance(v, int):
+                    self.worker_pids.add(v)
+                else:
+                    self._note_pids(v)
+
+    def control(self, command, token=None, path="/control", timeout=20.0, **fields):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.request("POST", path, {"command": command, **fields}, headers, timeout=timeout)
+
+    def status(self, token=None):
+        r = self.request("GET", "/status", headers={"Authorization": f"Bearer {token}"} if token else None)
+        assert r.status == 200, r
+        return r.json
+
+    def health(self):
+        return self.request("GET", "/health")
+
+    def worker(self, role):
+        """What the running stand-in worker says about itself (GET /state)."""
+        r = self.request("GET", "/state", port=self.ports[role], timeout=5)
+        assert r.status == 200, r
+        return r.json
+
+    def behave(self, role, *words):
+        """Make the next start of the role's worker misbehave; no words: behave."""
+        f = self.worker_dir / f"behaviour-{role}"
+        if words:
+            f.write_text("".join(w + "\n" for w in words))
+        else:
+            f.unlink(missing_ok=True)
+
+    def wait_status(self, predicate, timeout=5.0, what="status"):
+        """The first /status for which predicate holds."""
+        def matching():
+            s = self.status()
+            return s if predicate(s) else None
+        return poll(matching, timeout, what)
+
+
+@pytest.fixture
+def controld(procs, tmp_path):
+    """A resolvix-controld harness (not started: call .start())."""
+    c = Controld(procs, tmp_path)
+    yield c
+    c.cleanup()

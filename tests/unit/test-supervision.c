@@ -30,6 +30,8 @@ static const struct row table[] = {
         /* ... nobody waiting (restore, restart): it is a crash, back off */
         { S(STARTING), E(EXIT),    { .recent_crashes = 1 },      S(BACKOFF),   A(SCHEDULE),      0,  0,  0,  1 },
         { S(STARTING), E(TIMEOUT), { .operator_waiting = true }, S(STOPPING),  A(KILL),          0,  1,  0,  0 },
+        /* hung on a restart or restore: killed, and its exit is a crash */
+        { S(STARTING), E(TIMEOUT), { 0 },                        S(STARTING),  A(KILL),          0,  0,  0,  0 },
         { S(STARTING), E(STOP),    { .operator_waiting = true }, S(STOPPING),  A(TERMINATE),     0,  1,  0,  0 },
         { S(STARTING), E(START),   { .operator_waiting = true }, S(STARTING),  A(NONE),          0,  0,  0,  0 },
         { S(RUNNING),  E(EXIT),    { .recent_crashes = 1 },      S(BACKOFF),   A(SCHEDULE),      0,  0,  0,  1 },

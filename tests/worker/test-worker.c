@@ -5,12 +5,14 @@
  * "<its directory>/behaviour-<role>" may hold one word per line:
  *   exit-before-ready=CODE  exit with CODE before reporting readiness
  *   no-ready                listen, but never send READY=1
+ *   ready-delay-ms=N        send READY=1 only N ms after listening
  *   crash-after-ms=N        abort() N ms after becoming ready
  *   ignore-term             ignore SIGTERM (controld must SIGKILL it)
  * GET /state answers {"role":..., "pid":..., "interval":...} so tests can see
  * what the worker was told, e.g. a new interval delivered by signal. */
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,12 +28,14 @@ struct behaviour {
         int exit_before_ready; /* -1: no */
         bool no_ready;
         unsigned crash_after_ms;
+        unsigned ready_delay_ms;
         bool ignore_term;
 };
 
 static unsigned interval;
 static const char *role;
-static lws_sorted_usec_list_t crash_timer;
+static struct conf conf;
+static lws_sorted_usec_list_t crash_timer, ready_timer;
 
 static void read_behaviour(const char *argv0, struct behaviour *b) {
         char path[PATH_MAX], dir[PATH_MAX], buf[1024];
@@ -46,6 +50,8 @@ static void read_behaviour(const char *argv0, struct behaviour *b) {
                 if (sscanf(l, "exit-before-ready=%d", &b->exit_before_ready) == 1)
                         continue;
                 if (sscanf(l, "crash-after-ms=%u", &b->crash_after_ms) == 1)
+                        continue;
+                if (sscanf(l, "ready-delay-ms=%u", &b->ready_delay_ms) == 1)
                         continue;
                 if (streq(l, "no-ready"))
                         b->no_ready = true;
@@ -84,6 +90,16 @@ static void crash(lws_sorted_usec_list_t *sul) {
         abort();
 }
 
+static void report_ready(lws_sorted_usec_list_t *sul) {
+        const struct conf_stream *stream = streq(role, "livelogs") ? &conf.livelogs.stream : &conf.telemetry.stream;
+
+        if (streq(role, "livelogs"))
+                (void) sd_notifyf(0, "READY=1\nSTATUS=following %s\nRESOLVIX_LOG_FILE=%s", conf.livelogs.log_file,
+                                  conf.livelogs.log_file);
+        else
+                notify_ready("listening on %s:%u", stream->listen, stream->port);
+}
+
 static const struct ws_server_ops ops = {
         .protocol = "resolvix-test",
         .message = message,
@@ -94,7 +110,6 @@ static const struct ws_server_ops ops = {
 int main(int argc, char **argv) {
         char base[PATH_MAX];
         struct behaviour b;
-        struct conf conf;
         struct conf_cli cli;
         struct ws_server *s = NULL;
         const struct conf_stream *stream;
@@ -120,15 +135,23 @@ int main(int argc, char **argv) {
                           &s);
         if (r < 0)
                 return 1;
-        if (b.ignore_term)
+        if (b.ignore_term) {
+                sigset_t term;
+
+                /* The server reads SIGTERM from a signalfd, so it is blocked,
+                 * and the kernel queues a blocked signal even when ignored:
+                 * unblock it too, or it would still be read and obeyed. */
+                sigemptyset(&term);
+                sigaddset(&term, SIGTERM);
                 signal(SIGTERM, SIG_IGN);
-        if (!b.no_ready) {
-                if (streq(role, "livelogs"))
-                        (void) sd_notifyf(0, "READY=1\nSTATUS=following %s\nRESOLVIX_LOG_FILE=%s", conf.livelogs.log_file,
-                                          conf.livelogs.log_file);
-                else
-                        notify_ready("listening on %s:%u", stream->listen, stream->port);
+                (void) sigprocmask(SIG_UNBLOCK, &term, NULL);
         }
+        /* A late READY=1 lets tests tell "started" from "spawned". */
+        if (!b.no_ready && b.ready_delay_ms > 0)
+                lws_sul_schedule(ws_server_context(s), 0, &ready_timer, report_ready,
+                                 (lws_usec_t) b.ready_delay_ms * LWS_US_PER_MS);
+        else if (!b.no_ready)
+                report_ready(NULL);
         if (b.crash_after_ms > 0)
                 lws_sul_schedule(ws_server_context(s), 0, &crash_timer, crash,
                                  (lws_usec_t) b.crash_after_ms * LWS_US_PER_MS);

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Time from tick until every one of N loopback clients holds the frame:
+telemetryd against a Node ws server and a Python websockets server
+broadcasting the same frame, in one run. Prints ours, the peers' and the
+ratios.
+
+telemetryd's tick is real: the interval signal makes it sample /proc,
+serialise and broadcast, so its figure includes taking the sample. The peers
+only send a ready-made copy of telemetryd's own frame on SIGUSR1; so does
+a bare C server that just write()s it to every socket, the floor on this
+machine. Server on CPU 0, clients (one epoll loop in C) on CPU 1.
+
+Usage: bench/telemetry-broadcast.py [--clients 1000] [--rounds 20] [--build DIR]
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listening on {port}")
+
+
+def start(args, **kw):
+    # Servers on CPU 0; their output would only fill a pipe.
+    return subprocess.Popen(["taskset", "-c", "0", *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, **kw)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_clients(client, port, n, rounds, pid, signo, value=None):
+    args = ["taskset", "-c", "1", str(client), str(port), str(n), str(rounds), str(pid), str(int(signo))]
+    if value is not None:
+        args.append(str(value))
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"clients failed: {out.stderr}")
+    return json.loads(out.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--build", default=os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build"))
+    args = ap.parse_args()
+    build = Path(args.build).resolve()
+    n = args.clients
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        client = tmp / "clients"
+        floor = tmp / "floor"
+        for src, exe in (("telemetry-broadcast-client.c", client), ("telemetry-broadcast-floor.c", floor)):
+            subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", str(BENCH / src), "-o", str(exe)], check=True)
+
+        port = free_port()
+        td = start([build / "telemetryd" / "telemetryd", "--listen", "127.0.0.1", "--port", port,
+                    "--interval", 86400, "--max-clients", n + 16],
+                   env={"RESOLVIX_CONFIG": "", "PATH": os.environ["PATH"]})
+        try:
+            wait_port(port, td)
+            time.sleep(0.5)  # the first sample
+            frame = urllib.request.urlopen(f"http://127.0.0.1:{port}/sample").read().decode().rstrip("\n")
+            (tmp / "frame.json").write_text(frame)
+            ours = run_clients(client, port, n, args.rounds, td.pid, signal.SIGRTMIN + 1, 86400)
+        finally:
+            stop(td)
+
+        peers = {}
+        for name, cmd, env in (
+            ("Node ws", ["node", BENCH / "telemetry-broadcast-node.js"],
+             {"NODE_PATH": str(ROOT / "tests" / "node_modules")}),
+            ("Python websockets", ["/usr/bin/python3", BENCH / "telemetry-broadcast-py.py"], {}),
+            ("raw write() floor (C, no library)", [floor], {}),
+        ):
+            port = free_port()
+            p = start([*cmd, port, tmp / "frame.json"], env={**os.environ, **env})
+            try:
+                wait_port(port, p)
+                time.sleep(0.5)
+                peers[name] = run_clients(client, port, n, args.rounds, p.pid, signal.SIGUSR1)
+            finally:
+                stop(p)
+
+    print(f"Tick until all {n} loopback clients hold the frame ({len(frame)} bytes), "
+          f"median of {args.rounds} rounds")
+    print(f"  telemetryd (sample + JSON + send)  {ours['median_ms']:7.2f} ms"
+          f"   (min {ours['min_ms']:.2f}, max {ours['max_ms']:.2f})")
+    for name, r in peers.items():
+        ratio = r["median_ms"] / ours["median_ms"]
+        print(f"  {name:<33}  {r['median_ms']:7.2f} ms   (min {r['min_ms']:.2f}, max {r['max_ms']:.2f})"
+              f"   ratio {ratio:.2f} (peer / ours)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Idle cost: telemetryd at interval 1 with 10 WebSocket clients, against
+node_exporter scraped once a second, over the same 60 s. Prints each one's
+share of a core, RssAnon and RSS, and the ratios.
+
+Usage: bench/telemetry-idle.py [--seconds 60] [--clients 10] [--build DIR]
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CLIENTS = r"""
+import asyncio, sys, websockets
+async def one(url, counts, i):
+    async with websockets.connect(url, ping_interval=None) as ws:
+        async for _ in ws:
+            counts[i] += 1
+async def main(url, n):
+    counts = [0] * n
+    tasks = [asyncio.create_task(one(url, counts, i)) for i in range(n)]
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    loop.add_signal_handler(15, stop.set_result, None)
+    await stop
+    print(sum(counts), flush=True)
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, proc, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"{url}: server exited with {proc.returncode}")
+        try:
+            return urllib.request.urlopen(url, timeout=5).read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def cpu_seconds(pid):
+    """Time on CPU of all the process's threads, in ns precision
+    (utime/stime in /proc/<pid>/stat tick only every 10 ms)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:
+            pass  # a thread that just ended
+    return total / 1e9
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--build", default=os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build"))
+    args = ap.parse_args()
+    build = Path(args.build).resolve()
+    exporter = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    if not exporter:
+        raise SystemExit("prometheus-node-exporter is not installed")
+
+    port, ne_port = free_port(), free_port()
+    procs = []
+    try:
+        td = subprocess.Popen([build / "telemetryd" / "telemetryd", "--listen", "127.0.0.1", "--port", str(port),
+                               "--interval", "1"], env={"RESOLVIX_CONFIG": "", "PATH": os.environ["PATH"]},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(td)
+        ne = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{ne_port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(ne)
+        wait_http(f"http://127.0.0.1:{port}/sample", td)
+        ne_url = f"http://127.0.0.1:{ne_port}/metrics"
+        wait_http(ne_url, ne)
+        clients = subprocess.Popen([sys.executable, "-c", CLIENTS, f"ws://127.0.0.1:{port}/", str(args.clients)],
+                                   stdout=subprocess.PIPE, text=True)
+        procs.append(clients)
+        time.sleep(3)  # connected, buffers grown, first scrapes done
+
+        td0, ne0, t0 = cpu_seconds(td.pid), cpu_seconds(ne.pid), time.monotonic()
+        for i in range(args.seconds):
+            urllib.request.urlopen(ne_url, timeout=5).read()
+            time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
+        elapsed = time.monotonic() - t0
+        td_cpu, ne_cpu = cpu_seconds(td.pid) - td0, cpu_seconds(ne.pid) - ne0
+        mem = {name: (status_kib(p.pid, "RssAnon"), status_kib(p.pid, "VmRSS")) for name, p in (("td", td), ("ne", ne))}
+
+        clients.send_signal(signal.SIGTERM)
+        frames = int(clients.communicate(timeout=10)[0].strip() or 0)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=10)
+
+    td_share, ne_share = 100 * td_cpu / elapsed, 100 * ne_cpu / elapsed
+    print(f"Idle cost over {elapsed:.0f} s: telemetryd at interval 1 with {args.clients} clients "
+          f"({frames} frames received), node_exporter scraped once a second")
+    print(f"  telemetryd     CPU {td_share:6.3f} % of a core   RssAnon {mem['td'][0] / 1024:5.2f} MiB"
+          f"   RSS {mem['td'][1] / 1024:5.2f} MiB")
+    print(f"  node_exporter  CPU {ne_share:6.3f} % of a core   RssAnon {mem['ne'][0] / 1024:5.2f} MiB"
+          f"   RSS {mem['ne'][1] / 1024:5.2f} MiB")
+    print(f"  ratios (node_exporter / telemetryd): CPU {ne_share / td_share:.1f}x, RssAnon {mem['ne'][0] / mem['td'][0]:.1f}x,"
+          f" RSS {mem['ne'][1] / mem['td'][1]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

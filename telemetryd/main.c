@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "nodeid.h"
+#include "notify.h"
+#include "telemetryd.h"
+
+/* A client sends commands of a few dozen bytes; anything near this is not
+ * one, and is closed with 1009. */
+#define MAX_MESSAGE 4096
+
+static const struct conf_flag flags[] = {
+        { "listen", 0, "telemetry", "listen", "ADDRESS", "address to listen on" },
+        { "port", 'p', "telemetry", "port", "PORT", "WebSocket and HTTP port" },
+        { "interval", 'i', "telemetry", "interval", "SECONDS", "seconds between samples, 1..86400" },
+        { "token", 0, "telemetry", "token", "TOKEN", "token stream clients must present" },
+        { "max-clients", 0, "telemetry", "max_clients", "N", "most clients connected at once" },
+        { 0 },
+};
+
+int main(int argc, char **argv) {
+        static struct telemetry t; /* struct conf is large: keep it off the stack */
+        struct conf_cli cli;
+        struct ws_server_params params;
+        int r;
+
+        log_open("telemetryd", "telemetry");
+        r = conf_load_args(argc, argv, "Sample /proc and broadcast it to WebSocket clients; serve /sample and /metrics.",
+                           flags, &t.conf, &cli);
+        if (r < 0)
+                return r == -EINVAL ? 2 : 1;
+        if (cli.help || cli.version)
+                return 0;
+        if (cli.check) {
+                conf_dump(&t.conf, stdout);
+                return 0;
+        }
+        if (t.conf.node.verbose)
+                log_set_max_level(LOG_DEBUG);
+        log_route_lws();
+
+        t.interval = t.conf.telemetry.interval;
+        node_id_resolve(t.conf.node.id, t.node_id, sizeof t.node_id);
+
+        r = sampler_new(NULL, &t.sampler);
+        if (r < 0) {
+                notify_failure(r, ERROR_SPAWN_FAILED, "Cannot open /proc: %m");
+                return 1;
+        }
+
+        params = (struct ws_server_params){
+                .name = "telemetryd",
+                .stream = &t.conf.telemetry.stream,
+                .max_message = MAX_MESSAGE,
+                .userdata = &t,
+        };
+        r = ws_server_new(&telemetry_ops, &params, &t.server);
+        if (r < 0) {
+                sampler_free(t.sampler);
+                return 1;
+        }
+
+        telemetry_start(&t);
+        log_info("Listening on %s:%u, a sample every %u s, node id %s.", t.conf.telemetry.stream.listen,
+                 t.conf.telemetry.stream.port, t.interval, t.node_id);
+        notify_ready("listening on %s:%u, interval %us", t.conf.telemetry.stream.listen, t.conf.telemetry.stream.port,
+                     t.interval);
+
+        r = ws_server_run(t.server);
+
+        log_info("Stopped after %llu samples.", (unsigned long long) t.samples);
+        ws_server_free(t.server);
+        sampler_free(t.sampler);
+        free(t.frame);
+        return r < 0 ? 1 : 0;
+}

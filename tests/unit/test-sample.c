@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <malloc.h>
+#include <math.h>
+#include <pwd.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "jsonutil.h"
+#include "macro.h"
+#include "sample.h"
+
+/* tests/data/sample/root is a small machine: 4 CPUs, 16 GiB with 4 GiB of
+ * swap, disks vda (with a partition), sda, dm-0, loop0, zram0, interfaces
+ * lo, eth0, eth1, wg0, and processes chosen for the top-5 edge cases. The
+ * next/ and back/ files replace some of its files to make a second and
+ * third reading: cpu1 goes offline and comes back, counters wrap or reset,
+ * devices come and go. */
+
+/* ---- pure helpers ------------------------------------------------------- */
+
+Test(sample, counter_delta_wrap_and_reset) {
+        static const struct {
+                uint64_t prev, cur, delta;
+        } cases[] = {
+                { 0, 0, 0 },
+                { 5, 10, 5 },
+                { 4294967000ULL, 1000, 1296 },                        /* 32-bit wrap */
+                { UINT32_MAX, 0, 1 },                                 /* 32-bit wrap to zero */
+                { 3000000000ULL, 100, 4294967296ULL - 3000000000ULL + 100 }, /* wrap */
+                { 1000, 10, 10 },                                     /* reset: far from the top */
+                { 1000000000000ULL, 500, 500 },                       /* 64-bit counter reset */
+                { UINT64_MAX - 1, UINT64_MAX, 1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                cr_assert_eq(counter_delta(cases[i].prev, cases[i].cur), cases[i].delta, "case %zu", i);
+}
+
+Test(sample, cpu_busy_percent_cases) {
+        struct cpu_times a = { .user = 100, .system = 100, .idle = 800, .iowait = 10, .guest = 50 };
+        struct cpu_times b = a;
+
+        cr_assert_float_eq(cpu_busy_percent(&a, &b), 0.0, 1e-9); /* nothing elapsed */
+        b.user += 50;
+        b.idle += 50;
+        cr_assert_float_eq(cpu_busy_percent(&a, &b), 50.0, 1e-9);
+        b.guest += 50; /* already inside user: must not count twice */
+        cr_assert_float_eq(cpu_busy_percent(&a, &b), 50.0, 1e-9);
+        b.iowait = 0; /* went backwards: counts as zero, not as a huge number */
+        cr_assert_float_eq(cpu_busy_percent(&a, &b), 50.0, 1e-9);
+        b.iowait = 110; /* iowait is idle time */
+        cr_assert_float_eq(cpu_busy_percent(&a, &b), 25.0, 1e-9);
+        b = a;
+        b.steal += 10;
+        b.irq += 10;
+        b.softirq += 10;
+        b.nice += 10;
+        cr_assert_float_eq(cpu_busy_percent(&a, &b), 100.0, 1e-9);
+}
+
+static struct sample_process proc(pid_t pid, uint64_t rss) {
+        return (struct sample_process){ .pid = pid, .rss = rss };
+}
+
+Test(sample, top_insert_keeps_largest_in_order) {
+        struct sample_process top[3] = { 0 };
+        size_t n = 0;
+        static const struct {
+                pid_t pid;
+                uint64_t rss;
+        } in[] = { { 1, 10 }, { 2, 30 }, { 3, 20 }, { 4, 30 }, { 5, 5 }, { 6, 25 }, { 7, 20 } };
+
+        cr_assert(sample_top_qualifies(top, 0, 3, 0));
+        cr_assert_not(sample_top_qualifies(top, 0, 0, 100));
+        for (size_t i = 0; i < ELEMENTSOF(in); i++) {
+                struct sample_process p = proc(in[i].pid, in[i].rss);
+                sample_top_insert(top, &n, 3, &p);
+        }
+        cr_assert_eq(n, 3);
+        /* ties keep scan order: pid 2 came before pid 4 */
+        cr_assert_eq(top[0].pid, 2);
+        cr_assert_eq(top[1].pid, 4);
+        cr_assert_eq(top[2].pid, 6);
+        cr_assert_not(sample_top_qualifies(top, n, 3, 25));
+        cr_assert(sample_top_qualifies(top, n, 3, 26));
+}
+
+Test(sample, top_insert_fewer_than_max) {
+        struct sample_process top[5] = { 0 }, a = proc(1, 1), b = proc(2, 2);
+        size_t n = 0;
+
+        sample_top_insert(top, &n, 5, &a);
+        sample_top_insert(top, &n, 5, &b);
+        cr_assert_eq(n, 2);
+        cr_assert_eq(top[0].pid, 2);
+        cr_assert_eq(top[1].pid, 1);
+}
+
+Test(sample, utf8_sanitize_cases) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "plain (name) x", "plain (name) x" },
+                { "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+                { "\xff\xfe" "bad", "\xef\xbf\xbd\xef\xbf\xbd" "bad" },
+                { "over\xc0\x80long", "over\xef\xbf\xbd\xef\xbf\xbdlong" },
+                { "sur\xed\xa0\x80", "sur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+                { "big\xf4\x90\x80\x80", "big\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+                { "cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd" },
+        };
+        char buf[64];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                cr_assert_str_eq(utf8_sanitize(cases[i].in, buf, sizeof buf), cases[i].out, "case %zu", i);
+        cr_assert_eq(utf8_sanitize(cases[0].in, buf, sizeof buf), cases[0].in, "valid text is not copied");
+        /* a buffer too small truncates on a character boundary */
+        cr_assert_str_eq(utf8_sanitize("\xff\xff\xff", buf, 7), "\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+/* ---- a sampler on the fixture machine ----------------------------------- */
+
+static char root[64];
+
+static void make_root(void) {
+        char cmd[512];
+
+        snprintf(root, sizeof root, "/tmp/resolvix-test-sample-XXXXXX");
+        cr_assert_not_null(mkdtemp(root));
+        snprintf(cmd, sizeof cmd, "cp -a '%s/sample/root/.' '%s/'", TEST_DATA_DIR, root);
+        cr_assert_eq(system(cmd), 0);
+}
+
+static void drop_root(void) {
+        char cmd[128];
+
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+        (void) !system(cmd);
+}
+
+/* Replace root/<path> with tests/data/sample/<from>. */
+static void overlay(const char *from, const char *path) {
+        char cmd[512];
+
+        snprintf(cmd, sizeof cmd, "cp '%s/sample/%s' '%s/%s'", TEST_DATA_DIR, from, root, path);
+        cr_assert_eq(system(cmd), 0);
+}
+
+static void next_reading(void) {
+        overlay("next/stat", "proc/stat");
+        overlay("next/diskstats", "proc/diskstats");
+        overlay("next/dev", "proc/net/dev");
+}
+
+static const struct sample_mount *mount_at(const struct sample *x, const char *where) {
+        for (size_t i = 0; i < x->disk.n_mounts; i++)
+                if (streq(x->disk.mounts[i].mount_point, where))
+                        return &x->disk.mounts[i];
+        return NULL;
+}
+
+TestSuite(sampler, .init = make_root, .fini = drop_root);
+
+Test(sampler, first_sample_without_prime_has_no_rates) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->seq, 1);
+        cr_assert_eq(x->window_usec, 0);
+        cr_assert_eq(x->cpu.n_cpu, 4);
+        cr_assert_float_eq(x->cpu.usage_percent, 0.0, 1e-9);
+        cr_assert_float_eq(x->disk.read_bytes_per_sec, 0.0, 1e-9);
+        cr_assert_float_eq(x->network.rx_bytes_per_sec, 0.0, 1e-9);
+        /* cumulative values do not need a previous reading */
+        cr_assert_eq(x->network.rx_packets, 10 + 30 + 5);
+        cr_assert_eq(x->network.tx_packets, 20 + 40 + 6);
+        cr_assert_eq(x->network.active_connections, 45);
+        cr_assert_float_eq(x->cpu.load.load1, 2.5, 1e-9);
+        cr_assert_float_eq(x->cpu.frequency_mhz, 2445.406, 1e-6);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->seq, 2);
+}
+
+Test(sampler, rates_and_percents_against_the_previous_reading) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        double window;
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_prime(s), 0);
+        next_reading();
+        usleep(20000);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->seq, 1, "priming is not a sample");
+        cr_assert_gt(x->window_usec, 10000);
+        window = (double) x->window_usec / 1e6;
+
+        /* cpu1 went offline: three entries, each compared with its own CPU */
+        cr_assert_eq(x->cpu.n_cpu, 3);
+        cr_assert_eq(x->cpu.per_cpu[0].id, 0);
+        cr_assert_eq(x->cpu.per_cpu[1].id, 2);
+        cr_assert_eq(x->cpu.per_cpu[2].id, 3);
+        cr_assert_float_eq(x->cpu.per_cpu[0].usage_percent, 50.0, 1e-9);
+        cr_assert_float_eq(x->cpu.per_cpu[1].usage_percent, 25.0, 1e-9);
+        cr_assert_float_eq(x->cpu.per_cpu[2].usage_percent, 90.0, 1e-9); /* iowait went backwards */
+        cr_assert_float_eq(x->cpu.usage_percent, 55.0, 1e-9);
+
+        /* whole physical disks: vda and sda; nvme0n1 is new and adds
+         * nothing yet; the partition, dm-0, loop0 and zram0 never count */
+        cr_assert_eq(x->disk.n_disks, 3);
+        cr_assert_float_eq(x->disk.read_bytes_per_sec * window, 2.0 * 1048576, 1e-3);
+        cr_assert_float_eq(x->disk.write_bytes_per_sec * window, 2.0 * 1048576, 1e-3);
+
+        /* eth0 receive +1 MiB, transmit wrapped at 32 bits (+1296), eth1
+         * was re-created (its counter restarted at 500), veth1 is new,
+         * loopback never counts */
+        cr_assert_float_eq(x->network.rx_bytes_per_sec * window, 1048576.0 + 500, 1e-3);
+        cr_assert_float_eq(x->network.tx_bytes_per_sec * window, 1296.0, 1e-3);
+        cr_assert_eq(x->network.rx_packets, 110 + 3 + 7);
+        cr_assert_eq(x->network.tx_packets, 120 + 4 + 8);
+        cr_assert_eq(x->network.n_ifaces, 3);
+
+        /* cpu1 is back: nothing to compare it with yet */
+        overlay("back/stat", "proc/stat");
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->cpu.n_cpu, 4);
+        cr_assert_eq(x->cpu.per_cpu[1].id, 1);
+        cr_assert_float_eq(x->cpu.per_cpu[1].usage_percent, 0.0, 1e-9);
+        cr_assert_float_eq(x->cpu.per_cpu[0].usage_percent, 10.0, 1e-9);
+        cr_assert_float_eq(x->cpu.per_cpu[3].usage_percent, 0.0, 1e-9);
+}
+
+Test(sampler, processes_vanishing_mid_scan_and_odd_names) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        const struct passwd *pw = getpwuid(getuid());
+        long page = sysconf(_SC_PAGESIZE);
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        /* 300 was gone before its statm could be read: not counted. 301
+         * went between statm and comm: counted, but cannot be named, so
+         * it is not in the top list. */
+        cr_assert_eq(x->processes.count, 9);
+        cr_assert_eq(x->processes.n_top, 5);
+        cr_assert_eq(x->processes.top[0].pid, 100);
+        cr_assert_str_eq(x->processes.top[0].name, "tmux: server (x)");
+        cr_assert_eq(x->processes.top[0].rss, 50000ULL * page);
+        cr_assert_float_eq(x->processes.top[0].memory_percent, 100.0 * 50000 * page / (16.0 * (1 << 30)), 1e-9);
+        cr_assert_eq(x->processes.top[1].pid, 200);
+        cr_assert_str_eq(x->processes.top[1].name, "\xff\xfe" "bad");
+        cr_assert_eq(x->processes.top[2].pid, 400);
+        cr_assert_eq(x->processes.top[3].pid, 401);
+        cr_assert_str_eq(x->processes.top[3].name, "web (worker)");
+        cr_assert_eq(x->processes.top[4].pid, 600);
+        cr_assert_str_eq(x->processes.top[4].username, pw ? pw->pw_name : "");
+}
+
+Test(sampler, processes_without_memory_are_not_read_again) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        char cmd[512];
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.count, 9);
+        /* kthreadd (42) has no address space: still counted, not read */
+        snprintf(cmd, sizeof cmd, "rm '%s/proc/42/statm'", root);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.count, 9);
+        /* The pid reused by a process with memory: a new directory, made
+         * before the old one goes so that it cannot get its inode. */
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s/proc' && mkdir new && echo '90000 80000 1 1 0 1 0' > new/statm && echo reused > new/comm"
+                 " && rm -r 42 && mv new 42",
+                 root);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.count, 9);
+        cr_assert_eq(x->processes.top[0].pid, 42);
+        cr_assert_str_eq(x->processes.top[0].name, "reused");
+}
+
+Test(sampler, mounts_block_filesystems_once_each) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        const struct sample_mount *m;
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        for (size_t i = 0; i < x->disk.n_mounts; i++)
+                cr_log_info("mount %s", x->disk.mounts[i].mount_point);
+        /* /, the disk with a space in its mount point (where its own root
+         * is mounted, not the bind of a subdirectory seen first, nor its
+         * second mount), the btrfs subvolume, and the xfs that hides the
+         * ext4 at /data. Not: proc, tmpfs, squashfs, the bind of / at
+         * /var/lib/x, a mount point that is gone. */
+        cr_assert_eq(x->disk.n_mounts, 4);
+        cr_assert_not_null(m = mount_at(x, "/"));
+        cr_assert_str_eq(m->device, "/dev/sda2");
+        cr_assert_str_eq(m->fstype, "ext4");
+        cr_assert_gt(m->total, 0);
+        cr_assert_eq(m->used, m->total - m->free);
+        cr_assert_float_eq(m->usage_percent, 100.0 * m->used / (m->used + m->avail), 1e-9);
+        cr_assert_not_null(m = mount_at(x, "/mnt/my disk"));
+        cr_assert_str_eq(m->root, "/");
+        cr_assert_str_eq(m->device, "/dev/sdb1");
+        cr_assert_not_null(m = mount_at(x, "/home"));
+        cr_assert_str_eq(m->fstype, "btrfs");
+        cr_assert_not_null(m = mount_at(x, "/data"));
+        cr_assert_str_eq(m->fstype, "xfs");
+        cr_assert_str_eq(m->device, "/dev/sde1");
+}
+
+Test(sampler, mount_table_read_again_when_it_changes) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        char cmd[512];
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_not_null(mount_at(x, "/home"));
+        /* A copy of mountinfo cannot signal changes: it is read each time.
+         * Rewritten in place, as the sampler keeps it open. */
+        snprintf(cmd, sizeof cmd, "f='%s/proc/self/mountinfo'; sed '/@home/d' \"$f\" > \"$f.new\" && cat \"$f.new\" > \"$f\"",
+                 root);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_null(mount_at(x, "/home"));
+        cr_assert_eq(x->disk.n_mounts, 3);
+}
+
+Test(sampler, missing_sources_leave_zeros) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        char path[128];
+
+        snprintf(path, sizeof path, "%s/proc/net/snmp", root);
+        cr_assert_eq(unlink(path), 0);
+        snprintf(path, sizeof path, "%s/proc/meminfo", root);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->network.active_connections, 0);
+        cr_assert_eq(x->memory.total, 0);
+        cr_assert_eq(x->cpu.n_cpu, 4, "the other sources are still read");
+        cr_assert_eq(sampler_new("/nonexistent", &s), -ENOENT);
+}
+
+Test(sampler, steady_state_allocates_nothing) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        size_t before;
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(sampler_take(s, &x), 0);
+        before = mallinfo2().uordblks;
+        for (int i = 0; i < 50; i++)
+                cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(mallinfo2().uordblks, before);
+}
+
+/* ---- the wire format ---------------------------------------------------- */
+
+enum kind { NUM, INT, STR, OBJ, ARR };
+
+/* Every key SPEC §4 names, with its type, plus the additive ones. */
+static const struct {
+        const char *path;
+        enum kind kind;
+} spec_keys[] = {
+        { "timestamp", STR },
+        { "node_id", STR },
+        { "seq", INT },
+        { "interval", INT },
+        { "metrics", OBJ },
+        { "metrics.cpu", OBJ },
+        { "metrics.cpu.cpu_usage_percent", NUM },
+        { "metrics.cpu.cpu_per_core_percent", ARR },
+        { "metrics.cpu.load_avg_1min", NUM },
+        { "metrics.cpu.load_avg_5min", NUM },
+        { "metrics.cpu.load_avg_15min", NUM },
+        { "metrics.cpu.count", INT },
+        { "metrics.cpu.frequency_mhz", NUM },
+        { "metrics.memory", OBJ },
+        { "metrics.memory.memory_total_gb", NUM },
+        { "metrics.memory.memory_used_gb", NUM },
+        { "metrics.memory.memory_available_gb", NUM },
+        { "metrics.memory.memory_usage_percent", NUM },
+        { "metrics.memory.swap_total_gb", NUM },
+        { "metrics.memory.swap_used_gb", NUM },
+        { "metrics.memory.swap_usage_percent", NUM },
+        { "metrics.disk", OBJ },
+        { "metrics.disk.disk_usage", OBJ },
+        { "metrics.disk.disk_io", OBJ },
+        { "metrics.disk.disk_io.read_mb_per_sec", NUM },
+        { "metrics.disk.disk_io.write_mb_per_sec", NUM },
+        { "metrics.network", OBJ },
+        { "metrics.network.bytes_sent_mb_per_sec", NUM },
+        { "metrics.network.bytes_recv_mb_per_sec", NUM },
+        { "metrics.network.packets_sent", INT },
+        { "metrics.network.packets_recv", INT },
+        { "metrics.network.active_connections", INT },
+        { "metrics.network.interfaces", OBJ },
+        { "metrics.processes", OBJ },
+        { "metrics.processes.process_count", INT },
+        { "metrics.processes.top_memory_processes", ARR },
+};
+
+static const cJSON *at(const cJSON *j, const char *path) {
+        char buf[128], *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", path);
+        for (char *k = strtok_r(buf, ".", &save); k && j; k = strtok_r(NULL, ".", &save))
+                j = cJSON_GetObjectItemCaseSensitive(j, k);
+        return j;
+}
+
+static bool is_kind(const cJSON *j, enum kind kind) {
+        switch (kind) {
+        case NUM:
+                return cJSON_IsNumber(j) && isfinite(j->valuedouble);
+        case INT:
+                return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble) && j->valuedouble >= 0;
+        case STR:
+                return cJSON_IsString(j);
+        case OBJ:
+                return cJSON_IsObject(j);
+        case ARR:
+                return cJSON_IsArray(j);
+        }
+        return false;
+}
+
+static bool two_decimals(double v) {
+        double c = v * 100.0;
+        return fabs(c - round(c)) < 1e-6;
+}
+
+static void check_object_keys(const cJSON *o, const char *const *keys, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+                cr_assert(v, "missing %s", keys[i]);
+                if (cJSON_IsNumber(v))
+                        cr_assert(two_decimals(v->valuedouble), "%s = %g", keys[i], v->valuedouble);
+        }
+}
+
+static double num(const cJSON *j, const char *path) {
+        const cJSON *v = at(j, path);
+        cr_assert(cJSON_IsNumber(v), "%s is not a number", path);
+        return v->valuedouble;
+}
+
+/* Serialise, parse back, and check the text against SPEC §4. */
+static cJSON *wire(const struct sample *x, unsigned interval) {
+        _cleanup_json_ cJSON *tree = sample_to_json(x, "192.168.1.100", interval);
+        _cleanup_free_ char *text = NULL;
+
+        cr_assert_not_null(tree);
+        text = cJSON_PrintUnformatted(tree);
+        cr_assert_not_null(text);
+        return cJSON_Parse(text);
+}
+
+Test(sampler, json_matches_spec_section_4) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        _cleanup_json_ cJSON *j = NULL;
+        const struct sample *x;
+        const cJSON *cores, *usage, *m, *top, *ifaces;
+        regex_t ts;
+        size_t n;
+        static const char *const mount_keys[] = { "total_gb", "used_gb", "free_gb", "usage_percent", "device", "file_system" };
+        static const char *const iface_keys[] = { "bytes_sent", "bytes_recv", "packets_sent", "packets_recv",
+                                                  "errin",      "errout",     "dropin",       "dropout" };
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_prime(s), 0);
+        next_reading();
+        usleep(10000);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        j = wire(x, 60);
+        cr_assert_not_null(j, "the serialised sample is not valid JSON");
+
+        for (size_t i = 0; i < ELEMENTSOF(spec_keys); i++) {
+                const cJSON *v = at(j, spec_keys[i].path);
+                cr_assert(v, "missing %s", spec_keys[i].path);
+                cr_assert(is_kind(v, spec_keys[i].kind), "%s has the wrong type", spec_keys[i].path);
+                if (spec_keys[i].kind == NUM)
+                        cr_assert(two_decimals(v->valuedouble), "%s = %.17g is not rounded", spec_keys[i].path,
+                                  v->valuedouble);
+        }
+
+        cr_assert_eq(regcomp(&ts, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", REG_EXTENDED), 0);
+        cr_assert_eq(regexec(&ts, at(j, "timestamp")->valuestring, 0, NULL, 0), 0);
+        regfree(&ts);
+        cr_assert_str_eq(at(j, "node_id")->valuestring, "192.168.1.100");
+        cr_assert_eq(num(j, "interval"), 60);
+
+        /* the SPEC's example memory block, from a meminfo made to match it */
+        cr_assert_eq(num(j, "metrics.memory.memory_total_gb"), 16.0);
+        cr_assert_eq(num(j, "metrics.memory.memory_used_gb"), 8.5);
+        cr_assert_eq(num(j, "metrics.memory.memory_available_gb"), 7.5);
+        cr_assert_eq(num(j, "metrics.memory.memory_usage_percent"), 53.13);
+        cr_assert_eq(num(j, "metrics.memory.swap_total_gb"), 4.0);
+        cr_assert_eq(num(j, "metrics.memory.swap_used_gb"), 0.5);
+        cr_assert_eq(num(j, "metrics.memory.swap_usage_percent"), 12.5);
+        cr_assert_eq(num(j, "metrics.cpu.load_avg_1min"), 2.5);
+        cr_assert_eq(num(j, "metrics.cpu.load_avg_5min"), 2.1);
+        cr_assert_eq(num(j, "metrics.cpu.load_avg_15min"), 1.8);
+        cr_assert_eq(num(j, "metrics.cpu.cpu_usage_percent"), 55.0);
+        cr_assert_eq(num(j, "metrics.cpu.count"), 3);
+        cr_assert_eq(num(j, "metrics.network.active_connections"), 45);
+        cr_assert_eq(num(j, "metrics.processes.process_count"), 9);
+
+        cores = at(j, "metrics.cpu.cpu_per_core_percent");
+        cr_assert_eq(cJSON_GetArraySize(cores), 3);
+        cr_assert_eq(cJSON_GetArrayItem(cores, 0)->valuedouble, 50.0);
+        cr_assert_eq(cJSON_GetArrayItem(cores, 1)->valuedouble, 25.0);
+        cr_assert_eq(cJSON_GetArrayItem(cores, 2)->valuedouble, 90.0);
+
+        usage = at(j, "metrics.disk.disk_usage");
+        cr_assert_eq(cJSON_GetArraySize(usage), 4);
+        cr_assert_not_null(m = cJSON_GetObjectItemCaseSensitive(usage, "/"));
+        check_object_keys(m, mount_keys, ELEMENTSOF(mount_keys));
+        cr_assert_not_null(m = cJSON_GetObjectItemCaseSensitive(usage, "/mnt/my disk"));
+        cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(m, "file_system")->valuestring, "ext4");
+        check_object_keys(m, mount_keys, ELEMENTSOF(mount_keys));
+
+        ifaces = at(j, "metrics.network.interfaces");
+        cr_assert_eq(cJSON_GetArraySize(ifaces), 3);
+        cr_assert_null(cJSON_GetObjectItemCaseSensitive(ifaces, "lo"));
+        cr_assert_not_null(m = cJSON_GetObjectItemCaseSensitive(ifaces, "eth0"));
+        check_object_keys(m, iface_keys, ELEMENTSOF(iface_keys));
+        cr_assert_eq(num(m, "bytes_recv"), 1049576);
+        cr_assert_eq(num(m, "packets_sent"), 120);
+
+        top = at(j, "metrics.processes.top_memory_processes");
+        n = (size_t) cJSON_GetArraySize(top);
+        cr_assert_eq(n, 5);
+        for (size_t i = 0; i < n; i++) {
+                const cJSON *p = cJSON_GetArrayItem(top, (int) i);
+                cr_assert(is_kind(cJSON_GetObjectItemCaseSensitive(p, "pid"), INT));
+                cr_assert(is_kind(cJSON_GetObjectItemCaseSensitive(p, "name"), STR));
+                cr_assert(is_kind(cJSON_GetObjectItemCaseSensitive(p, "memory_percent"), NUM));
+                cr_assert(is_kind(cJSON_GetObjectItemCaseSensitive(p, "username"), STR));
+                cr_assert(two_decimals(num(p, "memory_percent")));
+        }
+        cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(top, 0), "name")->valuestring,
+                         "tmux: server (x)");
+        /* bytes that are not UTF-8 must not make the frame invalid text */
+        cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(top, 1), "name")->valuestring,
+                         "\xef\xbf\xbd\xef\xbf\xbd" "bad");
+}
+
+Test(sampler, json_without_interval_or_swap) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        _cleanup_json_ cJSON *j = NULL;
+        const struct sample *x;
+
+        overlay("../procfs/meminfo-noswap", "proc/meminfo");
+        overlay("../procfs/stat-1cpu", "proc/stat");
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        j = wire(x, 0);
+        cr_assert_null(at(j, "interval"));
+        cr_assert_eq(num(j, "metrics.memory.swap_total_gb"), 0.0);
+        cr_assert_eq(num(j, "metrics.memory.swap_usage_percent"), 0.0);
+        cr_assert_eq(num(j, "metrics.memory.memory_total_gb"), round2(24683656.0 / 1048576));
+        cr_assert_eq(cJSON_GetArraySize(at(j, "metrics.cpu.cpu_per_core_percent")), 1);
+        cr_assert_eq(num(j, "metrics.cpu.count"), 1);
+}
+
+/* ---- this machine ------------------------------------------------------- */
+
+Test(live, one_entry_per_online_cpu_and_a_root_mount) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        char buf[1 << 16];
+        const char *p;
+        struct stat_cpu c;
+        size_t lines = 0;
+
+        cr_assert_eq(sampler_new(NULL, &s), 0);
+        cr_assert_eq(sampler_prime(s), 0);
+        usleep(100000);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_geq(read_file("/proc/stat", buf, sizeof buf), 0);
+        for (p = buf; procfs_stat_next_cpu(&p, &c) > 0;)
+                if (c.cpu != PROCFS_CPU_ALL)
+                        lines++;
+        cr_assert_eq(x->cpu.n_cpu, lines);
+        cr_assert_eq(x->cpu.n_cpu, (size_t) sysconf(_SC_NPROCESSORS_ONLN));
+        cr_assert_gt(x->memory.total, 0);
+        cr_assert_gt(x->processes.count, 0);
+        cr_assert_eq(x->processes.n_top, SAMPLE_TOP_PROCESSES);
+        cr_assert_not_null(mount_at(x, "/"));
+        for (size_t i = 0; i < x->cpu.n_cpu; i++)
+                cr_assert(x->cpu.per_cpu[i].usage_percent >= 0 && x->cpu.per_cpu[i].usage_percent <= 100);
+}
+
+Test(live, processes_exiting_during_scans) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        pid_t child;
+
+        cr_assert_eq(sampler_new(NULL, &s), 0);
+        child = fork();
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+                /* keep processes appearing and vanishing under the scan */
+                for (int i = 0; i < 300; i++) {
+                        pid_t g = fork();
+                        if (g == 0)
+                                _exit(0);
+                        if (g > 0)
+                                waitpid(g, NULL, 0);
+                }
+                _exit(0);
+        }
+        for (int i = 0; i < 30; i++) {
+                cr_assert_eq(sampler_take(s, &x), 0);
+                cr_assert_gt(x->processes.count, 0);
+                cr_assert_eq(x->processes.n_top, SAMPLE_TOP_PROCESSES);
+        }
+        waitpid(child, NULL, 0);
+}
