@@ -44,7 +44,7 @@ TEST_WATCHDOG_SEC = 2
 SECURITY_LIMIT = 2.5
 
 # Journal priorities (syslog levels).
-ERR, WARNING, NOTICE, INFO = 3, 4, 5, 6
+ERR, WARNING, INFO = 3, 4, 6
 
 
 def why_not_here():
