@@ -49,7 +49,7 @@ leader() {
 }
 
 up() {
-        local cg nspawn_pid pid l s i
+        local cg nspawn_pid pid l s
 
         if [ -e "$dir" ]; then
                 echo "container.sh: $name exists already ($dir); take it down first" >&2
@@ -71,6 +71,7 @@ up() {
         done
 
         # The launcher joins those cgroups, then becomes nspawn (same PID).
+        # shellcheck disable=SC2016 # $$ and "$@" are the launcher's own
         setsid bash -c '
                 for cg in '"$(cgroup_dirs | tr '\n' ' ')"'; do echo $$ >"$cg/cgroup.procs"; done
                 exec systemd-nspawn --quiet --directory="$0" --machine="$1" \
@@ -83,7 +84,7 @@ up() {
 
         # The machine's PID 1, as the host sees it: nspawn's child running systemd.
         l=
-        for i in $(seq 200); do
+        for _ in $(seq 200); do
                 for pid in $(pgrep -P "$nspawn_pid" || true); do
                         [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] && l=$pid
                 done
@@ -101,7 +102,7 @@ up() {
         # Wait for the boot to finish; "degraded" (a host unit that fails in a
         # container) still boots what the test needs.
         s=
-        for i in $(seq $((boot_timeout * 10))); do
+        for _ in $(seq $((boot_timeout * 10))); do
                 s=$(nsenter --target "$l" --all systemctl is-system-running 2>/dev/null || true)
                 case $s in
                 running | degraded) return 0 ;;
@@ -132,7 +133,7 @@ ours() {
 }
 
 down() {
-        local nspawn_pid= l= i cg pid pids
+        local nspawn_pid="" l="" cg pid pids
 
         [ -d "$dir" ] || return 0
         [ -f "$dir/nspawn.pid" ] && nspawn_pid=$(cat "$dir/nspawn.pid")
@@ -141,7 +142,7 @@ down() {
         # SIGTERM makes nspawn ask the machine to power off.
         if ours "$nspawn_pid"; then
                 kill -TERM "$nspawn_pid" 2>/dev/null || true
-                for i in $(seq 100); do
+                for _ in $(seq 100); do
                         ours "$nspawn_pid" || break
                         sleep 0.1
                 done
@@ -152,7 +153,7 @@ down() {
         # Anything still in the machine's cgroups was started by it.
         for cg in $(cgroup_dirs); do
                 [ -d "$cg" ] || continue
-                for i in $(seq 50); do
+                for _ in $(seq 50); do
                         pids=$(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null || true)
                         [ -z "$pids" ] && break
                         for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done

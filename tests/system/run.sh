@@ -8,13 +8,14 @@
 # machine cannot run it (not root, no systemd-nspawn, no CAP_SYS_ADMIN), pytest
 # reports it skipped and prints why.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 builddir=${1:-build-test}
 limit=${RESOLVIX_SYSTEST_TIMEOUT:-300}
 
 export RESOLVIX_BUILD_DIR="${RESOLVIX_BUILD_DIR:-$PWD/$builddir}"
 export RESOLVIX_SYSTEST_NAME="resolvix-systest-$$"
 export RESOLVIX_SYSTEST_OUT="$PWD/$builddir/deb"
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
         if [ "$(id -u)" -eq 0 ]; then
                 tests/system/container.sh down "$RESOLVIX_SYSTEST_NAME" || true
