@@ -6,6 +6,8 @@
 #include <sys/uio.h>
 
 #include <libwebsockets.h>
+/* Our entries carry the caller's CODE_FILE/LINE/FUNC, not this file's. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 #include "log.h"
