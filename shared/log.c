@@ -35,7 +35,7 @@ void log_open(const char *ident, const char *worker) {
 
         if (stderr_is_journal_stream())
                 log_target = LOG_TARGET_JOURNAL;
-        else if (!isatty(STDERR_FILENO) && (getenv("INVOCATION_ID") || getenv("NOTIFY_SOCKET")))
+        else if (!isatty(STDERR_FILENO) && getenv("INVOCATION_ID"))
                 log_target = LOG_TARGET_PREFIX;
         else
                 log_target = LOG_TARGET_CONSOLE;

@@ -152,7 +152,7 @@ static int refuse(struct ws_server *s, struct lws *wsi, struct conn *c, unsigned
         char response[512];
         int n;
 
-        log_notice("%s: refused WebSocket client %s: %u %s", s->params.name, c->peer, status, reason);
+        log_notice("Refused WebSocket client %s: %u %s", c->peer, status, reason);
         /* lws drops the connection without a word when the filter fails, and
          * cannot send a response from inside it. Nothing has been written on
          * this socket yet and the answer is small, so it goes out directly:
@@ -267,7 +267,7 @@ static void conn_free(struct conn *c) {
 static int too_large(struct ws_server *s, struct lws *wsi, struct conn *c) {
         static const char reason[] = "message too large";
 
-        log_notice("%s: closing client %s: inbound message over %zu bytes", s->params.name, c->peer,
+        log_notice("Closing client %s: inbound message over %zu bytes", c->peer,
                    s->params.max_message);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *) reason, sizeof reason - 1);
         return -1;
@@ -377,7 +377,7 @@ static void shutdown_deadline(lws_sorted_usec_list_t *sul) {
         struct ws_server *s = lws_container_of(sul, struct ws_server, shutdown_timer);
 
         if (s->clients > 0)
-                log_warning("%s: %u clients did not close in time; exiting anyway", s->params.name, s->clients);
+                log_warning("%u clients did not close in time; exiting anyway", s->clients);
         s->done = true;
         lws_cancel_service(s->context);
 }
@@ -386,7 +386,7 @@ void ws_server_stop(struct ws_server *s) {
         if (s->stopping)
                 return;
         s->stopping = true;
-        log_info("%s: stopping; closing %u clients", s->params.name, s->clients);
+        log_info("Stopping; closing %u clients", s->clients);
         if (s->clients == 0) {
                 s->done = true;
                 lws_cancel_service(s->context);
@@ -509,7 +509,7 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         if (!wsi) {
                 free(w);
                 close(fd);
-                return log_error_errno(EIO, "%s: cannot watch fd %d in the event loop", s->params.name, fd);
+                return log_error_errno(EIO, "Cannot watch fd %d in the event loop", fd);
         }
         /* The watch lives as long as the server; lws owns only the wsi. */
         lws_set_opaque_user_data(wsi, w);
@@ -518,7 +518,7 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         return 0;
 }
 
-static void raise_fd_limit(const char *name, unsigned want) {
+static void raise_fd_limit(unsigned want) {
         struct rlimit rl;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
@@ -526,7 +526,7 @@ static void raise_fd_limit(const char *name, unsigned want) {
         rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
         (void) setrlimit(RLIMIT_NOFILE, &rl);
         if (rl.rlim_cur < want)
-                log_warning("%s: open-file limit %llu is below what max_clients needs (%u)", name,
+                log_warning("Open-file limit %llu is below what max_clients needs (%u)",
                             (unsigned long long) rl.rlim_cur, want);
 }
 
@@ -588,7 +588,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                 .secs_since_valid_hangup = (uint16_t) (2 * s->stream.ping_interval),
         };
 
-        raise_fd_limit(params->name, fd_limit);
+        raise_fd_limit(fd_limit);
 
         memset(&info, 0, sizeof info);
         info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
@@ -620,7 +620,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         r = setup_signals(s);
         if (r < 0) {
                 ws_server_free(s);
-                return log_error_errno(r, "%s: cannot set up signal handling: %m", params->name);
+                return log_error_errno(r, "Cannot set up signal handling: %m");
         }
 
         *ret = s;
@@ -630,7 +630,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
 int ws_server_run(struct ws_server *s) {
         while (!s->done)
                 if (lws_service(s->context, 0) < 0)
-                        return log_error_errno(EIO, "%s: event loop failed", s->params.name);
+                        return log_error_errno(EIO, "Event loop failed");
         return 0;
 }
 
