@@ -4,6 +4,7 @@ ingest port on, raw TCP sessions, the seed-003 Python client.
 No tests here; the test_ingest_*.py files import from this module."""
 import importlib.util
 import re
+import select
 import socket
 import threading
 from pathlib import Path
@@ -98,6 +99,11 @@ def quiet(s, wait=0.2):
     finally:
         s.settimeout(5)
     raise AssertionError(f"unexpected bytes {data!r}")
+
+
+def readable(sessions):
+    """Those of the sessions that have something to read now."""
+    return select.select(sessions, [], [], 0)[0]
 
 
 def closed_by_server(s, timeout=5):

@@ -1,6 +1,7 @@
 """The custom-metrics protocol of seed 003 on telemetryd's ingest port, byte
 for byte over real TCP sessions: every reply, persistent sessions,
 pipelining, requests split at every byte, and every bound."""
+import resource
 import threading
 import time
 
@@ -14,6 +15,7 @@ from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd
     read_all,
     read_exact,
     rss_kib,
+    readable,
     run_concurrently,
     start_ingest,
     start_telemetryd,
@@ -191,6 +193,46 @@ def test_a_client_flooding_past_the_cap_gets_the_error_and_is_cut_off(start_inge
     assert got == ERROR
     # and the server goes on
     assert ing.ask(b"get *\n") == b"ok\n\n"
+
+
+def test_a_client_cut_off_that_keeps_its_socket_is_closed_after_a_grace(start_ingest):
+    """After the error and our FIN, the server reads and discards for a
+    couple of seconds at most: a peer that never closes holds no slot."""
+    ing = start_ingest(max_line=64)
+    with ing.session() as s:
+        s.sendall(b"q" * 100)
+        assert read_exact(s, len(ERROR)) == ERROR
+        assert closed_by_server(s)
+        assert ing.t.metrics()["resolvix_ingest_clients"] == 1  # lingering, still counted
+        poll(lambda: ing.t.metrics()["resolvix_ingest_clients"] == 0, 5, "the lingering session closed")
+
+
+def test_out_of_descriptors_pauses_accepting_then_resumes(start_ingest):
+    """With the open-file limit lower than ingest_max_clients, accept()
+    fails: the server stops watching its port for a moment instead of
+    spinning on it, and takes the waiting clients once descriptors free up."""
+    ing = start_ingest()
+    resource.prlimit(ing.t.pid, resource.RLIMIT_NOFILE, (64, 64))
+    sessions = []
+    for n in range(80):  # more than the limit allows
+        s = ing.session()
+        s.sendall(b"put fd.%d 1 1\n" % n)
+        sessions.append(s)
+    poll(lambda: "Cannot accept custom metrics clients for now" in ing.t.log(), 5, "accept() failing is logged")
+    time.sleep(0.3)
+    served = readable(sessions)
+    assert 0 < len(served) < 80
+    for s in served:
+        assert read_exact(s, len(OK)) == OK
+        s.close()
+    # The rest were waiting in the listen backlog: each is answered now.
+    for s in sessions:
+        if s not in served:
+            s.settimeout(10)
+            assert read_exact(s, len(OK)) == OK
+            s.close()
+    assert ing.ask(b"get fd.79\n") == b"ok\nfd.79 1.0 1\n\n"
+    assert ing.t.proc.poll() is None
 
 
 def test_max_clients(start_ingest):
