@@ -185,6 +185,10 @@ def machine(package):
         if up.returncode != 0:
             pytest.fail(f"the test machine did not boot:\n{up.stdout}\n{up.stderr}")
         m = Machine(name)
+        # The machine is a view of this host: whatever resolvix left here (a
+        # run from source as root, an installed package) must not leak into
+        # a fresh install. Removed in the overlay only; the host keeps it.
+        m.run("rm", "-rf", "/var/lib/resolvix", "/var/lib/private/resolvix", "/etc/resolvix")
         # Install as an image build would: policy-rc.d keeps dpkg from
         # starting the service, so that the test starts it itself.
         m.sh("printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d")
