@@ -90,7 +90,7 @@ def main():
         port = free_port()
         td = start([build / "telemetryd" / "telemetryd", "--listen", "127.0.0.1", "--port", port,
                     "--interval", 86400, "--max-clients", n + 16],
-                   env={"RESOLVIX_CONFIG": "", "PATH": os.environ["PATH"]})
+                   env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]})
         try:
             wait_port(port, td)
             time.sleep(0.5)  # the first sample

@@ -91,7 +91,7 @@ def main():
     procs = []
     try:
         td = subprocess.Popen([build / "telemetryd" / "telemetryd", "--listen", "127.0.0.1", "--port", str(port),
-                               "--interval", "1"], env={"RESOLVIX_CONFIG": "", "PATH": os.environ["PATH"]},
+                               "--interval", "1"], env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(td)
         ne = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{ne_port}"],
