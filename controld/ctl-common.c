@@ -51,6 +51,7 @@ int ctl_exit_status(int r) {
         case -EHOSTDOWN:
         case -ETIMEDOUT:
         case -ENXIO: /* the name does not resolve */
+        case -ENOTCONN: /* the worker asked for is not running */
                 return CTL_EXIT_UNREACHABLE;
         case -EACCES:
         case -EPERM:

@@ -156,6 +156,7 @@ static void print_outcome(const struct ctl *c, const char *worker, const cJSON *
         putchar('\n');
 }
 
+/* c->argv[0] is a worker's name: the command line was checked. */
 static int control(struct ctl *c, const char *verb) {
         _cleanup_(ctl_reply_done) struct ctl_reply reply = { 0 };
         _cleanup_json_ cJSON *req = NULL, *answer = NULL;
@@ -164,14 +165,6 @@ static int control(struct ctl *c, const char *verb) {
         char url[CTL_URL_MAX], command[64];
         int r;
 
-        if (!streq(worker, "telemetry") && !streq(worker, "livelogs")) {
-                ctl_error("%s what? \"%s\" is not a worker: use telemetry or livelogs", verb, worker);
-                return -EINVAL;
-        }
-        if (c->has_interval && (streq(verb, "stop") || !streq(worker, "telemetry"))) {
-                ctl_error("--interval applies to starting or restarting telemetry only");
-                return -EINVAL;
-        }
         snprintf(command, sizeof command, "%s_%s", verb, worker);
         req = cJSON_CreateObject();
         if (!req || !cJSON_AddStringToObject(req, "command", command) ||

@@ -421,6 +421,13 @@ static int parse_args(int argc, char **argv, struct ctl *c, const struct command
                 return usage_error(cmd, "%s needs %s", cmd->name, cmd->usage);
         if ((unsigned) c->argc > cmd->max_args)
                 return usage_error(cmd, "too many arguments for %s: \"%s\"", cmd->name, c->argv[cmd->max_args]);
+        if (cmd->run == ctl_cmd_start || cmd->run == ctl_cmd_stop || cmd->run == ctl_cmd_restart) {
+                if (!streq(c->argv[0], "telemetry") && !streq(c->argv[0], "livelogs"))
+                        return usage_error(cmd, "%s what? \"%s\" is not a worker: use telemetry or livelogs", cmd->name,
+                                           c->argv[0]);
+                if (c->has_interval && !streq(c->argv[0], "telemetry"))
+                        return usage_error(cmd, "--interval applies to telemetry only");
+        }
         if (!c->stream_token)
                 c->stream_token = c->token;
         *ret = cmd;

@@ -5,8 +5,14 @@
 'use strict';
 
 (() => {
-  const HISTORY = 300;          // points per chart
-  const LOG_LINES = 1000;       // lines kept in the log view
+  // ?history=N and ?lines=N trade memory for a longer view.
+  const params = new URLSearchParams(location.search);
+  const bounded = (name, def, min, max) => {
+    const v = Number(params.get(name));
+    return Number.isInteger(v) && v >= min && v <= max ? v : def;
+  };
+  const HISTORY = bounded('history', 300, 2, 10000); // points per chart
+  const LOG_LINES = bounded('lines', 1000, 10, 20000); // lines kept in the log view
   const STATUS_EVERY_MS = 3000; // how often the header follows /status
   const TOKEN_KEY = 'resolvix-token';
   const GIB = 1024 ** 3;
@@ -81,20 +87,22 @@
 
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
   let tokenWaiters = null;
+  let tokenDeclined = false; // cancelled: ask again only from the Token button
 
   // Resolves once the operator gave a token (true) or cancelled (false).
-  function askToken() {
+  function askToken(refused) {
     if (tokenWaiters) return new Promise((resolve) => tokenWaiters.push(resolve));
     tokenWaiters = [];
-    const dialog = $('token-dialog');
+    $('token-refused').hidden = !refused;
     $('token-input').value = '';
-    dialog.showModal();
+    $('token-dialog').showModal();
     return new Promise((resolve) => tokenWaiters.push(resolve));
   }
 
   function tokenDone(ok) {
     const dialog = $('token-dialog');
     if (dialog.open) dialog.close();
+    tokenDeclined = !ok;
     const waiters = tokenWaiters || [];
     tokenWaiters = null;
     waiters.forEach((w) => w(ok));
@@ -110,12 +118,13 @@
   $('token-cancel').addEventListener('click', () => tokenDone(false));
   $('token-dialog').addEventListener('cancel', () => tokenDone(false));
   $('token-button').addEventListener('click', async () => {
-    if (await askToken()) refreshStatus();
+    if (await askToken(false)) refreshStatus();
   });
 
-  // fetch() against controld; a 401 asks for the token and tries once more.
+  // fetch() against controld; a 401 asks for the token (again, if the one
+  // given was refused) until the operator gives up.
   async function api(path, body) {
-    for (let attempt = 0; attempt < 2; attempt += 1) {
+    for (;;) {
       const headers = { Accept: 'application/json' };
       if (token) headers.Authorization = `Bearer ${token}`;
       if (body) headers['Content-Type'] = 'application/json';
@@ -125,15 +134,16 @@
         body: body ? JSON.stringify(body) : undefined,
         cache: 'no-store',
       });
-      if (resp.status === 401 && attempt === 0) {
-        if (await askToken()) continue;
-        throw new Error('resolvix asks for its control token');
+      if (resp.status === 401) {
+        if (tokenDeclined || !(await askToken(Boolean(token)))) {
+          throw new Error('resolvix asks for its control token (the Token button)');
+        }
+        continue;
       }
       let data = null;
       try { data = await resp.json(); } catch (_) { /* not JSON */ }
       return { status: resp.status, data };
     }
-    throw new Error('the token was refused');
   }
 
   // ---- /status and the header ------------------------------------------------
@@ -276,6 +286,8 @@
         this.ws = null;
         this.show('offline');
         if (!this.port) return;
+        // Stopped or restarting? /status says at once, and the header with it.
+        refreshStatus();
         // The worker may be restarting or the token may be wrong: try
         // again later, and let /status say whether it still runs.
         this.retry = setTimeout(() => { this.retry = null; if (this.port) this.open(); }, this.backoff);
