@@ -28,9 +28,10 @@ struct ctl_stream {
         unsigned char outbox[LWS_PRE + OUTBOX_MAX]; /* one command waiting to be sent */
         size_t outbox_len;
 
-        lws_sorted_usec_list_t tick;
+        lws_sorted_usec_list_t tick, give_up;
         bool opened, done, closing;
         int result;
+        int close_with; /* a close frame to send at the next chance, 0 if none */
         int close_code; /* what the server's close frame said, 0 if none */
         char close_reason[124];
 };
@@ -62,6 +63,29 @@ int ctl_stream_send(struct ctl_stream *s, const char *text) {
         return 0;
 }
 
+static void on_give_up(lws_sorted_usec_list_t *sul) {
+        struct ctl_stream *s = lws_container_of(sul, struct ctl_stream, give_up);
+
+        finish(s, s->result);
+}
+
+/* End the stream with a close frame, as the protocol wants: sent from the
+ * writeable callback, the loop ending once the server has seen it (or a
+ * second later, if it never lets us write). */
+static void begin_close(struct ctl_stream *s, int code, int result) {
+        if (s->closing)
+                return;
+        s->closing = true;
+        s->result = result;
+        if (!s->wsi) {
+                finish(s, result);
+                return;
+        }
+        s->close_with = code;
+        lws_callback_on_writable(s->wsi);
+        lws_sul_schedule(s->context, 0, &s->give_up, on_give_up, LWS_US_PER_SEC);
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul) {
         struct ctl_stream *s = lws_container_of(sul, struct ctl_stream, tick);
 
@@ -77,7 +101,9 @@ static void on_signal(struct ctl_stream *s, int fd) {
                 if (si.ssi_signo == SIGWINCH) {
                         if (s->ops->resize)
                                 s->ops->resize(s, s->p->userdata);
-                } else
+                } else if (s->opened)
+                        begin_close(s, LWS_CLOSE_STATUS_GOINGAWAY, 0);
+                else
                         finish(s, 0);
         }
 }
@@ -117,18 +143,14 @@ static int connection_error(struct ctl_stream *s, struct lws *wsi, const char *w
 static int receive(struct ctl_stream *s, struct lws *wsi, const char *in, size_t len) {
         int r;
 
-        if (lws_frame_is_binary(wsi))
+        if (s->closing || lws_frame_is_binary(wsi))
                 return 0; /* the protocols are text; a binary frame is no message of ours */
         if (lws_is_first_fragment(wsi))
                 s->len = 0;
         if (s->len + len > CTL_MESSAGE_MAX) {
-                static const char reason[] = "message too large";
-
                 ctl_error("%s at %s sent a message over %u MiB; closing", s->p->what, s->peer, CTL_MESSAGE_MAX >> 20);
-                lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *) reason, sizeof reason - 1);
-                s->closing = true;
-                finish(s, -EMSGSIZE);
-                return -1;
+                begin_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, -EMSGSIZE);
+                return 0;
         }
         if (s->len + len + 1 > s->cap) {
                 size_t cap = s->cap ? s->cap : 16384;
@@ -139,8 +161,8 @@ static int receive(struct ctl_stream *s, struct lws *wsi, const char *in, size_t
                 p = realloc(s->msg, cap);
                 if (!p) {
                         ctl_error("out of memory");
-                        finish(s, -ENOMEM);
-                        return -1;
+                        begin_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, -ENOMEM);
+                        return 0;
                 }
                 s->msg = p;
                 s->cap = cap;
@@ -152,12 +174,8 @@ static int receive(struct ctl_stream *s, struct lws *wsi, const char *in, size_t
         s->msg[s->len] = '\0';
         r = s->ops->message(s, s->p->userdata, s->msg, s->len);
         s->len = 0;
-        if (r != 0) {
-                s->closing = true;
-                finish(s, r < 0 ? r : 0);
-                lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-                return -1;
-        }
+        if (r != 0)
+                begin_close(s, LWS_CLOSE_STATUS_NORMAL, r < 0 ? r : 0);
         return 0;
 }
 
@@ -195,6 +213,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return receive(s, wsi, in, len);
 
         case LWS_CALLBACK_CLIENT_WRITEABLE:
+                if (s->close_with) {
+                        lws_close_reason(wsi, (enum lws_close_status) s->close_with, NULL, 0);
+                        return -1;
+                }
                 if (s->outbox_len > 0) {
                         size_t n = s->outbox_len;
 
@@ -217,7 +239,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
         case LWS_CALLBACK_CLIENT_CLOSED:
                 s->wsi = NULL;
-                if (!s->closing && !s->done) {
+                if (s->closing)
+                        finish(s, s->result);
+                else if (!s->done) {
                         if (s->close_code)
                                 ctl_error("%s at %s closed the stream (%d%s%s)", s->p->what, s->peer, s->close_code,
                                           s->close_reason[0] ? ": " : "", s->close_reason);
@@ -235,7 +259,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 else if (s->ops->input) {
                         int r = s->ops->input(s, s->p->userdata);
                         if (r != 0)
-                                finish(s, r < 0 ? r : 0);
+                                begin_close(s, LWS_CLOSE_STATUS_GOINGAWAY, r < 0 ? r : 0);
                 }
                 return 0;
         }
@@ -341,6 +365,7 @@ int ctl_stream_run(const struct ctl_stream_ops *ops, const struct ctl_stream_par
                         break;
 
         lws_sul_cancel(&s.tick);
+        lws_sul_cancel(&s.give_up);
         lws_context_destroy(s.context);
         sigprocmask(SIG_SETMASK, &old, NULL);
         free(s.msg);

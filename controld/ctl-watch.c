@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -78,10 +79,10 @@ static void on_open(struct ctl_stream *s, void *userdata) {
 
         ctl_format_host_port(w->address.host, w->address.port, hp, sizeof hp);
         if (w->c->delay_s > 0)
-                snprintf(w->status, sizeof w->status, "%s://%s   live, a sample at least every %g s   q: quit",
+                snprintf(w->status, sizeof w->status, "q: quit   %s://%s   live, a sample at least every %g s",
                          w->address.scheme[0] ? w->address.scheme : "ws", hp, w->c->delay_s);
         else
-                snprintf(w->status, sizeof w->status, "%s://%s   live, at the stream's interval   q: quit",
+                snprintf(w->status, sizeof w->status, "q: quit   %s://%s   live, at the stream's interval",
                          w->address.scheme[0] ? w->address.scheme : "ws", hp);
         if (w->screen)
                 (void) redraw(w);
@@ -186,6 +187,7 @@ int ctl_cmd_watch(struct ctl *c) {
         };
         struct watch w = { .c = c };
         struct ctl_stream_params p;
+        sigset_t mask, old;
         int r;
 
         r = ctl_stream_address(c, "telemetry", &w.address);
@@ -202,14 +204,24 @@ int ctl_cmd_watch(struct ctl *c) {
                 .tick_usec = w.tick_usec,
         };
         if (w.screen) {
+                /* From the first byte on the alternate screen, ^C must reach
+                 * the loop (which restores the terminal), not kill us: the
+                 * stream's signalfd takes what arrives meanwhile. */
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGINT);
+                sigaddset(&mask, SIGTERM);
+                sigaddset(&mask, SIGHUP);
+                (void) sigprocmask(SIG_BLOCK, &mask, &old);
                 terminal_enter(&w);
                 p.watch_stdin = w.keyboard;
-                snprintf(w.status, sizeof w.status, "connecting...");
+                snprintf(w.status, sizeof w.status, "q: quit   connecting...");
                 (void) redraw(&w);
         }
         r = ctl_stream_run(&ops, &p);
-        if (w.screen)
+        if (w.screen) {
                 terminal_leave(&w);
+                (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        }
         cJSON_Delete(w.last);
         return r;
 }

@@ -115,3 +115,18 @@ def ctl_popen(*args, env=None, **kw):
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
     return subprocess.Popen([binary("controld/resolvixctl"), *map(str, args)], env=ctl_env(env), text=True, **kw)
+
+
+def read_lines(proc, n, timeout=10):
+    """n lines, or fail: a process that does not print them in time is killed."""
+    got = []
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        while len(got) < n:
+            line = proc.stdout.readline()
+            assert line, (f"{len(got)} of {n} lines", got[-5:], proc.stderr.read())
+            got.append(line.rstrip("\n"))
+    finally:
+        watchdog.cancel()
+    return got
