@@ -107,7 +107,7 @@ int ctl_parse_address(const char *s, struct ctl_address *ret, char *err, size_t 
                                 known = true;
                         }
                 if (!known) {
-                        snprintf(err, errsz, "%s: unknown scheme (use http://, ws:// or wss://)", s);
+                        snprintf(err, errsz, "unknown scheme in \"%s\": use http://, ws:// or wss://", s);
                         return -EINVAL;
                 }
                 p = sep + 3;
@@ -118,14 +118,14 @@ int ctl_parse_address(const char *s, struct ctl_address *ret, char *err, size_t 
                 const char *close = memchr(p, ']', (size_t) (host_end - p));
 
                 if (!close) {
-                        snprintf(err, errsz, "%s: unterminated [ in the address", s);
+                        snprintf(err, errsz, "unterminated [ in \"%s\"", s);
                         return -EINVAL;
                 }
                 host_len = (size_t) (close - p - 1);
                 memcpy(a.host, p + 1, host_len < sizeof a.host ? host_len : 0);
                 if (close + 1 < host_end) {
                         if (close[1] != ':') {
-                                snprintf(err, errsz, "%s: expected :PORT after ]", s);
+                                snprintf(err, errsz, "expected :PORT after ] in \"%s\"", s);
                                 return -EINVAL;
                         }
                         colon = close + 1;
@@ -140,12 +140,12 @@ int ctl_parse_address(const char *s, struct ctl_address *ret, char *err, size_t 
                 memcpy(a.host, p, host_len < sizeof a.host ? host_len : 0);
         }
         if (host_len == 0 || host_len >= sizeof a.host) {
-                snprintf(err, errsz, "%s: %s host name", s, host_len == 0 ? "no" : "too long a");
+                snprintf(err, errsz, "%s host name in \"%s\"", host_len == 0 ? "no" : "too long a", s);
                 return -EINVAL;
         }
         a.host[host_len] = '\0';
         if (colon && parse_port(colon + 1, (size_t) (host_end - colon - 1), &a.port) < 0) {
-                snprintf(err, errsz, "%s: the port must be a number from 1 to 65535", s);
+                snprintf(err, errsz, "bad port in \"%s\": the port must be a number from 1 to 65535", s);
                 return -EINVAL;
         }
         if (*host_end) {
