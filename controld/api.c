@@ -12,6 +12,7 @@
 #include "manager.h"
 #include "notify.h"
 #include "request.h"
+#include "secret.h"
 #include "timeutil.h"
 
 /* One HTTP request, from its first byte to its answer. A control command
@@ -397,22 +398,13 @@ static void health(struct request *r) {
 
 /* ---- the handler ---------------------------------------------------------- */
 
-static bool secret_equal(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        unsigned char diff = la != lb;
-
-        for (size_t i = 0; i < lb; i++)
-                diff |= (unsigned char) (b[i] ^ (i < la ? a[i] : 0));
-        return diff == 0;
-}
-
 static bool authorized(struct manager *m, struct MHD_Connection *c) {
         const char *h;
 
         if (m->conf.control.token[0] == '\0')
                 return true;
         h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        return h && strncasecmp(h, "Bearer ", 7) == 0 && secret_equal(h + 7, m->conf.control.token);
+        return bearer_matches(h, m->conf.control.token);
 }
 
 /* Checks made before any body is read: a refused request costs nothing. */

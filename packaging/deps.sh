@@ -9,7 +9,7 @@ build="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libwebsocket
 libcjson-dev libsystemd-dev libinih-dev libcurl4-openssl-dev libjs-chart.js"
 test="$build libcriterion-dev python3 python3-pytest python3-websockets python3-psutil
 curl wrk procps iproute2 util-linux valgrind prometheus-node-exporter chromium
-systemd systemd-container groff-base"
+systemd systemd-container dpkg-dev build-essential debhelper lintian groff-base man-db"
 
 case "${1:-build}" in
 build) want=$build ;;

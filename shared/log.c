@@ -6,6 +6,8 @@
 #include <sys/uio.h>
 
 #include <libwebsockets.h>
+/* Our entries carry the caller's CODE_FILE/LINE/FUNC, not this file's. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 #include "log.h"
@@ -33,7 +35,7 @@ void log_open(const char *ident, const char *worker) {
 
         if (stderr_is_journal_stream())
                 log_target = LOG_TARGET_JOURNAL;
-        else if (!isatty(STDERR_FILENO) && (getenv("INVOCATION_ID") || getenv("NOTIFY_SOCKET")))
+        else if (!isatty(STDERR_FILENO) && getenv("INVOCATION_ID"))
                 log_target = LOG_TARGET_PREFIX;
         else
                 log_target = LOG_TARGET_CONSOLE;

@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "net.h"
 #include "notify.h"
+#include "secret.h"
 #include "wsserver.h"
 
 /* Replies a client may leave unread before it is considered abusive. */
@@ -101,17 +102,6 @@ unsigned long long ws_server_frames_sent(const struct ws_server *s) {
 
 /* ---- handshake checks --------------------------------------------------- */
 
-static bool secret_equal(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        unsigned char diff = la != lb;
-
-        /* Compare over the expected length whatever the input, so timing
-         * reveals nothing about how much of a guess was right. */
-        for (size_t i = 0; i < lb; i++)
-                diff |= (unsigned char) (b[i] ^ (i < la ? a[i] : 0));
-        return diff == 0;
-}
-
 static bool token_presented(struct lws *wsi, const char *token) {
         char buf[CONF_TOKEN_MAX + 16];
         const char *v;
@@ -123,10 +113,7 @@ static bool token_presented(struct lws *wsi, const char *token) {
                 if (secret_equal(v, token))
                         return true;
         }
-        if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
-            strncasecmp(buf, "Bearer ", 7) == 0)
-                return secret_equal(buf + 7, token);
-        return false;
+        return lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 && bearer_matches(buf, token);
 }
 
 static bool origin_allowed(struct lws *wsi, const char *allowed) {
@@ -165,7 +152,7 @@ static int refuse(struct ws_server *s, struct lws *wsi, struct conn *c, unsigned
         char response[512];
         int n;
 
-        log_notice("%s: refused WebSocket client %s: %u %s", s->params.name, c->peer, status, reason);
+        log_notice("Refused WebSocket client %s: %u %s", c->peer, status, reason);
         /* lws drops the connection without a word when the filter fails, and
          * cannot send a response from inside it. Nothing has been written on
          * this socket yet and the answer is small, so it goes out directly:
@@ -280,7 +267,7 @@ static void conn_free(struct conn *c) {
 static int too_large(struct ws_server *s, struct lws *wsi, struct conn *c) {
         static const char reason[] = "message too large";
 
-        log_notice("%s: closing client %s: inbound message over %zu bytes", s->params.name, c->peer,
+        log_notice("Closing client %s: inbound message over %zu bytes", c->peer,
                    s->params.max_message);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *) reason, sizeof reason - 1);
         return -1;
@@ -390,7 +377,7 @@ static void shutdown_deadline(lws_sorted_usec_list_t *sul) {
         struct ws_server *s = lws_container_of(sul, struct ws_server, shutdown_timer);
 
         if (s->clients > 0)
-                log_warning("%s: %u clients did not close in time; exiting anyway", s->params.name, s->clients);
+                log_warning("%u clients did not close in time; exiting anyway", s->clients);
         s->done = true;
         lws_cancel_service(s->context);
 }
@@ -399,7 +386,7 @@ void ws_server_stop(struct ws_server *s) {
         if (s->stopping)
                 return;
         s->stopping = true;
-        log_info("%s: stopping; closing %u clients", s->params.name, s->clients);
+        log_info("Stopping; closing %u clients", s->clients);
         if (s->clients == 0) {
                 s->done = true;
                 lws_cancel_service(s->context);
@@ -522,7 +509,7 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         if (!wsi) {
                 free(w);
                 close(fd);
-                return log_error_errno(EIO, "%s: cannot watch fd %d in the event loop", s->params.name, fd);
+                return log_error_errno(EIO, "Cannot watch fd %d in the event loop", fd);
         }
         /* The watch lives as long as the server; lws owns only the wsi. */
         lws_set_opaque_user_data(wsi, w);
@@ -531,7 +518,7 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         return 0;
 }
 
-static void raise_fd_limit(const char *name, unsigned want) {
+static void raise_fd_limit(unsigned want) {
         struct rlimit rl;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
@@ -539,7 +526,7 @@ static void raise_fd_limit(const char *name, unsigned want) {
         rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
         (void) setrlimit(RLIMIT_NOFILE, &rl);
         if (rl.rlim_cur < want)
-                log_warning("%s: open-file limit %llu is below what max_clients needs (%u)", name,
+                log_warning("Open-file limit %llu is below what max_clients needs (%u)",
                             (unsigned long long) rl.rlim_cur, want);
 }
 
@@ -601,7 +588,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                 .secs_since_valid_hangup = (uint16_t) (2 * s->stream.ping_interval),
         };
 
-        raise_fd_limit(params->name, fd_limit);
+        raise_fd_limit(fd_limit);
 
         memset(&info, 0, sizeof info);
         info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
@@ -633,7 +620,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         r = setup_signals(s);
         if (r < 0) {
                 ws_server_free(s);
-                return log_error_errno(r, "%s: cannot set up signal handling: %m", params->name);
+                return log_error_errno(r, "Cannot set up signal handling: %m");
         }
 
         *ret = s;
@@ -643,7 +630,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
 int ws_server_run(struct ws_server *s) {
         while (!s->done)
                 if (lws_service(s->context, 0) < 0)
-                        return log_error_errno(EIO, "%s: event loop failed", s->params.name);
+                        return log_error_errno(EIO, "Event loop failed");
         return 0;
 }
 

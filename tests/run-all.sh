@@ -3,7 +3,10 @@
 #   tests/run-all.sh             build with -Dwerror=true into build-test/ and run
 #                                unit tests (criterion) and integration tests (pytest,
 #                                real binaries on loopback, real clients)
-#   tests/run-all.sh --sanitize  the same in build-asan/ under ASan+UBSan
+#                                and the system test (tests/system/run.sh: the Debian
+#                                package under a real systemd, when the machine allows)
+#   tests/run-all.sh --sanitize  the same in build-asan/ under ASan+UBSan, without the
+#                                system test
 # Installs what it needs first (Debian packages, the Node clients from tests/package-lock.json).
 set -eu
 cd "$(dirname "$0")/.."
@@ -11,7 +14,9 @@ root=$(pwd)
 
 builddir=build-test
 setup_args="-Dwerror=true"
+sanitize=
 if [ "${1:-}" = "--sanitize" ]; then
+        sanitize=1
         builddir=build-asan
         setup_args="-Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug"
         export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86"
@@ -35,6 +40,14 @@ export RESOLVIX_BUILD_DIR="$root/$builddir"
 /usr/bin/python3 -m pytest tests/integration -p no:cacheprovider -q -rfE \
         --junitxml="$builddir/integration.xml" || status=1
 
+# The Debian package installed and driven under a real systemd (and the
+# packaging files); when this machine cannot boot one, it says why.
+if [ -z "$sanitize" ]; then
+        tests/system/run.sh "$builddir" || status=1
+else
+        echo "system test: runs in the plain pass only (it tests the Debian package, built without sanitizers)"
+fi
+
 /usr/bin/python3 - "$builddir" <<'PY'
 import json, sys, xml.etree.ElementTree as ET
 d = sys.argv[1]
@@ -44,12 +57,13 @@ for line in open(f"{d}/meson-logs/testlog.json"):
     if r in ("OK", "EXPECTEDFAIL"): passed += 1
     elif r == "SKIP": skipped += 1
     else: failed += 1
-try:
-    for s in ET.parse(f"{d}/integration.xml").getroot().iter("testsuite"):
-        n, f, e, k = (int(s.get(a, 0)) for a in ("tests", "failures", "errors", "skipped"))
-        passed += n - f - e - k; failed += f + e; skipped += k
-except (OSError, ET.ParseError):
-    failed += 1
+for xml in ["integration.xml"] + ([] if "asan" in d else ["system.xml"]):
+    try:
+        for s in ET.parse(f"{d}/{xml}").getroot().iter("testsuite"):
+            n, f, e, k = (int(s.get(a, 0)) for a in ("tests", "failures", "errors", "skipped"))
+            passed += n - f - e - k; failed += f + e; skipped += k
+    except (OSError, ET.ParseError):
+        failed += 1
 print(f"{'asan' if 'asan' in d else 'tests'}: {passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status

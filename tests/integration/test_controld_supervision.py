@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import pid_alive, poll
+from conftest import pid_alive, poll, wait_port
 
 
 @pytest.fixture
@@ -323,6 +323,8 @@ def test_restored_worker_that_hangs_is_retried_as_a_crash(controld):
     controld.start()
     first = controld.wait_status(lambda s: s["telemetry"]["pid"] is not None, what="hung worker spawned")
     hung = first["telemetry"]["pid"]
+    # It listens only after reading its behaviour: then the file can go.
+    wait_port(controld.ports["telemetry"], timeout=15)
 
     controld.behave("telemetry")
     s = controld.wait_status(lambda s: s["telemetry"]["running"], timeout=15, what="retried after the hang")

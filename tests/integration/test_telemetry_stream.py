@@ -242,6 +242,6 @@ def test_sigterm_closes_clients_with_1001(start_telemetryd):
     t.proc.wait(timeout=10)
     assert t.proc.returncode == 0
     log = t.log()
-    assert "stopping; closing 2 clients" in log
+    assert "Stopping; closing 2 clients" in log
     assert "disconnected (0 clients)" in log
     assert "Stopped after" in log

@@ -1,0 +1,114 @@
+"""The packaging files, checked without a machine: the default configuration
+file, the man pages and the unit as systemd-analyze rates it offline.
+
+The build controld comes from RESOLVIX_BUILD_DIR (tests/run-all.sh sets it),
+else build/.
+"""
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "packaging"
+CONF = PKG / "resolvix.conf"
+MAN_PAGES = [PKG / "resolvix-controld.8", PKG / "resolvix.conf.5"]
+SECURITY_LIMIT = 2.5
+
+
+@pytest.fixture(scope="module")
+def controld():
+    exe = Path(os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build")) / "controld" / "resolvix-controld"
+    if not exe.exists():
+        pytest.fail(f"{exe} is not built")
+    return str(exe)
+
+
+def check(controld, *args, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESOLVIX_")}
+    env.update(env_extra or {})
+    p = subprocess.run([controld, *args, "--check"], capture_output=True, text=True, env=env, timeout=10)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def parse_dump(text, prefix=""):
+    """--check output (or, with prefix ";", a file's commented-out
+    assignments) as {(section, key): value}."""
+    out, section = {}, None
+    for line in text.splitlines():
+        if m := re.fullmatch(r"\[(\w+)\]", line):
+            section = m.group(1)
+        elif m := re.fullmatch(re.escape(prefix) + r"(\w+) = ?(.*)", line):
+            out[(section, m.group(1))] = m.group(2)
+    return out
+
+
+def test_default_conffile_parses(controld):
+    out = check(controld, "--config", str(CONF))
+    assert f"(file: {CONF})" in out.splitlines()[0]
+
+
+def test_default_conffile_sets_nothing(controld):
+    # Everything in it is commented out: it reads exactly like no file at all.
+    with_file = parse_dump(check(controld, "--config", str(CONF)))
+    without = parse_dump(check(controld, "--config", ""))
+    assert with_file == without
+
+
+def test_default_conffile_lists_every_key_with_its_default(controld, tmp_path):
+    defaults = parse_dump(check(controld, "--config", ""))
+    listed = parse_dump(CONF.read_text(), prefix=";")
+    assert set(listed) == set(defaults), (
+        f"missing: {sorted(set(defaults) - set(listed))}, unknown: {sorted(set(listed) - set(defaults))}")
+    # Uncommented, the file must give the documented defaults back. Only the
+    # worker directory differs for a build-tree controld, which finds its
+    # workers beside itself; installed, /usr/libexec/resolvix is its default.
+    uncommented = tmp_path / "resolvix.conf"
+    uncommented.write_text(re.sub(r"(?m)^;(\w+ =)", r"\1", CONF.read_text()))
+    got = parse_dump(check(controld, "--config", str(uncommented)))
+    assert got.pop(("control", "worker_dir")) == "/usr/libexec/resolvix"
+    defaults.pop(("control", "worker_dir"))
+    assert got == defaults
+
+
+@pytest.mark.parametrize("page", MAN_PAGES, ids=lambda p: p.name)
+def test_man_page_renders_without_warnings(page):
+    p = subprocess.run(["groff", "-ww", "-z", "-man", str(page)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    if shutil.which("man"):
+        env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
+        p = subprocess.run(["man", "--warnings", "-l", str(page)], capture_output=True, text=True, env=env,
+                           timeout=30)
+        assert p.returncode == 0 and p.stderr == "", p.stderr
+        assert "NAME" in p.stdout and "SEE ALSO" in p.stdout
+
+
+def test_conf_man_page_documents_every_key(controld):
+    keys = parse_dump(check(controld, "--config", ""))
+    page = (PKG / "resolvix.conf.5").read_text()
+    sections = dict(re.findall(r"(?ms)^\.SH \[(\w+)\]\n(.*?)(?=^\.SH )", page))
+    for section, key in keys:
+        assert section in sections, f"no section [{section}] in resolvix.conf(5)"
+        assert re.search(rf"(?m)^\.BR {key}\\ ", sections[section]), f"[{section}] {key} is not documented"
+
+
+def test_controld_man_page_documents_every_option(controld):
+    help_text = subprocess.run([controld, "--help"], capture_output=True, text=True, timeout=10).stdout
+    page = (PKG / "resolvix-controld.8").read_text().replace("\\-", "-")
+    for option in re.findall(r"--[a-z][a-z-]+", help_text):
+        assert option in page, f"{option} is not in resolvix-controld(8)"
+
+
+def test_unit_security_exposure_offline():
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    p = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(PKG / "resolvix.service")],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", p.stdout)
+    assert m, p.stdout + p.stderr
+    print(f"systemd-analyze security --offline=yes packaging/resolvix.service: {m.group(1)}")
+    assert float(m.group(1)) <= SECURITY_LIMIT, p.stdout
