@@ -17,6 +17,7 @@ static void slist_freep(struct curl_slist **l) {
 
 struct sink {
         struct ctl_reply *reply;
+        size_t cap;
         bool too_large;
 };
 
@@ -24,16 +25,24 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata) {
         struct sink *s = userdata;
         struct ctl_reply *r = s->reply;
         size_t n = size * nmemb;
-        char *grown;
 
         if (r->len + n > CTL_REPLY_MAX) {
                 s->too_large = true;
                 return 0; /* curl stops with CURLE_WRITE_ERROR */
         }
-        grown = realloc(r->body, r->len + n + 1);
-        if (!grown)
-                return 0;
-        r->body = grown;
+        if (r->len + n + 1 > s->cap) {
+                /* Doubling: a large /tail arrives in 16 KiB pieces. */
+                size_t cap = s->cap ? s->cap : 4096;
+                char *grown;
+
+                while (cap < r->len + n + 1)
+                        cap *= 2;
+                grown = realloc(r->body, cap);
+                if (!grown)
+                        return 0;
+                r->body = grown;
+                s->cap = cap;
+        }
         memcpy(r->body + r->len, data, n);
         r->len += n;
         r->body[r->len] = '\0';

@@ -8,14 +8,14 @@ import socket
 import pytest
 
 from conftest import free_port
-from test_ctl_helpers import NODE_ID, Node, ctl
+from test_ctl_helpers import NODE_ID, ctl, nodes  # noqa: F401 (a fixture)
 
 COMMANDS = ["status", "start", "stop", "restart", "watch", "logs", "cpu", "memory", "processes", "disks", "network"]
 
 
 @pytest.fixture
-def node(procs, notify_socket, tmp_path):
-    return Node(procs, notify_socket, tmp_path)
+def node(nodes):
+    return nodes()
 
 
 # ---- the command line ----------------------------------------------------------
@@ -232,8 +232,8 @@ def test_a_start_that_fails_says_why_and_exits_1(node):
     assert r.stdout == ""
 
 
-def test_token(procs, notify_socket, tmp_path):
-    node = Node(procs, notify_socket, tmp_path, token="t0ken-for-ctl")
+def test_token(nodes):
+    node = nodes(token="t0ken-for-ctl")
     r = ctl("status", "-p", node.port)
     assert r.returncode == 4, r
     assert "resolvix refused the request: missing or wrong token (401); pass --token TOKEN or set RESOLVIX_TOKEN" \

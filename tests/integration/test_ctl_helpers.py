@@ -7,7 +7,9 @@ import os
 import subprocess
 import threading
 
-from conftest import binary, free_port, poll, start_controld
+import pytest
+
+from conftest import MEMORY_ERROR, binary, free_port, poll, start_controld
 
 NODE_ID = "ctl-test-node"
 
@@ -35,10 +37,19 @@ class Node:
         self.port = start_controld(procs, notify_socket, tmp_path,
                                    {"telemetryd": binary("telemetryd/telemetryd"),
                                     "livelogd": binary("livelogd/livelogd")}, full)
+        self.proc = procs.procs[-1]
         # controld sends STATUS= on every worker change and blocks once the
         # socket's queue (net.unix.max_dgram_qlen, often 10) is full: read
         # what it says from now on, as systemd would.
         threading.Thread(target=drain, args=(notify_socket.sock,), daemon=True).start()
+
+    def close(self):
+        """Stop controld (and so its workers); fail on a sanitizer's report in its log."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+        m = MEMORY_ERROR.search((self.tmp / "controld.log").read_text(errors="replace"))
+        assert not m, m.group(0)
 
     def request(self, method, path, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
@@ -83,6 +94,20 @@ class Node:
             finally:
                 conn.close()
         poll(seen, timeout, f"{text!r} in livelogd's tail")
+
+
+@pytest.fixture
+def nodes(procs, notify_socket, tmp_path):
+    """nodes(**kw) starts a Node; each is stopped and its log checked at the end."""
+    made = []
+
+    def make(**kw):
+        made.append(Node(procs, notify_socket, tmp_path, **kw))
+        return made[-1]
+
+    yield make
+    for n in made:
+        n.close()
 
 
 def drain(sock):

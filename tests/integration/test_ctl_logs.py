@@ -2,17 +2,20 @@
 --json, and -f, which prints the last lines and then only new ones, none
 twice and none lost between the two requests."""
 import json
+import os
+import pty
 import signal
+import subprocess
 
 import pytest
 
-from conftest import poll
-from test_ctl_helpers import NODE_ID, Node, ctl, ctl_popen, read_lines
+from conftest import binary, poll
+from test_ctl_helpers import NODE_ID, ctl, ctl_env, ctl_popen, nodes, read_lines  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
-def node(procs, notify_socket, tmp_path):
-    n = Node(procs, notify_socket, tmp_path)
+def node(nodes):
+    n = nodes()
     n.append(*[f"old line {i}{' needle' if i % 4 == 0 else ''}" for i in range(1, 31)])
     n.control("start_livelogs")
     n.wait_tail("old line 30")
@@ -94,18 +97,13 @@ def test_follow_ends_when_livelogd_stops(node):
     assert "livelogd at 127.0.0.1:" in err and "closed the stream (1001" in err
 
 
-def test_control_characters_do_not_reach_a_terminal(node, tmp_path):
+def test_control_characters_do_not_reach_a_terminal(node):
     """On a pipe a line is printed as it is; on a terminal an escape
     sequence in a log line is shown, not obeyed."""
     node.append("evil \x1b[2J line")
     node.wait_tail("evil")
     r = ctl("logs", "-n", "1", "-p", node.port)
     assert r.stdout == "evil \x1b[2J line\n"
-    import os
-    import pty
-    import subprocess
-    from conftest import binary
-    from test_ctl_helpers import ctl_env
     master, slave = pty.openpty()
     proc = subprocess.Popen([binary("controld/resolvixctl"), "logs", "-n", "1", "-p", str(node.port)], stdout=slave,
                             stderr=subprocess.PIPE, env=ctl_env())

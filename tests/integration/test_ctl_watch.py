@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import binary
-from test_ctl_helpers import NODE_ID, Node, ctl, ctl_env, ctl_popen, read_lines
+from test_ctl_helpers import NODE_ID, ctl, ctl_env, ctl_popen, nodes, read_lines  # noqa: F401 (a fixture)
 
 LINE = re.compile(r"(\S+) (\S+) cpu ([\d.]+)% load ([\d.]+) mem ([\d.]+)% swap ([\d.]+)% disk_read ([\d.]+) "
                   r"disk_write ([\d.]+) MiB/s net_recv ([\d.]+) net_sent ([\d.]+) MiB/s conns (\d+) procs (\d+)")
@@ -24,8 +24,8 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture
-def node(procs, notify_socket, tmp_path):
-    n = Node(procs, notify_socket, tmp_path)
+def node(nodes):
+    n = nodes()
     n.control("start_telemetry", interval=1)
     return n
 
@@ -58,10 +58,10 @@ def test_json_frames_are_the_samples(node):
         assert len(f["metrics"]["cpu"]["cpu_per_core_percent"]) == f["metrics"]["cpu"]["count"]
 
 
-def test_delay_asks_for_samples_between_the_streams_own(procs, notify_socket, tmp_path):
+def test_delay_asks_for_samples_between_the_streams_own(nodes):
     """At interval 60, --delay 0.5 still gets a sample every half second:
     the stream's first one, then the ones it asked for."""
-    n = Node(procs, notify_socket, tmp_path)
+    n = nodes()
     n.control("start_telemetry", interval=60)
     r = ctl("watch", "--json", "-n", "3", "-d", "0.5", "-p", n.port, timeout=20)
     assert r.returncode == 0, r.stderr
@@ -96,8 +96,8 @@ def test_signals_end_watch_cleanly(node):
         assert err == ""
 
 
-def test_stream_token(procs, notify_socket, tmp_path):
-    n = Node(procs, notify_socket, tmp_path, env={"RESOLVIX_TELEMETRY_TOKEN": "stream-secret"})
+def test_stream_token(nodes):
+    n = nodes(env={"RESOLVIX_TELEMETRY_TOKEN": "stream-secret"})
     n.control("start_telemetry", interval=1)
     r = ctl("watch", "-n", "1", "-p", n.port)
     assert r.returncode == 4, r

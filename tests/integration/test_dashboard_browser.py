@@ -6,12 +6,11 @@ keeps a screenshot in tests/artifacts/dashboard.png."""
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from test_ctl_helpers import NODE_ID, Node
+from test_ctl_helpers import NODE_ID, nodes  # noqa: F401 (a fixture)
 
 CLIENT = ROOT / "tests" / "integration" / "clients" / "dashboard-browser.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -33,8 +32,8 @@ def browse(scenario, tmp_path, **config):
 
 
 @pytest.fixture
-def node(procs, notify_socket, tmp_path):
-    return Node(procs, notify_socket, tmp_path)
+def node(nodes):
+    return nodes()
 
 
 def test_live_charts_log_filter_and_buttons(node, tmp_path):
@@ -76,8 +75,8 @@ def test_live_charts_log_filter_and_buttons(node, tmp_path):
     assert shot.stat().st_size > 10000
 
 
-def test_token_is_asked_for_and_used(procs, notify_socket, tmp_path):
-    node = Node(procs, notify_socket, tmp_path, token="s3cret-dashboard")
+def test_token_is_asked_for_and_used(nodes, tmp_path):
+    node = nodes(token="s3cret-dashboard")
     r = browse("token", tmp_path, url=f"http://127.0.0.1:{node.port}/", controlPort=node.port,
                token=node.token, logFile=str(node.log))
     assert r["askedAgain"] and r["stored"] == node.token
