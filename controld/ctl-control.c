@@ -27,16 +27,23 @@ static int parse_body(const struct ctl_reply *r, cJSON **ret) {
         return 0;
 }
 
-int ctl_get_status(const struct ctl *c, cJSON **ret) {
-        _cleanup_(ctl_reply_done) struct ctl_reply reply = { 0 };
+/* GET /status, the answer checked to be a 2xx. */
+static int fetch_status(const struct ctl *c, struct ctl_reply *ret) {
         char url[CTL_URL_MAX];
         int r;
 
         ctl_control_url(c, "/status", url, sizeof url);
-        r = ctl_http(c, url, c->token, NULL, CONTROLD, &reply);
+        r = ctl_http(c, url, c->token, NULL, CONTROLD, ret);
         if (r < 0)
                 return r;
-        r = ctl_reply_check(&reply, CONTROLD);
+        return ctl_reply_check(ret, CONTROLD);
+}
+
+int ctl_get_status(const struct ctl *c, cJSON **ret) {
+        _cleanup_(ctl_reply_done) struct ctl_reply reply = { 0 };
+        int r;
+
+        r = fetch_status(c, &reply);
         if (r < 0)
                 return r;
         return parse_body(&reply, ret);
@@ -88,14 +95,9 @@ int ctl_stream_address(const struct ctl *c, const char *worker, struct ctl_addre
 int ctl_cmd_status(struct ctl *c) {
         _cleanup_(ctl_reply_done) struct ctl_reply reply = { 0 };
         _cleanup_json_ cJSON *status = NULL;
-        char url[CTL_URL_MAX];
         int r;
 
-        ctl_control_url(c, "/status", url, sizeof url);
-        r = ctl_http(c, url, c->token, NULL, CONTROLD, &reply);
-        if (r < 0)
-                return r;
-        r = ctl_reply_check(&reply, CONTROLD);
+        r = fetch_status(c, &reply);
         if (r < 0)
                 return r;
         if (c->json) {

@@ -30,19 +30,8 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata) {
                 s->too_large = true;
                 return 0; /* curl stops with CURLE_WRITE_ERROR */
         }
-        if (r->len + n + 1 > s->cap) {
-                /* Doubling: a large /tail arrives in 16 KiB pieces. */
-                size_t cap = s->cap ? s->cap : 4096;
-                char *grown;
-
-                while (cap < r->len + n + 1)
-                        cap *= 2;
-                grown = realloc(r->body, cap);
-                if (!grown)
-                        return 0;
-                r->body = grown;
-                s->cap = cap;
-        }
+        if (ctl_reserve(&r->body, &s->cap, r->len + n + 1) < 0)
+                return 0;
         memcpy(r->body + r->len, data, n);
         r->len += n;
         r->body[r->len] = '\0';

@@ -152,20 +152,10 @@ static int receive(struct ctl_stream *s, struct lws *wsi, const char *in, size_t
                 begin_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, -EMSGSIZE);
                 return 0;
         }
-        if (s->len + len + 1 > s->cap) {
-                size_t cap = s->cap ? s->cap : 16384;
-                char *p;
-
-                while (cap < s->len + len + 1)
-                        cap *= 2;
-                p = realloc(s->msg, cap);
-                if (!p) {
-                        ctl_error("out of memory");
-                        begin_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, -ENOMEM);
-                        return 0;
-                }
-                s->msg = p;
-                s->cap = cap;
+        if (ctl_reserve(&s->msg, &s->cap, s->len + len + 1) < 0) {
+                ctl_error("out of memory");
+                begin_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, -ENOMEM);
+                return 0;
         }
         memcpy(s->msg + s->len, in, len);
         s->len += len;
