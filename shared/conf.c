@@ -60,6 +60,10 @@ static const struct conf_key conf_keys[] = {
         { "telemetry", "ping_interval", CONF_UINT, F(telemetry.stream.ping_interval), 1, 3600, "30", NULL },
         { "telemetry", "ingest_listen", CONF_ADDRESS, F(telemetry.ingest_listen), 0, 0, "127.0.0.1", NULL },
         { "telemetry", "ingest_port", CONF_PORT, F(telemetry.ingest_port), 0, 65535, "8888", NULL },
+        { "telemetry", "ingest_max_line", CONF_UINT, F(telemetry.ingest_max_line), 32, 1048576, "1024", NULL },
+        { "telemetry", "ingest_max_metrics", CONF_UINT, F(telemetry.ingest_max_metrics), 1, 1000000, "10000", NULL },
+        { "telemetry", "ingest_max_points", CONF_UINT, F(telemetry.ingest_max_points), 1, 1000000, "1000", NULL },
+        { "telemetry", "ingest_max_clients", CONF_UINT, F(telemetry.ingest_max_clients), 1, 65536, "256", NULL },
 
         { "livelogs", "listen", CONF_ADDRESS, F(livelogs.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "livelogs", "port", CONF_PORT, F(livelogs.stream.port), 1, 65535, "8755", NULL },

@@ -47,6 +47,10 @@ struct conf {
                 unsigned interval;
                 char ingest_listen[CONF_ADDR_MAX];
                 uint16_t ingest_port;
+                unsigned ingest_max_line;    /* bytes in one request line, newline excluded */
+                unsigned ingest_max_metrics; /* distinct custom metrics held */
+                unsigned ingest_max_points;  /* points held per metric; the oldest go first */
+                unsigned ingest_max_clients; /* ingest connections open at once */
         } telemetry;
 
         struct {

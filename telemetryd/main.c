@@ -4,6 +4,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "nodeid.h"
 #include "notify.h"
 #include "telemetryd.h"
@@ -18,6 +19,7 @@ static const struct conf_flag flags[] = {
         { "interval", 'i', "telemetry", "interval", "SECONDS", "seconds between samples, 1..86400" },
         { "token", 0, "telemetry", "token", "TOKEN", "token stream clients must present" },
         { "max-clients", 0, "telemetry", "max_clients", "N", "most clients connected at once" },
+        { "ingest-port", 0, "telemetry", "ingest_port", "PORT", "custom metrics put/get port, 0 = off" },
         { 0 },
 };
 
@@ -25,6 +27,7 @@ int main(int argc, char **argv) {
         static struct telemetry t; /* struct conf is large: keep it off the stack */
         struct conf_cli cli;
         struct ws_server_params params;
+        char ingest[CONF_ADDR_MAX + 16] = "";
         int r;
 
         log_open("telemetryd", "telemetry");
@@ -63,15 +66,28 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
+        if (t.conf.telemetry.ingest_port > 0) {
+                r = ingest_new(t.server, &t.conf, &t.ingest);
+                if (r < 0) {
+                        ws_server_free(t.server);
+                        sampler_free(t.sampler);
+                        return 1;
+                }
+                format_host_port(t.conf.telemetry.ingest_listen, t.conf.telemetry.ingest_port, ingest,
+                                 sizeof ingest);
+        }
+
         telemetry_start(&t);
-        log_info("Listening on %s:%u, a sample every %u s, node id %s.", t.conf.telemetry.stream.listen,
-                 t.conf.telemetry.stream.port, t.interval, t.node_id);
-        notify_ready("listening on %s:%u, interval %us", t.conf.telemetry.stream.listen, t.conf.telemetry.stream.port,
-                     t.interval);
+        log_info("Listening on %s:%u, a sample every %u s, node id %s%s%s.", t.conf.telemetry.stream.listen,
+                 t.conf.telemetry.stream.port, t.interval, t.node_id, t.ingest ? "; custom metrics on " : "",
+                 ingest);
+        notify_ready("listening on %s:%u, interval %us%s%s", t.conf.telemetry.stream.listen,
+                     t.conf.telemetry.stream.port, t.interval, t.ingest ? ", custom metrics on " : "", ingest);
 
         r = ws_server_run(t.server);
 
         log_info("Stopped after %llu samples.", (unsigned long long) t.samples);
+        ingest_free(t.ingest);
         ws_server_free(t.server);
         sampler_free(t.sampler);
         free(t.frame);

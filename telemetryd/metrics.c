@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ingestproto.h"
 #include "telemetryd.h"
 
 /* Prometheus text exposition (format 0.0.4). What node_exporter also
@@ -182,6 +184,44 @@ static void self(FILE *f, const struct telemetry *t, const struct sample *s) {
         fprintf(f, "resolvix_frame_bytes %zu\n", t->frame_len);
 }
 
+/* Each custom metric's latest point, at the point's own timestamp (in
+ * milliseconds, as the exposition format has them), so that Prometheus
+ * records when the application measured it, not when it was scraped. */
+static void custom(FILE *f, const struct telemetry *t) {
+        const struct metric_store *store = ingest_store(t->ingest);
+        struct ingest_stats st;
+
+        header(f, "resolvix_custom_metric", "gauge", "Latest value of each custom metric put on the ingest port.");
+        for (size_t i = 0; store && i < metric_store_size(store); i++) {
+                const struct metric *m = metric_store_at(store, i);
+                struct metric_point p;
+                char value[INGEST_VALUE_MAX];
+
+                if (metric_size(m) == 0)
+                        continue;
+                p = metric_point_at(m, metric_size(m) - 1);
+                ingest_format_value(p.value, value);
+                fputs("resolvix_custom_metric{metric=\"", f);
+                label(f, metric_name(m));
+                fprintf(f, "\"} %s %" PRId64 "\n", value, p.timestamp * 1000);
+        }
+        if (!t->ingest)
+                return;
+        st = ingest_stats(t->ingest);
+        header(f, "resolvix_custom_metrics", "gauge", "Custom metrics held.");
+        fprintf(f, "resolvix_custom_metrics %zu\n", metric_store_size(store));
+        header(f, "resolvix_custom_points", "gauge", "Points of custom metrics held, all metrics together.");
+        fprintf(f, "resolvix_custom_points %zu\n", metric_store_points(store));
+        header(f, "resolvix_ingest_clients", "gauge", "Connections open on the ingest port.");
+        fprintf(f, "resolvix_ingest_clients %u\n", st.clients);
+        header(f, "resolvix_ingest_requests_total", "counter", "Requests received on the ingest port.");
+        fprintf(f, "resolvix_ingest_requests_total %" PRIu64 "\n", st.requests);
+        header(f, "resolvix_ingest_errors_total", "counter", "Ingest requests answered with an error.");
+        fprintf(f, "resolvix_ingest_errors_total %" PRIu64 "\n", st.errors);
+        header(f, "resolvix_ingest_refused_total", "counter", "Ingest connections refused at ingest_max_clients.");
+        fprintf(f, "resolvix_ingest_refused_total %" PRIu64 "\n", st.refused);
+}
+
 int telemetry_metrics(struct telemetry *t, char **ret, size_t *len) {
         char *buf = NULL;
         size_t size = 0;
@@ -200,6 +240,7 @@ int telemetry_metrics(struct telemetry *t, char **ret, size_t *len) {
         disks(f, t->sample);
         network(f, t->sample);
         self(f, t, t->sample);
+        custom(f, t);
         if (fclose(f) != 0) {
                 free(buf);
                 return -ENOMEM;

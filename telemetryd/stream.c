@@ -58,11 +58,42 @@ static void broadcast(struct telemetry *t) {
         }
 }
 
+static uint64_t custom_generation(const struct telemetry *t) {
+        const struct metric_store *store = ingest_store(t->ingest);
+
+        return store ? metric_store_generation(store) : 0;
+}
+
+/* metrics.custom: the latest point of each custom metric. Always there,
+ * {} when there is none (or no ingest port), so that clients can index it
+ * on every sample like the rest. */
+static int add_custom(cJSON *sample, const struct metric_store *store) {
+        cJSON *custom = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(sample, "metrics"), "custom");
+
+        if (!custom)
+                return -ENOMEM;
+        for (size_t i = 0; store && i < metric_store_size(store); i++) {
+                const struct metric *m = metric_store_at(store, i);
+                struct metric_point p;
+                cJSON *o;
+
+                if (metric_size(m) == 0)
+                        continue;
+                p = metric_point_at(m, metric_size(m) - 1);
+                o = cJSON_AddObjectToObject(custom, metric_name(m));
+                if (!o || !cJSON_AddNumberToObject(o, "value", p.value) ||
+                    !cJSON_AddNumberToObject(o, "timestamp", (double) p.timestamp))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int serialise(struct telemetry *t) {
         _cleanup_json_ cJSON *j = sample_to_json(t->sample, t->node_id, t->interval);
 
-        if (!j)
+        if (!j || add_custom(j, ingest_store(t->ingest)) < 0)
                 return -ENOMEM;
+        t->custom_generation = custom_generation(t);
         for (;;) {
                 size_t size;
                 unsigned char *p;
@@ -84,6 +115,16 @@ static int serialise(struct telemetry *t) {
         }
 }
 
+static int serialise_or_log(struct telemetry *t) {
+        int r = serialise(t);
+
+        if (r < 0) {
+                t->frame_len = 0;
+                return log_error_errno(r, "Failed to serialise sample %llu: %m", (unsigned long long) t->sample->seq);
+        }
+        return 0;
+}
+
 /* Take a sample and make it the frame new and lagging clients get. */
 static int take(struct telemetry *t) {
         int r;
@@ -92,11 +133,9 @@ static int take(struct telemetry *t) {
         if (r < 0)
                 return log_error_errno(r, "Failed to take a sample: %m");
         t->samples++;
-        r = serialise(t);
-        if (r < 0) {
-                t->frame_len = 0;
-                return log_error_errno(r, "Failed to serialise sample %llu: %m", (unsigned long long) t->sample->seq);
-        }
+        r = serialise_or_log(t);
+        if (r < 0)
+                return r;
         log_debug("Sample %llu: %zu bytes, taken in %llu µs.", (unsigned long long) t->sample->seq, t->frame_len,
                   (unsigned long long) t->sample->duration_usec);
         return 0;
@@ -140,7 +179,9 @@ void telemetry_start(struct telemetry *t) {
 int telemetry_fresh_sample(struct telemetry *t) {
         if (t->sample && t->frame_len > 0 &&
             now_usec(CLOCK_MONOTONIC) - t->sample->monotonic_usec < FRESH_USEC)
-                return 0;
+                /* Recent enough; a point put since it was serialised shows
+                 * at once all the same. */
+                return t->custom_generation == custom_generation(t) ? 0 : serialise_or_log(t);
         /* Not a scheduled sample: the generation stays, so connected
          * clients are not sent it, only those who asked. */
         return take(t);

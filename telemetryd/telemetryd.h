@@ -8,6 +8,7 @@
 #include <libwebsockets.h>
 
 #include "conf.h"
+#include "ingest.h"
 #include "macro.h"
 #include "sample.h"
 #include "wsserver.h"
@@ -22,6 +23,7 @@ struct telemetry {
 
         struct ws_server *server;
         struct sampler *sampler;
+        struct ingest *ingest; /* NULL when ingest_port = 0 */
         const struct sample *sample; /* the newest, NULL before the first */
 
         /* The newest sample serialised once, after LWS_PRE bytes of
@@ -30,6 +32,7 @@ struct telemetry {
          * no client holds on to it between callbacks. */
         unsigned char *frame;
         size_t frame_size, frame_len;
+        uint64_t custom_generation; /* of the custom metrics the frame holds */
         /* Bumped for each scheduled sample. A client remembers the one it
          * sent, so a slow client skips to the newest (latest wins). */
         uint64_t generation;
@@ -47,7 +50,8 @@ extern const struct ws_server_ops telemetry_ops;
 /* Start sampling: the first sample follows a short priming window. */
 void telemetry_start(struct telemetry *t);
 /* The newest sample, taking a new one if it is older than a second (HTTP
- * requests and get_metrics want current values even at interval = 60). */
+ * requests and get_metrics want current values even at interval = 60), and
+ * holding the custom metrics as they are now. */
 int telemetry_fresh_sample(struct telemetry *t);
 
 /* metrics.c: GET /metrics, Prometheus text exposition format. */

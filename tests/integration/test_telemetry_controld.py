@@ -14,7 +14,7 @@ def controld(procs, notify_socket, tmp_path, ws_port):
     """controld with a worker directory holding only the telemetryd under test."""
     return start_controld(procs, notify_socket, tmp_path, {"telemetryd": binary("telemetryd/telemetryd")},
                           {"RESOLVIX_NODE_ID": NODE_ID, "RESOLVIX_TELEMETRY_LISTEN": "127.0.0.1",
-                           "RESOLVIX_TELEMETRY_PORT": str(ws_port)})
+                           "RESOLVIX_TELEMETRY_PORT": str(ws_port), "RESOLVIX_TELEMETRY_INGEST_PORT": "0"})
 
 
 def samples(url, n):

@@ -102,6 +102,9 @@ def start_telemetryd(procs, notify_socket, tmp_path):
             "NOTIFY_SOCKET": notify_socket.path,
             "RESOLVIX_NODE_ID": NODE_ID,
             "RESOLVIX_TELEMETRY_LISTEN": "127.0.0.1",
+            # Off unless a test turns it on: the default port is shared
+            # with whoever else runs tests, and so would its state be.
+            "RESOLVIX_TELEMETRY_INGEST_PORT": "0",
         }
         full_env.update(env or {})
         with open(log_path, "wb") as log:

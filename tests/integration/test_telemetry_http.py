@@ -18,7 +18,8 @@ def test_sample(start_telemetryd):
     s = json.loads(body)
     assert s["node_id"] == "test-node"
     assert s["interval"] == 60
-    assert set(s["metrics"]) == {"cpu", "memory", "disk", "network", "processes"}
+    assert set(s["metrics"]) == {"cpu", "memory", "disk", "network", "processes", "custom"}
+    assert s["metrics"]["custom"] == {}  # no ingest port: none, but always there
     assert "/" in s["metrics"]["disk"]["disk_usage"]
 
 

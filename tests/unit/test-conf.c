@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +47,11 @@ Test(conf, defaults_match_the_spec) {
         cr_assert_eq(c.telemetry.interval, 60);
         cr_assert_eq(c.telemetry.stream.max_clients, 1024);
         cr_assert_eq(c.telemetry.ingest_port, 8888);
+        cr_assert_str_eq(c.telemetry.ingest_listen, "127.0.0.1");
+        cr_assert_eq(c.telemetry.ingest_max_line, 1024);
+        cr_assert_eq(c.telemetry.ingest_max_metrics, 10000);
+        cr_assert_eq(c.telemetry.ingest_max_points, 1000);
+        cr_assert_eq(c.telemetry.ingest_max_clients, 256);
         cr_assert_not(c.telemetry.stream.autostart);
         cr_assert_eq(c.livelogs.stream.port, 8755);
         cr_assert_str_eq(c.livelogs.log_file, "/var/log/syslog");
@@ -219,6 +224,46 @@ Test(conf, env_round_trip) {
         cr_assert_str_eq(b.telemetry.stream.token, "s3cret");
         for (int i = 0; i < n; i++)
                 free(env[i]);
+}
+
+/* The ingest bounds: what a file may set, and what each refuses. */
+Test(conf, ingest_bounds) {
+        static const struct {
+                const char *key, *value;
+                size_t offset;
+                unsigned want; /* 0: refused */
+        } cases[] = {
+                { "ingest_max_line", "64", offsetof(struct conf, telemetry.ingest_max_line), 64 },
+                { "ingest_max_line", "31", 0, 0 },
+                { "ingest_max_line", "1048577", 0, 0 },
+                { "ingest_max_metrics", "1", offsetof(struct conf, telemetry.ingest_max_metrics), 1 },
+                { "ingest_max_metrics", "0", 0, 0 },
+                { "ingest_max_points", "1000000", offsetof(struct conf, telemetry.ingest_max_points), 1000000 },
+                { "ingest_max_points", "1000001", 0, 0 },
+                { "ingest_max_clients", "3", offsetof(struct conf, telemetry.ingest_max_clients), 3 },
+                { "ingest_max_clients", "0", 0, 0 },
+                { "ingest_max_clients", "many", 0, 0 },
+        };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                struct conf c, before;
+                char err[256] = "";
+                int r;
+
+                conf_defaults(&c);
+                before = c;
+                r = conf_set(&c, "telemetry", cases[i].key, cases[i].value, "test", err, sizeof err);
+                if (cases[i].want == 0) {
+                        cr_assert_eq(r, -EINVAL, "%s = %s", cases[i].key, cases[i].value);
+                        cr_assert(strstr(err, cases[i].key), "%s", err);
+                        cr_assert(strstr(err, "expected a whole number"), "%s", err);
+                        cr_assert_eq(memcmp(&c, &before, sizeof c), 0, "%s changed the config", cases[i].value);
+                } else {
+                        cr_assert_eq(r, 0, "%s", err);
+                        cr_assert_eq(*(unsigned *) ((char *) &c + cases[i].offset), cases[i].want, "%s",
+                                     cases[i].key);
+                }
+        }
 }
 
 Test(conf, loopback_detection) {
