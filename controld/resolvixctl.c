@@ -127,7 +127,6 @@ static const struct command commands[] = {
         { "network", "", "this machine's network throughput and interfaces",
           LOCAL_HELP("network throughput, TCP connections and per-interface counters") "network", O_JSON, 0, 0,
           false, false, run_network },
-#ifdef HAVE_INGEST_CLIENT
         { "put", "METRIC VALUE [TIMESTAMP]", "store a custom metric",
           "Send one value to telemetryd's custom-metrics port (put METRIC VALUE TIMESTAMP).\n"
           "TIMESTAMP is in seconds since the epoch, now by default. Put -- before a negative value.\n\n"
@@ -141,7 +140,6 @@ static const struct command commands[] = {
           "      --ingest-port PORT  its [telemetry] ingest_port (default 8888)\n"
           "  -j, --json        {\"METRIC\": [[TIMESTAMP, VALUE], ...]}",
           O_HOST | O_INGEST | O_JSON, 1, 1, false, false, ctl_cmd_get },
-#endif
 };
 
 static const char connection_help[] =

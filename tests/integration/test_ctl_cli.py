@@ -10,7 +10,8 @@ import pytest
 from conftest import free_port
 from test_ctl_helpers import NODE_ID, ctl, nodes  # noqa: F401 (a fixture)
 
-COMMANDS = ["status", "start", "stop", "restart", "watch", "logs", "cpu", "memory", "processes", "disks", "network"]
+COMMANDS = ["status", "start", "stop", "restart", "watch", "logs", "cpu", "memory", "processes", "disks", "network",
+            "put", "get"]
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def test_completion_offers_the_commands():
     assert complete("help", "lo") == {"logs"}
 
 
-@pytest.mark.parametrize("command", ["status", "start", "stop", "restart", "watch", "logs", "cpu", "disks"])
+@pytest.mark.parametrize("command", ["status", "start", "stop", "restart", "watch", "logs", "cpu", "disks", "put", "get"])
 def test_completion_offers_each_commands_options(command):
     offered = complete(command, "--")
     assert offered == options_of(command) | {"--help"}, command
