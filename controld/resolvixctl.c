@@ -129,7 +129,8 @@ static const struct command commands[] = {
           false, false, run_network },
         { "put", "METRIC VALUE [TIMESTAMP]", "store a custom metric",
           "Send one value to telemetryd's custom-metrics port (put METRIC VALUE TIMESTAMP).\n"
-          "TIMESTAMP is in seconds since the epoch, now by default. Put -- before a negative value.\n\n"
+          "TIMESTAMP is in seconds since the epoch, now by default. A negative value goes after --,\n"
+          "with the options before it: resolvixctl put --ingest-port 8888 -- fridge.temp -3.5\n\n"
           "  -H, --host HOST   where telemetryd listens (default 127.0.0.1)\n"
           "      --ingest-port PORT  its [telemetry] ingest_port (default 8888)",
           O_HOST | O_INGEST, 2, 3, false, false, ctl_cmd_put },
