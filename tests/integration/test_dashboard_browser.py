@@ -70,8 +70,6 @@ def test_live_charts_log_filter_and_buttons(node, tmp_path):
     assert r["afterStop"]["running"] is False and r["afterStop"]["state"] == "stopped"
     assert r["streamAfterStop"] == "offline"
     assert r["afterStart"]["running"] is True and r["afterStart"]["interval"] == 2
-    assert any("telemetry: stopped" in t for t in r["toasts"]), r["toasts"]
-    assert any("telemetry: started" in t for t in r["toasts"]), r["toasts"]
     assert shot.stat().st_size > 10000
 
 

@@ -87,6 +87,12 @@ async function live(page) {
   await waitFor(page, 'the late line', () => [...document.querySelectorAll('#log .line .text')]
     .some((l) => l.textContent === 'dashboard line 8 beta late'));
   report.filterLive = await visibleLines(page);
+  // The count follows at the next frame.
+  await waitFor(page, 'the line count', () => {
+    const all = document.querySelectorAll('#log .line').length;
+    const shown = document.querySelectorAll('#log .line:not([hidden])').length;
+    return document.getElementById('log-count').textContent === `${shown} of ${all} lines`;
+  });
   report.logCount = await page.textContent('#log-count');
   report.filterCleared = await filterTo(page, '');
 
@@ -97,18 +103,21 @@ async function live(page) {
   }
 
   // Stop, then start, with the header's buttons; /status is read from here.
+  const toastSays = (text) => waitFor(page, `a toast saying ${text}`, (t) => [...document.querySelectorAll('#toasts .toast')]
+    .some((x) => x.textContent.startsWith(t)), text);
   await page.click('[data-worker="telemetry"][data-action="stop"]');
+  await toastSays('telemetry: stopped');
   await waitFor(page, 'telemetry shown stopped', () => document.getElementById('worker-telemetry').dataset.state === 'stopped');
   report.afterStop = (await status()).telemetry;
   report.streamAfterStop = await page.getAttribute('.stream[data-stream="telemetry"]', 'data-state');
   const before = await chartPoints(page, 'chart-cpu');
   await page.fill('#interval', '2');
   await page.click('[data-worker="telemetry"][data-action="start"]');
+  await toastSays('telemetry: started');
   await waitFor(page, 'telemetry shown running', () => document.getElementById('worker-telemetry').dataset.state === 'running');
   report.afterStart = (await status()).telemetry;
   // The page reconnects to the restarted stream by itself.
   await waitFor(page, 'samples from the restarted stream', (n) => window.Chart.getChart('chart-cpu').data.labels.length > n, before);
-  report.toasts = await page.$$eval('#toasts .toast', (t) => t.map((x) => x.textContent));
 }
 
 async function token(page) {
