@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "build-config.h"
@@ -38,9 +40,40 @@ enum route {
         ROUTE_CONTROL,
         ROUTE_STATUS,
         ROUTE_HEALTH,
+        ROUTE_DASHBOARD,
 };
 
+/* The dashboard's files: a fixed table, so that no URL can name anything
+ * else on the disk. Chart.js is Debian's libjs-chart.js. */
+struct asset {
+        const char *url;
+        const char *file; /* in the dashboard directory, or an absolute path */
+        const char *type;
+};
+
+static const struct asset assets[] = {
+        { "/", "index.html", "text/html; charset=utf-8" },
+        { "/dashboard/", "index.html", "text/html; charset=utf-8" },
+        { "/dashboard/app.js", "app.js", "text/javascript; charset=utf-8" },
+        { "/dashboard/style.css", "style.css", "text/css; charset=utf-8" },
+        { "/dashboard/chart.min.js", RESOLVIX_CHARTJS, "text/javascript; charset=utf-8" },
+};
+
+/* The page may only load its own files and talk to this node's streams. */
+#define DASHBOARD_CSP                                                                                       \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "                  \
+        "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static const struct asset *asset_of(const char *url) {
+        for (size_t i = 0; i < ELEMENTSOF(assets); i++)
+                if (streq(url, assets[i].url))
+                        return &assets[i];
+        return NULL;
+}
+
 static enum route route_of(const char *url) {
+        if (asset_of(url))
+                return ROUTE_DASHBOARD;
         if (strneq(url, "/api/", 5))
                 url += 4;
         if (streq(url, "/control"))
@@ -207,6 +240,89 @@ static void control(struct request *r) {
         }
 }
 
+/* ---- GET / : the dashboard ------------------------------------------------ */
+
+/* Run from the build tree, controld serves the page from the source tree,
+ * so that it is seen as edited; installed, from datadir. */
+static const char *dashboard_dir(void) {
+        static char dir[PATH_MAX];
+        char exe[PATH_MAX];
+        ssize_t n;
+
+        if (dir[0])
+                return dir;
+        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n > 0) {
+                exe[n] = '\0';
+                if (strneq(exe, RESOLVIX_BUILD_ROOT "/", strlen(RESOLVIX_BUILD_ROOT) + 1)) {
+                        snprintf(dir, sizeof dir, "%s", RESOLVIX_DASHBOARD_SOURCE_DIR);
+                        return dir;
+                }
+        }
+        snprintf(dir, sizeof dir, "%s", RESOLVIX_DASHBOARD_DIR);
+        return dir;
+}
+
+static enum MHD_Result send_asset(struct request *r, const struct asset *a) {
+        static bool warned[ELEMENTSOF(assets)];
+        _cleanup_close_ int fd = -1;
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+        const char *match;
+        char path[PATH_MAX], etag[64];
+        unsigned status = MHD_HTTP_OK;
+        struct stat st;
+
+        if (a->file[0] == '/')
+                snprintf(path, sizeof path, "%s", a->file);
+        else
+                snprintf(path, sizeof path, "%s/%s", dashboard_dir(), a->file);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                bool chartjs = a->file[0] == '/';
+                char message[PATH_MAX + 64];
+
+                /* Once per file: a page reloaded in a loop must not flood the journal. */
+                if (!warned[a - assets]) {
+                        warned[a - assets] = true;
+                        log_warning("Dashboard: cannot serve %s%s", path,
+                                    chartjs ? " (install libjs-chart.js)" : " (is the dashboard installed?)");
+                }
+                snprintf(message, sizeof message, "%s is missing on this node%s", path,
+                         chartjs ? ": install libjs-chart.js" : "");
+                set_error(r, MHD_HTTP_NOT_FOUND, "not_installed", message);
+                return send_answer(r, NULL);
+        }
+
+        /* Revalidated on every load: an upgraded page shows at once, an
+         * unchanged one costs a 304. */
+        snprintf(etag, sizeof etag, "\"%llx-%llx\"",
+                 (unsigned long long) st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long) st.st_mtim.tv_nsec,
+                 (unsigned long long) st.st_size);
+        match = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        if (match && streq(match, etag)) {
+                status = MHD_HTTP_NOT_MODIFIED;
+                resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        } else {
+                resp = MHD_create_response_from_fd((uint64_t) st.st_size, fd);
+                if (resp)
+                        fd = -1; /* libmicrohttpd closes it */
+        }
+        if (!resp)
+                return MHD_NO;
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        (void) MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        if (streq(a->file, "index.html")) {
+                (void) MHD_add_response_header(resp, "Content-Security-Policy", DASHBOARD_CSP);
+                (void) MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        }
+        ret = MHD_queue_response(r->connection, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
 /* ---- GET /status and /health ---------------------------------------------- */
 
 static cJSON *worker_status(const struct supervised *w) {
@@ -293,10 +409,14 @@ static bool refuse_early(struct request *r, enum route route, const char *method
         const char *v;
 
         if (route == ROUTE_NONE) {
-                set_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint; try /status, /health or /control");
+                set_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such endpoint; try /status, /health or /control, or / for the dashboard");
                 return true;
         }
-        if (!(route == ROUTE_HEALTH && streq(method, "GET")) && !authorized(r->manager, r->connection)) {
+        /* The page itself holds nothing secret: it asks for the token
+         * when /status answers 401. */
+        if (!(route == ROUTE_HEALTH && streq(method, "GET")) && route != ROUTE_DASHBOARD &&
+            !authorized(r->manager, r->connection)) {
                 set_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                           "missing or wrong token: send Authorization: Bearer <token>");
                 return true;
@@ -383,6 +503,8 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const c
         case ROUTE_HEALTH:
                 health(r);
                 break;
+        case ROUTE_DASHBOARD:
+                return send_asset(r, asset_of(url));
         case ROUTE_NONE:
                 break;
         }

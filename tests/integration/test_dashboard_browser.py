@@ -1,0 +1,93 @@
+"""The dashboard controld serves at / (issue 6 §2), in headless Chromium:
+charts fill from the telemetry stream, log lines arrive and the filter
+works, the start/stop buttons change /status, a token is asked for when one
+is set, and the history and log stay within their bounds. The live test
+keeps a screenshot in tests/artifacts/dashboard.png."""
+import json
+import re
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from test_ctl_helpers import NODE_ID, nodes  # noqa: F401 (a fixture)
+
+CLIENT = ROOT / "tests" / "integration" / "clients" / "dashboard-browser.js"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def browse(scenario, tmp_path, **config):
+    config.setdefault("profile", str(tmp_path / "chromium-profile"))
+    config.setdefault("nodeId", NODE_ID)
+    proc = subprocess.run(["node", str(CLIENT), scenario, json.dumps(config)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT / "tests")
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"no report from the browser client:\n{proc.stderr[-3000:]}"
+    report = json.loads(lines[-1])
+    assert proc.returncode == 0 and "failed" not in report, (report, proc.stderr[-3000:])
+    # No script error, and nothing the page's Content-Security-Policy refused.
+    assert report["errors"] == [], report["errors"]
+    assert not [m for m in report["console"] if "Content Security Policy" in m or "Refused" in m], report["console"]
+    return report
+
+
+@pytest.fixture
+def node(nodes):
+    return nodes()
+
+
+def test_live_charts_log_filter_and_buttons(node, tmp_path):
+    node.start(interval=1)
+    node.append("before the page opened")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dashboard.png"
+    shot.unlink(missing_ok=True)
+
+    r = browse("live", tmp_path, url=f"http://127.0.0.1:{node.port}/", controlPort=node.port,
+               logFile=str(node.log), screenshot=str(shot))
+
+    # Every chart holds at least two samples; the CPU chart has a line per core.
+    assert all(n >= 2 for n in r["points"].values()), r["points"]
+    cores = sum(1 for line in open("/proc/stat") if re.match(r"cpu\d", line))
+    assert r["cores"] == cores
+    assert r["cpuDatasets"] == ["total"] + [f"cpu{i}" for i in range(cores)]
+    assert 1 <= r["processes"] <= 5
+    assert "/" in r["mounts"] or r["mounts"] == ["no block-device filesystems"]
+
+    # The log: the backlog, then what was written while the page was open.
+    fresh = [f"dashboard line {i} {'alpha' if i % 2 else 'beta'} shard-{i}" for i in range(1, 7)]
+    assert r["logAll"][0] == "before the page opened"
+    assert r["logAll"][-6:] == fresh
+    assert r["filterBeta"] == [line for line in fresh if "beta" in line]  # case-insensitive text
+    assert r["filterRegex"] == [fresh[0], fresh[4]]
+    assert r["filterMarks"] == ["shard-1", "shard-5"]
+    assert r["filterBad"] == [] and r["filterBadInvalid"]
+    assert r["filterLive"] == [line for line in fresh if "beta" in line] + ["dashboard line 8 beta late"]
+    assert r["logCount"] == "4 of 9 lines"
+    assert len(r["filterCleared"]) == 9
+
+    # The buttons went through /control: /status, read apart from the page, agrees.
+    assert r["afterStop"]["running"] is False and r["afterStop"]["state"] == "stopped"
+    assert r["streamAfterStop"] == "offline"
+    assert r["afterStart"]["running"] is True and r["afterStart"]["interval"] == 2
+    assert shot.stat().st_size > 10000
+
+
+def test_token_is_asked_for_and_used(nodes, tmp_path):
+    node = nodes(token="s3cret-dashboard")
+    r = browse("token", tmp_path, url=f"http://127.0.0.1:{node.port}/", controlPort=node.port,
+               token=node.token, logFile=str(node.log))
+    assert r["askedAgain"] and r["stored"] == node.token
+    assert r["afterStart"]["running"] is True
+    assert r["points"] >= 1
+    assert r["dialogAfterReload"] is False
+
+
+def test_history_and_log_lines_stay_bounded(node, tmp_path):
+    node.start(interval=1)
+    r = browse("bounds", tmp_path, url=f"http://127.0.0.1:{node.port}/?history=5&lines=50", controlPort=node.port,
+               logFile=str(node.log), logLines=120, samples=9)
+    assert r["domLines"] == 50
+    assert r["firstLine"] == "bounded line 71"
+    assert r["points"] == {"chart-cpu": 5, "chart-memory": 5, "chart-disk": 5, "chart-network": 5}
+    assert set(r["cpuSeriesLengths"]) == {5}
