@@ -118,7 +118,7 @@ static int start_http(struct manager *m) {
         r = sd_event_source_set_prepare(m->httpd_io, on_httpd_prepare);
         if (r < 0)
                 return log_error_errno(r, "Cannot hook the HTTP server into the loop: %m");
-        log_info("Control API listening on http://%s", where);
+        log_info("Control API listening on http://%s (dashboard at http://%s/)", where, where);
         return 0;
 }
 

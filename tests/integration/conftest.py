@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -86,6 +87,7 @@ class Processes:
 
     def __init__(self):
         self.procs = []
+        self.cleanups = []  # run after every process is gone
 
     def start(self, args, env=None, **kw):
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RESOLVIX_CONFIG": ""}
@@ -106,6 +108,8 @@ class Processes:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        for cleanup in self.cleanups:
+            cleanup()
 
 
 def control(port, command, **fields):
@@ -131,24 +135,42 @@ def get_status(port):
         conn.close()
 
 
-def start_controld(procs, notify_socket, tmp_path, workers, env, wrap=()):
+def start_controld(procs, tmp_path, workers, env, wrap=()):
     """A real controld whose worker directory holds only the given workers
     ({"telemetryd": path, ...}); its log goes to tmp_path/controld.log (a
     pipe nobody reads would stall it). Returns the control port once
-    controld has sent READY=1."""
+    controld has sent READY=1 on a NOTIFY_SOCKET of its own."""
     wdir = tmp_path / "workers"
     wdir.mkdir(exist_ok=True)
     for name, path in workers.items():
         if not (wdir / name).exists():
             os.symlink(path, wdir / name)
     port = free_port()
-    full = {"NOTIFY_SOCKET": notify_socket.path, "RESOLVIX_CONTROL_PORT": str(port),
+    notify = NotifySocket(tmp_path / f"controld-{port}.notify")
+    procs.cleanups.append(notify.close)
+    full = {"NOTIFY_SOCKET": notify.path, "RESOLVIX_CONTROL_PORT": str(port),
             "RESOLVIX_CONTROL_STATE_DIR": str(tmp_path / "state"), "RESOLVIX_WORKER_DIR": str(wdir), **env}
     log = open(tmp_path / "controld.log", "ab")
     procs.start([*wrap, binary("controld/resolvix-controld")], env=full, stdout=log, stderr=log)
     log.close()
-    notify_socket.wait_for("READY", timeout=15)
+    notify.wait_for("READY", timeout=15)
+    # controld sends STATUS= on every worker change and blocks once the
+    # socket's queue (net.unix.max_dgram_qlen, often 10) is full: from now on
+    # read what it says, as systemd would.
+    threading.Thread(target=drain, args=(notify.sock,), daemon=True).start()
     return port
+
+
+def drain(sock):
+    """Read and drop datagrams until the fixture closes the socket."""
+    sock.settimeout(0.2)
+    while sock.fileno() >= 0:
+        try:
+            sock.recv(4096)
+        except TimeoutError:
+            continue
+        except OSError:
+            return
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ NODE_ID = "ctl-test-node"
 
 
 class Node:
-    def __init__(self, procs, notify_socket, tmp_path, token=None, env=None):
+    def __init__(self, procs, tmp_path, token=None, env=None):
         self.tmp = tmp_path
         self.token = token
         self.ws = {"telemetry": free_port(), "livelogs": free_port()}
@@ -34,14 +34,10 @@ class Node:
         }
         if token:
             full["RESOLVIX_CONTROL_TOKEN"] = token
-        self.port = start_controld(procs, notify_socket, tmp_path,
+        self.port = start_controld(procs, tmp_path,
                                    {"telemetryd": binary("telemetryd/telemetryd"),
                                     "livelogd": binary("livelogd/livelogd")}, full)
         self.proc = procs.procs[-1]
-        # controld sends STATUS= on every worker change and blocks once the
-        # socket's queue (net.unix.max_dgram_qlen, often 10) is full: read
-        # what it says from now on, as systemd would.
-        threading.Thread(target=drain, args=(notify_socket.sock,), daemon=True).start()
 
     def close(self):
         """Stop controld (and so its workers); fail on a sanitizer's report in its log."""
@@ -97,29 +93,17 @@ class Node:
 
 
 @pytest.fixture
-def nodes(procs, notify_socket, tmp_path):
+def nodes(procs, tmp_path):
     """nodes(**kw) starts a Node; each is stopped and its log checked at the end."""
     made = []
 
     def make(**kw):
-        made.append(Node(procs, notify_socket, tmp_path, **kw))
+        made.append(Node(procs, tmp_path, **kw))
         return made[-1]
 
     yield make
     for n in made:
         n.close()
-
-
-def drain(sock):
-    """Until the fixture closes the socket at the end of the test."""
-    sock.settimeout(0.2)
-    while sock.fileno() >= 0:
-        try:
-            sock.recv(4096)
-        except TimeoutError:
-            continue
-        except OSError:
-            return
 
 
 def ctl_env(extra=None):

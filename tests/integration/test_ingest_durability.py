@@ -124,8 +124,8 @@ def test_an_unusable_state_dir_fails_the_start(procs, notify_socket, tmp_path):
 
 # ---- under controld ----------------------------------------------------------
 
-def controld(procs, notify_socket, tmp_path, ws_port, ingest_port):
-    return start_controld(procs, notify_socket, tmp_path, {"telemetryd": binary("telemetryd/telemetryd")},
+def controld(procs, tmp_path, ws_port, ingest_port):
+    return start_controld(procs, tmp_path, {"telemetryd": binary("telemetryd/telemetryd")},
                           {"RESOLVIX_NODE_ID": "test-node", "RESOLVIX_TELEMETRY_LISTEN": "127.0.0.1",
                            "RESOLVIX_TELEMETRY_PORT": str(ws_port),
                            "RESOLVIX_TELEMETRY_INGEST_PORT": str(ingest_port)})
@@ -141,9 +141,9 @@ def ask(port, request):
         return buf
 
 
-def test_points_survive_a_controld_restart(procs, notify_socket, tmp_path):
+def test_points_survive_a_controld_restart(procs, tmp_path):
     ws_port, ingest_port = free_port(), free_port()
-    port = controld(procs, notify_socket, tmp_path, ws_port, ingest_port)
+    port = controld(procs, tmp_path, ws_port, ingest_port)
     code, body = control(port, "start_telemetry", interval=1)
     assert code == 200 and body["status"] == "started"
     assert ask(ingest_port, PUTS) == OK * 5
@@ -156,7 +156,7 @@ def test_points_survive_a_controld_restart(procs, notify_socket, tmp_path):
     assert not pid_alive(body["pid"])
 
     # The desired state brings telemetryd back, and it its points.
-    port = controld(procs, notify_socket, tmp_path, ws_port, ingest_port)
+    port = controld(procs, tmp_path, ws_port, ingest_port)
     poll(lambda: get_status(port)["telemetry"]["running"], 10, "telemetry restored")
     wait_port(ingest_port)
     assert ask(ingest_port, b"get *\n") == ALL
@@ -167,12 +167,12 @@ def test_points_survive_a_controld_restart(procs, notify_socket, tmp_path):
     assert ask(ingest_port, b"get *\n") == ALL
 
 
-def test_ingest_port_in_use_is_port_in_use_for_controld(procs, notify_socket, tmp_path):
+def test_ingest_port_in_use_is_port_in_use_for_controld(procs, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         ingest_port = taken.getsockname()[1]
-        port = controld(procs, notify_socket, tmp_path, free_port(), ingest_port)
+        port = controld(procs, tmp_path, free_port(), ingest_port)
         code, body = control(port, "start_telemetry")
     assert code == 409
     assert body["status"] == "error" and body["detail"] == "port_in_use"

@@ -9,20 +9,20 @@ from conftest import binary, control, free_port, get_status as status, start_con
 from test_livelogs_support import JOURNAL_NS, NODE_ID, append, connect, receive, run
 
 
-def controld(procs, notify_socket, tmp_path, log_file, wrap=()):
+def controld(procs, tmp_path, log_file, wrap=()):
     """controld with a worker directory holding only the livelogd under test."""
     ws_port = free_port()
-    port = start_controld(procs, notify_socket, tmp_path, {"livelogd": binary("livelogd/livelogd")},
+    port = start_controld(procs, tmp_path, {"livelogd": binary("livelogd/livelogd")},
                           {"RESOLVIX_NODE_ID": NODE_ID, "RESOLVIX_LIVELOGS_LISTEN": "127.0.0.1",
                            "RESOLVIX_LIVELOGS_PORT": str(ws_port), "RESOLVIX_LIVELOGS_LOG_FILE": str(log_file),
                            "RESOLVIX_LIVELOGS_BACKLOG": "5"}, wrap)
     return port, ws_port
 
 
-def test_start_status_restart_stop(procs, notify_socket, tmp_path):
+def test_start_status_restart_stop(procs, tmp_path):
     log = tmp_path / "app.log"
     append(log, "before start\n")
-    port, ws_port = controld(procs, notify_socket, tmp_path, log)
+    port, ws_port = controld(procs, tmp_path, log)
 
     code, body = control(port, "start_livelogs")
     assert code == 200 and body["status"] == "started"
@@ -46,8 +46,8 @@ def test_start_status_restart_stop(procs, notify_socket, tmp_path):
     assert status(port)["livelogs"]["running"] is False
 
 
-def test_unreadable_log_file_is_named(procs, notify_socket, tmp_path):
-    port, _ = controld(procs, notify_socket, tmp_path, tmp_path)  # a directory
+def test_unreadable_log_file_is_named(procs, tmp_path):
+    port, _ = controld(procs, tmp_path, tmp_path)  # a directory
     code, body = control(port, "start_livelogs")
     assert code >= 400
     assert body["status"] == "error" and body["detail"] == "log_file_unreadable"
@@ -56,8 +56,8 @@ def test_unreadable_log_file_is_named(procs, notify_socket, tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a private mount namespace needs root")
-def test_status_shows_the_journal_when_the_file_is_missing(procs, notify_socket, tmp_path):
-    port, _ = controld(procs, notify_socket, tmp_path, tmp_path / "syslog", wrap=[JOURNAL_NS, "run", "--"])
+def test_status_shows_the_journal_when_the_file_is_missing(procs, tmp_path):
+    port, _ = controld(procs, tmp_path, tmp_path / "syslog", wrap=[JOURNAL_NS, "run", "--"])
     code, body = control(port, "start_livelogs")
     assert code == 200 and body["status"] == "started"
     assert body["log_file"] == "journal"

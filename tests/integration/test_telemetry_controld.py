@@ -10,9 +10,9 @@ from conftest import binary, control, free_port, get_status as status, start_con
 from test_telemetry_helpers import NODE_ID, connect, recv_sample
 
 
-def controld(procs, notify_socket, tmp_path, ws_port):
+def controld(procs, tmp_path, ws_port):
     """controld with a worker directory holding only the telemetryd under test."""
-    return start_controld(procs, notify_socket, tmp_path, {"telemetryd": binary("telemetryd/telemetryd")},
+    return start_controld(procs, tmp_path, {"telemetryd": binary("telemetryd/telemetryd")},
                           {"RESOLVIX_NODE_ID": NODE_ID, "RESOLVIX_TELEMETRY_LISTEN": "127.0.0.1",
                            "RESOLVIX_TELEMETRY_PORT": str(ws_port), "RESOLVIX_TELEMETRY_INGEST_PORT": "0"})
 
@@ -25,9 +25,9 @@ def samples(url, n):
     return asyncio.run(go())
 
 
-def test_start_reconfigure_restart_stop(procs, notify_socket, tmp_path):
+def test_start_reconfigure_restart_stop(procs, tmp_path):
     ws_port = free_port()
-    port = controld(procs, notify_socket, tmp_path, ws_port)
+    port = controld(procs, tmp_path, ws_port)
     url = f"ws://127.0.0.1:{ws_port}/"
 
     code, body = control(port, "start_telemetry", interval=1)
@@ -71,12 +71,12 @@ def test_start_reconfigure_restart_stop(procs, notify_socket, tmp_path):
     assert control(port, "stop_telemetry") == (200, {"status": "already_stopped"})
 
 
-def test_port_in_use_is_named(procs, notify_socket, tmp_path):
+def test_port_in_use_is_named(procs, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         ws_port = taken.getsockname()[1]
-        port = controld(procs, notify_socket, tmp_path, ws_port)
+        port = controld(procs, tmp_path, ws_port)
         code, body = control(port, "start_telemetry")
     assert code == 409
     assert body["status"] == "error" and body["detail"] == "port_in_use"
