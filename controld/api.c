@@ -214,17 +214,16 @@ static void control(struct request *r) {
                         set_answer(r, MHD_HTTP_OK, worker_answer(w, changed ? "reconfigured" : "already_running"));
                         return;
                 }
-                if (r->command.has_interval)
-                        w->interval = r->command.interval;
-                park(r);
-                supervised_start(w, &r->waiter);
-                return;
-
+                __attribute__((fallthrough));
         case VERB_RESTART:
+                /* Both wait for the worker's READY=1, with the interval asked for. */
                 if (r->command.has_interval)
                         w->interval = r->command.interval;
                 park(r);
-                supervised_restart(w, &r->waiter);
+                if (r->command.verb == VERB_START)
+                        supervised_start(w, &r->waiter);
+                else
+                        supervised_restart(w, &r->waiter);
                 return;
 
         case VERB_STOP:
