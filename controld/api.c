@@ -140,13 +140,11 @@ static unsigned status_for_detail(const char *detail) {
         return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* What a started worker looks like in an answer: pid, port, and what it runs with. */
-static cJSON *worker_answer(const struct supervised *w, const char *status) {
+/* A worker's stream port and what it runs with: the interval, or the log
+ * actually followed (the journal, when livelogd fell back to it). */
+static void add_stream_fields(cJSON *o, const struct supervised *w) {
         const struct conf *c = &w->manager->conf;
-        cJSON *o = cJSON_CreateObject();
 
-        cJSON_AddStringToObject(o, "status", status);
-        cJSON_AddNumberToObject(o, "pid", w->pid);
         if (w->kind == KIND_TELEMETRY) {
                 cJSON_AddNumberToObject(o, "ws_port", c->telemetry.stream.port);
                 cJSON_AddNumberToObject(o, "interval", w->interval);
@@ -154,6 +152,15 @@ static cJSON *worker_answer(const struct supervised *w, const char *status) {
                 cJSON_AddNumberToObject(o, "ws_port", c->livelogs.stream.port);
                 cJSON_AddStringToObject(o, "log_file", w->followed[0] ? w->followed : c->livelogs.log_file);
         }
+}
+
+/* What a started worker looks like in an answer: pid, port, and what it runs with. */
+static cJSON *worker_answer(const struct supervised *w, const char *status) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "status", status);
+        cJSON_AddNumberToObject(o, "pid", w->pid);
+        add_stream_fields(o, w);
         return o;
 }
 
@@ -325,7 +332,6 @@ static enum MHD_Result send_asset(struct request *r, const struct asset *a) {
 /* ---- GET /status and /health ---------------------------------------------- */
 
 static cJSON *worker_status(const struct supervised *w) {
-        const struct conf *c = &w->manager->conf;
         cJSON *o = cJSON_CreateObject();
         char when[ISO8601_MAX];
 
@@ -334,13 +340,7 @@ static cJSON *worker_status(const struct supervised *w) {
                 cJSON_AddNumberToObject(o, "pid", w->pid);
         else
                 cJSON_AddNullToObject(o, "pid");
-        if (w->kind == KIND_TELEMETRY) {
-                cJSON_AddNumberToObject(o, "ws_port", c->telemetry.stream.port);
-                cJSON_AddNumberToObject(o, "interval", w->interval);
-        } else {
-                cJSON_AddNumberToObject(o, "ws_port", c->livelogs.stream.port);
-                cJSON_AddStringToObject(o, "log_file", w->followed[0] ? w->followed : c->livelogs.log_file);
-        }
+        add_stream_fields(o, w);
         cJSON_AddStringToObject(o, "state", worker_state_to_string(w->state));
         cJSON_AddBoolToObject(o, "enabled", w->desired);
         cJSON_AddNumberToObject(o, "restarts", w->restarts);
