@@ -148,21 +148,20 @@ int procfs_stat_next_cpu(const char **cursor, struct stat_cpu *ret) {
         return 0;
 }
 
+const struct meminfo_key meminfo_keys[] = {
+        { "MemTotal", offsetof(struct meminfo, total) },
+        { "MemFree", offsetof(struct meminfo, free) },
+        { "MemAvailable", offsetof(struct meminfo, available) },
+        { "Buffers", offsetof(struct meminfo, buffers) },
+        { "Cached", offsetof(struct meminfo, cached) },
+        { "SReclaimable", offsetof(struct meminfo, sreclaimable) },
+        { "Shmem", offsetof(struct meminfo, shmem) },
+        { "SwapTotal", offsetof(struct meminfo, swap_total) },
+        { "SwapFree", offsetof(struct meminfo, swap_free) },
+};
+const size_t meminfo_keys_count = ELEMENTSOF(meminfo_keys);
+
 int procfs_parse_meminfo(const char *buf, struct meminfo *ret) {
-        static const struct {
-                const char *key;
-                size_t offset;
-        } keys[] = {
-                { "MemTotal", offsetof(struct meminfo, total) },
-                { "MemFree", offsetof(struct meminfo, free) },
-                { "MemAvailable", offsetof(struct meminfo, available) },
-                { "Buffers", offsetof(struct meminfo, buffers) },
-                { "Cached", offsetof(struct meminfo, cached) },
-                { "SReclaimable", offsetof(struct meminfo, sreclaimable) },
-                { "Shmem", offsetof(struct meminfo, shmem) },
-                { "SwapTotal", offsetof(struct meminfo, swap_total) },
-                { "SwapFree", offsetof(struct meminfo, swap_free) },
-        };
         struct meminfo m = { 0 };
         bool have_total = false;
 
@@ -181,10 +180,10 @@ int procfs_parse_meminfo(const char *buf, struct meminfo *ret) {
                                 return -EBADMSG;
                         v *= 1024;
                 }
-                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                        size_t l = strlen(keys[i].key);
-                        if ((size_t) (colon - p) == l && strneq(p, keys[i].key, l)) {
-                                *(uint64_t *) ((char *) &m + keys[i].offset) = v;
+                for (size_t i = 0; i < meminfo_keys_count; i++) {
+                        size_t l = strlen(meminfo_keys[i].key);
+                        if ((size_t) (colon - p) == l && strneq(p, meminfo_keys[i].key, l)) {
+                                *(uint64_t *) ((char *) &m + meminfo_keys[i].offset) = v;
                                 if (i == 0)
                                         have_total = true;
                                 else if (i == 2)

@@ -42,6 +42,16 @@ struct meminfo {
         bool has_available; /* false: kernel < 3.14, available is estimated */
 };
 
+/* The /proc/meminfo keys struct meminfo holds, in its order (MemTotal
+ * first, MemAvailable third): what the parser reads and what /metrics
+ * exports under node_exporter's node_memory_<key>_bytes. */
+struct meminfo_key {
+        const char *key;
+        size_t offset;
+};
+extern const struct meminfo_key meminfo_keys[];
+extern const size_t meminfo_keys_count;
+
 /* -EBADMSG when MemTotal is missing. available is clamped to total. */
 int procfs_parse_meminfo(const char *buf, struct meminfo *ret);
 

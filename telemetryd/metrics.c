@@ -62,28 +62,14 @@ static void cpu(FILE *f, const struct sample *s) {
 }
 
 static void memory(FILE *f, const struct sample *s) {
-        static const struct {
-                const char *name;
-                size_t offset;
-        } fields[] = {
-                { "MemTotal", offsetof(struct meminfo, total) },
-                { "MemFree", offsetof(struct meminfo, free) },
-                { "MemAvailable", offsetof(struct meminfo, available) },
-                { "Buffers", offsetof(struct meminfo, buffers) },
-                { "Cached", offsetof(struct meminfo, cached) },
-                { "Shmem", offsetof(struct meminfo, shmem) },
-                { "SwapTotal", offsetof(struct meminfo, swap_total) },
-                { "SwapFree", offsetof(struct meminfo, swap_free) },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+        for (size_t i = 0; i < meminfo_keys_count; i++) {
                 char name[64], help[96];
 
-                snprintf(name, sizeof name, "node_memory_%s_bytes", fields[i].name);
-                snprintf(help, sizeof help, "Memory information field %s_bytes.", fields[i].name);
+                snprintf(name, sizeof name, "node_memory_%s_bytes", meminfo_keys[i].key);
+                snprintf(help, sizeof help, "Memory information field %s_bytes.", meminfo_keys[i].key);
                 header(f, name, "gauge", help);
                 fprintf(f, "%s %llu\n", name,
-                        (unsigned long long) *(const uint64_t *) ((const char *) &s->memory + fields[i].offset));
+                        (unsigned long long) *(const uint64_t *) ((const char *) &s->memory + meminfo_keys[i].offset));
         }
 }
 
