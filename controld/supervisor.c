@@ -55,7 +55,7 @@ bool supervised_alive(const struct supervised *w) {
         return w->pid > 0;
 }
 
-unsigned supervised_recent_crashes(const struct supervised *w, uint64_t now) {
+static unsigned crashes_in_window(const struct supervised *w, uint64_t now) {
         unsigned n = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(w->crash_times); i++)
@@ -232,7 +232,7 @@ static void apply(struct supervised *w, enum worker_event event) {
         struct worker_facts facts = {
                 .operator_waiting = w->start_waiters != NULL,
                 .restart_after_stop = w->restart_after_stop,
-                .recent_crashes = supervised_recent_crashes(w, now) + (event == WORKER_EV_EXIT),
+                .recent_crashes = crashes_in_window(w, now) + (event == WORKER_EV_EXIT),
         };
         struct worker_decision d = worker_decide(w->state, event, &facts);
         enum worker_state old = w->state;

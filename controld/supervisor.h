@@ -95,4 +95,3 @@ void strv_free(char **l);
 bool strv_equal(char *const *a, char *const *b);
 
 bool supervised_alive(const struct supervised *w);
-unsigned supervised_recent_crashes(const struct supervised *w, uint64_t now);

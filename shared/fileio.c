@@ -9,8 +9,8 @@
 #include "fileio.h"
 #include "macro.h"
 
-ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t size) {
-        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+ssize_t read_file(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         size_t len = 0;
 
         if (fd < 0)
@@ -36,10 +36,6 @@ ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t size) {
         }
         buf[len] = '\0';
         return (ssize_t) len;
-}
-
-ssize_t read_file(const char *path, char *buf, size_t size) {
-        return read_file_at(AT_FDCWD, path, buf, size);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len) {

@@ -7,7 +7,6 @@
 /* Read a whole (small, /proc-like) file into buf, NUL-terminated. Returns the
  * length, or a negative errno; -EFBIG if it does not fit. */
 ssize_t read_file(const char *path, char *buf, size_t size);
-ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t size);
 
 /* Replace path with data so that a reader (or a crash) sees either the old
  * or the new content, never a mix: write a temporary, fsync, rename. */

@@ -18,16 +18,6 @@ void notify_ready(const char *fmt, ...) {
         (void) sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
-void notify_status(const char *fmt, ...) {
-        char status[512];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(status, sizeof status, fmt, ap);
-        va_end(ap);
-        (void) sd_notifyf(0, "STATUS=%s", status);
-}
-
 int notify_failure(int err, const char *detail, const char *fmt, ...) {
         char message[512];
         va_list ap;

@@ -10,8 +10,6 @@
 /* READY=1 with a one-line STATUS=. */
 void notify_ready(const char *fmt, ...) _printf_(1, 2);
 
-void notify_status(const char *fmt, ...) _printf_(1, 2);
-
 /* A start-up failure: logged at error level and reported to the supervisor
  * as STATUS=<message>, ERRNO=<err> and RESOLVIX_ERROR=<detail>, where detail
  * is one of the control API's machine words (port_in_use,

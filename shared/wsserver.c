@@ -73,10 +73,6 @@ struct lws_context *ws_server_context(struct ws_server *s) {
         return s->context;
 }
 
-struct lws_vhost *ws_server_vhost(struct ws_server *s) {
-        return s->vhost;
-}
-
 void *ws_server_userdata(struct ws_server *s) {
         return s->params.userdata;
 }
@@ -382,7 +378,8 @@ static void shutdown_deadline(lws_sorted_usec_list_t *sul) {
         lws_cancel_service(s->context);
 }
 
-void ws_server_stop(struct ws_server *s) {
+/* Stop as SIGTERM asks: every client gets a 1001, then the loop ends. */
+static void ws_server_stop(struct ws_server *s) {
         if (s->stopping)
                 return;
         s->stopping = true;

@@ -72,11 +72,7 @@ void ws_server_free(struct ws_server *s);
  * Returns 0 on a clean stop. */
 int ws_server_run(struct ws_server *s);
 
-/* Ask the loop to stop as if SIGTERM had arrived. */
-void ws_server_stop(struct ws_server *s);
-
 struct lws_context *ws_server_context(struct ws_server *s);
-struct lws_vhost *ws_server_vhost(struct ws_server *s);
 void *ws_server_userdata(struct ws_server *s);
 struct ws_server *ws_server_from_wsi(struct lws *wsi);
 unsigned ws_server_clients(const struct ws_server *s);
