@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "build-config.h"
+#include "errors.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "manager.h"

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <systemd/sd-daemon.h>
 
 #include "conf.h"
+#include "errors.h"
 #include "follower.h"
 #include "journal.h"
 #include "log.h"
@@ -194,7 +194,9 @@ static int run(const struct conf *conf) {
                  conf->livelogs.stream.max_clients);
         /* controld's /status shows what is really followed, which is not
          * always what was configured: one datagram with READY=1. */
-        (void) sd_notifyf(0, "READY=1\nSTATUS=following %s\nRESOLVIX_LOG_FILE=%s", what, what);
+        char fields[PATH_MAX + 32];
+        snprintf(fields, sizeof fields, "RESOLVIX_LOG_FILE=%s", what);
+        notify_ready(fields, "following %s", what);
 
         r = ws_server_run(d.server);
         lws_sul_cancel(&d.tick);

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "errors.h"
 #include "ingest.h"
 #include "ingestproto.h"
 #include "log.h"

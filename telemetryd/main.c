@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "errors.h"
 #include "log.h"
 #include "net.h"
 #include "nodeid.h"
@@ -81,7 +82,7 @@ int main(int argc, char **argv) {
         log_info("Listening on %s:%u, a sample every %u s, node id %s%s%s.", t.conf.telemetry.stream.listen,
                  t.conf.telemetry.stream.port, t.interval, t.node_id, t.ingest ? "; custom metrics on " : "",
                  ingest);
-        notify_ready("listening on %s:%u, interval %us%s%s", t.conf.telemetry.stream.listen,
+        notify_ready(NULL, "listening on %s:%u, interval %us%s%s", t.conf.telemetry.stream.listen,
                      t.conf.telemetry.stream.port, t.interval, t.ingest ? ", custom metrics on " : "", ingest);
 
         r = ws_server_run(t.server);

@@ -6,6 +6,7 @@
 
 #include "ingestproto.h"
 #include "telemetryd.h"
+#include "utf8.h"
 
 /* Prometheus text exposition (format 0.0.4). What node_exporter also
  * exposes carries node_exporter's name, labels and unit, so dashboards and
@@ -18,7 +19,7 @@ static void label(FILE *f, const char *value) {
 
         if (strlen(value) > PATH_MAX)
                 value = "(too long)";
-        for (const char *p = utf8_sanitize(value, buf, sizeof buf); *p; p++) {
+        for (const char *p = utf8_repair_str(value, buf, sizeof buf); *p; p++) {
                 if (*p == '\\' || *p == '"')
                         fprintf(f, "\\%c", *p);
                 else if (*p == '\n')

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "telemetryd.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 /* The first sample follows the priming reading by this much, so that its
  * CPU percents cover a real window (20 jiffies at HZ=100) without making
@@ -271,7 +272,7 @@ static void stream_message(struct ws_server *s, struct lws *wsi, void *userdata,
         }
         snprintf(name, sizeof name, "%s", cmd->valuestring);
         reply_error(wsi, "unknown_command", "Unknown command \"%s\"; expected get_metrics or ping.",
-                    utf8_sanitize(name, safe, sizeof safe));
+                    utf8_repair_str(name, safe, sizeof safe));
 }
 
 static int stream_writeable(struct ws_server *s, struct lws *wsi, void *userdata) {

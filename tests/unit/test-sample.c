@@ -102,27 +102,6 @@ Test(sample, top_insert_fewer_than_max) {
         cr_assert_eq(top[1].pid, 1);
 }
 
-Test(sample, utf8_sanitize_cases) {
-        static const struct {
-                const char *in, *out;
-        } cases[] = {
-                { "plain (name) x", "plain (name) x" },
-                { "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
-                { "\xff\xfe" "bad", "\xef\xbf\xbd\xef\xbf\xbd" "bad" },
-                { "over\xc0\x80long", "over\xef\xbf\xbd\xef\xbf\xbdlong" },
-                { "sur\xed\xa0\x80", "sur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-                { "big\xf4\x90\x80\x80", "big\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-                { "cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd" },
-        };
-        char buf[64];
-
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
-                cr_assert_str_eq(utf8_sanitize(cases[i].in, buf, sizeof buf), cases[i].out, "case %zu", i);
-        cr_assert_eq(utf8_sanitize(cases[0].in, buf, sizeof buf), cases[0].in, "valid text is not copied");
-        /* a buffer too small truncates on a character boundary */
-        cr_assert_str_eq(utf8_sanitize("\xff\xff\xff", buf, 7), "\xef\xbf\xbd\xef\xbf\xbd");
-}
-
 /* ---- a sampler on the fixture machine ----------------------------------- */
 
 static char root[64];

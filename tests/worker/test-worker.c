@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <systemd/sd-daemon.h>
 
 #include "conf.h"
 #include "fileio.h"
@@ -93,11 +92,13 @@ static void crash(lws_sorted_usec_list_t *sul) {
 static void report_ready(lws_sorted_usec_list_t *sul) {
         const struct conf_stream *stream = streq(role, "livelogs") ? &conf.livelogs.stream : &conf.telemetry.stream;
 
-        if (streq(role, "livelogs"))
-                (void) sd_notifyf(0, "READY=1\nSTATUS=following %s\nRESOLVIX_LOG_FILE=%s", conf.livelogs.log_file,
-                                  conf.livelogs.log_file);
-        else
-                notify_ready("listening on %s:%u", stream->listen, stream->port);
+        char fields[PATH_MAX + 32];
+
+        if (streq(role, "livelogs")) {
+                snprintf(fields, sizeof fields, "RESOLVIX_LOG_FILE=%s", conf.livelogs.log_file);
+                notify_ready(fields, "following %s", conf.livelogs.log_file);
+        } else
+                notify_ready(NULL, "listening on %s:%u", stream->listen, stream->port);
 }
 
 static const struct ws_server_ops ops = {

@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "macro.h"
+#include "notify.h"
 
 /* The part of a WebSocket worker that does not depend on what it streams:
  * one libwebsockets context on its own loop, one vhost on [stream] listen:port,
@@ -59,10 +60,6 @@ struct ws_server_params {
         void *userdata;
 };
 
-/* The real-time signal controld uses to hand a running worker a new interval
- * (sigqueue() with the interval in sival_int). */
-#define RESOLVIX_SIGNAL_INTERVAL (SIGRTMIN + 1)
-
 /* Create the context and bind. A bind failure is reported to the supervisor
  * (notify_failure: port_in_use for EADDRINUSE) and returned as -errno. */
 int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params *params, struct ws_server **ret);
@@ -103,3 +100,6 @@ int ws_reply_textf(struct lws *wsi, const char *fmt, ...) _printf_(2, 3);
 
 /* Count of all frames the server wrote, for /metrics. */
 unsigned long long ws_server_frames_sent(const struct ws_server *s);
+
+/* Route libwebsockets' own messages through our log, at matching levels. */
+void log_route_lws(void);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "sample.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define MIB (1024.0 * 1024.0)
@@ -188,62 +189,6 @@ void sample_top_insert(struct sample_process *top, size_t *n, size_t max, const 
         for (; i > 0 && top[i - 1].rss < p->rss; i--)
                 top[i] = top[i - 1];
         top[i] = *p;
-}
-
-/* Length of the valid UTF-8 sequence at s, 0 if it is not one. */
-static size_t utf8_char_len(const unsigned char *s) {
-        unsigned c = s[0];
-        size_t len;
-        unsigned cp, min;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                len = 2, cp = c & 0x1f, min = 0x80;
-        else if (c >= 0xe0 && c <= 0xef)
-                len = 3, cp = c & 0x0f, min = 0x800;
-        else if (c >= 0xf0 && c <= 0xf4)
-                len = 4, cp = c & 0x07, min = 0x10000;
-        else
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
-}
-
-static bool utf8_valid(const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                size_t l = utf8_char_len(p);
-                if (l == 0)
-                        return false;
-                p += l;
-        }
-        return true;
-}
-
-const char *utf8_sanitize(const char *s, char *buf, size_t size) {
-        size_t w = 0;
-
-        if (utf8_valid(s))
-                return s;
-        for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                size_t l = utf8_char_len(p);
-                const char *chunk = l ? (const char *) p : "\xef\xbf\xbd";
-                size_t cl = l ? l : 3;
-
-                if (w + cl >= size)
-                        break;
-                memcpy(buf + w, chunk, cl);
-                w += cl;
-                p += l ? l : 1;
-        }
-        buf[w] = '\0';
-        return buf;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -946,11 +891,11 @@ void sampler_free(struct sampler *s) {
 static const char *text(const char *s, char **copy) {
         size_t size;
 
-        if (utf8_valid(s))
+        if (utf8_valid(s, strlen(s)))
                 return s;
         size = 3 * strlen(s) + 1;
         *copy = malloc(size);
-        return *copy ? utf8_sanitize(s, *copy, size) : NULL;
+        return *copy ? utf8_repair_str(s, *copy, size) : NULL;
 }
 
 static cJSON *add_text(cJSON *obj, const char *key, const char *value) {

@@ -4,16 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A client of the custom-metrics text protocol (telemetryd's ingest port):
- *   put <metric> <value> <timestamp>\n  ->  ok\n\n
- *   get <metric>|*\n                    ->  ok\n(<metric> <value> <timestamp>\n)*\n
- *   anything malformed                  ->  error\nwrong command\n\n
+#include "ingest-protocol.h"
+
+/* A client of the custom-metrics text protocol (ingest-protocol.h).
  * Errors are returned, never printed: negative errno for I/O (-ECONNREFUSED,
  * -ETIMEDOUT, ...), -EBADMSG when the server answered "error", -EPROTO when
  * the answer was not the protocol, -EINVAL for a request that cannot be sent
  * (a metric name with white space, a non-finite value). */
-
-#define INGEST_METRIC_MAX 256
 
 struct ingest_client;
 

@@ -126,9 +126,3 @@ double cpu_busy_percent(const struct cpu_times *prev, const struct cpu_times *cu
 /* The top-N list by resident memory, largest first; ties keep scan order. */
 bool sample_top_qualifies(const struct sample_process *top, size_t n, size_t max, uint64_t rss);
 void sample_top_insert(struct sample_process *top, size_t *n, size_t max, const struct sample_process *p);
-
-/* Copy s into buf replacing every invalid UTF-8 sequence with U+FFFD, so that
- * a process or file name made of arbitrary bytes still makes a valid text
- * frame. Returns s itself when it is valid already. size >= 3 * strlen + 1
- * always suffices. */
-const char *utf8_sanitize(const char *s, char *buf, size_t size);

@@ -79,7 +79,7 @@ void ctl_error(const char *fmt, ...) _printf_(1, 2);
 /* Hold messages back (while a full-screen view is up); false prints them. */
 void ctl_error_defer(bool defer);
 
-/* ---- controld over HTTP (ctl-http.c) ---- */
+/* ---- controld over HTTP (http.c) ---- */
 
 struct ctl_reply {
         long status;
@@ -103,7 +103,7 @@ int ctl_http(const struct ctl *c, const char *url, const char *token, const char
  * (with what to do about the token), -EIO for the rest. 0 for 2xx. */
 int ctl_reply_check(const struct ctl_reply *r, const char *what);
 
-/* ---- controld (ctl-control.c) ---- */
+/* ---- controld (control.c) ---- */
 
 /* http://host:port of controld, from the command line. */
 void ctl_control_url(const struct ctl *c, const char *path, char *buf, size_t size);
@@ -121,7 +121,7 @@ int ctl_cmd_start(struct ctl *c);
 int ctl_cmd_stop(struct ctl *c);
 int ctl_cmd_restart(struct ctl *c);
 
-/* ---- streams (ctl-stream.c) ---- */
+/* ---- streams (stream.c) ---- */
 
 struct ctl_stream;
 
@@ -160,7 +160,7 @@ int ctl_stream_run(const struct ctl_stream_ops *ops, const struct ctl_stream_par
 /* Send a text message (a command such as get_metrics). */
 int ctl_stream_send(struct ctl_stream *s, const char *text);
 
-/* ---- rendering (ctl-render.c): pure, JSON in, text out ---- */
+/* ---- rendering (render.c): pure, JSON in, text out ---- */
 
 struct ctl_render {
         unsigned width, height; /* terminal cells; 0: unbounded */

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
+#include <endian.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-
-#include <libwebsockets.h>
-/* Our entries carry the caller's CODE_FILE/LINE/FUNC, not this file's. */
-#define SD_JOURNAL_SUPPRESS_LOCATION 1
-#include <systemd/sd-journal.h>
+#include <sys/un.h>
 
 #include "log.h"
+
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static const char *log_ident = "resolvix";
 static const char *log_worker;
@@ -72,33 +72,64 @@ static void write_stderr(int level, const char *message, bool prefix) {
         (void) !write(STDERR_FILENO, buf, (size_t) n);
 }
 
+/* journald's native protocol: one datagram of fields, each "KEY=value\n",
+ * or "KEY\n" + little-endian 64-bit length + value + "\n" when the value
+ * holds a newline. Spoken directly so that the base library needs nothing
+ * but libc (docs/architecture.md); an entry the socket refuses is written
+ * to stderr by the caller, never lost. */
+static size_t journal_field(char *buf, size_t size, size_t at, const char *key, const char *value) {
+        size_t klen = strlen(key), vlen = strlen(value);
+
+        if (at + klen + 1 + 8 + vlen + 1 > size)
+                return size + 1; /* does not fit: the caller gives up on the datagram */
+        memcpy(buf + at, key, klen);
+        at += klen;
+        if (!memchr(value, '\n', vlen)) {
+                buf[at++] = '=';
+        } else {
+                uint64_t le = htole64((uint64_t) vlen);
+
+                buf[at++] = '\n';
+                memcpy(buf + at, &le, sizeof le);
+                at += sizeof le;
+        }
+        memcpy(buf + at, value, vlen);
+        at += vlen;
+        buf[at++] = '\n';
+        return at;
+}
+
 static int write_journal(int level, int error, const char *file, int line, const char *func,
                          const char *message) {
-        char f_prio[32], f_msg[2048], f_ident[64], f_worker[64], f_file[256], f_line[32], f_func[128],
-                f_errno[32];
-        struct iovec iov[8];
+        static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNAL_SOCKET };
+        static int fd = -1;
+        char buf[4096], num[32];
         size_t n = 0;
 
-#define ADD(buf, ...)                                                              \
-        do {                                                                       \
-                int _l = snprintf((buf), sizeof(buf), __VA_ARGS__);                \
-                if (_l < 0)                                                        \
-                        return -EINVAL;                                            \
-                iov[n++] = (struct iovec){ (buf), (size_t) _l < sizeof(buf) ? (size_t) _l : sizeof(buf) - 1 }; \
-        } while (0)
-
-        ADD(f_prio, "PRIORITY=%d", level);
-        ADD(f_msg, "MESSAGE=%s", message);
-        ADD(f_ident, "SYSLOG_IDENTIFIER=%s", log_ident);
+        if (fd < 0) {
+                fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        return negative_errno();
+        }
+        snprintf(num, sizeof num, "%d", level);
+        n = journal_field(buf, sizeof buf, n, "PRIORITY", num);
+        n = journal_field(buf, sizeof buf, n, "MESSAGE", message);
+        n = journal_field(buf, sizeof buf, n, "SYSLOG_IDENTIFIER", log_ident);
         if (log_worker)
-                ADD(f_worker, "RESOLVIX_WORKER=%s", log_worker);
-        ADD(f_file, "CODE_FILE=%s", file);
-        ADD(f_line, "CODE_LINE=%d", line);
-        ADD(f_func, "CODE_FUNC=%s", func);
-        if (error != 0)
-                ADD(f_errno, "ERRNO=%d", error);
-#undef ADD
-        return sd_journal_sendv(iov, (int) n);
+                n = journal_field(buf, sizeof buf, n, "RESOLVIX_WORKER", log_worker);
+        n = journal_field(buf, sizeof buf, n, "CODE_FILE", file);
+        snprintf(num, sizeof num, "%d", line);
+        n = journal_field(buf, sizeof buf, n, "CODE_LINE", num);
+        n = journal_field(buf, sizeof buf, n, "CODE_FUNC", func);
+        if (error != 0) {
+                snprintf(num, sizeof num, "%d", error);
+                n = journal_field(buf, sizeof buf, n, "ERRNO", num);
+        }
+        if (n > sizeof buf)
+                return -EMSGSIZE;
+        if (sendto(fd, buf, n, MSG_NOSIGNAL, (const struct sockaddr *) &sa, sizeof sa) < 0)
+                return negative_errno();
+        return 0;
 }
 
 int log_internal(int level, int error, const char *file, int line, const char *func,
@@ -134,41 +165,4 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
         errno = saved_errno;
         return -error;
-}
-
-static void lws_emit(int lws_level, const char *line) {
-        int level;
-        size_t len = strlen(line);
-        char buf[1024];
-
-        switch (lws_level) {
-        case LLL_ERR:
-                level = LOG_ERR;
-                break;
-        case LLL_WARN:
-                level = LOG_WARNING;
-                break;
-        case LLL_NOTICE:
-                level = LOG_NOTICE;
-                break;
-        default:
-                level = LOG_DEBUG;
-                break;
-        }
-        /* lws terminates its lines with '\n'; our sinks add their own. */
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-                len--;
-        if (len >= sizeof buf)
-                len = sizeof buf - 1;
-        memcpy(buf, line, len);
-        buf[len] = '\0';
-        log_full(level, "lws: %s", buf);
-}
-
-void log_route_lws(void) {
-        int mask = LLL_ERR | LLL_WARN;
-
-        if (log_max_level >= LOG_DEBUG)
-                mask |= LLL_NOTICE | LLL_INFO;
-        lws_set_log_level(mask, lws_emit);
 }

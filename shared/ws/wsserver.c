@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "net.h"
