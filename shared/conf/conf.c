@@ -11,6 +11,7 @@
 #include <ini.h>
 
 #include "build-config.h"
+#include "buildtree.h"
 #include "conf.h"
 #include "log.h"
 #include "macro.h"
@@ -276,18 +277,8 @@ static void default_state_dir(char *buf, size_t size) {
 /* Run from the build tree, controld finds the workers it was built with
  * (linked beside it in <build>/controld); installed, in libexecdir. */
 static void default_worker_dir(char *buf, size_t size) {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        size_t root = strlen(RESOLVIX_BUILD_ROOT);
-
-        if (n > 0) {
-                exe[n] = '\0';
-                if (strneq(exe, RESOLVIX_BUILD_ROOT "/", root + 1)) {
-                        snprintf(buf, size, "%s/controld", RESOLVIX_BUILD_ROOT);
-                        return;
-                }
-        }
-        snprintf(buf, size, "%s", RESOLVIX_LIBEXECDIR);
+        if (build_tree_lookup("worker_dir", buf, size) < 0)
+                snprintf(buf, size, "%s", RESOLVIX_LIBEXECDIR);
 }
 
 void conf_defaults(struct conf *c) {
