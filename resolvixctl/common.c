@@ -190,19 +190,3 @@ void ctl_url_encode(const char *s, char *buf, size_t size) {
         buf[w] = '\0';
 }
 
-int ctl_reserve(char **buf, size_t *cap, size_t need) {
-        size_t n = *cap ? *cap : 4096;
-        char *p;
-
-        if (need <= *cap)
-                return 0;
-        /* Doubling: large answers and messages arrive in many small pieces. */
-        while (n < need)
-                n *= 2;
-        p = realloc(*buf, n);
-        if (!p)
-                return -ENOMEM;
-        *buf = p;
-        *cap = n;
-        return 0;
-}

@@ -40,9 +40,6 @@ struct ctl_address {
         char path[CTL_URL_MAX]; /* "/..." or "" */
 };
 
-/* Grow *buf (of *cap bytes) to hold at least need bytes. */
-int ctl_reserve(char **buf, size_t *cap, size_t need);
-
 /* Pure: 0, or -EINVAL with a reason for the user in err. */
 int ctl_parse_address(const char *s, struct ctl_address *ret, char *err, size_t errsz);
 /* "host:port", with brackets around an IPv6 literal. */

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include "ctl.h"
+#include "grow.h"
 
 static void curl_cleanupp(CURL **c) {
         if (*c)
@@ -30,7 +31,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata) {
                 s->too_large = true;
                 return 0; /* curl stops with CURLE_WRITE_ERROR */
         }
-        if (ctl_reserve(&r->body, &s->cap, r->len + n + 1) < 0)
+        if (GROW(r->body, s->cap, r->len + n + 1, 4096) < 0)
                 return 0;
         memcpy(r->body + r->len, data, n);
         r->len += n;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "grow.h"
 
 /* Samples and /status as text, from their JSON: the one-shot commands,
  * watch and status print the very shape the wire carries, so what the
@@ -236,15 +237,8 @@ static void table_init(struct table *t, unsigned ncols, const char *const *head)
 static struct row *table_row(struct table *t) {
         struct row *r;
 
-        if (t->n == t->cap) {
-                size_t cap = t->cap ? t->cap * 2 : 8;
-                struct row *rows = realloc(t->rows, cap * sizeof *rows);
-
-                if (!rows)
-                        return NULL;
-                t->rows = rows;
-                t->cap = cap;
-        }
+        if (GROW(t->rows, t->cap, t->n + 1, 8) < 0)
+                return NULL;
         r = &t->rows[t->n++];
         memset(r, 0, sizeof *r);
         for (unsigned i = 0; i < TABLE_COLS; i++)

@@ -7,6 +7,7 @@
 #include <libwebsockets.h>
 
 #include "ctl.h"
+#include "grow.h"
 
 /* A WebSocket client on one libwebsockets loop that also carries the
  * signals (signalfd) and, for watch, the keyboard: nothing blocks, so a
@@ -152,7 +153,7 @@ static int receive(struct ctl_stream *s, struct lws *wsi, const char *in, size_t
                 begin_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, -EMSGSIZE);
                 return 0;
         }
-        if (ctl_reserve(&s->msg, &s->cap, s->len + len + 1) < 0) {
+        if (GROW(s->msg, s->cap, s->len + len + 1, 4096) < 0) {
                 ctl_error("out of memory");
                 begin_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, -ENOMEM);
                 return 0;

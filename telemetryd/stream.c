@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "grow.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "telemetryd.h"
@@ -96,8 +97,7 @@ static int serialise(struct telemetry *t) {
                 return -ENOMEM;
         t->custom_generation = custom_generation(t);
         for (;;) {
-                size_t size;
-                unsigned char *p;
+                int r;
 
                 /* cJSON wants a few bytes of slack beyond what it prints. */
                 if (t->frame_size > LWS_PRE + 16 &&
@@ -105,14 +105,11 @@ static int serialise(struct telemetry *t) {
                         t->frame_len = strlen((char *) t->frame + LWS_PRE);
                         return 0;
                 }
-                size = t->frame_size ? t->frame_size * 2 : 4096;
-                if (size > FRAME_MAX)
+                if (t->frame_size >= FRAME_MAX)
                         return -EFBIG;
-                p = realloc(t->frame, size);
-                if (!p)
-                        return -ENOMEM;
-                t->frame = p;
-                t->frame_size = size;
+                r = GROW(t->frame, t->frame_size, t->frame_size + 1, 4096);
+                if (r < 0)
+                        return r;
         }
 }
 

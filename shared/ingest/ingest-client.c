@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "grow.h"
 #include "ingest-client.h"
 #include "macro.h"
 
@@ -281,16 +282,9 @@ int ingest_get(struct ingest_client *c, const char *metric, struct ingest_point 
                 r = read_line(c, &line);
                 if (r < 0 || line[0] == '\0')
                         break;
-                if (count == allocated) {
-                        size_t a = allocated ? allocated * 2 : 16;
-                        struct ingest_point *p = reallocarray(points, a, sizeof *p);
-                        if (!p) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        points = p;
-                        allocated = a;
-                }
+                r = GROW(points, allocated, count + 1, 16);
+                if (r < 0)
+                        break;
                 r = parse_point(line, &points[count]);
                 if (r >= 0)
                         count++;

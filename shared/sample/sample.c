@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 
+#include "grow.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "sample.h"
@@ -199,23 +200,6 @@ static int safe_close(int fd) {
         return -1;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-        size_t n;
-        void *q;
-
-        if (need <= *cap)
-                return 0;
-        n = *cap ? *cap * 2 : 8;
-        while (n < need)
-                n *= 2;
-        q = realloc(*p, n * elem);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *cap = n;
-        return 0;
-}
-
 static int file_open(struct sampler *s, enum file f) {
         struct procfile *pf = &s->files[f];
         struct statfs sf;
@@ -247,16 +231,11 @@ static ssize_t file_read(struct sampler *s, enum file f) {
                 ssize_t n;
 
                 if (pf->size - len < 2) {
-                        size_t size = pf->size ? pf->size * 2 : 4096;
-                        char *q;
-
-                        if (size > READ_MAX)
+                        if (pf->size >= READ_MAX)
                                 return -EFBIG;
-                        q = realloc(pf->data, size);
-                        if (!q)
-                                return -ENOMEM;
-                        pf->data = q;
-                        pf->size = size;
+                        r = GROW(pf->data, pf->size, len + 2, 4096);
+                        if (r < 0)
+                                return r;
                 }
                 n = pread(pf->fd, pf->data + len, pf->size - 1 - len, (off_t) len);
                 if (n < 0 && errno == EINTR)
@@ -345,7 +324,7 @@ static int read_cpu(struct sampler *s, struct slot *cur, const struct sample *pr
                                 x->cpu.usage_percent = cpu_busy_percent(&prev->cpu.times, &c.t);
                         continue;
                 }
-                if (grow((void **) &x->cpu.per_cpu, &cur->cpu_cap, x->cpu.n_cpu + 1, sizeof(struct sample_cpu)) < 0)
+                if (GROW(x->cpu.per_cpu, cur->cpu_cap, x->cpu.n_cpu + 1, 8) < 0)
                         return -ENOMEM;
                 struct sample_cpu *sc = &x->cpu.per_cpu[x->cpu.n_cpu++];
                 const struct sample_cpu *pc = prev ? cpu_find(prev, &hint, c.cpu) : NULL;
@@ -437,7 +416,7 @@ static int read_disks(struct sampler *s, struct slot *cur, const struct sample *
         while ((r = procfs_diskstats_next(&p, &d)) != 0) {
                 if (r < 0 || s->sys_fd < 0 || !disk_counted(s, &d))
                         continue;
-                if (grow((void **) &x->disk.disks, &cur->disk_cap, x->disk.n_disks + 1, sizeof(struct sample_disk)) < 0)
+                if (GROW(x->disk.disks, cur->disk_cap, x->disk.n_disks + 1, 8) < 0)
                         return -ENOMEM;
                 size_t i = x->disk.n_disks++;
                 struct sample_disk *sd = &x->disk.disks[i];
@@ -480,7 +459,7 @@ static int read_network(struct sampler *s, struct slot *cur, const struct sample
                 /* Every network namespace names its loopback "lo". */
                 if (r < 0 || streq(d.name, "lo"))
                         continue;
-                if (grow((void **) &x->network.ifaces, &cur->iface_cap, x->network.n_ifaces + 1, sizeof(struct netdev)) < 0)
+                if (GROW(x->network.ifaces, cur->iface_cap, x->network.n_ifaces + 1, 8) < 0)
                         return -ENOMEM;
                 size_t i = x->network.n_ifaces++;
                 x->network.ifaces[i] = d;
@@ -579,7 +558,7 @@ static int choose_mounts(struct sampler *s) {
 
                 if (r < 0 || !mount_wanted(s, &m))
                         continue;
-                if (grow((void **) &s->mounts, &s->mounts_cap, s->n_mounts + 1, sizeof(struct mountinfo)) < 0)
+                if (GROW(s->mounts, s->mounts_cap, s->n_mounts + 1, 8) < 0)
                         return -ENOMEM;
                 o = mount_place(s, &m);
                 if (o)
@@ -601,7 +580,7 @@ static int read_mounts(struct sampler *s, struct slot *cur) {
                 if (r < 0)
                         return r;
         }
-        if (grow((void **) &x->disk.mounts, &cur->mount_cap, s->n_mounts, sizeof(struct sample_mount)) < 0)
+        if (GROW(x->disk.mounts, cur->mount_cap, s->n_mounts, 8) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < s->n_mounts; i++) {
                 const struct mountinfo *m = &s->mounts[i];
@@ -686,7 +665,7 @@ static bool known_empty(const struct sampler *s, pid_t pid, uint64_t ino) {
 }
 
 static void remember_empty(struct sampler *s, pid_t pid, uint64_t ino) {
-        if (grow((void **) &s->empty_next, &s->empty_next_cap, s->n_empty_next + 1, sizeof(struct empty_process)) < 0)
+        if (GROW(s->empty_next, s->empty_next_cap, s->n_empty_next + 1, 8) < 0)
                 return; /* it is only read again next time */
         s->empty_next[s->n_empty_next++] = (struct empty_process){ .pid = pid, .ino = ino };
 }
