@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "ctl.h"
+#include "net.h"
 
 /* While watch owns the terminal's alternate screen, what would be printed
  * there would vanish with it: messages wait until it is left. */
@@ -158,13 +159,6 @@ int ctl_parse_address(const char *s, struct ctl_address *ret, char *err, size_t 
         }
         *ret = a;
         return 0;
-}
-
-void ctl_format_host_port(const char *host, unsigned port, char *buf, size_t size) {
-        if (strchr(host, ':'))
-                snprintf(buf, size, "[%s]:%u", host, port);
-        else
-                snprintf(buf, size, "%s:%u", host, port);
 }
 
 void ctl_url_encode(const char *s, char *buf, size_t size) {

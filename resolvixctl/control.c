@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "conf.h"
 #include "ctl.h"
 #include "jsonutil.h"
+#include "net.h"
 
 /* What messages call controld: the name the operator knows the service by. */
 #define CONTROLD "resolvix"
@@ -11,7 +13,7 @@
 void ctl_control_url(const struct ctl *c, const char *path, char *buf, size_t size) {
         char hp[CTL_HOST_MAX + 16];
 
-        ctl_format_host_port(c->control.host, c->control.port, hp, sizeof hp);
+        format_host_port(c->control.host, (uint16_t) c->control.port, hp, sizeof hp);
         snprintf(buf, size, "%s://%s%s", c->control.scheme[0] ? c->control.scheme : "http", hp, path);
 }
 
@@ -49,8 +51,8 @@ int ctl_get_status(const struct ctl *c, cJSON **ret) {
         return parse_body(&reply, ret);
 }
 
-static unsigned default_stream_port(const char *worker) {
-        return streq(worker, "telemetry") ? 8756 : 8755;
+static unsigned default_stream_port(const struct ctl *c, const char *worker) {
+        return streq(worker, "telemetry") ? c->conf->telemetry.stream.port : c->conf->livelogs.stream.port;
 }
 
 int ctl_stream_address(const struct ctl *c, const char *worker, struct ctl_address *ret) {
@@ -67,7 +69,7 @@ int ctl_stream_address(const struct ctl *c, const char *worker, struct ctl_addre
                         return r;
                 }
                 if (a.port == 0)
-                        a.port = default_stream_port(worker);
+                        a.port = default_stream_port(c, worker);
                 *ret = a;
                 return 0;
         }
@@ -142,7 +144,7 @@ static void print_outcome(const struct ctl *c, const char *worker, const cJSON *
                 return;
         }
         if (port > 0)
-                ctl_format_host_port(c->control.host, (unsigned) port, hp, sizeof hp);
+                format_host_port(c->control.host, (uint16_t) port, hp, sizeof hp);
         if (streq(status, "already_running"))
                 printf("%s is already running", worker);
         else

@@ -26,8 +26,6 @@ enum {
 int ctl_exit_status(int r);
 
 #define CTL_DEFAULT_HOST "127.0.0.1"
-#define CTL_DEFAULT_PORT 8754
-#define CTL_DEFAULT_INGEST_PORT 8888
 #define CTL_HOST_MAX 256
 #define CTL_URL_MAX 2048
 
@@ -42,15 +40,16 @@ struct ctl_address {
 
 /* Pure: 0, or -EINVAL with a reason for the user in err. */
 int ctl_parse_address(const char *s, struct ctl_address *ret, char *err, size_t errsz);
-/* "host:port", with brackets around an IPv6 literal. */
-void ctl_format_host_port(const char *host, unsigned port, char *buf, size_t size);
 /* A whole decimal number in [min, max]: 0, or -EINVAL / -ERANGE. */
 int ctl_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret);
 /* Percent-encode s for a URL query value. */
 void ctl_url_encode(const char *s, char *buf, size_t size);
 
 /* The command line, parsed once by main(). */
+struct conf;
+
 struct ctl {
+        const struct conf *conf;    /* the configuration: default ports */
         struct ctl_address control; /* controld: from --host/--port/RESOLVIX_HOST, or an http:// URI */
         const char *uri;            /* the positional URI, if the command takes one */
         const char *token;          /* --token, else RESOLVIX_TOKEN */

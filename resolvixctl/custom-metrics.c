@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "ingest-client.h"
 #include "jsonutil.h"
+#include "net.h"
 
 /* put and get: the custom-metrics text protocol on telemetryd's ingest port. */
 
@@ -23,7 +24,7 @@ static int connect_ingest(const struct ctl *c, struct ingest_client **ret) {
         r = ingest_connect(c->control.host, (uint16_t) c->ingest_port, c->timeout_s * 1000, ret);
         if (r >= 0)
                 return 0;
-        ctl_format_host_port(c->control.host, c->ingest_port, hp, sizeof hp);
+        format_host_port(c->control.host, (uint16_t) c->ingest_port, hp, sizeof hp);
         if (r == -ECONNREFUSED)
                 ctl_error("cannot connect to %s: connection refused — is telemetry running with an ingest_port? "
                           "try: resolvixctl status",
@@ -36,7 +37,7 @@ static int connect_ingest(const struct ctl *c, struct ingest_client **ret) {
 static int request_failed(const struct ctl *c, const char *what, int r) {
         char hp[CTL_HOST_MAX + 16];
 
-        ctl_format_host_port(c->control.host, c->ingest_port, hp, sizeof hp);
+        format_host_port(c->control.host, (uint16_t) c->ingest_port, hp, sizeof hp);
         switch (r) {
         case -EBADMSG:
                 ctl_error("%s: the server at %s answered \"error: wrong command\"", what, hp);

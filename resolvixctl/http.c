@@ -6,6 +6,7 @@
 
 #include "ctl.h"
 #include "grow.h"
+#include "net.h"
 
 static void curl_cleanupp(CURL **c) {
         if (*c)
@@ -52,7 +53,7 @@ static void describe_peer(const char *url, char *buf, size_t size) {
         if (ctl_parse_address(url, &a, err, sizeof err) < 0 || a.port == 0)
                 snprintf(buf, size, "%s", url);
         else
-                ctl_format_host_port(a.host, a.port, buf, size);
+                format_host_port(a.host, (uint16_t) a.port, buf, size);
 }
 
 static int transport_error(CURL *curl, CURLcode code, const char *url, const char *what, const struct sink *sink) {

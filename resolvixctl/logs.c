@@ -5,6 +5,7 @@
 
 #include "ctl.h"
 #include "jsonutil.h"
+#include "net.h"
 
 /* logs: the last lines from livelogd's GET /tail, then with -f the live
  * stream. The stream replays its whole backlog on connect; lines already
@@ -67,7 +68,7 @@ static int print_entry(struct logs *l, const cJSON *e) {
 static void tail_url(const struct ctl *c, const struct ctl_address *a, unsigned long n, char *buf, size_t size) {
         char hp[CTL_HOST_MAX + 16], grep[1024] = "";
 
-        ctl_format_host_port(a->host, a->port, hp, sizeof hp);
+        format_host_port(a->host, (uint16_t) a->port, hp, sizeof hp);
         if (c->grep) {
                 char enc[900];
 

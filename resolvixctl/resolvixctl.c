@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "build-config.h"
+#include "conf.h"
 #include "ctl.h"
 #include "log.h"
 
@@ -220,7 +221,7 @@ static int set_control(struct ctl *c, const char *value, const char *what) {
         if (!a.scheme[0])
                 snprintf(a.scheme, sizeof a.scheme, "http");
         if (a.port == 0)
-                a.port = c->control.port ? c->control.port : CTL_DEFAULT_PORT;
+                a.port = c->control.port ? c->control.port : c->conf->control.port;
         c->control = a;
         return 0;
 }
@@ -434,19 +435,22 @@ static int parse_args(int argc, char **argv, struct ctl *c, const struct command
 }
 
 int main(int argc, char **argv) {
+        static struct conf conf;
         struct ctl c = {
+                .conf = &conf,
                 .timeout_s = 30,
                 .delay_s = -1,
-                .ingest_port = CTL_DEFAULT_INGEST_PORT,
         };
         const struct command *cmd = NULL;
         const char *term = getenv("TERM");
         int r;
 
         log_open("resolvixctl", NULL);
+        conf_defaults(&conf);
+        c.ingest_port = conf.telemetry.ingest_port;
         snprintf(c.control.scheme, sizeof c.control.scheme, "http");
         snprintf(c.control.host, sizeof c.control.host, "%s", CTL_DEFAULT_HOST);
-        c.control.port = CTL_DEFAULT_PORT;
+        c.control.port = conf.control.port;
         c.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && streq(term, "dumb"));
 
         r = parse_args(argc, argv, &c, &cmd);

@@ -8,6 +8,7 @@
 
 #include "ctl.h"
 #include "grow.h"
+#include "net.h"
 
 /* A WebSocket client on one libwebsockets loop that also carries the
  * signals (signalfd) and, for watch, the keyboard: nothing blocks, so a
@@ -307,7 +308,7 @@ int ctl_stream_run(const struct ctl_stream_ops *ops, const struct ctl_stream_par
         sigset_t old;
         int r;
 
-        ctl_format_host_port(p->address->host, p->address->port, s.peer, sizeof s.peer);
+        format_host_port(p->address->host, (uint16_t) p->address->port, s.peer, sizeof s.peer);
         snprintf(host, sizeof host, "%s", s.peer);
         snprintf(path, sizeof path, "%s%s%s", p->address->path[0] ? p->address->path : "/",
                  p->query ? (strchr(p->address->path, '?') ? "&" : "?") : "", p->query ?: "");

@@ -8,6 +8,7 @@
 
 #include "ctl.h"
 #include "jsonutil.h"
+#include "net.h"
 #include "timeutil.h"
 
 /* watch: the telemetry stream as a top-like screen on a terminal, one line
@@ -77,7 +78,7 @@ static void on_open(struct ctl_stream *s, void *userdata) {
         struct watch *w = userdata;
         char hp[CTL_HOST_MAX + 16];
 
-        ctl_format_host_port(w->address.host, w->address.port, hp, sizeof hp);
+        format_host_port(w->address.host, (uint16_t) w->address.port, hp, sizeof hp);
         if (w->c->delay_s > 0)
                 snprintf(w->status, sizeof w->status, "q: quit   %s://%s   live, a sample at least every %g s",
                          w->address.scheme[0] ? w->address.scheme : "ws", hp, w->c->delay_s);
