@@ -5,6 +5,7 @@
 
 #include "ctl.h"
 #include "jsonutil.h"
+#include "sample-json.h"
 #include "sample.h"
 
 /* cpu, memory, processes, disks, network: this machine, now, with no daemon.
@@ -39,7 +40,7 @@ int ctl_cmd_local(struct ctl *c, enum ctl_section section) {
                 ctl_error("cannot take a sample: %s", strerror(-r));
                 return r;
         }
-        json = sample_to_json(sample, "", 0);
+        json = sample_to_json(sample, "", 0, NULL);
         metrics = cJSON_GetObjectItemCaseSensitive(json, "metrics");
         if (!metrics) {
                 ctl_error("out of memory");

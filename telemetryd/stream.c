@@ -6,6 +6,7 @@
 #include "grow.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "sample-json.h"
 #include "telemetryd.h"
 #include "timeutil.h"
 #include "utf8.h"
@@ -66,34 +67,27 @@ static uint64_t custom_generation(const struct telemetry *t) {
         return store ? metric_store_generation(store) : 0;
 }
 
-/* metrics.custom: the latest point of each custom metric. Always there,
- * {} when there is none (or no ingest port), so that clients can index it
- * on every sample like the rest. */
-static int add_custom(cJSON *sample, const struct metric_store *store) {
-        cJSON *custom = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(sample, "metrics"), "custom");
+static bool custom_at(const void *data, size_t i, struct sample_custom *ret) {
+        const struct metric *m = metric_store_at(data, i);
+        struct metric_point p;
 
-        if (!custom)
-                return -ENOMEM;
-        for (size_t i = 0; store && i < metric_store_size(store); i++) {
-                const struct metric *m = metric_store_at(store, i);
-                struct metric_point p;
-                cJSON *o;
-
-                if (metric_size(m) == 0)
-                        continue;
-                p = metric_point_at(m, metric_size(m) - 1);
-                o = cJSON_AddObjectToObject(custom, metric_name(m));
-                if (!o || !cJSON_AddNumberToObject(o, "value", p.value) ||
-                    !cJSON_AddNumberToObject(o, "timestamp", (double) p.timestamp))
-                        return -ENOMEM;
-        }
-        return 0;
+        if (metric_size(m) == 0)
+                return false;
+        p = metric_point_at(m, metric_size(m) - 1);
+        *ret = (struct sample_custom){ .name = metric_name(m), .value = p.value, .timestamp = p.timestamp };
+        return true;
 }
 
 static int serialise(struct telemetry *t) {
-        _cleanup_json_ cJSON *j = sample_to_json(t->sample, t->node_id, t->interval);
+        const struct metric_store *store = ingest_store(t->ingest);
+        struct sample_custom_source custom = {
+                .n = store ? metric_store_size(store) : 0,
+                .at = custom_at,
+                .data = store,
+        };
+        _cleanup_json_ cJSON *j = sample_to_json(t->sample, t->node_id, t->interval, &custom);
 
-        if (!j || add_custom(j, ingest_store(t->ingest)) < 0)
+        if (!j)
                 return -ENOMEM;
         t->custom_generation = custom_generation(t);
         for (;;) {

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <cjson/cJSON.h>
 
 #include "procfs.h"
 
@@ -108,8 +107,6 @@ int sampler_prime(struct sampler *s);
  * fields at zero and is logged once; the sample is still taken. */
 int sampler_take(struct sampler *s, const struct sample **ret);
 
-/* The wire format of SPEC §4. interval 0 leaves the "interval" key out. */
-cJSON *sample_to_json(const struct sample *s, const char *node_id, unsigned interval);
 
 /* The pieces above, exposed for their tests. */
 

@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "jsonutil.h"
 #include "macro.h"
+#include "sample-json.h"
 #include "sample.h"
 
 /* tests/data/sample/root is a small machine: 4 CPUs, 16 GiB with 4 GiB of
@@ -442,7 +443,7 @@ static double num(const cJSON *j, const char *path) {
 
 /* Serialise, parse back, and check the text against SPEC §4. */
 static cJSON *wire(const struct sample *x, unsigned interval) {
-        _cleanup_json_ cJSON *tree = sample_to_json(x, "192.168.1.100", interval);
+        _cleanup_json_ cJSON *tree = sample_to_json(x, "192.168.1.100", interval, NULL);
         _cleanup_free_ char *text = NULL;
 
         cr_assert_not_null(tree);

@@ -10,31 +10,18 @@
 #include <sys/statvfs.h>
 
 #include "grow.h"
-#include "jsonutil.h"
+#include "procfile.h"
 #include "log.h"
 #include "sample.h"
 #include "timeutil.h"
-#include "utf8.h"
 
-#define GIB (1024.0 * 1024.0 * 1024.0)
-#define MIB (1024.0 * 1024.0)
 #define DISKSTAT_SECTOR 512 /* diskstats counts 512-byte sectors whatever the device's own size */
-#define READ_MAX (16u << 20) /* no /proc file we read is anywhere near this */
 #define CPUINFO_EVERY_USEC (30 * USEC_PER_SEC)
 #define USERS_CACHED 16
 #define DISKS_CACHED 64
 /* Candidates kept while scanning: a few more than reported, so that one
  * that exits before it can be named leaves no hole. */
 #define TOP_CANDIDATES (SAMPLE_TOP_PROCESSES + 3)
-
-/* A /proc file read on every sample. It stays open and is read again from
- * offset 0 (which makes the kernel produce it afresh): opening and closing
- * cost more than reading. Its buffer grows to what the machine needs. */
-struct procfile {
-        int fd;
-        char *data;
-        size_t size;
-};
 
 enum file {
         FILE_STAT,
@@ -194,84 +181,25 @@ void sample_top_insert(struct sample_process *top, size_t *n, size_t max, const 
 
 /* ---- reading ------------------------------------------------------------ */
 
-static int safe_close(int fd) {
-        if (fd >= 0)
-                close(fd);
-        return -1;
-}
-
 static int file_open(struct sampler *s, enum file f) {
-        struct procfile *pf = &s->files[f];
-        struct statfs sf;
+        int r = procfile_open(&s->files[f], s->proc_fd, file_path[f]);
 
-        if (pf->fd >= 0)
-                return 0;
-        pf->fd = openat(s->proc_fd, file_path[f], O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (pf->fd < 0)
-                return negative_errno();
-        if (f == FILE_MOUNTINFO) {
+        if (r > 0 && f == FILE_MOUNTINFO) {
+                struct statfs sf;
+
                 /* Only the real file tells of mount table changes; a copy
                  * in a test tree is read every time. */
-                s->mountinfo_pollable = fstatfs(pf->fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+                s->mountinfo_pollable = fstatfs(s->files[f].fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
                 s->mounts_known = false;
         }
-        return 0;
+        return r;
 }
 
 /* The whole file, NUL-terminated, in s->files[f].data. */
 static ssize_t file_read(struct sampler *s, enum file f) {
-        struct procfile *pf = &s->files[f];
-        size_t len = 0;
-        int r;
+        int r = file_open(s, f);
 
-        r = file_open(s, f);
-        if (r < 0)
-                return r;
-        for (;;) {
-                ssize_t n;
-
-                if (pf->size - len < 2) {
-                        if (pf->size >= READ_MAX)
-                                return -EFBIG;
-                        r = GROW(pf->data, pf->size, len + 2, 4096);
-                        if (r < 0)
-                                return r;
-                }
-                n = pread(pf->fd, pf->data + len, pf->size - 1 - len, (off_t) len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = negative_errno();
-                        /* Open it afresh next time rather than keep a broken fd. */
-                        pf->fd = safe_close(pf->fd);
-                        return r;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-        pf->data[len] = '\0';
-        return (ssize_t) len;
-}
-
-/* Per-process files are read with one read(): they are produced whole on
- * the first read, and a second read() just to see EOF would be a third more
- * system calls in the one loop that scales with the machine. */
-static ssize_t read_once(int dirfd, const char *path, char *buf, size_t size, struct stat *st) {
-        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        ssize_t n;
-
-        if (fd < 0)
-                return negative_errno();
-        do
-                n = read(fd, buf, size - 1);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return negative_errno();
-        if (st && fstat(fd, st) < 0)
-                return negative_errno();
-        buf[n] = '\0';
-        return n;
+        return r < 0 ? r : procfile_read(&s->files[f]);
 }
 
 static void source_failed(struct sampler *s, enum source src, int r) {
@@ -684,7 +612,7 @@ static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         /* A process that exits between readdir and here is simply not
          * counted: ENOENT before the open, ESRCH after it. */
         snprintf(path, sizeof path, "%d/statm", (int) pid);
-        n = read_once(s->proc_fd, path, buf, sizeof buf, NULL);
+        n = read_once_at(s->proc_fd, path, buf, sizeof buf, NULL);
         if (n < 0 || procfs_parse_statm(buf, &m) < 0)
                 return;
         x->processes.count++;
@@ -707,7 +635,7 @@ static void name_top(struct sampler *s, struct sample *x) {
                 ssize_t n;
 
                 snprintf(path, sizeof path, "%d/comm", (int) p->pid);
-                n = read_once(s->proc_fd, path, buf, sizeof buf, &st);
+                n = read_once_at(s->proc_fd, path, buf, sizeof buf, &st);
                 if (n < 0)
                         continue;
                 procfs_parse_comm(buf, (size_t) n, p->name);
@@ -827,7 +755,7 @@ int sampler_new(const char *root, struct sampler **ret) {
         s->page_size = sysconf(_SC_PAGESIZE);
         s->sys_fd = -1;
         for (size_t i = 0; i < ELEMENTSOF(s->files); i++)
-                s->files[i].fd = -1;
+                s->files[i] = PROCFILE_NULL;
 
         snprintf(path, sizeof path, "%s/proc", root);
         s->proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -851,186 +779,12 @@ void sampler_free(struct sampler *s) {
                 free(sl->s.disk.disks);
                 free(sl->s.network.ifaces);
         }
-        for (size_t i = 0; i < ELEMENTSOF(s->files); i++) {
-                safe_close(s->files[i].fd);
-                free(s->files[i].data);
-        }
+        for (size_t i = 0; i < ELEMENTSOF(s->files); i++)
+                procfile_close(&s->files[i]);
         free(s->mounts);
         free(s->empty);
         free(s->empty_next);
         safe_close(s->proc_fd);
         safe_close(s->sys_fd);
         free(s);
-}
-
-/* ---- JSON --------------------------------------------------------------- */
-
-/* Names from the system are bytes; JSON text must be UTF-8. The rare
- * invalid one is copied with replacements into *copy. */
-static const char *text(const char *s, char **copy) {
-        size_t size;
-
-        if (utf8_valid(s, strlen(s)))
-                return s;
-        size = 3 * strlen(s) + 1;
-        *copy = malloc(size);
-        return *copy ? utf8_repair_str(s, *copy, size) : NULL;
-}
-
-static cJSON *add_text(cJSON *obj, const char *key, const char *value) {
-        _cleanup_free_ char *copy = NULL;
-        const char *v = text(value, &copy);
-
-        return v ? cJSON_AddStringToObject(obj, key, v) : NULL;
-}
-
-static cJSON *add_object(cJSON *obj, const char *key) {
-        _cleanup_free_ char *copy = NULL;
-        const char *k = text(key, &copy);
-        cJSON *o;
-
-        if (!k || !(o = cJSON_CreateObject()))
-                return NULL;
-        if (!cJSON_AddItemToObject(obj, k, o)) {
-                cJSON_Delete(o);
-                return NULL;
-        }
-        return o;
-}
-
-static bool add_cpu(cJSON *metrics, const struct sample *s) {
-        cJSON *cpu = cJSON_AddObjectToObject(metrics, "cpu"), *cores;
-
-        if (!cpu || !json_add_round2(cpu, "cpu_usage_percent", s->cpu.usage_percent))
-                return false;
-        cores = cJSON_AddArrayToObject(cpu, "cpu_per_core_percent");
-        if (!cores)
-                return false;
-        for (size_t i = 0; i < s->cpu.n_cpu; i++) {
-                cJSON *v = cJSON_CreateNumber(round2(s->cpu.per_cpu[i].usage_percent));
-                if (!v || !cJSON_AddItemToArray(cores, v)) {
-                        cJSON_Delete(v);
-                        return false;
-                }
-        }
-        if (!json_add_round2(cpu, "load_avg_1min", s->cpu.load.load1) ||
-            !json_add_round2(cpu, "load_avg_5min", s->cpu.load.load5) ||
-            !json_add_round2(cpu, "load_avg_15min", s->cpu.load.load15) ||
-            !cJSON_AddNumberToObject(cpu, "count", (double) s->cpu.n_cpu))
-                return false;
-        if (s->cpu.frequency_mhz > 0 && !json_add_round2(cpu, "frequency_mhz", s->cpu.frequency_mhz))
-                return false;
-        return true;
-}
-
-static double percent(uint64_t part, uint64_t whole) {
-        return whole ? 100.0 * (double) part / (double) whole : 0.0;
-}
-
-static bool add_memory(cJSON *metrics, const struct sample *s) {
-        const struct meminfo *m = &s->memory;
-        uint64_t used = m->total - m->available, swap_used = m->swap_total - m->swap_free;
-        cJSON *mem = cJSON_AddObjectToObject(metrics, "memory");
-
-        return mem && json_add_round2(mem, "memory_total_gb", (double) m->total / GIB) &&
-               json_add_round2(mem, "memory_used_gb", (double) used / GIB) &&
-               json_add_round2(mem, "memory_available_gb", (double) m->available / GIB) &&
-               json_add_round2(mem, "memory_usage_percent", percent(used, m->total)) &&
-               json_add_round2(mem, "swap_total_gb", (double) m->swap_total / GIB) &&
-               json_add_round2(mem, "swap_used_gb", (double) swap_used / GIB) &&
-               json_add_round2(mem, "swap_usage_percent", percent(swap_used, m->swap_total));
-}
-
-static bool add_disk(cJSON *metrics, const struct sample *s) {
-        cJSON *disk = cJSON_AddObjectToObject(metrics, "disk"), *usage, *io;
-
-        if (!disk || !(usage = cJSON_AddObjectToObject(disk, "disk_usage")))
-                return false;
-        for (size_t i = 0; i < s->disk.n_mounts; i++) {
-                const struct sample_mount *m = &s->disk.mounts[i];
-                cJSON *o = add_object(usage, m->mount_point);
-
-                if (!o || !json_add_round2(o, "total_gb", (double) m->total / GIB) ||
-                    !json_add_round2(o, "used_gb", (double) m->used / GIB) ||
-                    !json_add_round2(o, "free_gb", (double) m->avail / GIB) ||
-                    !json_add_round2(o, "usage_percent", m->usage_percent) || !add_text(o, "device", m->device) ||
-                    !add_text(o, "file_system", m->fstype))
-                        return false;
-        }
-        io = cJSON_AddObjectToObject(disk, "disk_io");
-        return io && json_add_round2(io, "read_mb_per_sec", s->disk.read_bytes_per_sec / MIB) &&
-               json_add_round2(io, "write_mb_per_sec", s->disk.write_bytes_per_sec / MIB);
-}
-
-static bool add_network(cJSON *metrics, const struct sample *s) {
-        cJSON *net = cJSON_AddObjectToObject(metrics, "network"), *ifaces;
-
-        if (!net || !json_add_round2(net, "bytes_sent_mb_per_sec", s->network.tx_bytes_per_sec / MIB) ||
-            !json_add_round2(net, "bytes_recv_mb_per_sec", s->network.rx_bytes_per_sec / MIB) ||
-            !cJSON_AddNumberToObject(net, "packets_sent", (double) s->network.tx_packets) ||
-            !cJSON_AddNumberToObject(net, "packets_recv", (double) s->network.rx_packets) ||
-            !cJSON_AddNumberToObject(net, "active_connections", (double) s->network.active_connections))
-                return false;
-        ifaces = cJSON_AddObjectToObject(net, "interfaces");
-        if (!ifaces)
-                return false;
-        for (size_t i = 0; i < s->network.n_ifaces; i++) {
-                const struct netdev *d = &s->network.ifaces[i];
-                cJSON *o = add_object(ifaces, d->name);
-
-                /* psutil's names, which the seed's consumers know. */
-                if (!o || !cJSON_AddNumberToObject(o, "bytes_sent", (double) d->tx_bytes) ||
-                    !cJSON_AddNumberToObject(o, "bytes_recv", (double) d->rx_bytes) ||
-                    !cJSON_AddNumberToObject(o, "packets_sent", (double) d->tx_packets) ||
-                    !cJSON_AddNumberToObject(o, "packets_recv", (double) d->rx_packets) ||
-                    !cJSON_AddNumberToObject(o, "errin", (double) d->rx_errs) ||
-                    !cJSON_AddNumberToObject(o, "errout", (double) d->tx_errs) ||
-                    !cJSON_AddNumberToObject(o, "dropin", (double) d->rx_drop) ||
-                    !cJSON_AddNumberToObject(o, "dropout", (double) d->tx_drop))
-                        return false;
-        }
-        return true;
-}
-
-static bool add_processes(cJSON *metrics, const struct sample *s) {
-        cJSON *procs = cJSON_AddObjectToObject(metrics, "processes"), *top;
-
-        if (!procs || !cJSON_AddNumberToObject(procs, "process_count", s->processes.count))
-                return false;
-        top = cJSON_AddArrayToObject(procs, "top_memory_processes");
-        if (!top)
-                return false;
-        for (size_t i = 0; i < s->processes.n_top; i++) {
-                const struct sample_process *p = &s->processes.top[i];
-                cJSON *o = cJSON_CreateObject();
-
-                if (!o || !cJSON_AddItemToArray(top, o)) {
-                        cJSON_Delete(o);
-                        return false;
-                }
-                if (!cJSON_AddNumberToObject(o, "pid", p->pid) || !add_text(o, "name", p->name) ||
-                    !json_add_round2(o, "memory_percent", p->memory_percent) || !add_text(o, "username", p->username))
-                        return false;
-        }
-        return true;
-}
-
-cJSON *sample_to_json(const struct sample *s, const char *node_id, unsigned interval) {
-        _cleanup_json_ cJSON *root = cJSON_CreateObject();
-        char ts[ISO8601_MAX];
-        cJSON *metrics;
-
-        if (!root)
-                return NULL;
-        format_iso8601(s->realtime_usec, ts);
-        if (!cJSON_AddStringToObject(root, "timestamp", ts) || !add_text(root, "node_id", node_id) ||
-            !cJSON_AddNumberToObject(root, "seq", (double) s->seq))
-                return NULL;
-        if (interval > 0 && !cJSON_AddNumberToObject(root, "interval", interval))
-                return NULL;
-        metrics = cJSON_AddObjectToObject(root, "metrics");
-        if (!metrics || !add_cpu(metrics, s) || !add_memory(metrics, s) || !add_disk(metrics, s) ||
-            !add_network(metrics, s) || !add_processes(metrics, s))
-                return NULL;
-        return TAKE_PTR(root);
 }
