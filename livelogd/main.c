@@ -206,23 +206,13 @@ static int run(const struct conf *conf) {
 }
 
 int main(int argc, char **argv) {
-        struct conf conf;
-        struct conf_cli cli;
+        static struct conf conf; /* large: keep it off the stack */
         int r;
 
         log_open("livelogd", "livelogs");
-        r = conf_load_args(argc, argv, "Stream a log file or the journal, line by line, over WebSocket.", flags,
-                           &conf, &cli);
-        if (r < 0)
-                return EXIT_FAILURE;
-        if (cli.help || cli.version)
-                return EXIT_SUCCESS;
-        if (cli.check) {
-                conf_dump(&conf, stdout);
-                return EXIT_SUCCESS;
-        }
-        if (conf.node.verbose)
-                log_set_max_level(LOG_DEBUG);
-
+        r = conf_main(argc, argv, "Stream a log file or the journal, line by line, over WebSocket.", flags, &conf,
+                      NULL);
+        if (r >= 0)
+                return r;
         return run(&conf) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

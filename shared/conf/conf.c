@@ -425,6 +425,25 @@ int conf_get(const struct conf *c, const char *section, const char *key, char *b
         return 0;
 }
 
+int conf_main(int argc, char **argv, const char *summary, const struct conf_flag *flags, struct conf *c,
+              bool (*validate)(const struct conf *c)) {
+        struct conf_cli cli;
+        int r;
+
+        r = conf_load_args(argc, argv, summary, flags, c, &cli);
+        if (r < 0)
+                return r == -EINVAL ? 2 : 1;
+        if (cli.help || cli.version)
+                return 0;
+        if (validate && !validate(c))
+                return 1;
+        if (cli.check) {
+                conf_dump(c, stdout);
+                return 0;
+        }
+        return -1;
+}
+
 void conf_dump(const struct conf *c, FILE *f) {
         const char *section = NULL;
 

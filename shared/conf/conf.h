@@ -104,6 +104,15 @@ int conf_load_env(struct conf *c, char *const *envp, char *err, size_t errsz);
 int conf_load_args(int argc, char **argv, const char *summary, const struct conf_flag *flags,
                    struct conf *c, struct conf_cli *cli);
 
+/* The start of every program's main(): conf_load_args(), then --help,
+ * --version and --check acted on, and --verbose applied. validate, when not
+ * NULL, is a program's own check of the result (it logs why and returns
+ * false); --check runs it too. Returns -1 when the program should go on,
+ * else its exit status: 0 after --help, --version or a passed --check, 2
+ * for a usage error, 1 for anything else. */
+int conf_main(int argc, char **argv, const char *summary, const struct conf_flag *flags, struct conf *c,
+              bool (*validate)(const struct conf *c));
+
 /* Print every key as it is in effect, in INI form (used by --check). */
 void conf_dump(const struct conf *c, FILE *f);
 

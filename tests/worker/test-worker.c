@@ -111,7 +111,6 @@ static const struct ws_server_ops ops = {
 int main(int argc, char **argv) {
         char base[PATH_MAX];
         struct behaviour b;
-        struct conf_cli cli;
         struct ws_server *s = NULL;
         const struct conf_stream *stream;
         int r;
@@ -119,11 +118,9 @@ int main(int argc, char **argv) {
         snprintf(base, sizeof base, "%s", argv[0]);
         role = streq(basename(base), "livelogd") ? "livelogs" : "telemetry";
         log_open(basename(base), role);
-        r = conf_load_args(argc, argv, "resolvix test worker", NULL, &conf, &cli);
-        if (r < 0)
-                return 2;
-        if (cli.help || cli.version)
-                return 0;
+        r = conf_main(argc, argv, "resolvix test worker", NULL, &conf, NULL);
+        if (r >= 0)
+                return r;
         read_behaviour(argv[0], &b);
         if (b.exit_before_ready >= 0) {
                 log_error("test worker: exiting with %d before ready, as asked", b.exit_before_ready);
