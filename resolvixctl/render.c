@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "grow.h"
+#include "term.h"
 
 /* Samples and /status as text, from their JSON: the one-shot commands,
  * watch and status print the very shape the wire carries, so what the
@@ -12,21 +12,8 @@
  * a field that is missing prints as "-" rather than stopping the show. */
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
-#define LINE_MAX_BYTES 8192
-#define TABLE_COLS 9
-#define CELL_MAX 160
 #define METER_INDENT 6 /* "Swap  [" */
 
-/* ANSI SGR sequences. */
-#define SGR_RESET "\x1b[0m"
-#define SGR_BOLD "\x1b[1m"
-#define SGR_DIM "\x1b[2m"
-#define SGR_REVERSE "\x1b[7m"
-#define SGR_TITLE "\x1b[1;36m"
-#define SGR_HEAD "\x1b[30;46m"
-#define SGR_OK "\x1b[32m"
-#define SGR_WARN "\x1b[33m"
-#define SGR_BAD "\x1b[31m"
 
 /* ---- JSON access ----------------------------------------------------------- */
 
@@ -81,238 +68,6 @@ static const char *fmt_count(char *buf, size_t size, double v) {
         return fmt_num(buf, size, 0, v);
 }
 
-/* ---- lines clipped to the terminal ---------------------------------------- */
-
-size_t ctl_text_width(const char *s) {
-        size_t w = 0;
-
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if ((*p & 0xc0) != 0x80)
-                        w++;
-        return w;
-}
-
-struct out {
-        FILE *f;
-        const struct ctl_render *o;
-        unsigned lines, max_lines; /* max_lines 0: unbounded */
-        char buf[LINE_MAX_BYTES];
-        size_t len;
-        unsigned cols;
-        bool colored; /* an SGR is in effect */
-};
-
-static bool out_full(const struct out *o) {
-        return o->max_lines && o->lines >= o->max_lines;
-}
-
-/* Append text, clipped at the width. Control characters from the system
- * (a process may name itself anything) never reach the terminal. */
-static void out_text(struct out *o, const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                bool start = (*p & 0xc0) != 0x80;
-                unsigned char c = *p < 0x20 || *p == 0x7f ? '?' : *p;
-
-                if (start && o->o->width && o->cols >= o->o->width)
-                        break;
-                if (o->len + 1 >= sizeof o->buf - 16)
-                        break;
-                o->buf[o->len++] = (char) c;
-                if (start)
-                        o->cols++;
-        }
-}
-
-_printf_(2, 3) static void out_printf(struct out *o, const char *fmt, ...) {
-        char text[LINE_MAX_BYTES];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof text, fmt, ap);
-        va_end(ap);
-        out_text(o, text);
-}
-
-static void out_pad(struct out *o, unsigned to) {
-        while (o->cols < to && (!o->o->width || o->cols < o->o->width))
-                out_text(o, " ");
-}
-
-static void out_sgr(struct out *o, const char *sgr) {
-        size_t n = strlen(sgr);
-
-        if (!o->o->color || o->len + n >= sizeof o->buf - 8)
-                return;
-        memcpy(o->buf + o->len, sgr, n);
-        o->len += n;
-        o->colored = !streq(sgr, SGR_RESET);
-}
-
-static void out_end(struct out *o) {
-        /* Padding is for the screen; a pipe gets no trailing blanks. */
-        while (!o->o->screen && o->len > 0 && o->buf[o->len - 1] == ' ')
-                o->len--;
-        if (!out_full(o)) {
-                if (o->colored)
-                        out_sgr(o, SGR_RESET);
-                fwrite(o->buf, 1, o->len, o->f);
-                /* Full-screen: wipe what the previous frame left right of it. */
-                fputs(o->o->screen ? "\x1b[K\n" : "\n", o->f);
-                o->lines++;
-        }
-        o->len = 0;
-        o->cols = 0;
-        o->colored = false;
-}
-
-static const char *level_sgr(double percent) {
-        return percent >= 85.0 ? SGR_BAD : percent >= 60.0 ? SGR_WARN : SGR_OK;
-}
-
-/* [|||||||      23.4%]: width cells in all, the label inside at the right. */
-static void out_bar(struct out *o, unsigned width, double percent, const char *label) {
-        unsigned inner = width > 2 ? width - 2 : 0, filled, label_at;
-        size_t label_len = strlen(label);
-        double p = isnan(percent) ? 0.0 : percent < 0 ? 0.0 : percent > 100.0 ? 100.0 : percent;
-
-        filled = (unsigned) lround(p / 100.0 * inner);
-        label_at = label_len < inner ? inner - (unsigned) label_len : inner;
-        out_sgr(o, SGR_BOLD);
-        out_text(o, "[");
-        out_sgr(o, SGR_RESET);
-        out_sgr(o, level_sgr(p));
-        for (unsigned i = 0; i < label_at; i++)
-                out_text(o, i < filled ? "|" : " ");
-        out_sgr(o, SGR_RESET);
-        if (label_at < inner) {
-                out_sgr(o, SGR_DIM);
-                out_text(o, label);
-                out_sgr(o, SGR_RESET);
-        }
-        out_sgr(o, SGR_BOLD);
-        out_text(o, "]");
-        out_sgr(o, SGR_RESET);
-}
-
-static void out_percent_bar(struct out *o, unsigned width, double percent) {
-        char label[16];
-
-        if (isnan(percent))
-                snprintf(label, sizeof label, "-");
-        else
-                snprintf(label, sizeof label, "%.1f%%", percent);
-        out_bar(o, width, percent, label);
-}
-
-/* ---- tables ---------------------------------------------------------------- */
-
-struct row {
-        char cell[TABLE_COLS][CELL_MAX];
-        const char *sgr[TABLE_COLS];
-        double bar[TABLE_COLS]; /* a percent drawn as a bar, NAN for text */
-};
-
-struct table {
-        unsigned ncols;
-        const char *head[TABLE_COLS];
-        bool right[TABLE_COLS]; /* right-aligned (numbers) */
-        unsigned bar_width;
-        struct row *rows;
-        size_t n, cap;
-};
-
-static void table_free(struct table *t) {
-        free(t->rows);
-}
-
-/* Columns: "NAME" left-aligned, ">SIZE" right-aligned, "%USE" a bar. */
-static void table_init(struct table *t, unsigned ncols, const char *const *head) {
-        *t = (struct table){ .ncols = ncols, .bar_width = 12 };
-        for (unsigned i = 0; i < ncols; i++) {
-                t->right[i] = head[i][0] == '>';
-                t->head[i] = head[i] + (head[i][0] == '>' || head[i][0] == '%');
-        }
-}
-
-static struct row *table_row(struct table *t) {
-        struct row *r;
-
-        if (GROW(t->rows, t->cap, t->n + 1, 8) < 0)
-                return NULL;
-        r = &t->rows[t->n++];
-        memset(r, 0, sizeof *r);
-        for (unsigned i = 0; i < TABLE_COLS; i++)
-                r->bar[i] = NAN;
-        return r;
-}
-
-_printf_(4, 5) static void cell(struct row *r, unsigned col, const char *sgr, const char *fmt, ...) {
-        va_list ap;
-
-        if (!r)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(r->cell[col], CELL_MAX, fmt, ap);
-        va_end(ap);
-        r->sgr[col] = sgr;
-}
-
-static void cell_bar(struct row *r, unsigned col, double percent) {
-        if (r)
-                r->bar[col] = percent;
-}
-
-static void table_print(struct out *o, const struct table *t) {
-        unsigned w[TABLE_COLS] = { 0 };
-
-        for (unsigned c = 0; c < t->ncols; c++) {
-                w[c] = (unsigned) ctl_text_width(t->head[c]);
-                for (size_t i = 0; i < t->n; i++) {
-                        unsigned cw = isnan(t->rows[i].bar[c]) ? (unsigned) ctl_text_width(t->rows[i].cell[c])
-                                                                : t->bar_width;
-                        if (cw > w[c])
-                                w[c] = cw;
-                }
-        }
-        out_sgr(o, SGR_HEAD);
-        for (unsigned c = 0; c < t->ncols; c++) {
-                unsigned at = o->cols;
-
-                if (t->right[c])
-                        out_pad(o, at + w[c] - (unsigned) ctl_text_width(t->head[c]));
-                out_text(o, t->head[c]);
-                if (c + 1 < t->ncols)
-                        out_pad(o, at + w[c] + 2);
-        }
-        if (o->o->screen)
-                out_pad(o, o->o->width);
-        out_sgr(o, SGR_RESET);
-        out_end(o);
-
-        for (size_t i = 0; i < t->n; i++) {
-                const struct row *r = &t->rows[i];
-
-                for (unsigned c = 0; c < t->ncols; c++) {
-                        unsigned at = o->cols;
-
-                        if (!isnan(r->bar[c]))
-                                out_bar(o, t->bar_width, r->bar[c], ""); /* the figure is in its own column */
-                        else {
-                                if (t->right[c])
-                                        out_pad(o, at + w[c] - (unsigned) ctl_text_width(r->cell[c]));
-                                if (r->sgr[c])
-                                        out_sgr(o, r->sgr[c]);
-                                out_text(o, r->cell[c]);
-                                if (r->sgr[c])
-                                        out_sgr(o, SGR_RESET);
-                        }
-                        if (c + 1 < t->ncols)
-                                out_pad(o, at + w[c] + 2);
-                }
-                out_end(o);
-        }
-}
-
 /* ---- sections -------------------------------------------------------------- */
 
 const char *ctl_section_key(enum ctl_section s) {
@@ -360,9 +115,9 @@ static void cpu_section(struct out *o, const cJSON *cpu) {
                 struct row *r = table_row(&t);
                 double v = cJSON_IsNumber(core) ? core->valuedouble : NAN;
 
-                cell(r, 0, NULL, "%u", i++);
-                cell(r, 1, NULL, "%s%%", fmt_num(a, sizeof a, 1, v));
-                cell_bar(r, 2, v);
+                table_cell(r, 0, NULL, "%u", i++);
+                table_cell(r, 1, NULL, "%s%%", fmt_num(a, sizeof a, 1, v));
+                table_cell_bar(r, 2, v);
         }
         table_print(o, &t);
         table_free(&t);
@@ -377,19 +132,19 @@ static void memory_section(struct out *o, const cJSON *m) {
 
         table_init(&t, 6, (const char *const[]){ "", ">TOTAL", ">USED", ">AVAILABLE", ">USE%", "%" });
         r = table_row(&t);
-        cell(r, 0, SGR_TITLE, "memory");
-        cell(r, 1, NULL, "%s", fmt_bytes(a, sizeof a, total * GIB));
-        cell(r, 2, NULL, "%s", fmt_bytes(b, sizeof b, used * GIB));
-        cell(r, 3, NULL, "%s", fmt_bytes(c, sizeof c, num(m, "memory_available_gb") * GIB));
-        cell(r, 4, NULL, "%s%%", fmt_num(d, sizeof d, 1, num(m, "memory_usage_percent")));
-        cell_bar(r, 5, num(m, "memory_usage_percent"));
+        table_cell(r, 0, SGR_TITLE, "memory");
+        table_cell(r, 1, NULL, "%s", fmt_bytes(a, sizeof a, total * GIB));
+        table_cell(r, 2, NULL, "%s", fmt_bytes(b, sizeof b, used * GIB));
+        table_cell(r, 3, NULL, "%s", fmt_bytes(c, sizeof c, num(m, "memory_available_gb") * GIB));
+        table_cell(r, 4, NULL, "%s%%", fmt_num(d, sizeof d, 1, num(m, "memory_usage_percent")));
+        table_cell_bar(r, 5, num(m, "memory_usage_percent"));
         r = table_row(&t);
-        cell(r, 0, SGR_TITLE, "swap");
-        cell(r, 1, NULL, "%s", fmt_bytes(a, sizeof a, swap_total * GIB));
-        cell(r, 2, NULL, "%s", fmt_bytes(b, sizeof b, swap_used * GIB));
-        cell(r, 3, NULL, "%s", fmt_bytes(c, sizeof c, (swap_total - swap_used) * GIB));
-        cell(r, 4, NULL, "%s%%", fmt_num(d, sizeof d, 1, num(m, "swap_usage_percent")));
-        cell_bar(r, 5, num(m, "swap_usage_percent"));
+        table_cell(r, 0, SGR_TITLE, "swap");
+        table_cell(r, 1, NULL, "%s", fmt_bytes(a, sizeof a, swap_total * GIB));
+        table_cell(r, 2, NULL, "%s", fmt_bytes(b, sizeof b, swap_used * GIB));
+        table_cell(r, 3, NULL, "%s", fmt_bytes(c, sizeof c, (swap_total - swap_used) * GIB));
+        table_cell(r, 4, NULL, "%s%%", fmt_num(d, sizeof d, 1, num(m, "swap_usage_percent")));
+        table_cell_bar(r, 5, num(m, "swap_usage_percent"));
         t.bar_width = 24;
         table_print(o, &t);
         table_free(&t);
@@ -404,10 +159,10 @@ static void processes_table(struct out *o, const cJSON *p) {
         cJSON_ArrayForEach(proc, get(p, "top_memory_processes")) {
                 struct row *r = table_row(&t);
 
-                cell(r, 0, NULL, "%s", fmt_count(a, sizeof a, num(proc, "pid")));
-                cell(r, 1, NULL, "%s", str(proc, "username") ?: "-");
-                cell(r, 2, NULL, "%s", fmt_num(a, sizeof a, 1, num(proc, "memory_percent")));
-                cell(r, 3, SGR_BOLD, "%s", str(proc, "name") ?: "-");
+                table_cell(r, 0, NULL, "%s", fmt_count(a, sizeof a, num(proc, "pid")));
+                table_cell(r, 1, NULL, "%s", str(proc, "username") ?: "-");
+                table_cell(r, 2, NULL, "%s", fmt_num(a, sizeof a, 1, num(proc, "memory_percent")));
+                table_cell(r, 3, SGR_BOLD, "%s", str(proc, "name") ?: "-");
         }
         table_print(o, &t);
         table_free(&t);
@@ -434,14 +189,14 @@ static void disks_table(struct out *o, const cJSON *disk) {
                 struct row *r = table_row(&t);
                 double pct = num(m, "usage_percent");
 
-                cell(r, 0, SGR_BOLD, "%s", m->string ?: "-");
-                cell(r, 1, NULL, "%s", str(m, "device") ?: "-");
-                cell(r, 2, NULL, "%s", str(m, "file_system") ?: "-");
-                cell(r, 3, NULL, "%s", fmt_bytes(a, sizeof a, num(m, "total_gb") * GIB));
-                cell(r, 4, NULL, "%s", fmt_bytes(b, sizeof b, num(m, "used_gb") * GIB));
-                cell(r, 5, NULL, "%s", fmt_bytes(c, sizeof c, num(m, "free_gb") * GIB));
-                cell(r, 6, pct >= 90 ? SGR_BAD : NULL, "%s%%", fmt_num(d, sizeof d, 1, pct));
-                cell_bar(r, 7, pct);
+                table_cell(r, 0, SGR_BOLD, "%s", m->string ?: "-");
+                table_cell(r, 1, NULL, "%s", str(m, "device") ?: "-");
+                table_cell(r, 2, NULL, "%s", str(m, "file_system") ?: "-");
+                table_cell(r, 3, NULL, "%s", fmt_bytes(a, sizeof a, num(m, "total_gb") * GIB));
+                table_cell(r, 4, NULL, "%s", fmt_bytes(b, sizeof b, num(m, "used_gb") * GIB));
+                table_cell(r, 5, NULL, "%s", fmt_bytes(c, sizeof c, num(m, "free_gb") * GIB));
+                table_cell(r, 6, pct >= 90 ? SGR_BAD : NULL, "%s%%", fmt_num(d, sizeof d, 1, pct));
+                table_cell_bar(r, 7, pct);
         }
         table_print(o, &t);
         table_free(&t);
@@ -487,13 +242,13 @@ static void network_section(struct out *o, const cJSON *n) {
         cJSON_ArrayForEach(i, get(n, "interfaces")) {
                 struct row *r = table_row(&t);
 
-                cell(r, 0, SGR_BOLD, "%s", i->string ?: "-");
-                cell(r, 1, NULL, "%s", fmt_bytes(a, sizeof a, num(i, "bytes_recv")));
-                cell(r, 2, NULL, "%s", fmt_bytes(b, sizeof b, num(i, "bytes_sent")));
-                cell(r, 3, NULL, "%s", fmt_count(c, sizeof c, num(i, "packets_recv")));
-                cell(r, 4, NULL, "%s", fmt_count(d, sizeof d, num(i, "packets_sent")));
-                cell(r, 5, NULL, "%s/%s", fmt_count(a, sizeof a, num(i, "errin")), fmt_count(b, sizeof b, num(i, "errout")));
-                cell(r, 6, NULL, "%s/%s", fmt_count(a, sizeof a, num(i, "dropin")),
+                table_cell(r, 0, SGR_BOLD, "%s", i->string ?: "-");
+                table_cell(r, 1, NULL, "%s", fmt_bytes(a, sizeof a, num(i, "bytes_recv")));
+                table_cell(r, 2, NULL, "%s", fmt_bytes(b, sizeof b, num(i, "bytes_sent")));
+                table_cell(r, 3, NULL, "%s", fmt_count(c, sizeof c, num(i, "packets_recv")));
+                table_cell(r, 4, NULL, "%s", fmt_count(d, sizeof d, num(i, "packets_sent")));
+                table_cell(r, 5, NULL, "%s/%s", fmt_count(a, sizeof a, num(i, "errin")), fmt_count(b, sizeof b, num(i, "errout")));
+                table_cell(r, 6, NULL, "%s/%s", fmt_count(a, sizeof a, num(i, "dropin")),
                      fmt_count(b, sizeof b, num(i, "dropout")));
         }
         table_print(o, &t);
@@ -772,22 +527,22 @@ static void status_row(struct table *t, const char *name, const cJSON *w, bool t
 
         if (!state)
                 state = cJSON_IsTrue(get(w, "running")) ? "running" : "stopped";
-        cell(r, 0, SGR_BOLD, "%s", name);
-        cell(r, 1, state_sgr(state), "%s", state);
-        cell(r, 2, NULL, "%s", fmt_count(a, sizeof a, num(w, "pid")));
-        cell(r, 3, NULL, "%s", fmt_count(a, sizeof a, num(w, "ws_port")));
+        table_cell(r, 0, SGR_BOLD, "%s", name);
+        table_cell(r, 1, state_sgr(state), "%s", state);
+        table_cell(r, 2, NULL, "%s", fmt_count(a, sizeof a, num(w, "pid")));
+        table_cell(r, 3, NULL, "%s", fmt_count(a, sizeof a, num(w, "ws_port")));
         if (telemetry)
-                cell(r, 4, NULL, "every %s s", fmt_count(a, sizeof a, num(w, "interval")));
+                table_cell(r, 4, NULL, "every %s s", fmt_count(a, sizeof a, num(w, "interval")));
         else
-                cell(r, 4, NULL, "%s", str(w, "log_file") ?: "-");
-        cell(r, 5, NULL, "%s", fmt_time(a, sizeof a, str(w, "started_at")));
-        cell(r, 6, NULL, "%s", fmt_count(a, sizeof a, num(w, "restarts")));
+                table_cell(r, 4, NULL, "%s", str(w, "log_file") ?: "-");
+        table_cell(r, 5, NULL, "%s", fmt_time(a, sizeof a, str(w, "started_at")));
+        table_cell(r, 6, NULL, "%s", fmt_count(a, sizeof a, num(w, "restarts")));
         if (cJSON_IsString(get(exit, "signal")))
-                cell(r, 7, SGR_BAD, "%s", get(exit, "signal")->valuestring);
+                table_cell(r, 7, SGR_BAD, "%s", get(exit, "signal")->valuestring);
         else if (!isnan(num(exit, "code")))
-                cell(r, 7, num(exit, "code") != 0 ? SGR_BAD : NULL, "code %.0f", num(exit, "code"));
+                table_cell(r, 7, num(exit, "code") != 0 ? SGR_BAD : NULL, "code %.0f", num(exit, "code"));
         else
-                cell(r, 7, NULL, "-");
+                table_cell(r, 7, NULL, "-");
 }
 
 void ctl_render_status(FILE *f, const cJSON *status, const struct ctl_render *opts) {
