@@ -10,11 +10,11 @@
 
 #include "procfs.h"
 
-/* One telemetry sample: what the stream sends (SPEC §4), what /metrics
- * exposes and what a one-shot CLI prints. A sampler reads /proc and /sys,
- * turns counters into rates against its previous reading and keeps every
- * buffer it needs between samples, so that taking a sample allocates nothing
- * once the sizes have settled. */
+/* One telemetry sample: what the stream sends (docs/telemetry-stream.md),
+ * what /metrics exposes and what a one-shot CLI prints. A sampler reads
+ * /proc and /sys, turns counters into rates against its previous reading
+ * and keeps every buffer it needs between samples, so that taking a sample
+ * allocates nothing once the sizes have settled. */
 
 #define SAMPLE_TOP_PROCESSES 5
 #define SAMPLE_USERNAME_MAX 33
@@ -108,7 +108,8 @@ int sampler_prime(struct sampler *s);
  * fields at zero and is logged once; the sample is still taken. */
 int sampler_take(struct sampler *s, const struct sample **ret);
 
-/* The wire format of SPEC §4. interval 0 leaves the "interval" key out. */
+/* The wire format of docs/telemetry-stream.md. interval 0 leaves the
+ * "interval" key out. */
 cJSON *sample_to_json(const struct sample *s, const char *node_id, unsigned interval);
 
 /* The pieces above, exposed for their tests. */
