@@ -91,10 +91,10 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
         lws_sul_schedule(ws_server_context(d->server), 0, &d->tick, on_tick, FOLLOWER_TICK_USEC);
 }
 
-/* File or journal (SPEC §7): a missing file on a machine that has a journal
- * (Debian 12 without rsyslog has no /var/log/syslog) means the journal; a
- * missing file elsewhere is waited for; a file we may not read is a
- * start-up failure the supervisor must be able to name. */
+/* File or journal (docs/livelogs-stream.md): a missing file on a machine
+ * that has a journal (Debian 12 without rsyslog has no /var/log/syslog)
+ * means the journal; a missing file elsewhere is waited for; a file we may
+ * not read is a start-up failure the supervisor must be able to name. */
 static int choose_journal(const char *log_file, bool *journal) {
         _cleanup_close_ int fd = -1;
 

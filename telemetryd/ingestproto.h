@@ -7,9 +7,9 @@
 
 #include "ingest-protocol.h"
 
-/* The custom-metrics text protocol (ingest-protocol.h) as pure functions: a
- * request line in, a request out; values and points formatted the way the
- * replies and the append log spell them. */
+/* The custom-metrics text protocol (ingest-protocol.h, docs/custom-metrics.md)
+ * as pure functions: a request line in, a request out; values and points
+ * formatted the way the replies and the append log spell them. */
 
 enum ingest_command {
         INGEST_PUT,
@@ -30,8 +30,8 @@ int ingest_parse(const char *line, size_t len, struct ingest_request *ret);
 
 bool ingest_metric_valid(const char *name, size_t len);
 
-/* A value as Python's repr() spells a float, which is what the reference
- * server of seed 003 answers: the shortest digits that read back as the same
+/* A value as Python's repr() spells a float, which is what the protocol's
+ * reference server answers: the shortest digits that read back as the same
  * double, fixed notation with at least one decimal ("2.0", "0.0001") for
  * exponents -4..15, else scientific ("1e+16", "1.5e-05"). Returns the
  * length written to buf. */

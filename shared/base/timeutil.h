@@ -13,7 +13,7 @@
 
 uint64_t now_usec(clockid_t clock);
 
-/* "2024-01-15T10:30:45Z": the seed's timestamp format, second precision. */
+/* "2024-01-15T10:30:45Z": the streams' timestamp format, second precision. */
 void format_iso8601(uint64_t realtime_usec, char buf[static ISO8601_MAX]);
 
 /* "2024-01-15T10:30:45.123456Z": where ordering within a second matters. */

@@ -36,7 +36,7 @@ struct conf_key {
         size_t size;
         unsigned min, max;
         const char *def;
-        const char *env_alias; /* an extra variable name the spec promises */
+        const char *env_alias; /* an extra variable name (docs/configuration.md) */
 };
 
 #define F(field) offsetof(struct conf, field), sizeof(((struct conf *) 0)->field)

@@ -123,7 +123,7 @@ static bool add_network(cJSON *metrics, const struct sample *s) {
                 const struct netdev *d = &s->network.ifaces[i];
                 cJSON *o = add_object(ifaces, d->name);
 
-                /* psutil's names, which the seed's consumers know. */
+                /* psutil's names, which existing consumers know. */
                 if (!o || !cJSON_AddNumberToObject(o, "bytes_sent", (double) d->tx_bytes) ||
                     !cJSON_AddNumberToObject(o, "bytes_recv", (double) d->rx_bytes) ||
                     !cJSON_AddNumberToObject(o, "packets_sent", (double) d->tx_packets) ||

@@ -9,11 +9,11 @@
 
 #include "procfs.h"
 
-/* One telemetry sample: what the stream sends (SPEC §4), what /metrics
- * exposes and what a one-shot CLI prints. A sampler reads /proc and /sys,
- * turns counters into rates against its previous reading and keeps every
- * buffer it needs between samples, so that taking a sample allocates nothing
- * once the sizes have settled. */
+/* One telemetry sample: what the stream sends (docs/telemetry-stream.md),
+ * what /metrics exposes and what a one-shot CLI prints. A sampler reads
+ * /proc and /sys, turns counters into rates against its previous reading
+ * and keeps every buffer it needs between samples, so that taking a sample
+ * allocates nothing once the sizes have settled. */
 
 #define SAMPLE_TOP_PROCESSES 5
 #define SAMPLE_USERNAME_MAX 33

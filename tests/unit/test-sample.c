@@ -353,7 +353,7 @@ Test(sampler, steady_state_allocates_nothing) {
 
 enum kind { NUM, INT, STR, OBJ, ARR };
 
-/* Every key SPEC §4 names, with its type, plus the additive ones. */
+/* The keys docs/telemetry-stream.md names at fixed paths, with their types. */
 static const struct {
         const char *path;
         enum kind kind;
@@ -441,7 +441,7 @@ static double num(const cJSON *j, const char *path) {
         return v->valuedouble;
 }
 
-/* Serialise, parse back, and check the text against SPEC §4. */
+/* Serialise, parse back, and check the text against docs/telemetry-stream.md. */
 static cJSON *wire(const struct sample *x, unsigned interval) {
         _cleanup_json_ cJSON *tree = sample_to_json(x, "192.168.1.100", interval, NULL);
         _cleanup_free_ char *text = NULL;
@@ -486,7 +486,8 @@ Test(sampler, json_matches_spec_section_4) {
         cr_assert_str_eq(at(j, "node_id")->valuestring, "192.168.1.100");
         cr_assert_eq(num(j, "interval"), 60);
 
-        /* the SPEC's example memory block, from a meminfo made to match it */
+        /* the example memory block of docs/telemetry-stream.md, from a
+         * meminfo made to match it */
         cr_assert_eq(num(j, "metrics.memory.memory_total_gb"), 16.0);
         cr_assert_eq(num(j, "metrics.memory.memory_used_gb"), 8.5);
         cr_assert_eq(num(j, "metrics.memory.memory_available_gb"), 7.5);
