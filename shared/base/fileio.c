@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -91,4 +92,18 @@ int mkdir_parents(const char *path, mode_t mode) {
                 if (saved == '\0')
                         return 0;
         }
+}
+
+unsigned long fd_limit_reserve(unsigned n) {
+        static unsigned long reserved;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 0;
+        reserved += n;
+        if (rl.rlim_cur < reserved) {
+                rl.rlim_cur = reserved < rl.rlim_max ? reserved : rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        return rl.rlim_cur;
 }

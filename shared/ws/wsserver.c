@@ -3,10 +3,10 @@
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "errors.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "net.h"
@@ -516,18 +516,6 @@ int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data
         return 0;
 }
 
-static void raise_fd_limit(unsigned want) {
-        struct rlimit rl;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-                return;
-        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
-        if (rl.rlim_cur < want)
-                log_warning("Open-file limit %llu is below what max_clients needs (%u)",
-                            (unsigned long long) rl.rlim_cur, want);
-}
-
 static int setup_signals(struct ws_server *s) {
         sigset_t mask;
         int fd;
@@ -586,7 +574,8 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                 .secs_since_valid_hangup = (uint16_t) (2 * s->stream.ping_interval),
         };
 
-        raise_fd_limit(fd_limit);
+        if (fd_limit_reserve(fd_limit) < fd_limit)
+                log_warning("Open-file limit is below what max_clients needs (%u)", fd_limit);
 
         memset(&info, 0, sizeof info);
         info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
