@@ -8,6 +8,7 @@
 
 #include "ctl.h"
 #include "grow.h"
+#include "lwsfd.h"
 #include "net.h"
 
 /* A WebSocket client on one libwebsockets loop that also carries the
@@ -261,20 +262,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
 }
 
-static int watch_fd(struct lws_context *context, int fd, void *tag) {
-        lws_sock_file_fd_type u = { .filefd = fd };
-        struct lws *wsi;
-
-        wsi = lws_adopt_descriptor_vhost(lws_get_vhost_by_name(context, "default"), LWS_ADOPT_RAW_FILE_DESC, u,
-                                         PROTOCOL, NULL);
-        if (!wsi) {
-                close(fd);
-                return -EIO;
-        }
-        lws_set_opaque_user_data(wsi, tag);
-        return 0;
-}
-
 static int setup_signals(struct lws_context *context, struct ctl_stream *s, sigset_t *old) {
         sigset_t mask;
         int fd;
@@ -284,12 +271,10 @@ static int setup_signals(struct lws_context *context, struct ctl_stream *s, sigs
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGWINCH);
-        if (sigprocmask(SIG_BLOCK, &mask, old) < 0)
-                return negative_errno();
-        fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        fd = signalfd_blocking(&mask, old);
         if (fd < 0)
-                return negative_errno();
-        return watch_fd(context, fd, s);
+                return fd;
+        return lws_watch_fd(lws_get_vhost_by_name(context, "default"), PROTOCOL, fd, s);
 }
 
 int ctl_stream_run(const struct ctl_stream_ops *ops, const struct ctl_stream_params *p) {
@@ -328,7 +313,7 @@ int ctl_stream_run(const struct ctl_stream_ops *ops, const struct ctl_stream_par
         r = setup_signals(s.context, &s, &old);
         if (r >= 0 && p->watch_stdin) {
                 int fd = dup(STDIN_FILENO);
-                r = fd < 0 ? negative_errno() : watch_fd(s.context, fd, NULL);
+                r = fd < 0 ? negative_errno() : lws_watch_fd(lws_get_vhost_by_name(s.context, "default"), PROTOCOL, fd, NULL);
         }
         if (r < 0) {
                 ctl_error("cannot watch signals and the terminal: %s", strerror(-r));

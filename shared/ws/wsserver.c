@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "fileio.h"
 #include "log.h"
+#include "lwsfd.h"
 #include "macro.h"
 #include "net.h"
 #include "notify.h"
@@ -495,22 +496,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 /* ---- set-up ------------------------------------------------------------- */
 
 int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data) {
-        lws_sock_file_fd_type u = { .filefd = fd };
         struct fd_watch *w;
-        struct lws *wsi;
+        int r;
 
         w = calloc(1, sizeof *w);
-        if (!w)
-                return -ENOMEM;
-        *w = (struct fd_watch){ .server = s, .cb = cb, .data = data, .fd = fd };
-        wsi = lws_adopt_descriptor_vhost(s->vhost, LWS_ADOPT_RAW_FILE_DESC, u, s->protocols[0].name, NULL);
-        if (!wsi) {
-                free(w);
+        if (!w) {
                 close(fd);
-                return log_error_errno(EIO, "Cannot watch fd %d in the event loop", fd);
+                return -ENOMEM;
         }
+        *w = (struct fd_watch){ .server = s, .cb = cb, .data = data, .fd = fd };
         /* The watch lives as long as the server; lws owns only the wsi. */
-        lws_set_opaque_user_data(wsi, w);
+        r = lws_watch_fd(s->vhost, s->protocols[0].name, fd, w);
+        if (r < 0) {
+                free(w);
+                return log_error_errno(r, "Cannot watch fd %d in the event loop", fd);
+        }
         w->next = s->watches;
         s->watches = w;
         return 0;
@@ -525,11 +525,9 @@ static int setup_signals(struct ws_server *s) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, RESOLVIX_SIGNAL_INTERVAL);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return negative_errno();
-        fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        fd = signalfd_blocking(&mask, NULL);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         return ws_server_watch_fd(s, fd, on_signal, NULL);
 }
 
