@@ -403,10 +403,29 @@ static bool authorized(struct manager *m, struct MHD_Connection *c) {
         return bearer_matches(h, m->conf.control.token);
 }
 
+static struct access_rules access_rules(const struct manager *m) {
+        return (struct access_rules){
+                .listen = m->conf.control.listen,
+                .port = m->conf.control.port,
+                .allowed_hosts = m->conf.control.allowed_hosts,
+                .allowed_origins = m->conf.control.allowed_origins,
+        };
+}
+
 /* Checks made before any body is read: a refused request costs nothing. */
 static bool refuse_early(struct request *r, enum route route, const char *method, const char **allow) {
-        const char *v;
+        struct access_rules rules = access_rules(r->manager);
+        const char *v, *host;
 
+        /* First of all: a page whose name was rebound to this node must not
+         * learn even which paths exist. */
+        host = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        if (!host_allowed(host, &rules)) {
+                set_error(r, MHD_HTTP_MISDIRECTED_REQUEST, "misdirected_host",
+                          "this resolvix-controld answers only for localhost, 127.0.0.1, [::1], its listen "
+                          "address and the names in [control] allowed_hosts");
+                return true;
+        }
         if (route == ROUTE_NONE) {
                 set_error(r, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such endpoint; try /status, /health or /control, or / for the dashboard");
@@ -432,6 +451,16 @@ static bool refuse_early(struct request *r, enum route route, const char *method
         }
         if (route != ROUTE_CONTROL)
                 return false;
+        /* A browser says which page sends the command: only the dashboard's
+         * own, or one the operator allowed, may (a token in a page is no
+         * defence against the page itself). */
+        v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+        if (!origin_allowed(v, host, &rules)) {
+                set_error(r, MHD_HTTP_FORBIDDEN, "origin_not_allowed",
+                          "commands from a web page are taken only from this controld's own dashboard or an "
+                          "origin in [control] allowed_origins");
+                return true;
+        }
         v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (v && strtoull(v, NULL, 10) > CONTROL_BODY_MAX) {
                 set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the request body is over 64 KiB");

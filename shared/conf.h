@@ -40,6 +40,8 @@ struct conf {
                 char token[CONF_TOKEN_MAX];
                 char state_dir[PATH_MAX];
                 char worker_dir[PATH_MAX];
+                char allowed_hosts[CONF_ORIGINS_MAX];   /* space-separated, beside its own names */
+                char allowed_origins[CONF_ORIGINS_MAX]; /* space-separated, beside its own page */
         } control;
 
         struct {

@@ -295,7 +295,7 @@ def test_body_limit_chunked(cd):
 def test_huge_content_length_refused_before_body(cd):
     # Announce 1 GiB and send nothing: the answer must not wait for the body.
     with socket.create_connection(("127.0.0.1", cd.port), timeout=5) as s:
-        s.sendall(b"POST /control HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        s.sendall(b"POST /control HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 1073741824\r\n\r\n")
         data = b""
         while b"\r\n\r\n" not in data:
@@ -432,10 +432,10 @@ def test_connection_limit(cd):
         for _ in range(512):
             held.append(socket.create_connection(("127.0.0.1", cd.port), timeout=5))
         # Every held connection is served: the last one too.
-        held[-1].sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        held[-1].sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert held[-1].recv(4096).startswith(b"HTTP/1.1 200")
         extra = socket.create_connection(("127.0.0.1", cd.port), timeout=0.5)
-        extra.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        extra.sendall(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         with pytest.raises(socket.timeout):
             extra.recv(4096)
     finally:
