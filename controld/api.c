@@ -200,8 +200,14 @@ static void control(struct request *r) {
         struct manager *m = r->manager;
         struct request_error err;
         struct supervised *w;
+        int e;
 
-        if (command_parse(r->body, r->len, &r->command, &err) < 0) {
+        e = command_parse(r->body, r->len, &r->command, &err);
+        if (e == -ENOMEM) {
+                set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out_of_memory", "out of memory");
+                return;
+        }
+        if (e < 0) {
                 set_error(r, MHD_HTTP_BAD_REQUEST, err.detail, err.message);
                 return;
         }

@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "jsonutil.h"
 #include "request.h"
+#include "sample.h"
 
 static const struct {
         const char *name;
@@ -40,12 +41,58 @@ bool content_type_is_json(const char *value) {
         return n == strlen("application/json") && strncasecmp(value, "application/json", n) == 0;
 }
 
+/* Bytes the client chose, fit to quote in a message: at most QUOTED_MAX of
+ * them, invalid UTF-8 (a sequence cut short included) replaced by U+FFFD.
+ * Control characters need nothing: cJSON escapes them. */
+#define QUOTED_MAX 48
+static const char *quotable(const char *text, char buf[static 3 * QUOTED_MAX + 1]) {
+        char cut[QUOTED_MAX + 1];
+
+        snprintf(cut, sizeof cut, "%s", text);
+        if (utf8_sanitize(cut, buf, 3 * QUOTED_MAX + 1) == cut)
+                memcpy(buf, cut, sizeof cut);
+        return buf;
+}
+
+static int compare_names(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* A field the object holds twice, as *ret (NULL: none). Sorted rather than
+ * compared pairwise: a 64 KiB body holds some ten thousand fields. */
+static int find_duplicate(const cJSON *root, const char **ret) {
+        _cleanup_free_ const char **names = NULL;
+        const cJSON *item;
+        size_t n = 0;
+
+        *ret = NULL;
+        cJSON_ArrayForEach(item, root)
+                n++;
+        if (n < 2)
+                return 0;
+        names = malloc(n * sizeof *names);
+        if (!names)
+                return -ENOMEM;
+        n = 0;
+        cJSON_ArrayForEach(item, root)
+                names[n++] = item->string;
+        qsort(names, n, sizeof *names, compare_names);
+        for (size_t i = 1; i < n; i++)
+                if (streq(names[i - 1], names[i])) {
+                        *ret = names[i];
+                        return 0;
+                }
+        return 0;
+}
+
 int command_parse(const char *body, size_t len, struct command *ret, struct request_error *err) {
         _cleanup_json_ cJSON *root = NULL;
         const cJSON *cmd, *item;
         struct command c = { 0 };
-        const char *end = NULL;
+        const char *end = NULL, *twice;
+        char quoted[3 * QUOTED_MAX + 1];
         size_t i;
+        int r;
 
         if (len == 0)
                 return fail(err, "malformed_json", "the request body is empty; send {\"command\": \"...\"}");
@@ -58,6 +105,12 @@ int command_parse(const char *body, size_t len, struct command *ret, struct requ
                 return fail(err, "malformed_json", "the request body is not valid JSON");
         if (!cJSON_IsObject(root))
                 return fail(err, "malformed_json", "the request body must be a JSON object");
+        r = find_duplicate(root, &twice);
+        if (r < 0)
+                return r;
+        if (twice)
+                return fail(err, "duplicate_field", "the field \"%s\" is given more than once",
+                            quotable(twice, quoted));
 
         cmd = cJSON_GetObjectItemCaseSensitive(root, "command");
         if (!cmd)
@@ -86,7 +139,7 @@ int command_parse(const char *body, size_t len, struct command *ret, struct requ
                         c.interval = (unsigned) v;
                         continue;
                 }
-                return fail(err, "unknown_field", "%s takes no field \"%.64s\"", c.name, item->string);
+                return fail(err, "unknown_field", "%s takes no field \"%s\"", c.name, quotable(item->string, quoted));
         }
         *ret = c;
         return 0;

@@ -31,7 +31,9 @@ struct request_error {
 
 #define CONTROL_BODY_MAX (64 * 1024)
 
-/* 0 and *ret filled, or -EINVAL with err filled. */
+/* 0 and *ret filled, or -EINVAL with err filled (-ENOMEM: out of memory).
+ * A field given twice is refused (duplicate_field): which one counts would
+ * be a guess. Nothing the client sent is quoted back but as valid UTF-8. */
 int command_parse(const char *body, size_t len, struct command *ret, struct request_error *err);
 
 /* "application/json", optionally with parameters such as charset. */

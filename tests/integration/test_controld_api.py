@@ -194,6 +194,11 @@ BAD_BODIES = [
     ('{"command": "start_telemetry", "colour": "red"}', "unknown_field"),
     ('{"command": "stop_telemetry", "interval": 5}', "unknown_field"),
     ('{"command": "start_livelogs", "interval": 5}', "unknown_field"),
+    # Which of two values would count is a guess: refuse both.
+    ('{"command": "stop_telemetry", "command": "start_telemetry"}', "duplicate_field"),
+    ('{"command": "start_telemetry", "interval": 5, "interval": 600}', "duplicate_field"),
+    ('{"command": "bogus", "command": "start_telemetry"}', "duplicate_field"),
+    ('{"command": "start_telemetry", "x": 1, "y": 2, "x": 3}', "duplicate_field"),
 ]
 
 
@@ -205,6 +210,31 @@ def test_bad_body_is_400(cd, body, detail):
     assert set(r.json) == {"status", "detail", "message"}
     assert (r.json["status"], r.json["detail"]) == ("error", detail)
     assert len(r.json["message"]) > 10
+
+
+def raw_post(cd, body):
+    """POST /control with body as bytes; (status, raw answer bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", cd.port, timeout=20)
+    try:
+        conn.request("POST", "/control", body=body, headers=JSON)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("key", [b"\xff\xfe", b"caf\xc3", b"a" * 63 + "\u00e9".encode(), b"\xed\xa0\x80",
+                                 "\u00e9t\u00e9".encode() * 30])
+def test_invalid_utf8_is_never_echoed(cd, key):
+    status, data = raw_post(cd, b'{"command": "start_telemetry", "' + key + b'": 1}')
+    assert status == 400
+    # Valid UTF-8, valid JSON, whatever the client sent.
+    answer = json.loads(data.decode("utf-8"))
+    assert answer["detail"] == "unknown_field", answer
+    assert len(answer["message"]) < 200
+    status, data = raw_post(cd, b'{"command": "start_telemetry", "' + key + b'": 1, "' + key + b'": 2}')
+    assert (status, json.loads(data.decode("utf-8"))["detail"]) == (400, "duplicate_field")
+    assert cd.status()["telemetry"]["running"] is False
 
 
 def test_interval_bounds_accepted(cd):

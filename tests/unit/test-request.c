@@ -69,6 +69,12 @@ static const struct bad_case bad_cases[] = {
         { "{\"command\":\"start_telemetry\",\"intervall\":5}", "unknown_field" },
         { "{\"command\":\"stop_telemetry\",\"interval\":5}", "unknown_field" },
         { "{\"command\":\"start_livelogs\",\"interval\":5}", "unknown_field" },
+        { "{\"command\":\"stop_telemetry\",\"command\":\"start_telemetry\"}", "duplicate_field" },
+        { "{\"command\":\"start_telemetry\",\"interval\":5,\"interval\":6}", "duplicate_field" },
+        { "{\"command\":\"bogus\",\"command\":\"start_telemetry\"}", "duplicate_field" },
+        { "{\"command\":\"start_telemetry\",\"a\":1,\"b\":2,\"a\":3}", "duplicate_field" },
+        /* names are case-sensitive: two different fields, one unknown */
+        { "{\"command\":\"start_telemetry\",\"Command\":\"x\"}", "unknown_field" },
 };
 
 Test(request, malformed_bodies_name_the_problem) {
@@ -101,6 +107,72 @@ Test(request, content_type) {
         cr_expect_not(content_type_is_json("application/x-www-form-urlencoded"));
         cr_expect_not(content_type_is_json("application/jsonp"));
         cr_expect_not(content_type_is_json("text/plain"));
+}
+
+/* Valid UTF-8 throughout, and at most ~48 bytes of what the client sent. */
+static bool valid_utf8(const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+                if (n == 0 || (n == 2 && *p < 0xc2))
+                        return false;
+                for (size_t i = 1; i < n; i++)
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                if (n == 3 && *p == 0xed && p[1] >= 0xa0)
+                        return false; /* a surrogate */
+                p += n;
+        }
+        return true;
+}
+
+Test(request, client_bytes_are_quoted_as_valid_utf8) {
+        static const char *const bodies[] = {
+                "{\"command\":\"start_telemetry\",\"\xff\xfe\":1}",
+                "{\"command\":\"start_telemetry\",\"caf\xc3\":1}",
+                /* 47 bytes and a two-byte character: the cut falls inside it */
+                "{\"command\":\"start_telemetry\",\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9\":1}",
+                "{\"command\":\"start_telemetry\",\"\xed\xa0\x80\":1}",
+                "{\"command\":\"start_telemetry\",\"\xc0\xaf\":1,\"\xc0\xaf\":2}",
+                "{\"command\":\"start_telemetry\",\"\xf4\x90\x80\x80\":1}",
+        };
+
+        for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+                struct command c;
+                struct request_error err = { 0 };
+
+                cr_assert_eq(command_parse(bodies[i], strlen(bodies[i]), &c, &err), -EINVAL, "case %zu", i);
+                cr_expect(valid_utf8(err.message), "case %zu: %s", i, err.message);
+                cr_expect(strstr(err.message, "\xef\xbf\xbd") != NULL, "case %zu: no U+FFFD in %s", i, err.message);
+        }
+}
+
+Test(request, long_names_are_cut_in_messages) {
+        char body[512];
+        struct command c;
+        struct request_error err = { 0 };
+
+        snprintf(body, sizeof body, "{\"command\":\"start_telemetry\",\"%0300d\":1}", 7);
+        cr_assert_eq(command_parse(body, strlen(body), &c, &err), -EINVAL);
+        cr_expect_str_eq(err.detail, "unknown_field");
+        cr_expect_lt(strlen(err.message), 120, "%s", err.message);
+}
+
+Test(request, many_fields_are_checked_for_duplicates_quickly) {
+        /* Some ten thousand distinct fields in 64 KiB, then one twice. */
+        size_t size = CONTROL_BODY_MAX, n = 0;
+        char *body = malloc(size);
+        struct command c;
+        struct request_error err = { 0 };
+
+        cr_assert_not_null(body);
+        n += (size_t) snprintf(body + n, size - n, "{\"command\":\"start_telemetry\"");
+        for (unsigned i = 0; n + 32 < size; i++)
+                n += (size_t) snprintf(body + n, size - n, ",\"f%u\":0", i);
+        n += (size_t) snprintf(body + n, size - n, ",\"f7\":1}");
+        cr_assert_eq(command_parse(body, n, &c, &err), -EINVAL);
+        cr_expect_str_eq(err.detail, "duplicate_field");
+        cr_expect(strstr(err.message, "\"f7\"") != NULL, "%s", err.message);
+        free(body);
 }
 
 static const struct access_rules loopback = {
