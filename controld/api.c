@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "build-config.h"
+#include "connections.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "manager.h"
@@ -522,6 +523,10 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const c
                 return MHD_YES;
         }
 
+        /* The request is whole: what follows is ours to answer, in whatever
+         * time a worker takes. */
+        connection_request_received(connection);
+
         if (r->too_large) {
                 set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the request body is over 64 KiB");
                 return send_answer(r, NULL);
@@ -556,6 +561,9 @@ void api_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                    enum MHD_RequestTerminationCode toe) {
         struct request *r = *con_cls;
 
+        /* Answered: the connection may carry the next request, which has
+         * a deadline of its own. */
+        connection_request_done(connection);
         if (!r)
                 return;
         if (r->parked && r->target)

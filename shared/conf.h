@@ -42,6 +42,9 @@ struct conf {
                 char worker_dir[PATH_MAX];
                 char allowed_hosts[CONF_ORIGINS_MAX];   /* space-separated, beside its own names */
                 char allowed_origins[CONF_ORIGINS_MAX]; /* space-separated, beside its own page */
+                unsigned max_connections;
+                unsigned max_connections_per_ip;
+                unsigned request_deadline; /* seconds for a whole request, headers and body */
         } control;
 
         struct {

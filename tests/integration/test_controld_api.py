@@ -454,13 +454,17 @@ def test_keep_alive_connection(cd):
     assert answers[4][1]["status"] == "healthy"
 
 
-def test_connection_limit(cd):
-    """controld holds at most 512 connections; past that it stops accepting,
-    and the next client is served once others leave."""
+def test_connection_limit(controld):
+    """controld holds at most [control] max_connections; past that it stops
+    accepting, says so in its log, and the next client is served once others
+    leave."""
+    cd = controld
+    cd.start(env={"RESOLVIX_CONTROL_MAX_CONNECTIONS": "40"})
     held = []
     try:
-        for _ in range(512):
-            held.append(socket.create_connection(("127.0.0.1", cd.port), timeout=5))
+        for i in range(40):
+            held.append(socket.create_connection(("127.0.0.1", cd.port), timeout=5,
+                                                 source_address=(f"127.0.0.{2 + i % 4}", 0)))
         # Every held connection is served: the last one too.
         held[-1].sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert held[-1].recv(4096).startswith(b"HTTP/1.1 200")
@@ -474,3 +478,4 @@ def test_connection_limit(cd):
     extra.settimeout(5)
     with extra:
         assert extra.recv(4096).startswith(b"HTTP/1.1 200")
+    cd.wait_log("connection limit")

@@ -107,6 +107,8 @@ static const struct bad_case bad_cases[] = {
         { "[control]\nallowed_hosts = node7:8754\n", 2, "without port" },
         { "[control]\nallowed_hosts = a/b\n", 2, "expected space-separated host names" },
         { "[control]\nallowed_origins = node7\n", 2, "expected space-separated origins" },
+        { "[control]\nrequest_deadline = 0\n", 2, "expected a whole number 1..3600" },
+        { "[control]\nmax_connections_per_ip = 0\n", 2, "expected a whole number 1..16384" },
         { "interval = 5\n", 1, "outside of any section" },
         { "[telemetry\n", 1, "syntax error" },
         { "[telemetry]\njust a line\n", 2, "syntax error" },
