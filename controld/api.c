@@ -197,10 +197,34 @@ static void park(struct request *r) {
         r->parked = true;
 }
 
+/* What a command wants is written down before anything is done: one that
+ * could not be kept across a restart of controld is refused, not half done. */
+static bool persist(struct request *r, struct supervised *w, bool desired, unsigned interval) {
+        bool was_desired = w->desired;
+        unsigned was_interval = w->interval;
+        char message[PATH_MAX + 128];
+        int e;
+
+        if (desired == was_desired && interval == was_interval)
+                return true;
+        w->desired = desired;
+        w->interval = interval;
+        e = manager_save_state(r->manager);
+        if (e >= 0)
+                return true;
+        w->desired = was_desired;
+        w->interval = was_interval;
+        snprintf(message, sizeof message, "cannot save the desired state in %s: %s; nothing was changed",
+                 r->manager->conf.control.state_dir, strerror(-e));
+        set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_not_saved", message);
+        return false;
+}
+
 static void control(struct request *r) {
         struct manager *m = r->manager;
         struct request_error err;
         struct supervised *w;
+        unsigned interval;
         int e;
 
         e = command_parse(r->body, r->len, &r->command, &err);
@@ -217,22 +241,26 @@ static void control(struct request *r) {
                 return;
         }
         w = r->target = &m->workers[r->command.target];
+        interval = r->command.has_interval ? r->command.interval : w->interval;
         log_info("Control: %s", r->command.name);
 
         switch (r->command.verb) {
         case VERB_START:
                 if (w->state == WORKER_RUNNING) {
-                        bool changed = r->command.has_interval && r->command.interval != w->interval;
-                        if (changed)
-                                (void) supervised_set_interval(w, r->command.interval);
+                        bool changed = interval != w->interval;
+                        if (changed) {
+                                if (!persist(r, w, true, interval))
+                                        return;
+                                (void) supervised_set_interval(w, interval);
+                        }
                         set_answer(r, MHD_HTTP_OK, worker_answer(w, changed ? "reconfigured" : "already_running"));
                         return;
                 }
                 __attribute__((fallthrough));
         case VERB_RESTART:
                 /* Both wait for the worker's READY=1, with the interval asked for. */
-                if (r->command.has_interval)
-                        w->interval = r->command.interval;
+                if (!persist(r, w, true, interval))
+                        return;
                 park(r);
                 if (r->command.verb == VERB_START)
                         supervised_start(w, &r->waiter);
@@ -241,6 +269,8 @@ static void control(struct request *r) {
                 return;
 
         case VERB_STOP:
+                if (!persist(r, w, false, w->interval))
+                        return;
                 if (!supervised_alive(w) && w->state != WORKER_BACKOFF) {
                         bool was_failed = w->state == WORKER_FAILED;
                         supervised_stop(w, NULL);
