@@ -262,7 +262,8 @@ static void control(struct request *r) {
                 if (!persist(r, w, true, interval))
                         return;
                 park(r);
-                if (r->command.verb == VERB_START)
+                /* One that stopped answering is not "already running": it is replaced. */
+                if (r->command.verb == VERB_START && w->state != WORKER_UNRESPONSIVE)
                         supervised_start(w, &r->waiter);
                 else
                         supervised_restart(w, &r->waiter);
@@ -391,7 +392,7 @@ static cJSON *worker_status(const struct supervised *w) {
                         cJSON_AddNumberToObject(e, "code", w->last_exit.code);
         } else
                 cJSON_AddNullToObject(o, "last_exit");
-        if (w->state == WORKER_RUNNING && w->started_at) {
+        if ((w->state == WORKER_RUNNING || w->state == WORKER_UNRESPONSIVE) && w->started_at) {
                 format_iso8601(w->started_at, when);
                 cJSON_AddStringToObject(o, "started_at", when);
         } else

@@ -55,6 +55,7 @@ static const struct conf_key conf_keys[] = {
         { "control", "max_connections", CONF_UINT, F(control.max_connections), 1, 16384, "512", NULL },
         { "control", "max_connections_per_ip", CONF_UINT, F(control.max_connections_per_ip), 1, 16384, "64", NULL },
         { "control", "request_deadline", CONF_UINT, F(control.request_deadline), 1, 3600, "10", NULL },
+        { "control", "worker_watchdog", CONF_UINT, F(control.worker_watchdog), 0, 3600, "10", NULL },
 
         { "telemetry", "listen", CONF_ADDRESS, F(telemetry.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "telemetry", "port", CONF_PORT, F(telemetry.stream.port), 1, 65535, "8756", NULL },

@@ -45,6 +45,7 @@ struct conf {
                 unsigned max_connections;
                 unsigned max_connections_per_ip;
                 unsigned request_deadline; /* seconds for a whole request, headers and body */
+                unsigned worker_watchdog;  /* seconds without WATCHDOG=1 before a worker is unresponsive; 0 = off */
         } control;
 
         struct {
