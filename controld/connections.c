@@ -158,12 +158,15 @@ void connections_notify(void *cls, struct MHD_Connection *connection, void **soc
                 log_warning("HTTP connection limit reached (%u time%s): %u connections open ([control] "
                             "max_connections = %u); new ones wait until others close",
                             say, say == 1 ? "" : "s", c->open, limit);
+        /* Untracked, a connection still has libmicrohttpd's idle timeout. */
         info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info) {
+                log_error("Cannot find an HTTP connection's socket: it goes without a request deadline");
+                return;
+        }
         h = calloc(1, sizeof *h);
-        if (!h || !info) {
-                /* Untracked, it still has libmicrohttpd's idle timeout. */
-                free(h);
-                log_error("Out of memory: an HTTP connection goes without a deadline");
+        if (!h) {
+                log_error("Out of memory: an HTTP connection goes without a request deadline");
                 return;
         }
         *h = (struct http_conn){ .owner = c, .fd = info->connect_fd };
