@@ -8,6 +8,7 @@
 #include <systemd/sd-event.h>
 
 #include "conf.h"
+#include "connections.h"
 #include "supervisor.h"
 
 /* What main() hands over: the parsed configuration, and the command line it
@@ -31,6 +32,7 @@ struct manager {
         struct supervised workers[_KIND_MAX];
 
         struct MHD_Daemon *httpd;
+        struct connections connections;
         sd_event_source *httpd_io;
         sd_event_source *httpd_timer;
         sd_event_source *httpd_kick;

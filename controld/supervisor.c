@@ -106,9 +106,14 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static void arm_timer(struct supervised *w, uint64_t usec) {
         int r;
 
-        w->timer = sd_event_source_disable_unref(w->timer);
-        r = sd_event_add_time_relative(w->manager->event, &w->timer, CLOCK_MONOTONIC, usec, 10 * USEC_PER_MSEC,
-                                       on_timer, w);
+        /* Re-armed on every WATCHDOG=1: the source is kept, not remade. */
+        if (w->timer) {
+                r = sd_event_source_set_time_relative(w->timer, usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(w->timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(w->manager->event, &w->timer, CLOCK_MONOTONIC, usec,
+                                               10 * USEC_PER_MSEC, on_timer, w);
         if (r < 0)
                 log_error_errno(r, "%s: cannot arm a timer: %m", w->name);
 }
@@ -136,6 +141,14 @@ char **supervised_build_env(const struct supervised *w) {
         if (asprintf(&env[n++], "RESOLVIX_CONFIG=") < 0 ||
             asprintf(&env[n++], "NOTIFY_SOCKET=%s", m->notify_address) < 0 ||
             asprintf(&env[n++], "PATH=/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+                goto fail;
+        /* As systemd tells a service with WatchdogSec=: the worker pings at
+         * half the period (sd_watchdog_enabled()). The pid is filled in by
+         * the child, which alone knows it (spawn_worker()). */
+        if (c.control.worker_watchdog > 0 &&
+            (asprintf(&env[n++], "WATCHDOG_USEC=%llu",
+                      (unsigned long long) c.control.worker_watchdog * USEC_PER_SEC) < 0 ||
+             !(env[n++] = strdup(SPAWN_WATCHDOG_PID))))
                 goto fail;
         for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
                 const char *v = getenv(keep[i]);
@@ -201,6 +214,7 @@ static int do_spawn(struct supervised *w, struct outcome *o) {
         }
         (void) sd_event_source_set_child_pidfd_own(w->child_source, true);
         w->pid = pid;
+        w->watchdog_usec = (uint64_t) w->manager->conf.control.worker_watchdog * USEC_PER_SEC;
         w->status[0] = w->error_detail[0] = w->followed[0] = '\0';
         log_info("%s worker started: %s (pid %d)", w->name, path, (int) pid);
         return 0;
@@ -248,6 +262,13 @@ static void apply(struct supervised *w, enum worker_event event) {
         if (old != d.next)
                 log_debug("%s: %s --%s--> %s", w->name, worker_state_to_string(old), worker_event_to_string(event),
                           worker_state_to_string(d.next));
+        if (d.next == WORKER_UNRESPONSIVE && old != WORKER_UNRESPONSIVE)
+                log_warning("%s worker (pid %d) sent no WATCHDOG=1 for %llu s: unresponsive; it is killed if it "
+                            "stays silent for %llu s more",
+                            w->name, (int) w->pid, (unsigned long long) (w->watchdog_usec / USEC_PER_SEC),
+                            (unsigned long long) (w->watchdog_usec / USEC_PER_SEC));
+        else if (old == WORKER_UNRESPONSIVE && d.next == WORKER_RUNNING)
+                log_notice("%s worker (pid %d) answers again", w->name, (int) w->pid);
 
         if (d.answer_stopped) {
                 w->restart_after_stop = false;
@@ -284,6 +305,12 @@ static void apply(struct supervised *w, enum worker_event event) {
         case WORKER_ACT_CANCEL_TIMER:
                 w->timer = sd_event_source_disable_unref(w->timer);
                 break;
+        case WORKER_ACT_WATCH:
+                if (w->watchdog_usec > 0)
+                        arm_timer(w, w->watchdog_usec);
+                else
+                        w->timer = sd_event_source_disable_unref(w->timer);
+                break;
         case WORKER_ACT_SPAWN:
                 if (do_spawn(w, &o) < 0) {
                         /* As if it had exited at once: same bookkeeping, same answers. */
@@ -306,8 +333,12 @@ static void apply(struct supervised *w, enum worker_event event) {
                 arm_timer(w, WORKER_STOP_TIMEOUT_USEC);
                 break;
         case WORKER_ACT_KILL:
-                log_warning("%s: worker (pid %d) did not %s in time; sending SIGKILL", w->name, (int) w->pid,
-                            old == WORKER_STARTING ? "become ready" : "stop");
+                if (old == WORKER_UNRESPONSIVE)
+                        log_error("%s: worker (pid %d) sent no WATCHDOG=1 for %llu s; sending SIGKILL", w->name,
+                                  (int) w->pid, (unsigned long long) (2 * w->watchdog_usec / USEC_PER_SEC));
+                else
+                        log_warning("%s: worker (pid %d) did not %s in time; sending SIGKILL", w->name, (int) w->pid,
+                                    old == WORKER_STARTING ? "become ready" : "stop");
                 (void) sd_event_source_send_child_signal(w->child_source, SIGKILL, NULL, 0);
                 w->timer = sd_event_source_disable_unref(w->timer);
                 break;
@@ -329,7 +360,9 @@ static void apply(struct supervised *w, enum worker_event event) {
                 log_info("%s worker ready (pid %d)%s%s", w->name, (int) w->pid, w->status[0] ? ": " : "", w->status);
                 answer(&w->start_waiters, &(struct outcome){ 0 });
         }
-        manager_worker_changed(w->manager);
+        /* A ping that changes nothing is not news for STATUS=. */
+        if (event != WORKER_EV_PING || old != d.next)
+                manager_worker_changed(w->manager);
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -425,14 +458,17 @@ static void field(const char *fields, const char *name, char *buf, size_t size) 
 }
 
 void supervised_notify(struct supervised *w, const char *fields) {
-        char ready[8] = "";
+        char ready[8] = "", watchdog[8] = "";
 
         field(fields, "STATUS", w->status, sizeof w->status);
         field(fields, "RESOLVIX_ERROR", w->error_detail, sizeof w->error_detail);
         field(fields, "RESOLVIX_LOG_FILE", w->followed, sizeof w->followed);
         field(fields, "READY", ready, sizeof ready);
+        field(fields, "WATCHDOG", watchdog, sizeof watchdog);
         if (streq(ready, "1"))
                 apply(w, WORKER_EV_READY);
+        if (streq(watchdog, "1"))
+                apply(w, WORKER_EV_PING);
 }
 
 static void unlink_waiter(struct waiter **list, struct waiter *waiter) {

@@ -49,8 +49,9 @@ struct supervised {
         unsigned interval; /* telemetry only: what it was last told */
 
         pid_t pid;
+        uint64_t watchdog_usec; /* the period the running process was given; 0 = none */
         sd_event_source *child_source;
-        sd_event_source *timer;
+        sd_event_source *timer; /* start, stop, backoff, or watchdog: one at a time */
         char **env; /* environment it was started with, NULL-terminated */
 
         uint64_t crash_times[WORKER_CRASH_LIMIT + 1]; /* CLOCK_MONOTONIC usec, ring */

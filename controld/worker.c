@@ -5,11 +5,12 @@
 static const char *const state_names[_WORKER_STATE_MAX] = {
         [WORKER_STOPPED] = "stopped", [WORKER_STARTING] = "starting", [WORKER_RUNNING] = "running",
         [WORKER_STOPPING] = "stopping", [WORKER_BACKOFF] = "backoff", [WORKER_FAILED] = "failed",
+        [WORKER_UNRESPONSIVE] = "unresponsive",
 };
 
 static const char *const event_names[_WORKER_EVENT_MAX] = {
         [WORKER_EV_START] = "start", [WORKER_EV_STOP] = "stop",       [WORKER_EV_READY] = "ready",
-        [WORKER_EV_EXIT] = "exit",   [WORKER_EV_TIMEOUT] = "timeout",
+        [WORKER_EV_EXIT] = "exit",   [WORKER_EV_TIMEOUT] = "timeout", [WORKER_EV_PING] = "ping",
 };
 
 const char *worker_state_to_string(enum worker_state s) {
@@ -56,7 +57,7 @@ struct worker_decision worker_decide(enum worker_state state, enum worker_event 
                 switch (event) {
                 case WORKER_EV_READY:
                         return (struct worker_decision){ .next = WORKER_RUNNING,
-                                                         .action = WORKER_ACT_CANCEL_TIMER,
+                                                         .action = WORKER_ACT_WATCH,
                                                          .answer_started = true };
                 case WORKER_EV_EXIT:
                         /* An operator waiting on this start gets the error
@@ -84,6 +85,28 @@ struct worker_decision worker_decide(enum worker_state state, enum worker_event 
 
         case WORKER_RUNNING:
                 switch (event) {
+                case WORKER_EV_EXIT:
+                        return crashed(f);
+                case WORKER_EV_STOP:
+                        return (struct worker_decision){ .next = WORKER_STOPPING, .action = WORKER_ACT_TERMINATE };
+                case WORKER_EV_PING:
+                        return (struct worker_decision){ .next = WORKER_RUNNING, .action = WORKER_ACT_WATCH };
+                case WORKER_EV_TIMEOUT:
+                        /* A period without WATCHDOG=1 (SIGSTOP, a hung loop):
+                         * the health check says so at once; one more period
+                         * of silence and it is killed. */
+                        return (struct worker_decision){ .next = WORKER_UNRESPONSIVE, .action = WORKER_ACT_WATCH };
+                default:
+                        return stay;
+                }
+
+        case WORKER_UNRESPONSIVE:
+                switch (event) {
+                case WORKER_EV_PING:
+                        return (struct worker_decision){ .next = WORKER_RUNNING, .action = WORKER_ACT_WATCH };
+                case WORKER_EV_TIMEOUT:
+                        /* Its exit comes back as a crash: backoff, restart. */
+                        return (struct worker_decision){ .next = WORKER_UNRESPONSIVE, .action = WORKER_ACT_KILL };
                 case WORKER_EV_EXIT:
                         return crashed(f);
                 case WORKER_EV_STOP:

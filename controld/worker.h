@@ -16,6 +16,7 @@ enum worker_state {
         WORKER_STOPPING, /* SIGTERM sent, waiting for the exit */
         WORKER_BACKOFF,  /* crashed, restart timer armed */
         WORKER_FAILED,   /* crashed too often, or could not start: no restarts */
+        WORKER_UNRESPONSIVE, /* running, but its WATCHDOG=1 stopped: killed unless it answers */
         _WORKER_STATE_MAX,
 };
 
@@ -25,6 +26,7 @@ enum worker_event {
         WORKER_EV_READY,   /* READY=1 from the worker's pid */
         WORKER_EV_EXIT,    /* the process is gone */
         WORKER_EV_TIMEOUT, /* the armed timer fired */
+        WORKER_EV_PING,    /* WATCHDOG=1 from the worker's pid */
         _WORKER_EVENT_MAX,
 };
 
@@ -35,6 +37,7 @@ enum worker_action {
         WORKER_ACT_KILL,           /* SIGKILL */
         WORKER_ACT_SCHEDULE,       /* arm the restart timer (backoff) */
         WORKER_ACT_CANCEL_TIMER,
+        WORKER_ACT_WATCH,          /* arm the watchdog timer (cancel it when the watchdog is off) */
 };
 
 struct worker_facts {
