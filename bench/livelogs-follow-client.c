@@ -9,7 +9,6 @@
  *   livelogs-follow-client tail - FILE throughput|latency N
  *
  * Prints one JSON object on stdout. */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
