@@ -317,5 +317,6 @@ int main(int argc, char **argv) {
                 kill(r.tail_pid, SIGTERM);
                 waitpid(r.tail_pid, NULL, 0);
         }
+        free(r.buf);
         return 0;
 }
