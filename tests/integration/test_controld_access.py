@@ -98,7 +98,7 @@ def test_bad_allowed_hosts_is_a_startup_error(controld, value):
 
 def test_the_listen_address_is_served(controld):
     controld.start("--listen", "127.0.0.2", wait=False)
-    from conftest import wait_port
+    from support import wait_port
     wait_port(controld.port, host="127.0.0.2", proc=controld.proc)
     for h in (f"127.0.0.2:{controld.port}", "127.0.0.2", "localhost"):
         assert ask(controld, "GET", "/health", {"Host": h}, address="127.0.0.2")[0] == 200, h

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import pid_alive, poll
+from support import pid_alive, poll
 
 JSON = {"Content-Type": "application/json"}
 WORKER_KEYS = {"telemetry": {"running", "pid", "ws_port", "interval"}, "livelogs": {"running", "pid", "ws_port"}}

@@ -8,7 +8,7 @@ import signal
 import socket
 import time
 
-from conftest import poll
+from support import poll
 
 
 def accepts(port):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import poll
+from support import poll
 
 
 def connect(cd, source="127.0.0.1"):

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import pid_alive
+from support import pid_alive
 
 
 def mount(*args):

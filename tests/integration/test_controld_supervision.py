@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import pid_alive, poll, wait_port
+from support import pid_alive, poll, wait_port
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from conftest import binary, free_port, get_status, pid_alive, poll, start_controld
+from support import binary, free_port, get_status, pid_alive, poll, start_controld
 
 PERIOD = 2  # [control] worker_watchdog, seconds
 
