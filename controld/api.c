@@ -29,7 +29,7 @@ struct request {
         bool too_large;
 
         struct command command;
-        struct supervised *target;
+        struct worker *target;
         struct waiter waiter;
         bool parked;    /* in a waiter list */
         bool suspended; /* MHD connection suspended */
@@ -145,7 +145,7 @@ static unsigned status_for_detail(const char *detail) {
 
 /* A worker's stream port and what it runs with: the interval, or the log
  * actually followed (the journal, when livelogd fell back to it). */
-static void add_stream_fields(cJSON *o, const struct supervised *w) {
+static void add_stream_fields(cJSON *o, const struct worker *w) {
         const struct conf *c = &w->manager->conf;
 
         if (w->kind == KIND_TELEMETRY) {
@@ -158,7 +158,7 @@ static void add_stream_fields(cJSON *o, const struct supervised *w) {
 }
 
 /* What a started worker looks like in an answer: pid, port, and what it runs with. */
-static cJSON *worker_answer(const struct supervised *w, const char *status) {
+static cJSON *worker_answer(const struct worker *w, const char *status) {
         cJSON *o = cJSON_CreateObject();
 
         cJSON_AddStringToObject(o, "status", status);
@@ -201,7 +201,7 @@ static void park(struct request *r) {
 
 /* What a command wants is written down before anything is done: one that
  * could not be kept across a restart of controld is refused, not half done. */
-static bool persist(struct request *r, struct supervised *w, bool desired, unsigned interval) {
+static bool persist(struct request *r, struct worker *w, bool desired, unsigned interval) {
         bool was_desired = w->desired;
         unsigned was_interval = w->interval;
         char message[PATH_MAX + 128];
@@ -225,7 +225,7 @@ static bool persist(struct request *r, struct supervised *w, bool desired, unsig
 static void control(struct request *r) {
         struct manager *m = r->manager;
         struct request_error err;
-        struct supervised *w;
+        struct worker *w;
         unsigned interval;
         int e;
 
@@ -253,7 +253,7 @@ static void control(struct request *r) {
                         if (changed) {
                                 if (!persist(r, w, true, interval))
                                         return;
-                                (void) supervised_set_interval(w, interval);
+                                (void) worker_set_interval(w, interval);
                         }
                         set_answer(r, MHD_HTTP_OK, worker_answer(w, changed ? "reconfigured" : "already_running"));
                         return;
@@ -266,22 +266,22 @@ static void control(struct request *r) {
                 park(r);
                 /* One that stopped answering is not "already running": it is replaced. */
                 if (r->command.verb == VERB_START && w->state != WORKER_UNRESPONSIVE)
-                        supervised_start(w, &r->waiter);
+                        worker_start(w, &r->waiter);
                 else
-                        supervised_restart(w, &r->waiter);
+                        worker_restart(w, &r->waiter);
                 return;
 
         case VERB_STOP:
                 if (!persist(r, w, false, w->interval))
                         return;
-                if (!supervised_alive(w) && w->state != WORKER_BACKOFF) {
+                if (!worker_alive(w) && w->state != WORKER_BACKOFF) {
                         bool was_failed = w->state == WORKER_FAILED;
-                        supervised_stop(w, NULL);
+                        worker_stop(w, NULL);
                         set_answer(r, MHD_HTTP_OK, simple_status(was_failed ? "stopped" : "already_stopped"));
                         return;
                 }
                 park(r);
-                supervised_stop(w, &r->waiter);
+                worker_stop(w, &r->waiter);
                 return;
         }
 }
@@ -360,7 +360,7 @@ static enum MHD_Result send_asset(struct request *r, const struct asset *a) {
 
 /* ---- GET /status and /health ---------------------------------------------- */
 
-static cJSON *worker_status(const struct supervised *w) {
+static cJSON *worker_status(const struct worker *w) {
         cJSON *o = cJSON_CreateObject();
         char when[ISO8601_MAX];
 
@@ -393,7 +393,7 @@ static cJSON *worker_status(const struct supervised *w) {
 
 static void status(struct request *r) {
         const struct manager *m = r->manager;
-        const struct supervised *ll = &m->workers[KIND_LIVELOGS];
+        const struct worker *ll = &m->workers[KIND_LIVELOGS];
         cJSON *o = cJSON_CreateObject();
 
         cJSON_AddStringToObject(o, "node_id", m->node_id);
@@ -411,7 +411,7 @@ static void health(struct request *r) {
         bool healthy = !m->shutting_down;
 
         for (size_t i = 0; i < _KIND_MAX; i++) {
-                const struct supervised *w = &m->workers[i];
+                const struct worker *w = &m->workers[i];
                 if (w->desired && w->state != WORKER_RUNNING)
                         healthy = false;
                 cJSON_AddStringToObject(workers, w->name, worker_state_to_string(w->state));
@@ -589,7 +589,7 @@ void api_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
         if (!r)
                 return;
         if (r->parked && r->target)
-                supervised_forget(r->target, &r->waiter);
+                worker_forget(r->target, &r->waiter);
         free(r->body);
         free(r->answer);
         free(r);

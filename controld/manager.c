@@ -183,7 +183,7 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
          * children's words count. */
         for (size_t i = 0; i < _KIND_MAX; i++)
                 if (m->workers[i].pid > 0 && m->workers[i].pid == cred->pid) {
-                        supervised_notify(&m->workers[i], buf);
+                        worker_notify(&m->workers[i], buf);
                         return 0;
                 }
         log_debug("Ignored a notify message from pid %d, which is not a worker", (int) cred->pid);
@@ -251,9 +251,9 @@ static void restore_state(struct manager *m) {
 
         m->workers[KIND_TELEMETRY].interval = s.interval;
         if (s.telemetry)
-                supervised_start(&m->workers[KIND_TELEMETRY], NULL);
+                worker_start(&m->workers[KIND_TELEMETRY], NULL);
         if (s.livelogs)
-                supervised_start(&m->workers[KIND_LIVELOGS], NULL);
+                worker_start(&m->workers[KIND_LIVELOGS], NULL);
         (void) manager_save_state(m);
 }
 
@@ -266,7 +266,7 @@ static bool any_starting(const struct manager *m) {
 
 static bool any_alive(const struct manager *m) {
         for (size_t i = 0; i < _KIND_MAX; i++)
-                if (supervised_alive(&m->workers[i]))
+                if (worker_alive(&m->workers[i]))
                         return true;
         return false;
 }
@@ -275,7 +275,7 @@ static void status_line(const struct manager *m, char *buf, size_t size) {
         size_t off = 0;
 
         for (size_t i = 0; i < _KIND_MAX && off < size; i++) {
-                const struct supervised *w = &m->workers[i];
+                const struct worker *w = &m->workers[i];
                 int n;
 
                 if (w->pid > 0)
@@ -326,7 +326,7 @@ static int on_shutdown_signal(sd_event_source *s, const struct signalfd_siginfo 
         log_info("Received SIG%s: stopping workers and exiting", sigabbrev_np((int) si->ssi_signo) ?: "?");
         (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping workers");
         for (size_t i = 0; i < _KIND_MAX; i++)
-                supervised_shutdown(&m->workers[i]);
+                worker_shutdown(&m->workers[i]);
         manager_worker_changed(m);
         return 0;
 }
@@ -362,18 +362,18 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         log_info("Configuration reloaded from %s", m->conf.path[0] ? m->conf.path : "defaults and environment");
 
         if (m->conf.telemetry.interval != old_interval)
-                (void) supervised_set_interval(&m->workers[KIND_TELEMETRY], m->conf.telemetry.interval);
+                (void) worker_set_interval(&m->workers[KIND_TELEMETRY], m->conf.telemetry.interval);
         /* A worker whose settings changed is restarted to pick them up. */
         for (size_t i = 0; i < _KIND_MAX; i++) {
-                struct supervised *w = &m->workers[i];
+                struct worker *w = &m->workers[i];
                 char **env;
 
                 if (w->state != WORKER_RUNNING)
                         continue;
-                env = supervised_build_env(w);
+                env = worker_build_env(w);
                 if (env && !strv_equal(env, w->env)) {
                         log_info("%s: settings changed; restarting the worker", w->name);
-                        supervised_restart(w, NULL);
+                        worker_restart(w, NULL);
                 }
                 strv_free(env);
         }
@@ -399,7 +399,7 @@ int manager_new(const struct manager_args *args, struct manager **ret) {
         m->started_usec = now_usec(CLOCK_MONOTONIC);
         node_id_resolve(m->conf.node.id, m->node_id, sizeof m->node_id);
         for (size_t i = 0; i < _KIND_MAX; i++)
-                supervised_init(&m->workers[i], m, (enum worker_kind) i);
+                worker_init(&m->workers[i], m, (enum worker_kind) i);
 
         /* Children are watched through pidfds; SIGCHLD itself is not wanted. */
         sigemptyset(&mask);
@@ -457,7 +457,7 @@ void manager_free(struct manager *m) {
         if (!m)
                 return;
         for (size_t i = 0; i < _KIND_MAX; i++)
-                supervised_done(&m->workers[i]);
+                worker_done(&m->workers[i]);
         m->httpd_io = sd_event_source_disable_unref(m->httpd_io);
         m->httpd_timer = sd_event_source_disable_unref(m->httpd_timer);
         m->httpd_kick = sd_event_source_disable_unref(m->httpd_kick);

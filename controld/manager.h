@@ -9,7 +9,7 @@
 
 #include "conf.h"
 #include "connections.h"
-#include "supervisor.h"
+#include "worker.h"
 
 /* What main() hands over: the parsed configuration, and the command line it
  * came from so that SIGHUP can parse it again the same way. */
@@ -29,7 +29,7 @@ struct manager {
         char node_id[256];
         uint64_t started_usec; /* CLOCK_MONOTONIC */
 
-        struct supervised workers[_KIND_MAX];
+        struct worker workers[_KIND_MAX];
 
         struct MHD_Daemon *httpd;
         struct connections connections;

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "supervisor.h"
+#include "worker.h"
 
 /* What a request to controld carries, checked: the body of POST /control,
  * its Content-Type, Host and Origin. Pure: bytes in, answer out, so every

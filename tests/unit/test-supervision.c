@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "worker.h"
+#include "supervision.h"
 
 struct row {
         enum worker_state state;
