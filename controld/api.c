@@ -5,16 +5,17 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "access.h"
 #include "api.h"
 #include "build-config.h"
 #include "buildtree.h"
+#include "command.h"
 #include "connections.h"
 #include "errors.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
-#include "request.h"
 #include "secret.h"
 #include "timeutil.h"
 
@@ -224,7 +225,7 @@ static bool persist(struct request *r, struct worker *w, bool desired, unsigned 
 
 static void control(struct request *r) {
         struct manager *m = r->manager;
-        struct request_error err;
+        struct command_error err;
         struct worker *w;
         unsigned interval;
         int e;
