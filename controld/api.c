@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "access.h"
 #include "api.h"
 #include "build-config.h"
-#include "buildtree.h"
 #include "command.h"
 #include "connections.h"
+#include "dashboard.h"
 #include "errors.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -47,36 +45,8 @@ enum route {
         ROUTE_DASHBOARD,
 };
 
-/* The dashboard's files: a fixed table, so that no URL can name anything
- * else on the disk. Chart.js is Debian's libjs-chart.js. */
-struct asset {
-        const char *url;
-        const char *file; /* in the dashboard directory, or an absolute path */
-        const char *type;
-};
-
-static const struct asset assets[] = {
-        { "/", "index.html", "text/html; charset=utf-8" },
-        { "/dashboard/", "index.html", "text/html; charset=utf-8" },
-        { "/dashboard/app.js", "app.js", "text/javascript; charset=utf-8" },
-        { "/dashboard/style.css", "style.css", "text/css; charset=utf-8" },
-        { "/dashboard/chart.min.js", RESOLVIX_CHARTJS, "text/javascript; charset=utf-8" },
-};
-
-/* The page may only load its own files and talk to this node's streams. */
-#define DASHBOARD_CSP                                                                                       \
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "                  \
-        "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
-static const struct asset *asset_of(const char *url) {
-        for (size_t i = 0; i < ELEMENTSOF(assets); i++)
-                if (streq(url, assets[i].url))
-                        return &assets[i];
-        return NULL;
-}
-
 static enum route route_of(const char *url) {
-        if (asset_of(url))
+        if (dashboard_serves(url))
                 return ROUTE_DASHBOARD;
         if (strneq(url, "/api/", 5))
                 url += 4;
@@ -289,74 +259,15 @@ static void control(struct request *r) {
 
 /* ---- GET / : the dashboard ------------------------------------------------ */
 
-/* Run from the build tree, controld serves the page from the source tree,
- * so that it is seen as edited; installed, from datadir. */
-static const char *dashboard_dir(void) {
-        static char dir[PATH_MAX];
+static enum MHD_Result dashboard(struct request *r, const char *url) {
+        char missing[PATH_MAX + 64];
+        int e = dashboard_send(r->connection, url, missing, sizeof missing);
 
-        if (!dir[0] && build_tree_lookup("dashboard_dir", dir, sizeof dir) < 0)
-                snprintf(dir, sizeof dir, "%s", RESOLVIX_DASHBOARD_DIR);
-        return dir;
-}
-
-static enum MHD_Result send_asset(struct request *r, const struct asset *a) {
-        static bool warned[ELEMENTSOF(assets)];
-        _cleanup_close_ int fd = -1;
-        struct MHD_Response *resp;
-        enum MHD_Result ret;
-        const char *match;
-        char path[PATH_MAX], etag[64];
-        unsigned status = MHD_HTTP_OK;
-        struct stat st;
-
-        if (a->file[0] == '/')
-                snprintf(path, sizeof path, "%s", a->file);
-        else
-                snprintf(path, sizeof path, "%s/%s", dashboard_dir(), a->file);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                bool chartjs = a->file[0] == '/';
-                char message[PATH_MAX + 64];
-
-                /* Once per file: a page reloaded in a loop must not flood the journal. */
-                if (!warned[a - assets]) {
-                        warned[a - assets] = true;
-                        log_warning("Dashboard: cannot serve %s%s", path,
-                                    chartjs ? " (install libjs-chart.js)" : " (is the dashboard installed?)");
-                }
-                snprintf(message, sizeof message, "%s is missing on this node%s", path,
-                         chartjs ? ": install libjs-chart.js" : "");
-                set_error(r, MHD_HTTP_NOT_FOUND, "not_installed", message);
+        if (e == -ENOENT) {
+                set_error(r, MHD_HTTP_NOT_FOUND, "not_installed", missing);
                 return send_answer(r, NULL);
         }
-
-        /* Revalidated on every load: an upgraded page shows at once, an
-         * unchanged one costs a 304. */
-        snprintf(etag, sizeof etag, "\"%llx-%llx\"",
-                 (unsigned long long) st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long) st.st_mtim.tv_nsec,
-                 (unsigned long long) st.st_size);
-        match = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-        if (match && streq(match, etag)) {
-                status = MHD_HTTP_NOT_MODIFIED;
-                resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        } else {
-                resp = MHD_create_response_from_fd((uint64_t) st.st_size, fd);
-                if (resp)
-                        fd = -1; /* libmicrohttpd closes it */
-        }
-        if (!resp)
-                return MHD_NO;
-        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
-        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-        (void) MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        if (streq(a->file, "index.html")) {
-                (void) MHD_add_response_header(resp, "Content-Security-Policy", DASHBOARD_CSP);
-                (void) MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-        }
-        ret = MHD_queue_response(r->connection, status, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        return e < 0 ? MHD_NO : MHD_YES;
 }
 
 /* ---- GET /status and /health ---------------------------------------------- */
@@ -566,7 +477,7 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const c
                 health(r);
                 break;
         case ROUTE_DASHBOARD:
-                return send_asset(r, asset_of(url));
+                return dashboard(r, url);
         case ROUTE_NONE:
                 break;
         }
