@@ -73,13 +73,13 @@ static void set_answer(struct request *r, unsigned status, cJSON *body) {
         free(text);
 }
 
-static void set_error(struct request *r, unsigned status, const char *detail, const char *message) {
+static void set_error(struct request *r, const char *detail, const char *message) {
         cJSON *o = cJSON_CreateObject();
 
         cJSON_AddStringToObject(o, "status", "error");
         cJSON_AddStringToObject(o, "detail", detail);
         cJSON_AddStringToObject(o, "message", message);
-        set_answer(r, status, o);
+        set_answer(r, error_status(detail), o);
 }
 
 static enum MHD_Result send_answer(struct request *r, const char *allow) {
@@ -103,15 +103,6 @@ static enum MHD_Result send_answer(struct request *r, const char *allow) {
         ret = MHD_queue_response(r->connection, status, resp);
         MHD_destroy_response(resp);
         return ret;
-}
-
-static unsigned status_for_detail(const char *detail) {
-        if (streq(detail, ERROR_PORT_IN_USE) || streq(detail, ERROR_LOG_FILE_UNREADABLE) ||
-            streq(detail, "start_cancelled"))
-                return MHD_HTTP_CONFLICT;
-        if (streq(detail, "start_timeout") || streq(detail, "shutting_down"))
-                return MHD_HTTP_SERVICE_UNAVAILABLE;
-        return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* A worker's stream port and what it runs with: the interval, or the log
@@ -150,7 +141,7 @@ static void on_outcome(struct waiter *waiter, const struct outcome *o) {
 
         r->parked = false;
         if (o->error < 0)
-                set_error(r, status_for_detail(o->detail), o->detail, o->message);
+                set_error(r, o->detail, o->message);
         else if (r->command.verb == VERB_STOP)
                 set_answer(r, MHD_HTTP_OK, simple_status("stopped"));
         else
@@ -189,7 +180,7 @@ static bool persist(struct request *r, struct worker *w, bool desired, unsigned 
         w->interval = was_interval;
         snprintf(message, sizeof message, "cannot save the desired state in %s: %s; nothing was changed",
                  r->manager->conf.control.state_dir, strerror(-e));
-        set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_not_saved", message);
+        set_error(r, ERROR_STATE_NOT_SAVED, message);
         return false;
 }
 
@@ -202,15 +193,15 @@ static void control(struct request *r) {
 
         e = command_parse(r->body, r->len, &r->command, &err);
         if (e == -ENOMEM) {
-                set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out_of_memory", "out of memory");
+                set_error(r, ERROR_OUT_OF_MEMORY, "out of memory");
                 return;
         }
         if (e < 0) {
-                set_error(r, MHD_HTTP_BAD_REQUEST, err.detail, err.message);
+                set_error(r, err.detail, err.message);
                 return;
         }
         if (m->shutting_down) {
-                set_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down", "resolvix-controld is shutting down");
+                set_error(r, ERROR_SHUTTING_DOWN, "resolvix-controld is shutting down");
                 return;
         }
         w = r->target = &m->workers[r->command.target];
@@ -264,7 +255,7 @@ static enum MHD_Result dashboard(struct request *r, const char *url) {
         int e = dashboard_send(r->connection, url, missing, sizeof missing);
 
         if (e == -ENOENT) {
-                set_error(r, MHD_HTTP_NOT_FOUND, "not_installed", missing);
+                set_error(r, ERROR_NOT_INSTALLED, missing);
                 return send_answer(r, NULL);
         }
         return e < 0 ? MHD_NO : MHD_YES;
@@ -362,13 +353,13 @@ static bool refuse_early(struct request *r, enum route route, const char *method
          * learn even which paths exist. */
         host = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
         if (!host_allowed(host, &rules)) {
-                set_error(r, MHD_HTTP_MISDIRECTED_REQUEST, "misdirected_host",
+                set_error(r, ERROR_MISDIRECTED_HOST,
                           "this resolvix-controld answers only for localhost, 127.0.0.1, [::1], its listen "
                           "address and the names in [control] allowed_hosts");
                 return true;
         }
         if (route == ROUTE_NONE) {
-                set_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                set_error(r, ERROR_NOT_FOUND,
                           "no such endpoint; try /status, /health or /control, or / for the dashboard");
                 return true;
         }
@@ -376,18 +367,18 @@ static bool refuse_early(struct request *r, enum route route, const char *method
          * when /status answers 401. */
         if (!(route == ROUTE_HEALTH && streq(method, "GET")) && route != ROUTE_DASHBOARD &&
             !authorized(r->manager, r->connection)) {
-                set_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                set_error(r, ERROR_UNAUTHORIZED,
                           "missing or wrong token: send Authorization: Bearer <token>");
                 return true;
         }
         if (route == ROUTE_CONTROL && !streq(method, "POST")) {
                 *allow = "POST";
-                set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use POST for /control");
+                set_error(r, ERROR_METHOD_NOT_ALLOWED, "use POST for /control");
                 return true;
         }
         if (route != ROUTE_CONTROL && !streq(method, "GET") && !streq(method, "HEAD")) {
                 *allow = "GET, HEAD";
-                set_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use GET for this endpoint");
+                set_error(r, ERROR_METHOD_NOT_ALLOWED, "use GET for this endpoint");
                 return true;
         }
         if (route != ROUTE_CONTROL)
@@ -397,19 +388,19 @@ static bool refuse_early(struct request *r, enum route route, const char *method
          * defence against the page itself). */
         v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
         if (!origin_allowed(v, host, &rules)) {
-                set_error(r, MHD_HTTP_FORBIDDEN, "origin_not_allowed",
+                set_error(r, ERROR_ORIGIN_NOT_ALLOWED,
                           "commands from a web page are taken only from this controld's own dashboard or an "
                           "origin in [control] allowed_origins");
                 return true;
         }
         v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (v && strtoull(v, NULL, 10) > CONTROL_BODY_MAX) {
-                set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the request body is over 64 KiB");
+                set_error(r, ERROR_BODY_TOO_LARGE, "the request body is over 64 KiB");
                 return true;
         }
         v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!content_type_is_json(v)) {
-                set_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                set_error(r, ERROR_UNSUPPORTED_MEDIA_TYPE,
                           "send the command as Content-Type: application/json");
                 return true;
         }
@@ -462,7 +453,7 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const c
         connection_request_received(connection);
 
         if (r->too_large) {
-                set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the request body is over 64 KiB");
+                set_error(r, ERROR_BODY_TOO_LARGE, "the request body is over 64 KiB");
                 return send_answer(r, NULL);
         }
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "command.h"
+#include "errors.h"
 #include "jsonutil.h"
 #include "utf8.h"
 
@@ -93,33 +94,33 @@ int command_parse(const char *body, size_t len, struct command *ret, struct comm
         int r;
 
         if (len == 0)
-                return fail(err, "malformed_json", "the request body is empty; send {\"command\": \"...\"}");
+                return fail(err, ERROR_MALFORMED_JSON, "the request body is empty; send {\"command\": \"...\"}");
         root = cJSON_ParseWithLengthOpts(body, len, &end, false);
         /* cJSON stops at the end of the first value: what follows must be
          * blank, or the body was not one JSON document. */
         while (root && end < body + len && strchr(" \t\r\n", *end) && *end)
                 end++;
         if (!root || end != body + len)
-                return fail(err, "malformed_json", "the request body is not valid JSON");
+                return fail(err, ERROR_MALFORMED_JSON, "the request body is not valid JSON");
         if (!cJSON_IsObject(root))
-                return fail(err, "malformed_json", "the request body must be a JSON object");
+                return fail(err, ERROR_MALFORMED_JSON, "the request body must be a JSON object");
         r = find_duplicate(root, &twice);
         if (r < 0)
                 return r;
         if (twice)
-                return fail(err, "duplicate_field", "the field \"%s\" is given more than once",
+                return fail(err, ERROR_DUPLICATE_FIELD, "the field \"%s\" is given more than once",
                             quotable(twice, quoted));
 
         cmd = cJSON_GetObjectItemCaseSensitive(root, "command");
         if (!cmd)
-                return fail(err, "missing_command", "the request has no \"command\" field");
+                return fail(err, ERROR_MISSING_COMMAND, "the request has no \"command\" field");
         if (!cJSON_IsString(cmd))
-                return fail(err, "bad_field", "\"command\" must be a string");
+                return fail(err, ERROR_BAD_FIELD, "\"command\" must be a string");
         for (i = 0; i < ELEMENTSOF(commands); i++)
                 if (streq(cmd->valuestring, commands[i].name))
                         break;
         if (i == ELEMENTSOF(commands))
-                return fail(err, "unknown_command",
+                return fail(err, ERROR_UNKNOWN_COMMAND,
                             "unknown command; expected one of start_telemetry, stop_telemetry, restart_telemetry, "
                             "start_livelogs, stop_livelogs, restart_livelogs");
         c.verb = commands[i].verb;
@@ -132,12 +133,12 @@ int command_parse(const char *body, size_t len, struct command *ret, struct comm
                 if (streq(item->string, "interval") && c.target == KIND_TELEMETRY && c.verb != VERB_STOP) {
                         double v = item->valuedouble;
                         if (!cJSON_IsNumber(item) || v < 1 || v > 86400 || v != (double) (unsigned) v)
-                                return fail(err, "bad_field", "\"interval\" must be a whole number of seconds, 1..86400");
+                                return fail(err, ERROR_BAD_FIELD, "\"interval\" must be a whole number of seconds, 1..86400");
                         c.has_interval = true;
                         c.interval = (unsigned) v;
                         continue;
                 }
-                return fail(err, "unknown_field", "%s takes no field \"%s\"", c.name, quotable(item->string, quoted));
+                return fail(err, ERROR_UNKNOWN_FIELD, "%s takes no field \"%s\"", c.name, quotable(item->string, quoted));
         }
         *ret = c;
         return 0;

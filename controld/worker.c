@@ -276,14 +276,14 @@ static void apply(struct worker *w, enum worker_event event) {
         }
         if (d.answer_failed) {
                 if (event == WORKER_EV_TIMEOUT) {
-                        o = (struct outcome){ .error = -ETIMEDOUT, .detail = "start_timeout" };
+                        o = (struct outcome){ .error = -ETIMEDOUT, .detail = ERROR_START_TIMEOUT };
                         snprintf(o.message, sizeof o.message, "%s did not report ready within %llu s; killed",
                                  w->executable, (unsigned long long) (WORKER_READY_TIMEOUT_USEC / USEC_PER_SEC));
                 } else if (event == WORKER_EV_STOP && w->manager->shutting_down) {
-                        o = (struct outcome){ .error = -ECANCELED, .detail = "shutting_down" };
+                        o = (struct outcome){ .error = -ECANCELED, .detail = ERROR_SHUTTING_DOWN };
                         snprintf(o.message, sizeof o.message, "resolvix-controld is shutting down");
                 } else if (event == WORKER_EV_STOP) {
-                        o = (struct outcome){ .error = -ECANCELED, .detail = "start_cancelled" };
+                        o = (struct outcome){ .error = -ECANCELED, .detail = ERROR_START_CANCELLED };
                         snprintf(o.message, sizeof o.message, "%s was stopped before it became ready", w->name);
                 } else
                         describe_failure(w, &o);
@@ -383,7 +383,7 @@ void worker_stop(struct worker *w, struct waiter *waiter) {
         w->restart_after_stop = false;
         if (w->start_waiters && w->state != WORKER_STARTING) {
                 /* A restart in progress was overtaken by this stop. */
-                struct outcome o = { .error = -ECANCELED, .detail = "start_cancelled" };
+                struct outcome o = { .error = -ECANCELED, .detail = ERROR_START_CANCELLED };
                 snprintf(o.message, sizeof o.message, "%s was stopped before it became ready", w->name);
                 answer(&w->start_waiters, &o);
         }

@@ -120,6 +120,9 @@ DETAIL_SHARED = [
     re.compile(r"#\s*define\s+ERROR_\w+\s+\"" + WORD + r"\""),
     re.compile(r"\{\s*\"" + WORD + r"\"\s*,\s*" + STATUS),                  # a { "word", status } table
 ]
+# The shared words' C names, and the table that pairs a name with a status.
+DEFINE = re.compile(r"#\s*define\s+(ERROR_\w+)\s+\"" + WORD + r"\"")
+NAMED_PAIR = re.compile(r"\{\s*(ERROR_\w+)\s*,\s*" + STATUS)
 # Pairs of word and status that the code states in one place.
 PAIRED = [
     re.compile(r"set_error\(\s*[^,()]+,\s*(MHD_HTTP_\w+)\s*,\s*\"" + WORD + r"\""),
@@ -159,6 +162,11 @@ def error_words():
             words.setdefault(m[1], set()).add(HTTP_STATUS.get(m[0], m[0]))
         for w, status in PAIRED[1].findall(text):
             words.setdefault(w, set()).add(HTTP_STATUS.get(status, int(status) if status.isdigit() else status))
+    names = {name: w for path in shared_sources() for name, w in DEFINE.findall(read(path))}
+    for path in shared_sources():
+        for name, status in NAMED_PAIR.findall(read(path)):
+            if name in names:
+                words[names[name]].add(HTTP_STATUS.get(status, int(status) if status.isdigit() else status))
     # The sources changing shape must not turn this into a test of nothing.
     assert len(words) >= 15, f"only {sorted(words)} found: update the patterns of test_docs.py"
     return words
