@@ -134,9 +134,9 @@ int follower_new(const char *path, unsigned backlog, size_t backlog_bytes, line_
         return 0;
 }
 
-struct follower *follower_free(struct follower *f) {
+void follower_free(struct follower *f) {
         if (!f)
-                return NULL;
+                return;
         closep(&f->cur.fd);
         closep(&f->prev.fd);
         line_splitter_free(f->cur.split);
@@ -145,7 +145,6 @@ struct follower *follower_free(struct follower *f) {
         free(f->path);
         free(f->dir);
         free(f);
-        return NULL;
 }
 
 int follower_fd(const struct follower *f) {

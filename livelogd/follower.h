@@ -27,7 +27,7 @@ struct follower;
  * handed out first; backlog_bytes bounds how far back that may reach. */
 int follower_new(const char *path, unsigned backlog, size_t backlog_bytes, line_sink_t sink, void *userdata,
                  struct follower **ret);
-struct follower *follower_free(struct follower *f);
+void follower_free(struct follower *f);
 static inline void follower_freep(struct follower **f) {
         if (*f)
                 follower_free(*f);

@@ -120,13 +120,12 @@ int journal_new(unsigned backlog, line_sink_t sink, void *userdata, struct journ
         return 0;
 }
 
-struct journal *journal_free(struct journal *jn) {
+void journal_free(struct journal *jn) {
         if (!jn)
-                return NULL;
+                return;
         sd_journal_closep(&jn->j);
         line_splitter_free(jn->split);
         free(jn);
-        return NULL;
 }
 
 int journal_fd(struct journal *jn) {

@@ -16,7 +16,7 @@
 struct journal;
 
 int journal_new(unsigned backlog, line_sink_t sink, void *userdata, struct journal **ret);
-struct journal *journal_free(struct journal *j);
+void journal_free(struct journal *j);
 static inline void journal_freep(struct journal **j) {
         if (*j)
                 journal_free(*j);

@@ -26,9 +26,8 @@ int line_splitter_new(struct line_splitter **ret) {
         return 0;
 }
 
-struct line_splitter *line_splitter_free(struct line_splitter *s) {
+void line_splitter_free(struct line_splitter *s) {
         free(s);
-        return NULL;
 }
 
 size_t line_splitter_pending(const struct line_splitter *s) {

@@ -28,7 +28,7 @@ typedef int (*line_handler_t)(const char *line, size_t len, bool continues, void
 struct line_splitter;
 
 int line_splitter_new(struct line_splitter **ret);
-struct line_splitter *line_splitter_free(struct line_splitter *s);
+void line_splitter_free(struct line_splitter *s);
 static inline void line_splitter_freep(struct line_splitter **s) {
         if (*s)
                 line_splitter_free(*s);

@@ -49,13 +49,12 @@ int ring_new(size_t arena_bytes, size_t slots, struct ring **ret) {
         return 0;
 }
 
-struct ring *ring_free(struct ring *r) {
+void ring_free(struct ring *r) {
         if (!r)
-                return NULL;
+                return;
         free(r->arena);
         free(r->slots);
         free(r);
-        return NULL;
 }
 
 static struct slot *slot_of(const struct ring *r, uint64_t seq) {

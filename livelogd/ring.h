@@ -21,7 +21,7 @@ struct ring;
 /* arena_bytes: total size of all entries; slots: most entries held (a power
  * of two is used, at least this many). */
 int ring_new(size_t arena_bytes, size_t slots, struct ring **ret);
-struct ring *ring_free(struct ring *r);
+void ring_free(struct ring *r);
 static inline void ring_freep(struct ring **r) {
         if (*r)
                 ring_free(*r);

@@ -104,12 +104,11 @@ int stream_new(const char *node_id, unsigned backlog, struct stream **ret) {
         return 0;
 }
 
-struct stream *stream_free(struct stream *st) {
+void stream_free(struct stream *st) {
         if (!st)
-                return NULL;
+                return;
         ring_free(st->ring);
         free(st);
-        return NULL;
 }
 
 size_t stream_backlog_bytes(const struct stream *st) {

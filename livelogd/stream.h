@@ -22,7 +22,7 @@ struct stream;
 extern const struct ws_server_ops stream_ops;
 
 int stream_new(const char *node_id, unsigned backlog, struct stream **ret);
-struct stream *stream_free(struct stream *st);
+void stream_free(struct stream *st);
 static inline void stream_freep(struct stream **st) {
         if (*st)
                 stream_free(*st);
