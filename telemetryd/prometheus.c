@@ -171,14 +171,13 @@ static void self(FILE *f, const struct telemetry *t, const struct sample *s) {
         fprintf(f, "resolvix_frame_bytes %zu\n", t->frame_len);
 }
 
-/* Each custom metric's latest point, at the point's own timestamp (in
- * milliseconds, as the exposition format has them), so that Prometheus
- * records when the application measured it, not when it was scraped. */
-static void custom(FILE *f, const struct telemetry *t) {
-        const struct metric_store *store = ingest_store(t->ingest);
-        struct ingest_stats st;
-
-        header(f, "resolvix_custom_metric", "gauge", "Latest value of each custom metric put on the ingest port.");
+/* The latest value of each custom metric, without a timestamp: Prometheus
+ * refuses a sample stamped older than its head block (an hour or so), and
+ * one stamped with a point put every ten minutes would drop out of queries
+ * between puts (a series is stale 5 minutes after its last sample). Scraped
+ * at scrape time it stays queryable; when the application measured it is a
+ * series of its own. */
+static void custom_latest(FILE *f, const struct metric_store *store, bool timestamps) {
         for (size_t i = 0; store && i < metric_store_size(store); i++) {
                 const struct metric *m = metric_store_at(store, i);
                 struct metric_point p;
@@ -187,11 +186,27 @@ static void custom(FILE *f, const struct telemetry *t) {
                 if (metric_size(m) == 0)
                         continue;
                 p = metric_point_at(m, metric_size(m) - 1);
-                ingest_format_value(p.value, value);
-                fputs("resolvix_custom_metric{metric=\"", f);
+                fputs(timestamps ? "resolvix_custom_metric_timestamp_seconds{metric=\"" : "resolvix_custom_metric{metric=\"",
+                      f);
                 label(f, metric_name(m));
-                fprintf(f, "\"} %s %" PRId64 "\n", value, p.timestamp * 1000);
+                if (timestamps)
+                        fprintf(f, "\"} %" PRId64 "\n", p.timestamp);
+                else {
+                        ingest_format_value(p.value, value);
+                        fprintf(f, "\"} %s\n", value);
+                }
         }
+}
+
+static void custom(FILE *f, const struct telemetry *t) {
+        const struct metric_store *store = ingest_store(t->ingest);
+        struct ingest_stats st;
+
+        header(f, "resolvix_custom_metric", "gauge", "Latest value of each custom metric put on the ingest port.");
+        custom_latest(f, store, false);
+        header(f, "resolvix_custom_metric_timestamp_seconds", "gauge",
+               "When the latest value of each custom metric was measured, as its put gave it, in seconds since the epoch.");
+        custom_latest(f, store, true);
         if (!t->ingest)
                 return;
         st = ingest_stats(t->ingest);
