@@ -14,6 +14,7 @@
 #include "wsserver.h"
 
 struct client;
+struct node_metrics;
 
 /* The worker's whole state: one per process, owned by main(). */
 struct telemetry {
@@ -24,6 +25,7 @@ struct telemetry {
         struct ws_server *server;
         struct sampler *sampler;
         struct ingest *ingest; /* NULL when ingest_port = 0 */
+        struct node_metrics *node; /* what /metrics reads */
         const struct sample *sample; /* the newest, NULL before the first */
 
         /* The newest sample serialised once, after LWS_PRE bytes of

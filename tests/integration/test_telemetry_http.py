@@ -42,7 +42,7 @@ def test_metrics_exposition(start_telemetryd):
     for line in body.splitlines():
         if line.startswith("# TYPE "):
             name, kind = line.split()[2:4]
-            assert kind in ("counter", "gauge")
+            assert kind in ("counter", "gauge", "untyped")  # untyped: netstat, vmstat, as node_exporter has them
             typed.add(name)
         elif not line.startswith("# HELP "):
             assert PROM_LINE.match(line), f"not exposition format: {line!r}"
