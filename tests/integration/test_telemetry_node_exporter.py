@@ -2,6 +2,7 @@
 (default collectors) and telemetryd run side by side on this machine, and what
 a node_exporter dashboard queries must be in ours under the same name, TYPE
 and label names, with the same values where they hold still."""
+import os
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port
+from conftest import binary, free_port
 from test_telemetry_helpers import start_telemetryd  # noqa: F401  (a fixture)
 
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
@@ -236,3 +237,37 @@ def test_promtool_finds_nothing_node_exporter_does_not(both):
     assert rc_theirs in (0, 3), problems_theirs  # 3: lint problems, not a parse error
     assert rc_ours in (0, 3), problems_ours
     assert problems_ours - problems_theirs == set()
+
+
+def root_read_only(mountinfo):
+    """Whether / is read-only in a mountinfo (its mount's or its filesystem's options)."""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if fields[4] == "/":
+            sep = fields.index("-")
+            return "ro" in fields[5].split(",") or "ro" in fields[sep + 3].split(",")
+    raise AssertionError("no / in mountinfo")
+
+
+def test_readonly_is_the_systems_view_not_a_sandboxs(procs, notify_socket, tmp_path):
+    """A service sandboxed with ProtectSystem= sees / read-only; the system,
+    and node_exporter, do not: node_filesystem_readonly says what the system
+    sees. Here the sandbox is a mount namespace with / remounted read-only."""
+    if os.geteuid() != 0:
+        pytest.skip("making a mount namespace needs root")
+    with open("/proc/1/mountinfo") as f:
+        if root_read_only(f.read()):
+            pytest.skip("/ is read-only for the whole system here")
+    port = free_port()
+    log = open(tmp_path / "telemetryd.log", "wb")
+    p = procs.start(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -o remount,bind,ro / && exec "$0" "$@"',
+         binary("telemetryd/telemetryd"), "--listen", "127.0.0.1", "--port", str(port), "--interval", "60"],
+        env={"NOTIFY_SOCKET": notify_socket.path, "RESOLVIX_TELEMETRY_INGEST_PORT": "0"}, stdout=log, stderr=log)
+    log.close()
+    notify_socket.wait_for("READY", timeout=10)
+    with open(f"/proc/{p.pid}/mountinfo") as f:
+        assert root_read_only(f.read()), "the sandbox did not take"
+    ours = Exposition(scrape(port))
+    readonly = {lab["mountpoint"]: v for lab, v in ours.samples["node_filesystem_readonly"]}
+    assert readonly["/"] == 0
