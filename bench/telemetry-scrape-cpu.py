@@ -2,46 +2,38 @@
 """CPU per GET /metrics: telemetryd's exposition (node_* families as
 node_exporter names them, plus its own) against one scrape of Debian's
 prometheus-node-exporter with its default collectors, same machine, same run.
-Prints ours, node_exporter's and the ratio, with the size of each answer.
+Prints ours, node_exporter's and the ratio, and the size of our answer.
 
 Usage: bench/telemetry-scrape-cpu.py [--scrapes N] [--build DIR]
 Needs a build (ninja -C build) and prometheus-node-exporter.
 """
 import argparse
+import importlib.util
 import os
-import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SPACING = 0.02  # scrapes 20 ms apart, so caches are as cold as between real scrapes
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def load_sample_bench():
+    """telemetry-sample-cpu.py as a module (its name is not an identifier): its
+    node_exporter scrape is measured the same way here."""
+    spec = importlib.util.spec_from_file_location("sample_bench", ROOT / "bench" / "telemetry-sample-cpu.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+helpers = load_sample_bench()
+free_port, cpu_seconds, rss_kib = helpers.free_port, helpers.cpu_seconds, helpers.rss_kib
+SPACING = helpers.SPACING
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def measure(argv, port, n, env=None):
-    """(CPU ms per scrape, bytes per answer, RSS KiB) of the server argv starts."""
+def telemetryd_scrape_ms(argv, port, n, env):
+    """(CPU ms per scrape, bytes per answer, RSS KiB) of the telemetryd argv starts."""
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         url = f"http://127.0.0.1:{port}/metrics"
@@ -74,28 +66,23 @@ def main():
     ap.add_argument("--build", default=os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build"))
     args = ap.parse_args()
     telemetryd = Path(args.build).resolve() / "telemetryd" / "telemetryd"
-    node_exporter = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if not telemetryd.exists():
         raise SystemExit(f"{telemetryd} is not built (ninja -C {args.build})")
-    if not node_exporter:
-        raise SystemExit("prometheus-node-exporter is not installed (packaging/deps.sh test)")
 
     port = free_port()
     # No ingest port, no configuration file, one tick an hour: only scrapes.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RESOLVIX_CONFIG": "",
            "RESOLVIX_TELEMETRY_INGEST_PORT": "0"}
-    ours, ours_bytes, ours_rss = measure(
+    ours, ours_bytes, ours_rss = telemetryd_scrape_ms(
         [str(telemetryd), "--listen", "127.0.0.1", "--port", str(port), "--interval", "3600"], port, args.scrapes, env)
-    port = free_port()
-    theirs, theirs_bytes, theirs_rss = measure(
-        [node_exporter, f"--web.listen-address=127.0.0.1:{port}"], port, args.scrapes)
+    theirs, theirs_rss = helpers.node_exporter_scrape_ms(args.scrapes)
 
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
     print(f"CPU per GET /metrics, mean of {args.scrapes} scrapes {SPACING * 1000:.0f} ms apart, "
           f"{os.cpu_count()} CPUs, load {load}")
     print(f"  telemetryd     {ours:7.3f} ms   {ours_bytes:6d} bytes   RSS {ours_rss / 1024:5.1f} MiB")
-    print(f"  node_exporter  {theirs:7.3f} ms   {theirs_bytes:6d} bytes   RSS {theirs_rss / 1024:5.1f} MiB")
+    print(f"  node_exporter  {theirs:7.3f} ms                  RSS {theirs_rss / 1024:5.1f} MiB")
     print(f"  ours is {theirs / ours:.1f}x cheaper" if ours > 0 else "  ours: below the clock tick's resolution")
 
 
