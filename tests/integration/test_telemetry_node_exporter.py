@@ -5,13 +5,14 @@ and label names, with the same values where they hold still."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from conftest import binary, free_port
+from conftest import binary, free_port, wait_port
 from test_telemetry_helpers import start_telemetryd  # noqa: F401  (a fixture)
 
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
@@ -271,3 +272,52 @@ def test_readonly_is_the_systems_view_not_a_sandboxs(procs, notify_socket, tmp_p
     ours = Exposition(scrape(port))
     readonly = {lab["mountpoint"]: v for lab, v in ours.samples["node_filesystem_readonly"]}
     assert readonly["/"] == 0
+
+
+def test_a_filesystem_that_cannot_be_read_is_a_device_error(procs, tmp_path):
+    """A mount whose statistics cannot be had (here: its mount point is in a
+    directory telemetryd, as nobody, may not enter) is reported with
+    node_filesystem_device_error 1 and no sizes, as node_exporter does. The
+    mount lives in a mount and PID namespace of the test's own, so that the
+    system's view (that of the namespace's first process) has it."""
+    if os.geteuid() != 0:
+        pytest.skip("making mount and PID namespaces needs root")
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    hidden.chmod(0o700)
+    mnt = hidden / "mnt"
+    mnt.mkdir()
+    port = free_port()
+    log = open(tmp_path / "telemetryd.log", "wb")
+    # sh stays the namespace's first process: telemetryd, having changed its
+    # uid, would not get unshare's --kill-child signal, but every process in
+    # the namespace dies with its first.
+    p = procs.start(
+        ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc",
+         "sh", "-c", 'mount -t tmpfs resolvix-test "$1" && shift && setpriv --reuid=65534 --regid=65534 '
+                     '--clear-groups "$@" & wait', "sh", str(mnt),
+         binary("telemetryd/telemetryd"), "--listen", "127.0.0.1", "--port", str(port), "--interval", "60"],
+        env={"RESOLVIX_TELEMETRY_INGEST_PORT": "0"}, stdout=log, stderr=log)
+    log.close()
+    try:
+        wait_port(port, proc=p)
+        check_device_error(Exposition(scrape(port)), mnt)
+    finally:
+        # unshare blocks SIGTERM while it waits for its child: end the
+        # namespace from its first process instead.
+        with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+            for pid in f.read().split():
+                os.kill(int(pid), signal.SIGKILL)
+        p.wait(timeout=10)
+
+
+def check_device_error(ours, mnt):
+    fs = ("device", "fstype", "mountpoint")
+    key = ("resolvix-test", "tmpfs", str(mnt))
+    assert ours.series("node_filesystem_device_error", *fs)[key] == 1
+    assert key in ours.series("node_filesystem_readonly", *fs)
+    for name in ("node_filesystem_size_bytes", "node_filesystem_avail_bytes", "node_filesystem_files"):
+        assert key not in ours.series(name, *fs), name
+    root = [k for k in ours.series("node_filesystem_device_error", *fs) if k[2] == "/"]
+    assert root and ours.series("node_filesystem_device_error", *fs)[root[0]] == 0
+    assert ours.series("node_filesystem_size_bytes", *fs)[root[0]] > 0
