@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <poll.h>
-#include <regex.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
@@ -27,18 +26,10 @@
  * with more (a container host's veths) opens the rest at each scrape. */
 #define IFACES_KEPT 32
 
-/* What node_exporter leaves out by default (its --collector.* flags, as
- * Debian's prometheus-node-exporter sets them), so that the same series
- * exist: partitions, RAM, loop and floppy disks; pseudo filesystems and
- * the mounts under /dev, /proc, /run, /sys, /mnt, /media and the container
- * runtimes' private trees. Its netdev collector also leaves out "lo", which
- * netclass (node_network_up, _info, _mtu_bytes...) keeps. */
-#define DISK_EXCLUDE "^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme[0-9]+n[0-9]+p)[0-9]+$"
-#define MOUNT_EXCLUDE "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+/* node_exporter's netdev collector leaves out "lo" (Debian's default
+ * --collector.netdev.device-exclude), which netclass (node_network_up,
+ * _info, _mtu_bytes...) keeps. */
 #define NETDEV_EXCLUDE "lo"
-#define FSTYPE_EXCLUDE                                                                                        \
-        "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|" \
-        "nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$"
 
 enum file {
         F_STAT,
@@ -148,7 +139,6 @@ struct node_metrics {
         long page_size, hz;
         struct procfile files[_F_MAX];
         uint64_t warned; /* bit per file: its failure was logged */
-        regex_t disk_exclude, mount_exclude, fstype_exclude;
 
         struct stat_cpu *cpus;
         size_t n_cpus, cpus_cap;
@@ -170,6 +160,80 @@ struct node_metrics {
         struct arp_count *arp;
         size_t n_arp, arp_cap;
 };
+
+/* ---- which series: node_exporter's defaults ------------------------------
+ * What it leaves out by default (its --collector.* flags, as Debian's
+ * prometheus-node-exporter sets them), so that the same series exist. Its
+ * patterns are matched by hand: compiled, they would take 130 KiB. */
+
+static bool prefixed(const char *s, const char *prefix) {
+        return strneq(s, prefix, strlen(prefix));
+}
+
+/* One or more digits and nothing after them. */
+static bool digits(const char *s) {
+        return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* --collector.diskstats.device-exclude, ^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$:
+ * partitions of the usual disks; RAM, loop and floppy devices. */
+static bool disk_excluded(const char *name) {
+        const char *p = NULL;
+
+        if (prefixed(name, "ram") || prefixed(name, "loop") || prefixed(name, "fd"))
+                return digits(name + (name[0] == 'l' ? 4 : name[0] == 'r' ? 3 : 2));
+        if (prefixed(name, "xv"))
+                p = name + 2;
+        else if (name[0] == 'h' || name[0] == 's' || name[0] == 'v')
+                p = name + 1;
+        if (p && p[0] == 'd' && p[1] >= 'a' && p[1] <= 'z')
+                return digits(p + 2);
+        if (!prefixed(name, "nvme"))
+                return false;
+        /* nvme<digits>n<digits>p<digits> */
+        p = name + 4;
+        for (const char *sep = "np"; *sep; sep++) {
+                size_t n = strspn(p, "0123456789");
+
+                if (n == 0 || p[n] != *sep)
+                        return false;
+                p += n + 1;
+        }
+        return digits(p);
+}
+
+/* --collector.filesystem.mount-points-exclude,
+ * ^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/) */
+static bool mount_point_excluded(const char *mp) {
+        static const char *const trees[] = { "/dev", "/proc", "/run", "/sys", "/mnt", "/media" };
+        static const char *const below[] = { "/var/lib/docker/", "/var/lib/containers/storage/" };
+
+        for (size_t i = 0; i < ELEMENTSOF(trees); i++) {
+                size_t l = strlen(trees[i]);
+
+                if (strneq(mp, trees[i], l) && (mp[l] == '\0' || mp[l] == '/'))
+                        return true;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(below); i++)
+                if (prefixed(mp, below[i]) && mp[strlen(below[i])] != '\0')
+                        return true;
+        return false;
+}
+
+/* --collector.filesystem.fs-types-exclude: pseudo filesystems. */
+static bool fstype_excluded(const char *fstype) {
+        static const char *const pseudo[] = {
+                "autofs",     "binfmt_misc", "bpf",      "cgroup",    "cgroup2",  "configfs",
+                "debugfs",    "devpts",      "devtmpfs", "fusectl",   "hugetlbfs", "iso9660",
+                "mqueue",     "nsfs",        "overlay",  "proc",      "procfs",   "pstore",
+                "rpc_pipefs", "securityfs",  "selinuxfs", "squashfs", "sysfs",    "tracefs",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(pseudo); i++)
+                if (streq(fstype, pseudo[i]))
+                        return true;
+        return false;
+}
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -323,10 +387,6 @@ static void meminfo(FILE *f, const char *buf) {
         }
 }
 
-static bool prefixed(const char *s, const char *prefix) {
-        return strneq(s, prefix, strlen(prefix));
-}
-
 /* node_exporter's default --collector.vmstat.fields,
  * ^(oom_kill|pgpg|pswp|pg.*fault).* */
 static bool vmstat_wanted(const char *name) {
@@ -401,7 +461,7 @@ static void disks(struct node_metrics *m, FILE *f, const char *buf) {
 
         m->n_disks = 0;
         while ((r = procfs_diskstats_next(&p, &d)) != 0) {
-                if (r < 0 || d.columns < 11 || regexec(&m->disk_exclude, d.name, 0, NULL, 0) == 0)
+                if (r < 0 || d.columns < 11 || disk_excluded(d.name))
                         continue;
                 if (GROW(m->disks, m->disks_cap, m->n_disks + 1, 8) < 0)
                         break;
@@ -464,8 +524,7 @@ static int choose_mounts(struct node_metrics *m) {
         p = m->files[F_MOUNTINFO].data;
         while ((r = procfs_mountinfo_next(&p, &mi)) != 0) {
                 /* A filesystem mounted twice at one place is one series. */
-                if (r < 0 || regexec(&m->mount_exclude, mi.mount_point, 0, NULL, 0) == 0 ||
-                    regexec(&m->fstype_exclude, mi.fstype, 0, NULL, 0) == 0 || mount_seen(m, &mi))
+                if (r < 0 || mount_point_excluded(mi.mount_point) || fstype_excluded(mi.fstype) || mount_seen(m, &mi))
                         continue;
                 if (GROW(m->mounts, m->mounts_cap, m->n_mounts + 1, 8) < 0 ||
                     GROW(m->fs, m->fs_cap, m->n_mounts + 1, 8) < 0)
@@ -1186,25 +1245,8 @@ int node_metrics_new(struct node_metrics **ret) {
         /* Without them only some families are missing. */
         m->net_class_fd = open("/sys/class/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         m->self_fd_fd = openat(m->proc_fd, "self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        /* Constant patterns: only memory can fail. */
-        if (regcomp(&m->disk_exclude, DISK_EXCLUDE, REG_EXTENDED | REG_NOSUB) != 0)
-                goto fail;
-        if (regcomp(&m->mount_exclude, MOUNT_EXCLUDE, REG_EXTENDED | REG_NOSUB) != 0) {
-                regfree(&m->disk_exclude);
-                goto fail;
-        }
-        if (regcomp(&m->fstype_exclude, FSTYPE_EXCLUDE, REG_EXTENDED | REG_NOSUB) != 0) {
-                regfree(&m->disk_exclude);
-                regfree(&m->mount_exclude);
-                goto fail;
-        }
         *ret = TAKE_PTR(m);
         return 0;
-fail:
-        safe_close(m->proc_fd);
-        safe_close(m->net_class_fd);
-        safe_close(m->self_fd_fd);
-        return -ENOMEM;
 }
 
 void node_metrics_free(struct node_metrics *m) {
@@ -1214,9 +1256,6 @@ void node_metrics_free(struct node_metrics *m) {
                 procfile_close(&m->files[i]);
         for (size_t i = 0; i < m->n_kept; i++)
                 iface_files_close(&m->kept[i]);
-        regfree(&m->disk_exclude);
-        regfree(&m->mount_exclude);
-        regfree(&m->fstype_exclude);
         safe_close(m->proc_fd);
         safe_close(m->net_class_fd);
         safe_close(m->self_fd_fd);
