@@ -321,3 +321,54 @@ def check_device_error(ours, mnt):
     root = [k for k in ours.series("node_filesystem_device_error", *fs) if k[2] == "/"]
     assert root and ours.series("node_filesystem_device_error", *fs)[root[0]] == 0
     assert ours.series("node_filesystem_size_bytes", *fs)[root[0]] > 0
+
+
+IFACES_KEPT = 32  # telemetryd/nodemetrics.c: interfaces whose sysfs files stay open
+
+
+def test_more_interfaces_than_kept_open_and_one_made_again(procs, notify_socket, tmp_path):
+    """In a network namespace of the test's own with 40 veths and lo, more
+    than telemetryd keeps files open for: every one is reported, the files
+    it holds open stay bounded, and an interface deleted and made again
+    under its name shows its new MTU."""
+    if os.geteuid() != 0:
+        pytest.skip("making a network namespace needs root")
+    pairs = 20
+    setup = ("mount -t sysfs sysfs /sys && ip link set lo up && "
+             f"for i in $(seq 0 {pairs - 1}); do ip link add v$i type veth peer name w$i || exit 1; done && "
+             f"ip link set w{pairs - 1} mtu 1400 && exec \"$@\"")
+    port = free_port()
+    log = open(tmp_path / "telemetryd.log", "wb")
+    p = procs.start(["unshare", "--net", "--mount", "sh", "-c", setup, "sh", binary("telemetryd/telemetryd"),
+                     "--listen", "127.0.0.1", "--port", str(port), "--interval", "60"],
+                    env={"NOTIFY_SOCKET": notify_socket.path, "RESOLVIX_TELEMETRY_INGEST_PORT": "0"},
+                    stdout=log, stderr=log)
+    log.close()
+    notify_socket.wait_for("READY", timeout=10)
+
+    def inside(*argv):
+        out = subprocess.run(["nsenter", "-t", str(p.pid), "-n", *argv], capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def scrape_inside():
+        return Exposition(inside("curl", "-s", f"http://127.0.0.1:{port}/metrics"))
+
+    fds_before = len(os.listdir(f"/proc/{p.pid}/fd"))
+    ours = scrape_inside()
+    names = {f"v{i}" for i in range(pairs)} | {f"w{i}" for i in range(pairs)} | {"lo"}
+    assert len(names) > IFACES_KEPT
+    mtu = ours.series("node_network_mtu_bytes", "device")
+    assert set(mtu) == {(n,) for n in names}
+    assert mtu[(f"w{pairs - 1}",)] == 1400 and mtu[("v0",)] == 1500
+    assert set(ours.series("node_network_up", "device")) == {(n,) for n in names}
+    assert set(ours.series("node_network_receive_bytes_total", "device")) == {(n,) for n in names - {"lo"}}
+    # Nine attributes of each interface kept open, and the /proc files.
+    opened = len(os.listdir(f"/proc/{p.pid}/fd")) - fds_before
+    assert opened <= IFACES_KEPT * 9 + 32, f"{opened} descriptors opened by a scrape"
+
+    inside("ip", "link", "del", "v0")
+    inside("ip", "link", "add", "v0", "mtu", "1280", "type", "veth", "peer", "name", "w0")
+    ours = scrape_inside()
+    assert ours.series("node_network_mtu_bytes", "device")[("v0",)] == 1280
+    assert len(ours.series("node_network_mtu_bytes", "device")) == len(names)
