@@ -773,7 +773,8 @@ static void netclass(struct node_metrics *m, FILE *f) {
                 expo_sample1(f, "node_network_up", "device", m->ifaces[k].name);
                 fprintf(f, " %d\n", up);
         }
-        expo_family(f, "node_network_info", "gauge", "Non-numeric data from /sys/class/net/<iface>, value is always 1.");
+        expo_family(f, "node_network_info", "gauge",
+                    "Non-numeric data from /sys/class/net/<iface>, value is always 1.");
         for (size_t k = 0; k < m->n_ifaces; k++) {
                 const char *dev = m->ifaces[k].name;
 
@@ -1148,12 +1149,14 @@ static void process(struct node_metrics *m, FILE *f, uint64_t btime) {
         int fds;
 
         if (buf && procfs_parse_pid_stat(buf, &st) >= 0) {
-                expo_family(f, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+                expo_family(f, "process_cpu_seconds_total", "counter",
+                            "Total user and system CPU time spent in seconds.");
                 fputs("process_cpu_seconds_total ", f);
                 expo_ratio(f, st.utime + st.stime, (uint64_t) m->hz);
                 fputc('\n', f);
                 expo_family(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-                fprintf(f, "process_resident_memory_bytes %llu\n", (unsigned long long) st.rss * (unsigned long long) m->page_size);
+                fprintf(f, "process_resident_memory_bytes %llu\n",
+                        (unsigned long long) st.rss * (unsigned long long) m->page_size);
                 if (btime > 0) {
                         expo_family(f, "process_start_time_seconds", "gauge",
                                     "Start time of the process since unix epoch in seconds.");

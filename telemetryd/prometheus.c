@@ -51,7 +51,7 @@ static void self(FILE *f, const struct telemetry *t) {
         expo_family(f, "resolvix_frames_sent_total", "counter", "WebSocket frames written to clients.");
         fprintf(f, "resolvix_frames_sent_total %llu\n", (unsigned long long) ws_server_frames_sent(t->server));
         expo_family(f, "resolvix_frames_coalesced_total", "counter",
-               "Samples a slow client never got because a newer one replaced them.");
+                    "Samples a slow client never got because a newer one replaced them.");
         fprintf(f, "resolvix_frames_coalesced_total %llu\n", (unsigned long long) t->frames_coalesced);
         expo_family(f, "resolvix_samples_total", "counter", "Scheduled samples taken: the seq of the last one.");
         fprintf(f, "resolvix_samples_total %llu\n", (unsigned long long) t->samples);
@@ -76,8 +76,8 @@ static void custom_latest(FILE *f, const struct metric_store *store, bool timest
                 if (metric_size(m) == 0)
                         continue;
                 p = metric_point_at(m, metric_size(m) - 1);
-                fputs(timestamps ? "resolvix_custom_metric_timestamp_seconds{metric=\"" : "resolvix_custom_metric{metric=\"",
-                      f);
+                fputs(timestamps ? "resolvix_custom_metric_timestamp_seconds" : "resolvix_custom_metric", f);
+                fputs("{metric=\"", f);
                 expo_label(f, metric_name(m));
                 if (timestamps)
                         fprintf(f, "\"} %" PRId64 "\n", p.timestamp);
@@ -95,7 +95,8 @@ static void custom(FILE *f, const struct telemetry *t) {
         expo_family(f, "resolvix_custom_metric", "gauge", "Latest value of each custom metric put on the ingest port.");
         custom_latest(f, store, false);
         expo_family(f, "resolvix_custom_metric_timestamp_seconds", "gauge",
-               "When the latest value of each custom metric was measured, as its put gave it, in seconds since the epoch.");
+                    "When the latest value of each custom metric was measured, as its put gave it, in seconds since "
+                    "the epoch.");
         custom_latest(f, store, true);
         if (!t->ingest)
                 return;

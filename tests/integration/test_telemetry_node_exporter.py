@@ -170,7 +170,8 @@ def test_dashboard_families_names_types_labels(both):
             continue
         compared += 1
         assert name in ours.types, f"{name} missing"
-        assert ours.types[name] == theirs.types[name], f"{name}: TYPE {ours.types[name]}, node_exporter's {theirs.types[name]}"
+        assert ours.types[name] == theirs.types[name], \
+            f"{name}: TYPE {ours.types[name]}, node_exporter's {theirs.types[name]}"
         assert name in ours.samples, f"{name} has no samples"
         assert ours.label_names(name) == theirs.label_names(name), \
             f"{name}: labels {ours.label_names(name)}, node_exporter's {theirs.label_names(name)}"

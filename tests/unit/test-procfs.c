@@ -845,7 +845,8 @@ Test(procfs, pid_stat) {
                 /* captured: cat's own */
                 { "pid-stat", { .utime = 0, .stime = 0, .starttime = 230362, .vsize = 3133440, .rss = 390 } },
                 /* a name with spaces and parentheses, set by prctl() */
-                { "pid-stat-parens", { .utime = 731, .stime = 269, .starttime = 4567, .vsize = 26562560, .rss = 1536 } },
+                { "pid-stat-parens",
+                  { .utime = 731, .stime = 269, .starttime = 4567, .vsize = 26562560, .rss = 1536 } },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
