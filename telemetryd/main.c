@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "log.h"
 #include "net.h"
+#include "nodemetrics.h"
 #include "nodeid.h"
 #include "notify.h"
 #include "telemetryd.h"
@@ -41,8 +42,11 @@ int main(int argc, char **argv) {
         node_id_resolve(t.conf.node.id, t.node_id, sizeof t.node_id);
 
         r = sampler_new(NULL, &t.sampler);
+        if (r >= 0)
+                r = node_metrics_new(&t.node);
         if (r < 0) {
                 notify_failure(r, ERROR_SPAWN_FAILED, "Cannot open /proc: %m");
+                sampler_free(t.sampler);
                 return 1;
         }
 
@@ -54,6 +58,7 @@ int main(int argc, char **argv) {
         };
         r = ws_server_new(&telemetry_ops, &params, &t.server);
         if (r < 0) {
+                node_metrics_free(t.node);
                 sampler_free(t.sampler);
                 return 1;
         }
@@ -62,6 +67,7 @@ int main(int argc, char **argv) {
                 r = ingest_new(t.server, &t.conf, &t.ingest);
                 if (r < 0) {
                         ws_server_free(t.server);
+                        node_metrics_free(t.node);
                         sampler_free(t.sampler);
                         return 1;
                 }
@@ -81,6 +87,7 @@ int main(int argc, char **argv) {
         log_info("Stopped after %llu samples.", (unsigned long long) t.samples);
         ingest_free(t.ingest);
         ws_server_free(t.server);
+        node_metrics_free(t.node);
         sampler_free(t.sampler);
         free(t.frame);
         return r < 0 ? 1 : 0;

@@ -169,14 +169,21 @@ void telemetry_start(struct telemetry *t) {
 }
 
 int telemetry_fresh_sample(struct telemetry *t) {
+        int r;
+
         if (t->sample && t->frame_len > 0 &&
             now_usec(CLOCK_MONOTONIC) - t->sample->monotonic_usec < FRESH_USEC)
                 /* Recent enough; a point put since it was serialised shows
                  * at once all the same. */
                 return t->custom_generation == custom_generation(t) ? 0 : serialise_or_log(t);
-        /* Not a scheduled sample: the generation stays, so connected
-         * clients are not sent it, only those who asked. */
-        return take(t);
+        /* Not a scheduled sample: it keeps the last one's seq and is not
+         * counted, so a stream client never sees a gap that someone else's
+         * request made (docs/telemetry-stream.md); and the generation
+         * stays, so connected clients are not sent it, only those who asked. */
+        r = sampler_peek(t->sampler, &t->sample);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take a sample: %m");
+        return serialise_or_log(t);
 }
 
 static void stream_open(struct ws_server *s, struct lws *wsi, void *userdata) {

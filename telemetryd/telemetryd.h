@@ -14,6 +14,7 @@
 #include "wsserver.h"
 
 struct client;
+struct node_metrics;
 
 /* The worker's whole state: one per process, owned by main(). */
 struct telemetry {
@@ -24,6 +25,7 @@ struct telemetry {
         struct ws_server *server;
         struct sampler *sampler;
         struct ingest *ingest; /* NULL when ingest_port = 0 */
+        struct node_metrics *node; /* what /metrics reads */
         const struct sample *sample; /* the newest, NULL before the first */
 
         /* The newest sample serialised once, after LWS_PRE bytes of
@@ -42,16 +44,17 @@ struct telemetry {
         uint64_t next_tick_usec; /* CLOCK_MONOTONIC */
 
         uint64_t frames_coalesced;
-        uint64_t samples;
+        uint64_t samples; /* scheduled samples (ticks) taken */
 };
 
 /* stream.c */
 extern const struct ws_server_ops telemetry_ops;
 /* Start sampling: the first sample follows a short priming window. */
 void telemetry_start(struct telemetry *t);
-/* The newest sample, taking a new one if it is older than a second (HTTP
- * requests and get_metrics want current values even at interval = 60), and
- * holding the custom metrics as they are now. */
+/* The newest sample, taking one between ticks if it is older than a second
+ * (GET /sample and get_metrics want current values even at interval = 60;
+ * such a sample is not numbered or counted as a tick), and holding the
+ * custom metrics as they are now. */
 int telemetry_fresh_sample(struct telemetry *t);
 
 /* prometheus.c: GET /metrics, Prometheus text exposition format. */

@@ -46,7 +46,7 @@ struct sample_process {
 };
 
 struct sample {
-        uint64_t seq;            /* 1, 2, ... for each sample taken */
+        uint64_t seq;            /* 1, 2, ... for each sampler_take() */
         uint64_t realtime_usec;  /* when it was taken */
         uint64_t monotonic_usec;
         uint64_t window_usec;    /* what the rates and CPU percents cover; 0 = no previous reading */
@@ -106,6 +106,13 @@ int sampler_prime(struct sampler *s);
  * sampler_prime() or sampler_take(). A source that cannot be read leaves its
  * fields at zero and is logged once; the sample is still taken. */
 int sampler_take(struct sampler *s, const struct sample **ret);
+
+/* Take a sample between two numbered ones, for someone who asked for current
+ * values: its rates and CPU percents cover the time since the last
+ * sampler_take() (or sampler_prime()), it carries that one's seq, and the
+ * next sampler_take() is compared with that one as if this had not been
+ * taken. *ret stays valid until the next sampler_peek(). */
+int sampler_peek(struct sampler *s, const struct sample **ret);
 
 
 /* The pieces above, exposed for their tests. */

@@ -49,7 +49,10 @@ static const char *const file_path[_FILE_MAX] = {
 };
 
 /* One of two alternating samples: the current one is built while the
- * previous one still holds the counters it is compared with. */
+ * previous one still holds the counters it is compared with. A third holds
+ * the readings taken between two (sampler_peek()). */
+enum { SLOT_ASIDE = 2, _SLOT_MAX };
+
 struct slot {
         struct sample s;
         size_t cpu_cap, mount_cap, disk_cap, iface_cap;
@@ -105,8 +108,8 @@ struct sampler {
         char root[PATH_MAX]; /* "" for the real root */
         long page_size;
 
-        struct slot slots[2];
-        unsigned cur; /* the slot holding the newest reading */
+        struct slot slots[_SLOT_MAX];
+        unsigned cur; /* 0 or 1: the slot holding the newest numbered reading */
         bool have_reading;
         uint64_t seq;
 
@@ -683,8 +686,7 @@ static int read_processes(struct sampler *s, struct sample *x) {
         return 0;
 }
 
-static void collect(struct sampler *s) {
-        struct slot *cur = &s->slots[s->cur ^ 1];
+static void collect(struct sampler *s, struct slot *cur) {
         const struct sample *prev = s->have_reading ? &s->slots[s->cur].s : NULL;
         struct sample *x = &cur->s;
         double window = 0.0;
@@ -726,19 +728,26 @@ static void collect(struct sampler *s) {
 #undef SOURCE
 
         x->duration_usec = now_usec(CLOCK_MONOTONIC) - x->monotonic_usec;
-        s->cur ^= 1;
-        s->have_reading = true;
 }
 
 int sampler_prime(struct sampler *s) {
-        collect(s);
+        collect(s, &s->slots[s->cur ^ 1]);
+        s->cur ^= 1;
+        s->have_reading = true;
         return 0;
 }
 
 int sampler_take(struct sampler *s, const struct sample **ret) {
-        collect(s);
+        sampler_prime(s);
         s->slots[s->cur].s.seq = ++s->seq;
         *ret = &s->slots[s->cur].s;
+        return 0;
+}
+
+int sampler_peek(struct sampler *s, const struct sample **ret) {
+        collect(s, &s->slots[SLOT_ASIDE]);
+        s->slots[SLOT_ASIDE].s.seq = s->seq;
+        *ret = &s->slots[SLOT_ASIDE].s;
         return 0;
 }
 

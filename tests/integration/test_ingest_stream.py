@@ -68,15 +68,20 @@ def test_prometheus_exposition(start_ingest):
     lines = body.splitlines()
     for line in lines:
         assert line.startswith("#") or PROM_SAMPLE.match(line), f"not exposition format: {line!r}"
-    custom = [line for line in lines if line.startswith("resolvix_custom_metric{")]
-    # Milliseconds, as the exposition format has timestamps; label values
-    # escaped.
+    custom = [line for line in lines if line.startswith("resolvix_custom_metric")
+              and not line.startswith(("resolvix_custom_metrics ", "resolvix_custom_metric_timestamp_seconds "))]
+    # The latest value without a timestamp (Prometheus would drop an old
+    # one), its time as a series of its own; label values escaped.
     assert custom == [
-        'resolvix_custom_metric{metric="palm.cpu"} 2.0 1150864248000',
-        'resolvix_custom_metric{metric="tiny"} 1e-07 -5000',
-        'resolvix_custom_metric{metric="we\\"ird\\\\name"} 1e+16 1000',
+        'resolvix_custom_metric{metric="palm.cpu"} 2.0',
+        'resolvix_custom_metric{metric="tiny"} 1e-07',
+        'resolvix_custom_metric{metric="we\\"ird\\\\name"} 1e+16',
+        'resolvix_custom_metric_timestamp_seconds{metric="palm.cpu"} 1150864248',
+        'resolvix_custom_metric_timestamp_seconds{metric="tiny"} -5',
+        'resolvix_custom_metric_timestamp_seconds{metric="we\\"ird\\\\name"} 1',
     ]
     assert "# TYPE resolvix_custom_metric gauge" in lines
+    assert "# TYPE resolvix_custom_metric_timestamp_seconds gauge" in lines
     values = {line.split(" ")[0]: line.split(" ")[1] for line in lines
               if line.startswith(("resolvix_custom_metrics ", "resolvix_custom_points ", "resolvix_ingest_"))}
     assert values["resolvix_custom_metrics"] == "3"

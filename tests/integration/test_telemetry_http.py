@@ -1,6 +1,7 @@
 """Plain HTTP on telemetryd's port: GET /sample and GET /metrics."""
 import asyncio
 import json
+import time
 
 from telemetry_support import PROM_LINE, connect, recv_sample
 
@@ -18,8 +19,17 @@ def test_sample(start_telemetryd):
     assert "/" in s["metrics"]["disk"]["disk_usage"]
 
 
+def wait_for_tick(t):
+    """Until the first scheduled sample: scrapes do not take one."""
+    deadline = time.monotonic() + 5
+    while t.metrics()["resolvix_samples_total"] < 1:
+        assert time.monotonic() < deadline, "no tick within 5 s at interval 1"
+        time.sleep(0.1)
+
+
 def test_metrics_exposition(start_telemetryd):
     t = start_telemetryd()
+    wait_for_tick(t)
     status, ctype, body = t.http("/metrics")
     assert status == 200
     assert ctype.startswith("text/plain; version=0.0.4")
@@ -27,7 +37,7 @@ def test_metrics_exposition(start_telemetryd):
     for line in body.splitlines():
         if line.startswith("# TYPE "):
             name, kind = line.split()[2:4]
-            assert kind in ("counter", "gauge")
+            assert kind in ("counter", "gauge", "untyped")  # untyped: netstat, vmstat, as node_exporter has them
             typed.add(name)
         elif not line.startswith("# HELP "):
             assert PROM_LINE.match(line), f"not exposition format: {line!r}"
@@ -70,3 +80,46 @@ def test_other_paths_are_404(start_telemetryd):
     for path in ("/nope", "/metrics/x", "/samples", "/sample/../etc/passwd"):
         status, _, _ = t.http(path)
         assert status == 404, path
+
+
+def test_scrapes_never_change_the_stream(start_telemetryd):
+    """GET /metrics, GET /sample and get_metrics read the system between
+    ticks without taking a tick's number: a stream client sees consecutive
+    seqs and resolvix_samples_total counts the ticks alone."""
+    t = start_telemetryd(interval=2)
+
+    async def go():
+        async with connect(t.url()) as watcher, connect(t.url()) as asker:
+            frames = [await recv_sample(watcher, timeout=5)]
+            await recv_sample(asker, timeout=5)
+            answers, scrapes = [], 0
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 7
+            while loop.time() < deadline:
+                # 0.4 s apart: a request finds the newest sample over a
+                # second old every few tries and reads the system afresh.
+                await asyncio.sleep(0.4)
+                _, _, body = await loop.run_in_executor(None, t.http, "/sample")
+                answers.append(json.loads(body))
+                await loop.run_in_executor(None, t.http, "/metrics")
+                await asker.send('{"command":"get_metrics"}')
+                answers.append(await recv_sample(asker, timeout=5))
+                scrapes += 3
+                try:
+                    while True:
+                        frames.append(await asyncio.wait_for(watcher.recv(), 0.01))
+                except asyncio.TimeoutError:
+                    pass
+            frames[1:] = [json.loads(f) for f in frames[1:]]
+            m = await loop.run_in_executor(None, t.metrics)
+            return frames, answers, scrapes, m
+
+    frames, answers, scrapes, m = asyncio.run(go())
+    seqs = [f["seq"] for f in frames]
+    assert len(seqs) >= 3 and scrapes > 40
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"gaps in {seqs}"
+    ticks = max(seqs + [a["seq"] for a in answers])
+    assert m["resolvix_samples_total"] in (ticks, ticks + 1)  # a tick may fall between the last frame and the scrape
+    # The requests did get readings of their own: same number as a tick, a later time.
+    by_seq = {f["seq"]: f["timestamp"] for f in frames}
+    assert any(a["seq"] in by_seq and a["timestamp"] > by_seq[a["seq"]] for a in answers)

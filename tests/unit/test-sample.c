@@ -217,6 +217,31 @@ Test(sampler, rates_and_percents_against_the_previous_reading) {
         cr_assert_float_eq(x->cpu.per_cpu[3].usage_percent, 0.0, 1e-9);
 }
 
+/* A reading someone asked for between two ticks keeps the last tick's
+ * number and is not what the next tick is compared with. */
+Test(sampler, peek_is_neither_numbered_nor_a_base) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *peeked, *x;
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_prime(s), 0);
+        next_reading();
+        cr_assert_eq(sampler_peek(s, &peeked), 0);
+        cr_assert_eq(peeked->seq, 0, "before the first tick");
+        cr_assert_float_eq(peeked->cpu.usage_percent, 55.0, 1e-9);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->seq, 1);
+        /* Against the priming reading: had it been against the peek, with
+         * the same files, the CPUs would read idle. */
+        cr_assert_float_eq(x->cpu.usage_percent, 55.0, 1e-9);
+        cr_assert_eq(peeked->seq, 0, "a tick leaves the peeked sample alone");
+        cr_assert_eq(sampler_peek(s, &peeked), 0);
+        cr_assert_eq(peeked->seq, 1);
+        cr_assert_float_eq(peeked->cpu.usage_percent, 0.0, 1e-9);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->seq, 2);
+}
+
 Test(sampler, processes_vanishing_mid_scan_and_odd_names) {
         _cleanup_sampler_ struct sampler *s = NULL;
         const struct sample *x;
