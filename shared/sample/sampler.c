@@ -674,7 +674,8 @@ static int read_processes(struct sampler *s, struct sample *x) {
                 }
         }
         /* /proc lists pids in order; a copy in a test tree need not. */
-        qsort(s->empty_next, s->n_empty_next, sizeof(struct empty_process), empty_cmp);
+        if (s->n_empty_next > 0) /* qsort() wants an array, even of nothing */
+                qsort(s->empty_next, s->n_empty_next, sizeof(struct empty_process), empty_cmp);
         swap = s->empty;
         s->empty = s->empty_next;
         s->empty_next = swap;

@@ -12,8 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import binary, free_port, wait_port
-from test_telemetry_helpers import start_telemetryd  # noqa: F401  (a fixture)
+from support import binary, free_port, wait_port
 
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
 PROMTOOL = shutil.which("promtool")

@@ -8,8 +8,8 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port
-from test_ingest_helpers import OK, start_ingest, start_telemetryd  # noqa: F401  (fixtures)
+from ingest_support import OK
+from support import free_port
 
 PROMETHEUS = shutil.which("prometheus")
 
