@@ -604,9 +604,15 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
                 if (opt == OPT_SET) {
                         char *dot, *eq;
 
+                        eq = strchr(optarg, '=');
+                        /* keybuf is cut at the '=': it must lie inside. */
+                        if (eq && (size_t) (eq - optarg) >= sizeof keybuf) {
+                                log_error("--set %.32s...: SECTION.KEY too long (no key is longer than %zu characters)",
+                                          optarg, sizeof keybuf - 1);
+                                return -EINVAL;
+                        }
                         snprintf(keybuf, sizeof keybuf, "%s", optarg);
                         dot = strchr(keybuf, '.');
-                        eq = strchr(optarg, '=');
                         if (!dot || !eq || dot > keybuf + (eq - optarg)) {
                                 log_error("--set %s: expected SECTION.KEY=VALUE", optarg);
                                 return -EINVAL;

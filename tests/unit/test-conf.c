@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -194,6 +195,22 @@ Test(conf, precedence_flag_over_env_over_file) {
         cr_assert_eq(c.livelogs.backlog, 3);               /* file */
         cr_assert_eq(c.livelogs.stream.port, 9200);        /* --set */
         cr_assert_eq(c.control.port, 8754);                /* default */
+}
+
+/* What tests/fuzz found (corpus/conf-args/crash-set-key-longer-than-keybuf):
+ * a --set whose SECTION.KEY is longer than the buffer it is split in wrote
+ * past that buffer. It is refused, saying why. */
+Test(conf, set_key_longer_than_any_key_is_refused, .init = cr_redirect_stderr) {
+        struct conf c;
+        struct conf_cli cli;
+        char arg[400], said[512] = "";
+        char *argv[] = { "prog", "--set", arg, NULL };
+
+        snprintf(arg, sizeof arg, "livelogs.port%0*d=9200", 300, 0);
+        cr_assert_eq(conf_load_args(3, argv, "test", NULL, &c, &cli), -EINVAL);
+        cr_assert_not_null(fgets(said, sizeof said, cr_get_redirected_stderr()));
+        cr_assert(strstr(said, "--set livelogs.port000"), "%s", said);
+        cr_assert(strstr(said, "SECTION.KEY too long"), "%s", said);
 }
 
 Test(conf, explicit_missing_file_is_an_error) {
