@@ -64,6 +64,7 @@ static const struct conf_key conf_keys[] = {
         { "telemetry", "ingest_max_metrics", CONF_UINT, F(telemetry.ingest_max_metrics), 1, 1000000, "10000", NULL },
         { "telemetry", "ingest_max_points", CONF_UINT, F(telemetry.ingest_max_points), 1, 1000000, "1000", NULL },
         { "telemetry", "ingest_max_clients", CONF_UINT, F(telemetry.ingest_max_clients), 1, 65536, "256", NULL },
+        { "telemetry", "ingest_idle_timeout", CONF_UINT, F(telemetry.ingest_idle_timeout), 1, 86400, "60", NULL },
 
         { "livelogs", "listen", CONF_ADDRESS, F(livelogs.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "livelogs", "port", CONF_PORT, F(livelogs.stream.port), 1, 65535, "8755", NULL },

@@ -29,7 +29,16 @@
  * grow our memory; send a client cut off at the line cap its error and a
  * FIN, not an RST that could destroy the error in flight; and write every
  * put of a wake-up to the log with one write() before any of their "ok"s
- * leaves. */
+ * leaves.
+ *
+ * Idle connections: each one has a deadline for its next complete request,
+ * ingest_idle_timeout after the last one it was answered (or after it
+ * connected). Bytes that do not end a line move nothing, so a client that
+ * trickles a byte at a time holds its slot no longer than one that sends
+ * nothing; and one that does not read its replies gets none of its further
+ * requests answered, so it runs out of time too. The list of connections is
+ * kept in deadline order (a connection answered moves to its tail), so one
+ * timer at the head's deadline serves them all. */
 
 #define EVENTS_MAX 64 /* per wake-up: the WebSocket side gets its turn between batches */
 #define READ_CHUNK 16384
@@ -49,7 +58,7 @@ enum conn_state {
 };
 
 struct conn {
-        struct conn *prev, *next; /* every connection */
+        struct conn *prev, *next; /* every connection, soonest deadline first */
         struct conn *send_next;   /* this wake-up's connections with replies to send */
         struct ingest *in;
         int fd;
@@ -66,6 +75,7 @@ struct conn {
         bool get_all;                      /* a "get *" reply is being produced */
         char get_after[INGEST_METRIC_MAX]; /* the last metric it sent */
         lws_sorted_usec_list_t linger;
+        lws_usec_t due; /* the next complete request by then, or the connection ends */
         char peer[INET6_ADDRSTRLEN + 8];
 };
 
@@ -76,8 +86,9 @@ struct ingest {
         int epoll_fd, listen_fd;
         size_t max_line;
         unsigned max_clients;
-        struct conn *conns, *send_list;
-        lws_sorted_usec_list_t sync_timer, accept_timer;
+        lws_usec_t idle_timeout;
+        struct conn *conns, *conns_tail, *send_list;
+        lws_sorted_usec_list_t sync_timer, accept_timer, idle_timer;
         bool sync_scheduled;
         bool log_failing; /* logged once until a compaction recovers */
         bool refusing;    /* at max_clients: logged once until one is accepted again */
@@ -101,6 +112,31 @@ static void conn_destroy(struct conn *c) {
         free(c);
 }
 
+static void conn_unlink(struct conn *c) {
+        struct ingest *in = c->in;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                in->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                in->conns_tail = c->prev;
+        c->prev = c->next = NULL;
+}
+
+static void conn_append(struct conn *c) {
+        struct ingest *in = c->in;
+
+        c->prev = in->conns_tail;
+        if (c->prev)
+                c->prev->next = c;
+        else
+                in->conns = c;
+        in->conns_tail = c;
+}
+
 static void conn_close(struct conn *c) {
         struct ingest *in = c->in;
 
@@ -109,12 +145,7 @@ static void conn_close(struct conn *c) {
         lws_sul_cancel(&c->linger);
         close(c->fd);
         c->fd = -1;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                in->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        conn_unlink(c);
         in->stats.clients--;
         log_debug("Custom metrics client %s disconnected (%u left).", c->peer, in->stats.clients);
         if (c->queued)
@@ -291,12 +322,14 @@ static void over_cap(struct conn *c) {
 }
 
 /* Answer the complete requests received, in order, until the replies reach
- * HIGH_WATER; the rest wait, unread, until the client has read those. */
-static void conn_process(struct conn *c) {
+ * HIGH_WATER; the rest wait, unread, until the client has read those.
+ * Returns whether any was answered. */
+static bool conn_process(struct conn *c) {
         size_t pos = 0, max_line = c->in->max_line;
+        bool answered = false;
 
         if (c->state != CONN_OPEN && c->state != CONN_DRAINING)
-                return;
+                return false;
         c->held = false;
         for (;;) {
                 const char *nl;
@@ -316,9 +349,10 @@ static void conn_process(struct conn *c) {
                 len = (size_t) (nl - (c->rx + pos));
                 if (len > max_line) {
                         over_cap(c);
-                        return;
+                        return answered;
                 }
                 handle(c, c->rx + pos, len);
+                answered = true;
                 pos += len + 1;
         }
         memmove(c->rx, c->rx + pos, c->rx_len - pos);
@@ -327,6 +361,7 @@ static void conn_process(struct conn *c) {
          * whatever follows. */
         if (!c->held && c->rx_len > max_line)
                 over_cap(c);
+        return answered;
 }
 
 static void conn_read(struct conn *c) {
@@ -390,6 +425,33 @@ static int conn_send(struct conn *c) {
 
 static void linger_done(lws_sorted_usec_list_t *sul) {
         conn_close(lws_container_of(sul, struct conn, linger));
+}
+
+/* ---- idle connections --------------------------------------------------- */
+
+static void idle_due(lws_sorted_usec_list_t *sul) {
+        struct ingest *in = lws_container_of(sul, struct ingest, idle_timer);
+        lws_usec_t now = lws_now_usecs();
+
+        while (in->conns && in->conns->due <= now) {
+                log_debug("Custom metrics client %s completed no request in %lld s; disconnecting it.",
+                          in->conns->peer, (long long) (in->idle_timeout / LWS_US_PER_SEC));
+                in->stats.timeouts++;
+                conn_close(in->conns);
+        }
+        /* The head's deadline may have moved on since the timer was set:
+         * then this wake-up closed nothing and only sets it again. */
+        if (in->conns)
+                lws_sul_schedule(in->context, 0, &in->idle_timer, idle_due, in->conns->due - now);
+}
+
+/* A request was answered: the next is due a full timeout from now. */
+static void conn_answered(struct conn *c, lws_usec_t now) {
+        c->due = now + c->in->idle_timeout;
+        if (c != c->in->conns_tail) {
+                conn_unlink(c);
+                conn_append(c);
+        }
 }
 
 /* After a send: what to wait for next, or the end of the connection. */
@@ -467,10 +529,12 @@ static void conn_new(struct ingest *in, int fd, const struct sockaddr_storage *s
                                                                 : ((const struct sockaddr_in6 *) sa)->sin6_port),
                          c->peer, sizeof c->peer);
 
-        c->next = in->conns;
-        if (c->next)
-                c->next->prev = c;
-        in->conns = c;
+        c->due = lws_now_usecs() + in->idle_timeout;
+        conn_append(c);
+        /* Alone, it has the soonest deadline; otherwise the timer is set
+         * for the head's, which is sooner than this one's. */
+        if (in->conns == c)
+                lws_sul_schedule(in->context, 0, &in->idle_timer, idle_due, in->idle_timeout);
         in->stats.clients++;
         log_debug("Custom metrics client %s connected (%u).", c->peer, in->stats.clients);
 }
@@ -573,6 +637,7 @@ static void on_ready(struct ws_server *s, int fd, void *data) {
         struct ingest *in = data;
         struct epoll_event events[EVENTS_MAX];
         int n = epoll_wait(in->epoll_fd, events, EVENTS_MAX, 0);
+        lws_usec_t now = 0;
 
         for (int i = 0; i < n; i++) {
                 struct conn *c = events[i].data.ptr;
@@ -595,7 +660,11 @@ static void on_ready(struct ws_server *s, int fd, void *data) {
                         if (c->fd < 0)
                                 continue;
                 }
-                conn_process(c);
+                if (conn_process(c)) {
+                        if (now == 0)
+                                now = lws_now_usecs();
+                        conn_answered(c, now);
+                }
                 queue_send(c);
         }
 
@@ -644,6 +713,7 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         in->context = ws_server_context(s);
         in->max_line = conf->telemetry.ingest_max_line;
         in->max_clients = conf->telemetry.ingest_max_clients;
+        in->idle_timeout = (lws_usec_t) conf->telemetry.ingest_idle_timeout * LWS_US_PER_SEC;
         format_host_port(conf->telemetry.ingest_listen, conf->telemetry.ingest_port, where, sizeof where);
 
         /* The port first: a second telemetryd with the same configuration
@@ -707,6 +777,7 @@ void ingest_free(struct ingest *in) {
                 conn_close(in->conns);
         lws_sul_cancel(&in->sync_timer);
         lws_sul_cancel(&in->accept_timer);
+        lws_sul_cancel(&in->idle_timer);
         if (in->listen_fd >= 0)
                 close(in->listen_fd);
         if (in->epoll_fd >= 0)

@@ -53,6 +53,7 @@ Test(conf, defaults_match_the_spec) {
         cr_assert_eq(c.telemetry.ingest_max_metrics, 10000);
         cr_assert_eq(c.telemetry.ingest_max_points, 1000);
         cr_assert_eq(c.telemetry.ingest_max_clients, 256);
+        cr_assert_eq(c.telemetry.ingest_idle_timeout, 60);
         cr_assert_not(c.telemetry.stream.autostart);
         cr_assert_eq(c.livelogs.stream.port, 8755);
         cr_assert_str_eq(c.livelogs.log_file, "/var/log/syslog");
@@ -260,6 +261,9 @@ Test(conf, ingest_bounds) {
                 { "ingest_max_clients", "3", offsetof(struct conf, telemetry.ingest_max_clients), 3 },
                 { "ingest_max_clients", "0", 0, 0 },
                 { "ingest_max_clients", "many", 0, 0 },
+                { "ingest_idle_timeout", "1", offsetof(struct conf, telemetry.ingest_idle_timeout), 1 },
+                { "ingest_idle_timeout", "0", 0, 0 },
+                { "ingest_idle_timeout", "86401", 0, 0 },
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
