@@ -31,6 +31,14 @@
  * put of a wake-up to the log with one write() before any of their "ok"s
  * leaves.
  *
+ * A put's answer waits for that write: "ok" if it worked, the error if it
+ * did not (a full disk), never "ok" for a point only memory holds. Replies
+ * go out in request order, so a reply to anything after a waiting put
+ * writes the log first (log_commit()); a client that pipelines only puts
+ * costs one write() per wake-up, one that mixes them with gets one per
+ * switch from puts to something else. While the log cannot be written,
+ * puts get the error at once and change nothing.
+ *
  * Idle connections: each one has a deadline for its next complete request,
  * ingest_idle_timeout after the last one it was answered (or after it
  * connected). Bytes that do not end a line move nothing, so a client that
@@ -68,6 +76,7 @@ struct conn {
         bool dead;       /* closed while queued: freed when the list is walked */
         bool broken;     /* out of memory for its replies: close */
         bool held;       /* complete requests wait for the client to read its replies */
+        unsigned puts_waiting; /* puts answered once the log has them (log_commit()) */
         char *rx;
         size_t rx_len, rx_size;
         char *tx;
@@ -90,7 +99,8 @@ struct ingest {
         struct conn *conns, *conns_tail, *send_list;
         lws_sorted_usec_list_t sync_timer, accept_timer, idle_timer;
         bool sync_scheduled;
-        bool log_failing; /* logged once until a compaction recovers */
+        bool log_failing;  /* logged once until a compaction recovers */
+        bool log_refusing; /* that puts get the error: logged once, likewise */
         bool refusing;    /* at max_clients: logged once until one is accepted again */
         bool full;        /* at max_metrics: logged once */
         struct ingest_stats stats;
@@ -103,6 +113,8 @@ const struct metric_store *ingest_store(const struct ingest *in) {
 struct ingest_stats ingest_stats(const struct ingest *in) {
         return in->stats;
 }
+
+static void log_commit(struct ingest *in);
 
 /* ---- connections -------------------------------------------------------- */
 
@@ -180,6 +192,9 @@ static char *tx_reserve(struct conn *c, size_t n) {
         size_t size;
         char *p;
 
+        /* The puts before this reply are answered first, in order. */
+        if (c->puts_waiting > 0)
+                log_commit(c->in);
         if (c->broken)
                 return NULL;
         if (c->tx_sent > 0 && c->tx_sent == c->tx_len)
@@ -235,8 +250,16 @@ static size_t tx_pending(const struct conn *c) {
 
 static void put(struct conn *c, const struct ingest_request *req, const char *line, size_t len) {
         struct ingest *in = c->in;
-        int r = metric_store_put(in->store, req->metric, req->timestamp, req->value);
+        int r;
 
+        /* The log lost a write and is not rewritten yet: this point would
+         * live in memory only. */
+        if (!metric_log_writable(in->log)) {
+                in->stats.errors++;
+                reply(c, INGEST_REPLY_ERROR);
+                return;
+        }
+        r = metric_store_put(in->store, req->metric, req->timestamp, req->value);
         if (r == -ENOSPC) {
                 if (!in->full)
                         log_warning("Custom metrics: holding %zu metrics, the most ingest_max_metrics allows; "
@@ -254,13 +277,17 @@ static void put(struct conn *c, const struct ingest_request *req, const char *li
         }
         /* A point too old to keep changed nothing worth logging. Out of
          * memory for the queue, the log marks itself for a rewrite from
-         * the store, which has the point. */
+         * the store, which has the point, but it is not on disk. */
         if (r != METRIC_TOO_OLD) {
                 if (len > 0 && line[len - 1] == '\r')
                         len--;
-                (void) metric_log_append(in->log, line, len);
+                if (metric_log_append(in->log, line, len) < 0) {
+                        in->stats.errors++;
+                        reply(c, INGEST_REPLY_ERROR);
+                        return;
+                }
         }
-        reply(c, INGEST_REPLY_OK);
+        c->puts_waiting++;
 }
 
 static void handle(struct conn *c, const char *line, size_t len) {
@@ -335,7 +362,7 @@ static bool conn_process(struct conn *c) {
                 const char *nl;
                 size_t len;
 
-                if (tx_pending(c) >= HIGH_WATER || c->broken) {
+                if (tx_pending(c) + c->puts_waiting * strlen(INGEST_REPLY_OK) >= HIGH_WATER || c->broken) {
                         c->held = c->get_all || memchr(c->rx + pos, '\n', c->rx_len - pos);
                         break;
                 }
@@ -589,10 +616,18 @@ static void accept_clients(struct ingest *in) {
 static void sync_due(lws_sorted_usec_list_t *sul);
 
 static void log_failed(struct ingest *in, int r) {
-        if (!in->log_failing)
-                log_error_errno(r, "Cannot write the custom metrics log; points are kept in memory and the log "
-                                   "is rewritten once it can be: %m");
+        bool refusing = !metric_log_writable(in->log);
+
+        if (!in->log_failing || (refusing && !in->log_refusing)) {
+                if (refusing)
+                        log_error_errno(r, "Cannot write the custom metrics log; puts get the error until it can be "
+                                           "rewritten from memory (tried once a second): %m");
+                else
+                        log_error_errno(r, "Cannot rewrite the custom metrics log to its size; it grows meanwhile "
+                                           "(tried once a second): %m");
+        }
         in->log_failing = true;
+        in->log_refusing = in->log_refusing || refusing;
 }
 
 static void schedule_sync(struct ingest *in) {
@@ -616,19 +651,40 @@ static void sync_due(lws_sorted_usec_list_t *sul) {
                 log_failed(in, r);
         else if (r > 0 && in->log_failing) {
                 log_notice("The custom metrics log is written again.");
-                in->log_failing = false;
+                in->log_failing = in->log_refusing = false;
         }
         schedule_sync(in);
 }
 
-static void log_flush(struct ingest *in) {
-        int r = metric_log_flush(in->log);
+/* Write the queued puts; returns whether they reached the file. */
+static bool log_flush(struct ingest *in) {
+        int r = metric_log_flush(in->log), written = r >= 0;
 
         if (r >= 0 && !in->log_failing)
                 r = metric_log_compact_if_due(in->log, in->store);
         if (r < 0)
                 log_failed(in, r);
         schedule_sync(in);
+        return written;
+}
+
+/* Write the queued puts, then answer every put waiting for that: ok if they
+ * reached the file, the error if not. Those connections are all on the
+ * send list (on_ready() queues a connection before its requests). */
+static void log_commit(struct ingest *in) {
+        bool written = log_flush(in);
+
+        for (struct conn *c = in->send_list; c; c = c->send_next) {
+                unsigned n = c->puts_waiting;
+
+                c->puts_waiting = 0;
+                if (c->dead)
+                        continue;
+                if (!written)
+                        in->stats.errors += n;
+                while (n-- > 0)
+                        reply(c, written ? INGEST_REPLY_OK : INGEST_REPLY_ERROR);
+        }
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -660,17 +716,17 @@ static void on_ready(struct ws_server *s, int fd, void *data) {
                         if (c->fd < 0)
                                 continue;
                 }
+                queue_send(c);
                 if (conn_process(c)) {
                         if (now == 0)
                                 now = lws_now_usecs();
                         conn_answered(c, now);
                 }
-                queue_send(c);
         }
 
         /* Every put of this batch reaches the file before its "ok" leaves:
          * an acknowledged point survives a crash of this process. */
-        log_flush(in);
+        log_commit(in);
 
         while (in->send_list) {
                 struct conn *c = in->send_list;
@@ -747,6 +803,10 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         if (replayed.refused > 0)
                 log_warning("Custom metrics log: dropped %zu points of metrics beyond ingest_max_metrics = %u.",
                             replayed.refused, conf->telemetry.ingest_max_metrics);
+        if (replayed.unwritable < 0) {
+                log_failed(in, replayed.unwritable);
+                schedule_sync(in);
+        }
 
         in->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (in->epoll_fd < 0 || epoll_ctl(in->epoll_fd, EPOLL_CTL_ADD, in->listen_fd, &ev) < 0) {

@@ -210,7 +210,12 @@ int metric_log_open(const char *dir, struct metric_store *store, struct metric_l
         /* Start from a file that holds exactly the store: no torn line for
          * the next append to be glued to, no history beyond the bounds. */
         r = metric_log_compact(l, store);
-        if (r < 0)
+        if (r == -ENOSPC || r == -EDQUOT) {
+                /* A full disk is no reason not to serve what was replayed:
+                 * nothing is appended until a compaction works. */
+                l->must_compact = true;
+                replayed->unwritable = r;
+        } else if (r < 0)
                 goto fail;
         *ret = l;
         return 0;
@@ -283,6 +288,10 @@ int metric_log_sync(struct metric_log *l) {
 
 bool metric_log_unsynced(const struct metric_log *l) {
         return l->unsynced;
+}
+
+bool metric_log_writable(const struct metric_log *l) {
+        return !l->must_compact;
 }
 
 uint64_t metric_log_size(const struct metric_log *l) {
