@@ -12,21 +12,27 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Each call of a walker must move the cursor on, or stop. */
-#define WALK(next, cursor, item)                                   \
+/* Walk every entry: each call must move the cursor on (or stop), and each
+ * entry it hands out must satisfy ok. */
+#define WALK(next, cursor, item, ok)                               \
         for (;;) {                                                 \
-                const void *before = (cursor);                     \
+                const void *_before = (cursor);                    \
                 int _r = next(&(cursor), &(item));                 \
                 if (_r == 0)                                       \
                         break;                                     \
-                if ((const void *) (cursor) == before)             \
+                if ((const void *) (cursor) == _before || (_r > 0 && !(ok))) \
                         abort();                                   \
         }
 
-static void check_str(const char *s, const char *buf, size_t size) {
-        /* A mountinfo field points into the buffer, which it splits. */
-        if (s < buf || s > buf + size || strlen(s) > size)
-                abort();
+/* A mountinfo field points into the buffer, which it splits. */
+static bool in_buffer(const char *s, const char *buf, size_t size) {
+        return s >= buf && s <= buf + size && strlen(s) <= size;
+}
+
+static bool mount_ok(const struct mountinfo *m, const char *buf, size_t size) {
+        return in_buffer(m->root, buf, size) && in_buffer(m->mount_point, buf, size) &&
+               in_buffer(m->options, buf, size) && in_buffer(m->fstype, buf, size) &&
+               in_buffer(m->source, buf, size) && in_buffer(m->super_options, buf, size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -46,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 0: {
                 const char *cur = buf;
                 struct stat_cpu cpu;
-                WALK(procfs_stat_next_cpu, cur, cpu);
+                WALK(procfs_stat_next_cpu, cur, cpu, true);
                 break;
         }
         case 1: {
@@ -63,27 +69,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 3: {
                 const char *cur = buf;
                 struct diskstat d;
-                for (;;) {
-                        const char *before = cur;
-                        int r = procfs_diskstats_next(&cur, &d);
-                        if (r == 0)
-                                break;
-                        if (cur == before || (r > 0 && strnlen(d.name, sizeof d.name) == sizeof d.name))
-                                abort();
-                }
+                WALK(procfs_diskstats_next, cur, d, strnlen(d.name, sizeof d.name) < sizeof d.name);
                 break;
         }
         case 4: {
                 const char *cur = buf;
                 struct netdev n;
-                for (;;) {
-                        const char *before = cur;
-                        int r = procfs_netdev_next(&cur, &n);
-                        if (r == 0)
-                                break;
-                        if (cur == before || (r > 0 && strnlen(n.name, sizeof n.name) == sizeof n.name))
-                                abort();
-                }
+                WALK(procfs_netdev_next, cur, n, strnlen(n.name, sizeof n.name) < sizeof n.name);
                 break;
         }
         case 5: {
@@ -95,22 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 6: {
                 char *cur = buf;
                 struct mountinfo m;
-                for (;;) {
-                        char *before = cur;
-                        int r = procfs_mountinfo_next(&cur, &m);
-                        if (r == 0)
-                                break;
-                        if (cur == before)
-                                abort();
-                        if (r > 0) {
-                                check_str(m.root, buf, len);
-                                check_str(m.mount_point, buf, len);
-                                check_str(m.options, buf, len);
-                                check_str(m.fstype, buf, len);
-                                check_str(m.source, buf, len);
-                                check_str(m.super_options, buf, len);
-                        }
-                }
+                WALK(procfs_mountinfo_next, cur, m, mount_ok(&m, buf, len));
                 break;
         }
         case 7:
