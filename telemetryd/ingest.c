@@ -658,7 +658,8 @@ static void sync_due(lws_sorted_usec_list_t *sul) {
 
 /* Write the queued puts; returns whether they reached the file. */
 static bool log_flush(struct ingest *in) {
-        int r = metric_log_flush(in->log), written = r >= 0;
+        int r = metric_log_flush(in->log);
+        bool written = r >= 0;
 
         if (r >= 0 && !in->log_failing)
                 r = metric_log_compact_if_due(in->log, in->store);
