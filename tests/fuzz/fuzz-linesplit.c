@@ -57,8 +57,19 @@ static void check_utf8(const char *data, size_t size) {
         free(buf);
 }
 
+/* One splitter for every input, as livelogd keeps one per stream: its
+ * buffers are large, and each input ends with a flush. */
+static struct line_splitter *s;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        if (line_splitter_new(&s) < 0)
+                abort();
+        return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        struct line_splitter *s = NULL;
         size_t chunk, bytes = 0;
         const char *p;
 
@@ -68,8 +79,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         p = (const char *) data + 2;
         size -= 2;
 
-        if (line_splitter_new(&s) < 0)
-                return 0;
         for (size_t off = 0; off < size; off += chunk) {
                 size_t n = size - off < chunk ? size - off : chunk;
                 if (line_splitter_feed(s, p + off, n, on_line, &bytes) < 0)
@@ -82,7 +91,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* A record (a journal message) may hold newlines of its own. */
         if (line_splitter_record(s, p, size, on_piece, &bytes) < 0)
                 abort();
-        line_splitter_free(s);
 
         check_utf8(p, size);
         return 0;

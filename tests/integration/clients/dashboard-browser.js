@@ -37,10 +37,11 @@ const chartPoints = (page, id) => page.evaluate((c) => {
 }, id);
 
 // The rendered text of every element of selector that is visible, in order.
+// An element that goes while it is read makes it fail, not wait.
 async function seen(page, selector) {
   const out = [];
   for (const e of await page.locator(selector).all()) {
-    if (await e.isVisible()) out.push(await e.innerText());
+    if (await e.isVisible()) out.push(await e.innerText({ timeout: 2000 }));
   }
   return out;
 }
@@ -57,12 +58,17 @@ async function waitFor(page, what, fn, arg, timeout = 20000) {
 }
 
 // Until check() (run here, so it can use Playwright's own view of the page)
-// holds.
+// holds. A check that failed because the page changed under it is tried again.
 async function until(what, check, timeout = 20000) {
   const end = Date.now() + timeout;
+  let last = 'not seen';
   for (;;) {
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`waiting for ${what}: not seen in ${timeout} ms`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err.message.split('\n')[0];
+    }
+    if (Date.now() > end) throw new Error(`waiting for ${what}: ${last} in ${timeout} ms`);
     await new Promise((r) => { setTimeout(r, 100); });
   }
 }
@@ -184,8 +190,16 @@ async function token(page) {
   report.dialogAfterReload = await dialogShown();
 }
 
+// The seq of the latest sample the page shows, or -1.
+async function shownSeq(page) {
+  const m = /#(\d+)/.exec(await seenText(page, '#last-sample'));
+  return m ? Number(m[1]) : -1;
+}
+
 async function bounds(page) {
   await page.goto(cfg.url);
+  await until('a first sample', async () => (await shownSeq(page)) >= 0);
+  const first = await shownSeq(page);
   await showsText(page, '.stream[data-stream="livelogs"]', 'live');
   const lines = [];
   for (let i = 1; i <= cfg.logLines; i += 1) lines.push(`bounded line ${i}`);
@@ -196,11 +210,9 @@ async function bounds(page) {
   const shown = await visibleLines(page);
   report.shownLines = shown.length;
   report.firstLine = shown[0];
-  // More samples than the history holds.
-  await until(`${cfg.samples} samples`, async () => {
-    const m = /#(\d+)/.exec(await seenText(page, '#last-sample'));
-    return m && Number(m[1]) >= cfg.samples;
-  }, 30000);
+  // More samples than the history holds, counted from the first this page
+  // got (the stream may have been running for a while).
+  await until(`${cfg.samples} samples`, async () => (await shownSeq(page)) >= first + cfg.samples - 1, 30000);
   report.points = {};
   for (const id of ['chart-cpu', 'chart-memory', 'chart-disk', 'chart-network']) report.points[id] = await chartPoints(page, id);
   report.cpuSeriesLengths = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets.map((d) => d.data.length));
