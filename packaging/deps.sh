@@ -2,6 +2,7 @@
 # Install the Debian packages resolvix needs, and only those that are missing.
 #   packaging/deps.sh build   what building and running from the source tree needs
 #   packaging/deps.sh test    that, plus what the test suite and benchmarks drive
+#   packaging/deps.sh fuzz    build, plus clang and libFuzzer for tests/fuzz/run.sh
 # Idempotent: prints what it installs, installs nothing when all is there.
 set -eu
 
@@ -10,11 +11,13 @@ libcjson-dev libsystemd-dev libinih-dev libcurl4-openssl-dev libjs-chart.js"
 test="$build libcriterion-dev python3 python3-pytest python3-websockets python3-psutil
 curl wrk procps iproute2 util-linux valgrind prometheus-node-exporter prometheus chromium
 systemd systemd-container dpkg-dev build-essential debhelper lintian groff-base man-db"
+fuzz="$build clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+fuzz) want=$fuzz ;;
+*) echo "usage: $0 build|test|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""

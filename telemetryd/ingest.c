@@ -30,7 +30,24 @@
  * grow our memory; send a client cut off at the line cap its error and a
  * FIN, not an RST that could destroy the error in flight; and write every
  * put of a wake-up to the log with one write() before any of their "ok"s
- * leaves. */
+ * leaves.
+ *
+ * A put's answer waits for that write: "ok" if it worked, the error if it
+ * did not (a full disk), never "ok" for a point only memory holds. Replies
+ * go out in request order, so a reply to anything after a waiting put
+ * writes the log first (log_commit()); a client that pipelines only puts
+ * costs one write() per wake-up, one that mixes them with gets one per
+ * switch from puts to something else. While the log cannot be written,
+ * puts get the error at once and change nothing.
+ *
+ * Idle connections: each one has a deadline for its next complete request,
+ * ingest_idle_timeout after the last one it was answered (or after it
+ * connected). Bytes that do not end a line move nothing, so a client that
+ * trickles a byte at a time holds its slot no longer than one that sends
+ * nothing; and one that does not read its replies gets none of its further
+ * requests answered, so it runs out of time too. The list of connections is
+ * kept in deadline order (a connection answered moves to its tail), so one
+ * timer at the head's deadline serves them all. */
 
 #define EVENTS_MAX 64 /* per wake-up: the WebSocket side gets its turn between batches */
 #define READ_CHUNK 16384
@@ -50,7 +67,7 @@ enum conn_state {
 };
 
 struct conn {
-        struct conn *prev, *next; /* every connection */
+        struct conn *prev, *next; /* every connection, soonest deadline first */
         struct conn *send_next;   /* this wake-up's connections with replies to send */
         struct ingest *in;
         int fd;
@@ -60,6 +77,7 @@ struct conn {
         bool dead;       /* closed while queued: freed when the list is walked */
         bool broken;     /* out of memory for its replies: close */
         bool held;       /* complete requests wait for the client to read its replies */
+        unsigned puts_waiting; /* puts answered once the log has them (log_commit()) */
         char *rx;
         size_t rx_len, rx_size;
         char *tx;
@@ -67,6 +85,7 @@ struct conn {
         bool get_all;                      /* a "get *" reply is being produced */
         char get_after[INGEST_METRIC_MAX]; /* the last metric it sent */
         lws_sorted_usec_list_t linger;
+        lws_usec_t due; /* the next complete request by then, or the connection ends */
         char peer[INET6_ADDRSTRLEN + 8];
 };
 
@@ -77,10 +96,12 @@ struct ingest {
         int epoll_fd, listen_fd;
         size_t max_line;
         unsigned max_clients;
-        struct conn *conns, *send_list;
-        lws_sorted_usec_list_t sync_timer, accept_timer;
+        lws_usec_t idle_timeout;
+        struct conn *conns, *conns_tail, *send_list;
+        lws_sorted_usec_list_t sync_timer, accept_timer, idle_timer;
         bool sync_scheduled;
-        bool log_failing; /* logged once until a compaction recovers */
+        bool log_failing;  /* logged once until a compaction recovers */
+        bool log_refusing; /* that puts get the error: logged once, likewise */
         bool refusing;    /* at max_clients: logged once until one is accepted again */
         bool full;        /* at max_metrics: logged once */
         struct ingest_stats stats;
@@ -94,12 +115,39 @@ struct ingest_stats ingest_stats(const struct ingest *in) {
         return in->stats;
 }
 
+static void log_commit(struct ingest *in);
+
 /* ---- connections -------------------------------------------------------- */
 
 static void conn_destroy(struct conn *c) {
         free(c->rx);
         free(c->tx);
         free(c);
+}
+
+static void conn_unlink(struct conn *c) {
+        struct ingest *in = c->in;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                in->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                in->conns_tail = c->prev;
+        c->prev = c->next = NULL;
+}
+
+static void conn_append(struct conn *c) {
+        struct ingest *in = c->in;
+
+        c->prev = in->conns_tail;
+        if (c->prev)
+                c->prev->next = c;
+        else
+                in->conns = c;
+        in->conns_tail = c;
 }
 
 static void conn_close(struct conn *c) {
@@ -110,12 +158,7 @@ static void conn_close(struct conn *c) {
         lws_sul_cancel(&c->linger);
         close(c->fd);
         c->fd = -1;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                in->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        conn_unlink(c);
         in->stats.clients--;
         log_debug("Custom metrics client %s disconnected (%u left).", c->peer, in->stats.clients);
         if (c->queued)
@@ -150,6 +193,9 @@ static char *tx_reserve(struct conn *c, size_t n) {
         size_t size;
         char *p;
 
+        /* The puts before this reply are answered first, in order. */
+        if (c->puts_waiting > 0)
+                log_commit(c->in);
         if (c->broken)
                 return NULL;
         if (c->tx_sent > 0 && c->tx_sent == c->tx_len)
@@ -205,8 +251,16 @@ static size_t tx_pending(const struct conn *c) {
 
 static void put(struct conn *c, const struct ingest_request *req, const char *line, size_t len) {
         struct ingest *in = c->in;
-        int r = metric_store_put(in->store, req->metric, req->timestamp, req->value);
+        int r;
 
+        /* The log lost a write and is not rewritten yet: this point would
+         * live in memory only. */
+        if (!metric_log_writable(in->log)) {
+                in->stats.errors++;
+                reply(c, INGEST_REPLY_ERROR);
+                return;
+        }
+        r = metric_store_put(in->store, req->metric, req->timestamp, req->value);
         if (r == -ENOSPC) {
                 if (!in->full)
                         log_warning("Custom metrics: holding %zu metrics, the most ingest_max_metrics allows; "
@@ -224,13 +278,17 @@ static void put(struct conn *c, const struct ingest_request *req, const char *li
         }
         /* A point too old to keep changed nothing worth logging. Out of
          * memory for the queue, the log marks itself for a rewrite from
-         * the store, which has the point. */
+         * the store, which has the point, but it is not on disk. */
         if (r != METRIC_TOO_OLD) {
                 if (len > 0 && line[len - 1] == '\r')
                         len--;
-                (void) metric_log_append(in->log, line, len);
+                if (metric_log_append(in->log, line, len) < 0) {
+                        in->stats.errors++;
+                        reply(c, INGEST_REPLY_ERROR);
+                        return;
+                }
         }
-        reply(c, INGEST_REPLY_OK);
+        c->puts_waiting++;
 }
 
 static void handle(struct conn *c, const char *line, size_t len) {
@@ -292,18 +350,20 @@ static void over_cap(struct conn *c) {
 }
 
 /* Answer the complete requests received, in order, until the replies reach
- * HIGH_WATER; the rest wait, unread, until the client has read those. */
-static void conn_process(struct conn *c) {
+ * HIGH_WATER; the rest wait, unread, until the client has read those.
+ * Returns whether any was answered. */
+static bool conn_process(struct conn *c) {
         size_t pos = 0, max_line = c->in->max_line;
+        bool answered = false;
 
         if (c->state != CONN_OPEN && c->state != CONN_DRAINING)
-                return;
+                return false;
         c->held = false;
         for (;;) {
                 const char *nl;
                 size_t len;
 
-                if (tx_pending(c) >= HIGH_WATER || c->broken) {
+                if (tx_pending(c) + c->puts_waiting * strlen(INGEST_REPLY_OK) >= HIGH_WATER || c->broken) {
                         c->held = c->get_all || memchr(c->rx + pos, '\n', c->rx_len - pos);
                         break;
                 }
@@ -317,9 +377,10 @@ static void conn_process(struct conn *c) {
                 len = (size_t) (nl - (c->rx + pos));
                 if (len > max_line) {
                         over_cap(c);
-                        return;
+                        return answered;
                 }
                 handle(c, c->rx + pos, len);
+                answered = true;
                 pos += len + 1;
         }
         memmove(c->rx, c->rx + pos, c->rx_len - pos);
@@ -328,6 +389,7 @@ static void conn_process(struct conn *c) {
          * whatever follows. */
         if (!c->held && c->rx_len > max_line)
                 over_cap(c);
+        return answered;
 }
 
 static void conn_read(struct conn *c) {
@@ -391,6 +453,33 @@ static int conn_send(struct conn *c) {
 
 static void linger_done(lws_sorted_usec_list_t *sul) {
         conn_close(lws_container_of(sul, struct conn, linger));
+}
+
+/* ---- idle connections --------------------------------------------------- */
+
+static void idle_due(lws_sorted_usec_list_t *sul) {
+        struct ingest *in = lws_container_of(sul, struct ingest, idle_timer);
+        lws_usec_t now = lws_now_usecs();
+
+        while (in->conns && in->conns->due <= now) {
+                log_debug("Custom metrics client %s completed no request in %lld s; disconnecting it.",
+                          in->conns->peer, (long long) (in->idle_timeout / LWS_US_PER_SEC));
+                in->stats.timeouts++;
+                conn_close(in->conns);
+        }
+        /* The head's deadline may have moved on since the timer was set:
+         * then this wake-up closed nothing and only sets it again. */
+        if (in->conns)
+                lws_sul_schedule(in->context, 0, &in->idle_timer, idle_due, in->conns->due - now);
+}
+
+/* A request was answered: the next is due a full timeout from now. */
+static void conn_answered(struct conn *c, lws_usec_t now) {
+        c->due = now + c->in->idle_timeout;
+        if (c != c->in->conns_tail) {
+                conn_unlink(c);
+                conn_append(c);
+        }
 }
 
 /* After a send: what to wait for next, or the end of the connection. */
@@ -468,10 +557,12 @@ static void conn_new(struct ingest *in, int fd, const struct sockaddr_storage *s
                                                                 : ((const struct sockaddr_in6 *) sa)->sin6_port),
                          c->peer, sizeof c->peer);
 
-        c->next = in->conns;
-        if (c->next)
-                c->next->prev = c;
-        in->conns = c;
+        c->due = lws_now_usecs() + in->idle_timeout;
+        conn_append(c);
+        /* Alone, it has the soonest deadline; otherwise the timer is set
+         * for the head's, which is sooner than this one's. */
+        if (in->conns == c)
+                lws_sul_schedule(in->context, 0, &in->idle_timer, idle_due, in->idle_timeout);
         in->stats.clients++;
         log_debug("Custom metrics client %s connected (%u).", c->peer, in->stats.clients);
 }
@@ -526,10 +617,18 @@ static void accept_clients(struct ingest *in) {
 static void sync_due(lws_sorted_usec_list_t *sul);
 
 static void log_failed(struct ingest *in, int r) {
-        if (!in->log_failing)
-                log_error_errno(r, "Cannot write the custom metrics log; points are kept in memory and the log "
-                                   "is rewritten once it can be: %m");
+        bool refusing = !metric_log_writable(in->log);
+
+        if (!in->log_failing || (refusing && !in->log_refusing)) {
+                if (refusing)
+                        log_error_errno(r, "Cannot write the custom metrics log; puts get the error until it can be "
+                                           "rewritten from memory (tried once a second): %m");
+                else
+                        log_error_errno(r, "Cannot rewrite the custom metrics log to its size; it grows meanwhile "
+                                           "(tried once a second): %m");
+        }
         in->log_failing = true;
+        in->log_refusing = in->log_refusing || refusing;
 }
 
 static void schedule_sync(struct ingest *in) {
@@ -553,19 +652,41 @@ static void sync_due(lws_sorted_usec_list_t *sul) {
                 log_failed(in, r);
         else if (r > 0 && in->log_failing) {
                 log_notice("The custom metrics log is written again.");
-                in->log_failing = false;
+                in->log_failing = in->log_refusing = false;
         }
         schedule_sync(in);
 }
 
-static void log_flush(struct ingest *in) {
+/* Write the queued puts; returns whether they reached the file. */
+static bool log_flush(struct ingest *in) {
         int r = metric_log_flush(in->log);
+        bool written = r >= 0;
 
         if (r >= 0 && !in->log_failing)
                 r = metric_log_compact_if_due(in->log, in->store);
         if (r < 0)
                 log_failed(in, r);
         schedule_sync(in);
+        return written;
+}
+
+/* Write the queued puts, then answer every put waiting for that: ok if they
+ * reached the file, the error if not. Those connections are all on the
+ * send list (on_ready() queues a connection before its requests). */
+static void log_commit(struct ingest *in) {
+        bool written = log_flush(in);
+
+        for (struct conn *c = in->send_list; c; c = c->send_next) {
+                unsigned n = c->puts_waiting;
+
+                c->puts_waiting = 0;
+                if (c->dead)
+                        continue;
+                if (!written)
+                        in->stats.errors += n;
+                while (n-- > 0)
+                        reply(c, written ? INGEST_REPLY_OK : INGEST_REPLY_ERROR);
+        }
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -574,6 +695,7 @@ static void on_ready(struct ws_server *s, int fd, void *data) {
         struct ingest *in = data;
         struct epoll_event events[EVENTS_MAX];
         int n = epoll_wait(in->epoll_fd, events, EVENTS_MAX, 0);
+        lws_usec_t now = 0;
 
         for (int i = 0; i < n; i++) {
                 struct conn *c = events[i].data.ptr;
@@ -596,13 +718,17 @@ static void on_ready(struct ws_server *s, int fd, void *data) {
                         if (c->fd < 0)
                                 continue;
                 }
-                conn_process(c);
                 queue_send(c);
+                if (conn_process(c)) {
+                        if (now == 0)
+                                now = lws_now_usecs();
+                        conn_answered(c, now);
+                }
         }
 
         /* Every put of this batch reaches the file before its "ok" leaves:
          * an acknowledged point survives a crash of this process. */
-        log_flush(in);
+        log_commit(in);
 
         while (in->send_list) {
                 struct conn *c = in->send_list;
@@ -634,6 +760,7 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         in->context = ws_server_context(s);
         in->max_line = conf->telemetry.ingest_max_line;
         in->max_clients = conf->telemetry.ingest_max_clients;
+        in->idle_timeout = (lws_usec_t) conf->telemetry.ingest_idle_timeout * LWS_US_PER_SEC;
         format_host_port(conf->telemetry.ingest_listen, conf->telemetry.ingest_port, where, sizeof where);
 
         /* The port first: a second telemetryd with the same configuration
@@ -667,6 +794,10 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         if (replayed.refused > 0)
                 log_warning("Custom metrics log: dropped %zu points of metrics beyond ingest_max_metrics = %u.",
                             replayed.refused, conf->telemetry.ingest_max_metrics);
+        if (replayed.unwritable < 0) {
+                log_failed(in, replayed.unwritable);
+                schedule_sync(in);
+        }
 
         in->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (in->epoll_fd < 0 || epoll_ctl(in->epoll_fd, EPOLL_CTL_ADD, in->listen_fd, &ev) < 0) {
@@ -697,6 +828,7 @@ void ingest_free(struct ingest *in) {
                 conn_close(in->conns);
         lws_sul_cancel(&in->sync_timer);
         lws_sul_cancel(&in->accept_timer);
+        lws_sul_cancel(&in->idle_timer);
         if (in->listen_fd >= 0)
                 close(in->listen_fd);
         if (in->epoll_fd >= 0)

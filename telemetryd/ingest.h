@@ -16,6 +16,7 @@ struct ingest;
 struct ingest_stats {
         unsigned clients;
         uint64_t requests, errors, refused;
+        uint64_t timeouts; /* closed for completing no request within ingest_idle_timeout */
 };
 
 /* Replay the log, bind [telemetry] ingest_listen:ingest_port and start

@@ -66,9 +66,15 @@ int metric_log_compact(struct metric_log *l, const struct metric_store *store) {
         struct stat st;
         int r;
 
-        f = fopen(l->tmp, "we");
+        /* State-dir files are never opened through a symlink: one planted
+         * at any of these names must not redirect a write elsewhere. */
+        fd = create_file_new(l->tmp, 0644);
+        if (fd < 0)
+                return fd;
+        f = fdopen(fd, "we");
         if (!f)
-                return negative_errno();
+                goto fail;
+        TAKE_FD(fd);
         for (size_t i = 0; i < metric_store_size(store); i++) {
                 const struct metric *m = metric_store_at(store, i);
 
@@ -91,7 +97,7 @@ int metric_log_compact(struct metric_log *l, const struct metric_store *store) {
          * before appending to the new file. */
         (void) fsync(l->dir_fd);
 
-        fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
                 /* The old descriptor now points at an unlinked file. */
                 l->must_compact = true;
@@ -122,17 +128,23 @@ int metric_log_compact_if_due(struct metric_log *l, const struct metric_store *s
 }
 
 static int replay(struct metric_log *l, struct metric_store *store, struct metric_log_replay *ret) {
-        _cleanup_fclose_ FILE *f = fopen(l->path, "re");
+        _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         struct metric_log_replay rp = { 0 };
+        int fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         size_t size = 0;
         ssize_t n;
 
-        if (!f) {
+        if (fd < 0) {
                 if (errno == ENOENT) {
                         *ret = rp;
                         return 0;
                 }
+                return negative_errno();
+        }
+        f = fdopen(fd, "re");
+        if (!f) {
+                close(fd);
                 return negative_errno();
         }
         while ((n = getline(&line, &size, f)) > 0) {
@@ -181,7 +193,7 @@ int metric_log_open(const char *dir, struct metric_store *store, struct metric_l
                 goto fail;
         }
         l->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        l->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        l->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (l->dir_fd < 0 || l->lock_fd < 0) {
                 r = negative_errno();
                 goto fail;
@@ -198,7 +210,12 @@ int metric_log_open(const char *dir, struct metric_store *store, struct metric_l
         /* Start from a file that holds exactly the store: no torn line for
          * the next append to be glued to, no history beyond the bounds. */
         r = metric_log_compact(l, store);
-        if (r < 0)
+        if (r == -ENOSPC || r == -EDQUOT) {
+                /* A full disk is no reason not to serve what was replayed:
+                 * nothing is appended until a compaction works. */
+                l->must_compact = true;
+                replayed->unwritable = r;
+        } else if (r < 0)
                 goto fail;
         *ret = l;
         return 0;
@@ -271,6 +288,10 @@ int metric_log_sync(struct metric_log *l) {
 
 bool metric_log_unsynced(const struct metric_log *l) {
         return l->unsynced;
+}
+
+bool metric_log_writable(const struct metric_log *l) {
+        return !l->must_compact;
 }
 
 uint64_t metric_log_size(const struct metric_log *l) {

@@ -15,7 +15,8 @@
  * what the last compaction wrote (and at least METRIC_LOG_COMPACT_MIN more).
  *
  * What a crash can lose: puts are written to the file before the client is
- * told "ok", so a crash of the process loses nothing that was acknowledged;
+ * told "ok" (one that could not be written is told the error instead), so a
+ * crash of the process loses nothing that was acknowledged;
  * the file is fsync()ed at most a second after a write, so a crash of the
  * machine loses at most the last second of puts. A compaction is written to
  * a new file, fsync()ed and renamed over the log: either the old or the new
@@ -30,11 +31,14 @@ struct metric_log_replay {
         size_t lines;   /* put lines replayed */
         size_t bad;     /* lines that were not a put (a torn last line, damage) */
         size_t refused; /* puts of metrics beyond max_metrics */
+        int unwritable; /* -ENOSPC or -EDQUOT: the rewrite failed, see metric_log_open() */
 };
 
 /* Open (creating the directory and the file as needed) and replay into
  * store. Only one process may hold a state directory's log: a second gets
- * -EBUSY. */
+ * -EBUSY. On a full disk, where the rewrite that follows the replay cannot
+ * be written, the log opens all the same, not writable (and
+ * replay->unwritable says why) until metric_log_compact_if_due() works. */
 int metric_log_open(const char *dir, struct metric_store *store, struct metric_log **ret,
                     struct metric_log_replay *replay);
 /* Flushes, fsync()s and closes. */
@@ -51,10 +55,15 @@ static inline void metric_log_freep(struct metric_log **l) {
  * nothing like spelling a double anew. metric_log_flush() writes what is
  * queued. */
 int metric_log_append(struct metric_log *l, const char *request, size_t len);
-/* Write the queued puts to the file. On a write error the queue is dropped
- * and the next metric_log_compact_if_due() rewrites the file from the store,
- * which still holds them. */
+/* Write the queued puts to the file. On a write error the queue is dropped,
+ * the log is not writable, and the next metric_log_compact_if_due()
+ * rewrites the file from the store, which still holds them. Until then the
+ * queued puts are not known to be on disk: their clients must not be told
+ * they are. */
 int metric_log_flush(struct metric_log *l);
+/* False from a failed write or fsync until a compaction has rewritten the
+ * file: a put appended now would not reach it. */
+bool metric_log_writable(const struct metric_log *l);
 /* fsync() what was written since the last call; 0 if nothing was. A
  * failure, like a failed write, makes a rewrite due. */
 int metric_log_sync(struct metric_log *l);

@@ -113,6 +113,9 @@ static void custom(FILE *f, const struct telemetry *t) {
         fprintf(f, "resolvix_ingest_errors_total %" PRIu64 "\n", st.errors);
         expo_family(f, "resolvix_ingest_refused_total", "counter", "Ingest connections refused at ingest_max_clients.");
         fprintf(f, "resolvix_ingest_refused_total %" PRIu64 "\n", st.refused);
+        expo_family(f, "resolvix_ingest_timeouts_total", "counter",
+                    "Ingest connections closed for completing no request within ingest_idle_timeout.");
+        fprintf(f, "resolvix_ingest_timeouts_total %" PRIu64 "\n", st.timeouts);
 }
 
 int telemetry_metrics(struct telemetry *t, char **ret, size_t *len) {

@@ -11,7 +11,7 @@
 #include "macro.h"
 
 ssize_t read_file(const char *path, char *buf, size_t size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
         size_t len = 0;
 
         if (fd < 0)
@@ -39,6 +39,21 @@ ssize_t read_file(const char *path, char *buf, size_t size) {
         return (ssize_t) len;
 }
 
+int create_file_new(const char *path, mode_t mode) {
+        int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+        int fd = open(path, flags, mode);
+
+        /* Left by a crash, or planted: unlink() removes a link itself, and
+         * should another appear in between, O_EXCL fails rather than
+         * follow it. */
+        if (fd < 0 && errno == EEXIST) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return negative_errno();
+                fd = open(path, flags, mode);
+        }
+        return fd < 0 ? negative_errno() : fd;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len) {
         char tmp[PATH_MAX], dir[PATH_MAX];
         _cleanup_close_ int fd = -1, dfd = -1;
@@ -47,9 +62,9 @@ int write_file_atomic(const char *path, const void *data, size_t len) {
 
         if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int) getpid()) >= (int) sizeof tmp)
                 return -ENAMETOOLONG;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fd = create_file_new(tmp, 0644);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
                 if (n < 0) {

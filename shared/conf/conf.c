@@ -72,6 +72,7 @@ static const struct conf_key conf_keys[] = {
         { "telemetry", "ingest_max_metrics", CONF_UINT, F(telemetry.ingest_max_metrics), 1, 1000000, "10000", NULL },
         { "telemetry", "ingest_max_points", CONF_UINT, F(telemetry.ingest_max_points), 1, 1000000, "1000", NULL },
         { "telemetry", "ingest_max_clients", CONF_UINT, F(telemetry.ingest_max_clients), 1, 65536, "256", NULL },
+        { "telemetry", "ingest_idle_timeout", CONF_UINT, F(telemetry.ingest_idle_timeout), 1, 86400, "60", NULL },
 
         { "livelogs", "listen", CONF_ADDRESS, F(livelogs.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "livelogs", "port", CONF_PORT, F(livelogs.stream.port), 1, 65535, "8755", NULL },
@@ -645,9 +646,15 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
                 if (opt == OPT_SET) {
                         char *dot, *eq;
 
+                        eq = strchr(optarg, '=');
+                        /* keybuf is cut at the '=': it must lie inside. */
+                        if (eq && (size_t) (eq - optarg) >= sizeof keybuf) {
+                                log_error("--set %.32s...: SECTION.KEY too long (no key is longer than %zu characters)",
+                                          optarg, sizeof keybuf - 1);
+                                return -EINVAL;
+                        }
                         snprintf(keybuf, sizeof keybuf, "%s", optarg);
                         dot = strchr(keybuf, '.');
-                        eq = strchr(optarg, '=');
                         if (!dot || !eq || dot > keybuf + (eq - optarg)) {
                                 log_error("--set %s: expected SECTION.KEY=VALUE", optarg);
                                 return -EINVAL;

@@ -2,7 +2,11 @@
 charts fill from the telemetry stream, log lines arrive and the filter
 works, the start/stop buttons change /status, a token is asked for when one
 is set, and the history and log stay within their bounds. The live test
-keeps a screenshot in tests/artifacts/dashboard.png."""
+keeps a screenshot in tests/artifacts/dashboard.png.
+
+The client reports what a person sees (visible elements, rendered text),
+not DOM attributes: a filtered-out line carried the hidden attribute while
+a style rule kept it on screen, and a test of the attribute passed."""
 import json
 import re
 import subprocess
@@ -61,8 +65,9 @@ def test_live_charts_log_filter_and_buttons(node, tmp_path):
     assert r["filterBeta"] == [line for line in fresh if "beta" in line]  # case-insensitive text
     assert r["filterRegex"] == [fresh[0], fresh[4]]
     assert r["filterMarks"] == ["shard-1", "shard-5"]
-    assert r["filterBad"] == [] and r["filterBadInvalid"]
+    assert r["filterBad"] == [] and r["filterBadColor"] == r["badColor"]  # and the box turns red
     assert r["filterLive"] == [line for line in fresh if "beta" in line] + ["dashboard line 8 beta late"]
+    assert r["gammaShown"] is False
     assert r["logCount"] == "4 of 9 lines"
     assert len(r["filterCleared"]) == 9
 
@@ -77,7 +82,8 @@ def test_token_is_asked_for_and_used(nodes, tmp_path):
     node = nodes(token="s3cret-dashboard")
     r = browse("token", tmp_path, url=f"http://127.0.0.1:{node.port}/", controlPort=node.port,
                token=node.token, logFile=str(node.log))
-    assert r["askedAgain"] and r["stored"] == node.token
+    assert r["refusedShownFirst"] is False  # "That token was refused." only after one was
+    assert r["askedAgain"] and r["dialogAfterToken"] is False and r["stored"] == node.token
     assert r["afterStart"]["running"] is True
     assert r["points"] >= 1
     assert r["dialogAfterReload"] is False
@@ -87,7 +93,7 @@ def test_history_and_log_lines_stay_bounded(node, tmp_path):
     node.start(interval=1)
     r = browse("bounds", tmp_path, url=f"http://127.0.0.1:{node.port}/?history=5&lines=50", controlPort=node.port,
                logFile=str(node.log), logLines=120, samples=9)
-    assert r["domLines"] == 50
+    assert r["domLines"] == 50 and r["shownLines"] == 50
     assert r["firstLine"] == "bounded line 71"
     assert r["points"] == {"chart-cpu": 5, "chart-memory": 5, "chart-disk": 5, "chart-network": 5}
     assert set(r["cpuSeriesLengths"]) == {5}

@@ -1,9 +1,15 @@
 """Custom metrics survive telemetryd and controld restarts (the append log
 under state_dir), and the ingest port's start-up failures are named."""
+import errno
+import os
 import signal
 import socket
+import subprocess
+import time
 
-from ingest_support import LOG_NAME, OK, expect
+import pytest
+
+from ingest_support import ERROR, LOG_NAME, OK, expect, read_exact
 from support import binary, control, free_port, get_status, pid_alive, poll, start_controld, wait_port
 
 PUTS = (b"put palm.cpu 0.5 1150864247\nput palm.cpu 2 1150864248\nput eardrum.cpu 3 1150864250\n"
@@ -72,6 +78,108 @@ def test_the_log_stays_bounded(start_ingest):
     again = start_ingest(max_points=1)
     assert again.ask(b"get m\n") == b"ok\nm 119999.0 119999\n\n"
     assert again.log_file.read_bytes() == b"put m 119999 119999\n"
+
+
+@pytest.fixture
+def small_state_dir(tmp_path):
+    """A 256 KiB tmpfs as the state directory: a disk that fills up."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    state = tmp_path / "state"
+    state.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(state)], check=True)
+    yield state
+    # Lazily: a telemetryd still running holds files in it until it ends.
+    subprocess.run(["umount", "-l", str(state)], check=True)
+
+
+def fill(path):
+    """Write path until the file system has no room left."""
+    with open(path, "wb", buffering=0) as f:
+        while True:
+            try:
+                f.write(b"\0" * 4096)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+                return
+
+
+def put(s, metric, value):
+    """Put value at timestamp value; True if it got ok, False if the error."""
+    s.sendall(b"put %s %d %d\n" % (metric, value, value))
+    head = read_exact(s, len(OK))
+    if head == OK:
+        return True
+    rest = read_exact(s, len(ERROR) - len(OK))
+    assert head + rest == ERROR, head + rest
+    return False
+
+
+def stored(ing):
+    """Every point telemetryd holds, as (metric, value) for value at timestamp value."""
+    reply = ing.ask(b"get *\n")
+    assert reply.startswith(b"ok\n") and reply.endswith(b"\n\n"), reply
+    points = set()
+    for line in reply[3:-2].split(b"\n"):
+        metric, value, timestamp = line.split(b" ")
+        assert float(value) == int(timestamp), line
+        points.add((metric, int(timestamp)))
+    return points
+
+
+def test_a_full_disk_gets_the_error_and_loses_nothing_acknowledged(small_state_dir, start_ingest):
+    """Puts the log cannot hold get the error, not ok, until it can hold
+    them again; whatever got ok survives kill -9, also across a start on
+    the full disk."""
+    state = small_state_dir
+    ing = start_ingest(state_dir=state)
+    acked = {(b"before.full", i) for i in range(5)}
+    with ing.session() as s:
+        for metric, value in acked:
+            assert put(s, metric, value)
+    fill(state / "filler")
+
+    # The log's last page still takes a few puts; then the disk is full.
+    refused = []
+    with ing.session() as s:
+        for i in range(3000):
+            point = (b"full.%d" % (i % 10), i)
+            if put(s, *point):
+                assert not refused, f"{point} got ok after {len(refused)} puts got the error"
+                acked.add(point)
+            else:
+                refused.append(point)
+                if len(refused) == 50:
+                    break
+    assert len(refused) == 50, "a full disk never made a put fail"
+    assert "Cannot write the custom metrics log" in ing.t.log()
+
+    ing.t.proc.send_signal(signal.SIGKILL)
+    ing.t.proc.wait(timeout=10)
+    # Back on the full disk: telemetryd starts with what it had acknowledged,
+    # and puts still get the error.
+    again = start_ingest(state_dir=state)
+    assert stored(again) == acked
+    with again.session() as s:
+        assert not put(s, b"still.full", 1)
+
+    # Room again: within a moment (the log is rewritten once a second)
+    # puts get ok, and those survive kill -9 too.
+    (state / "filler").unlink()
+    with again.session() as s:
+        give_up = time.monotonic() + 30
+        while not put(s, b"room.again", 1):
+            assert time.monotonic() < give_up, "puts still get the error with room on the disk"
+            time.sleep(0.2)
+        acked.add((b"room.again", 1))
+        for i in range(2, 50):
+            assert put(s, b"room.again", i)
+            acked.add((b"room.again", i))
+    assert "The custom metrics log is written again" in again.t.log()
+    again.t.proc.send_signal(signal.SIGKILL)
+    again.t.proc.wait(timeout=10)
+    third = start_ingest(state_dir=state)
+    assert stored(third) == acked
 
 
 def test_one_telemetryd_per_state_directory(start_ingest, procs, tmp_path):

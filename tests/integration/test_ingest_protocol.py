@@ -259,6 +259,55 @@ def test_max_clients(start_ingest):
     assert "refusing more" in ing.t.log()
 
 
+def test_sessions_that_complete_no_request_are_closed_so_a_full_port_frees_up(start_ingest):
+    """ingest_idle_timeout is a deadline for the next complete request:
+    a session that sends nothing, half a line, or a byte at a time without
+    ever ending the line is closed once it passes; one that completes
+    requests stays. Idle sessions filling ingest_max_clients cannot lock
+    everyone else out for good."""
+    ing = start_ingest(max_clients=4, idle_timeout=2)
+    connected = time.monotonic()
+    silent = ing.session()
+    partial = ing.session()
+    partial.sendall(b"put half.a.line 1")
+    trickler = ing.session()
+    active = ing.session()
+    expect(active, b"put active 0 0\n", OK)
+    poll(lambda: ing.t.metrics()["resolvix_ingest_clients"] == 4, 5, "four sessions counted")
+    newcomer = ing.session()
+    assert closed_by_server(newcomer), "a fifth session was served"
+    newcomer.close()
+
+    # The trickler sends a byte, the active session a put, every 0.2 s,
+    # until the server has closed the three idle ones (or 30 s pass).
+    idle = {silent, partial, trickler}
+    give_up = time.monotonic() + 30
+    n = 0
+    while idle and time.monotonic() < give_up:
+        n += 1
+        try:
+            trickler.send(b"x")
+        except OSError:
+            pass  # closed already
+        expect(active, b"put active %d %d\n" % (n, n), OK)
+        for s in readable(list(idle)):
+            assert closed_by_server(s), "an idle session was sent something"
+            assert time.monotonic() - connected >= 2, "closed before its timeout"
+            idle.discard(s)
+        time.sleep(0.2)
+    assert not idle, f"{len(idle)} idle sessions were never closed"
+
+    # The active session outlived them, and a newcomer is served now.
+    expect(active, b"get active\n", b"ok\n" + b"".join(b"active %d.0 %d\n" % (i, i) for i in range(n + 1)) + b"\n")
+    with ing.session() as s:
+        expect(s, b"put newcomer 1 1\n", OK)
+    assert ing.t.metrics()["resolvix_ingest_clients"] == 1
+    assert ing.t.metrics()["resolvix_ingest_timeouts_total"] == 3
+    active.close()
+    for s in (silent, partial, trickler):
+        s.close()
+
+
 def test_max_metrics(start_ingest):
     ing = start_ingest(max_metrics=2)
     with ing.session() as s:

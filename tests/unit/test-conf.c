@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ Test(conf, defaults_match_the_spec) {
         cr_assert_eq(c.telemetry.ingest_max_metrics, 10000);
         cr_assert_eq(c.telemetry.ingest_max_points, 1000);
         cr_assert_eq(c.telemetry.ingest_max_clients, 256);
+        cr_assert_eq(c.telemetry.ingest_idle_timeout, 60);
         cr_assert_not(c.telemetry.stream.autostart);
         cr_assert_eq(c.livelogs.stream.port, 8755);
         cr_assert_str_eq(c.livelogs.log_file, "/var/log/syslog");
@@ -203,6 +205,22 @@ Test(conf, precedence_flag_over_env_over_file) {
         cr_assert_eq(c.control.port, 8754);                /* default */
 }
 
+/* What tests/fuzz found (corpus/conf-args/crash-set-key-longer-than-keybuf):
+ * a --set whose SECTION.KEY is longer than the buffer it is split in wrote
+ * past that buffer. It is refused, saying why. */
+Test(conf, set_key_longer_than_any_key_is_refused, .init = cr_redirect_stderr) {
+        struct conf c;
+        struct conf_cli cli;
+        char arg[400], said[512] = "";
+        char *argv[] = { "prog", "--set", arg, NULL };
+
+        snprintf(arg, sizeof arg, "livelogs.port%0*d=9200", 300, 0);
+        cr_assert_eq(conf_load_args(3, argv, "test", NULL, &c, &cli), -EINVAL);
+        cr_assert_not_null(fgets(said, sizeof said, cr_get_redirected_stderr()));
+        cr_assert(strstr(said, "--set livelogs.port000"), "%s", said);
+        cr_assert(strstr(said, "SECTION.KEY too long"), "%s", said);
+}
+
 Test(conf, explicit_missing_file_is_an_error) {
         struct conf c;
         struct conf_cli cli;
@@ -250,6 +268,9 @@ Test(conf, ingest_bounds) {
                 { "ingest_max_clients", "3", offsetof(struct conf, telemetry.ingest_max_clients), 3 },
                 { "ingest_max_clients", "0", 0, 0 },
                 { "ingest_max_clients", "many", 0, 0 },
+                { "ingest_idle_timeout", "1", offsetof(struct conf, telemetry.ingest_idle_timeout), 1 },
+                { "ingest_idle_timeout", "0", 0, 0 },
+                { "ingest_idle_timeout", "86401", 0, 0 },
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

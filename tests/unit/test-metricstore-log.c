@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "metriclog.h"
 #include "metricstore.h"
 
@@ -277,4 +279,74 @@ Test(metriclog, a_failed_write_is_repaired_by_a_rewrite) {
         metric_log_free(l);
         metric_store_free(s);
         metric_store_free(again);
+}
+
+/* A symlink planted in the state directory must not redirect a write to a
+ * file elsewhere: not at the log, not at its temporary, not at the lock. */
+static char victim[700];
+
+static void plant(const char *name) {
+        char link[700];
+        FILE *f;
+
+        snprintf(victim, sizeof victim, "%s/victim", tmpdir);
+        f = fopen(victim, "we");
+        cr_assert_not_null(f);
+        fputs("precious\n", f);
+        fclose(f);
+        cr_assert_eq(mkdir_parents(dir, 0755), 0);
+        snprintf(link, sizeof link, "%s/%s", dir, name);
+        cr_assert_eq(symlink(victim, link), 0);
+}
+
+static void victim_untouched(void) {
+        char buf[64] = "";
+        FILE *f = fopen(victim, "re");
+
+        cr_assert_not_null(f);
+        cr_assert_not_null(fgets(buf, sizeof buf, f));
+        fclose(f);
+        cr_assert_str_eq(buf, "precious\n", "written through the symlink");
+}
+
+Test(metriclog, a_link_at_the_log_is_refused) {
+        struct metric_store *s = store(10, 10);
+        struct metric_log_replay rp;
+        struct metric_log *l = NULL;
+
+        plant(METRIC_LOG_NAME);
+        cr_assert_eq(metric_log_open(dir, s, &l, &rp), -ELOOP);
+        cr_assert_null(l);
+        cr_assert_eq(metric_store_size(s), 0, "the linked file was replayed");
+        victim_untouched();
+        metric_store_free(s);
+}
+
+Test(metriclog, a_link_at_the_temporary_is_not_followed) {
+        struct metric_store *s = store(10, 10);
+        struct metric_log *l;
+        struct stat st;
+
+        plant(METRIC_LOG_NAME ".tmp");
+        l = open_log(s, NULL); /* which compacts through the temporary */
+        put(s, l, "m", 1, 1);
+        cr_assert_eq(metric_log_flush(l), 0);
+        cr_assert_eq(metric_log_compact(l, s), 0);
+        victim_untouched();
+        cr_assert_eq(lstat(path, &st), 0);
+        cr_assert(S_ISREG(st.st_mode));
+        cr_assert_str_eq(file(), "put m 1 1\n");
+        metric_log_free(l);
+        metric_store_free(s);
+}
+
+Test(metriclog, a_link_at_the_lock_is_refused) {
+        struct metric_store *s = store(10, 10);
+        struct metric_log_replay rp;
+        struct metric_log *l = NULL;
+
+        plant("custom-metrics.lock");
+        cr_assert_eq(metric_log_open(dir, s, &l, &rp), -ELOOP);
+        victim_untouched();
+        metric_store_free(s);
 }

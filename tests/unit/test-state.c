@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "state.h"
@@ -53,4 +54,31 @@ Test(state, format_is_what_parse_reads) {
         cr_expect(out.livelogs);
         cr_expect_eq(out.interval, 86400);
         free(text);
+}
+
+/* state.json never through a symlink: one planted in the state directory
+ * neither feeds controld another file nor takes its writes elsewhere. */
+Test(state, a_link_at_state_json_is_neither_read_nor_written_through) {
+        char dir[] = "/tmp/resolvix-test-state-XXXXXX", victim[128], link[128], cmd[160], buf[256];
+        const char *saved = "{\"telemetry\":{\"enabled\":true,\"interval\":7},\"livelogs\":{\"enabled\":true}}";
+        struct desired_state in = { .telemetry = false, .livelogs = true, .interval = 5 }, out;
+        FILE *f;
+
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(victim, sizeof victim, "%s/victim", dir);
+        snprintf(link, sizeof link, "%s/" STATE_FILE, dir);
+        f = fopen(victim, "we");
+        cr_assert_not_null(f);
+        fputs(saved, f);
+        fclose(f);
+        cr_assert_eq(symlink(victim, link), 0);
+
+        cr_assert_eq(state_load(dir, &out), -ELOOP);
+        cr_assert_eq(state_save(dir, &in), 0);
+        cr_assert_eq(read_file(victim, buf, sizeof buf), (ssize_t) strlen(saved));
+        cr_assert_str_eq(buf, saved, "written through the link");
+        cr_assert_eq(state_load(dir, &out), 0);
+        cr_expect_eq(out.interval, 5);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        (void) !system(cmd);
 }

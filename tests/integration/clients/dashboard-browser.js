@@ -1,5 +1,8 @@
 // Drives controld's dashboard in headless Chromium the way an operator
-// would, and reports what it saw as one JSON line.
+// would, and reports what it saw as one JSON line. What it reports is what a
+// person sees: text as rendered (innerText) of elements that are visible
+// (Playwright's isVisible()), never an attribute or a class, which a style
+// sheet can make mean nothing on screen.
 // Usage: node dashboard-browser.js SCENARIO CONFIG_JSON
 //   CONFIG: {"url", "controlPort", "token", "logFile", "screenshot", "profile", ...}
 // Scenarios:
@@ -33,7 +36,18 @@ const chartPoints = (page, id) => page.evaluate((c) => {
   return chart ? chart.data.labels.length : -1;
 }, id);
 
-const visibleLines = (page) => page.$$eval('#log .line:not([hidden]) .text', (ls) => ls.map((l) => l.textContent));
+// The rendered text of every element of selector that is visible, in order.
+// An element that goes while it is read makes it fail, not wait.
+async function seen(page, selector) {
+  const out = [];
+  for (const e of await page.locator(selector).all()) {
+    if (await e.isVisible()) out.push(await e.innerText({ timeout: 2000 }));
+  }
+  return out;
+}
+
+const visibleLines = (page) => seen(page, '#log .line .text');
+const seenText = async (page, selector) => (await seen(page, selector)).join('\n');
 
 async function waitFor(page, what, fn, arg, timeout = 20000) {
   try {
@@ -42,6 +56,26 @@ async function waitFor(page, what, fn, arg, timeout = 20000) {
     throw new Error(`waiting for ${what}: ${err.message.split('\n')[0]}`);
   }
 }
+
+// Until check() (run here, so it can use Playwright's own view of the page)
+// holds. A check that failed because the page changed under it is tried again.
+async function until(what, check, timeout = 20000) {
+  const end = Date.now() + timeout;
+  let last = 'not seen';
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err.message.split('\n')[0];
+    }
+    if (Date.now() > end) throw new Error(`waiting for ${what}: ${last} in ${timeout} ms`);
+    await new Promise((r) => { setTimeout(r, 100); });
+  }
+}
+
+const showsText = (page, selector, text) => until(`${selector} showing "${text}"`,
+  async () => (await seenText(page, selector)) === text);
+const lineShown = (page, text) => until(`the log line "${text}"`, async () => (await visibleLines(page)).includes(text));
 
 async function allChartsAtLeast(page, n) {
   await waitFor(page, `${n} samples in every chart`, (k) => ['chart-cpu', 'chart-memory', 'chart-disk', 'chart-network']
@@ -59,41 +93,48 @@ async function filterTo(page, text) {
 
 async function live(page) {
   await page.goto(cfg.url);
-  await waitFor(page, 'the node id from /status', (id) => document.getElementById('node').textContent === id, cfg.nodeId);
+  await showsText(page, '#node', cfg.nodeId);
   await allChartsAtLeast(page, 2);
   report.points = {};
   for (const id of ['chart-cpu', 'chart-memory', 'chart-disk', 'chart-network']) report.points[id] = await chartPoints(page, id);
   report.cpuDatasets = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets.map((d) => d.label));
-  report.cores = await page.$$eval('#cores .core', (c) => c.length);
-  report.processes = await page.$$eval('#procs tbody tr', (r) => r.length);
-  report.mounts = await page.$$eval('#mounts tbody tr td:first-child', (r) => r.map((td) => td.textContent));
+  report.cores = (await seen(page, '#cores .core')).length;
+  report.processes = (await seen(page, '#procs tbody tr')).length;
+  report.mounts = await seen(page, '#mounts tbody tr td:first-child');
 
   // The log: lines written now arrive through the stream.
-  await waitFor(page, 'the live-log stream', () => document.querySelector('.stream[data-stream="livelogs"]').dataset.state === 'live');
+  await showsText(page, '.stream[data-stream="livelogs"]', 'live');
   const fresh = [];
   for (let i = 1; i <= 6; i += 1) fresh.push(`dashboard line ${i} ${i % 2 ? 'alpha' : 'beta'} shard-${i}`);
   append(fresh);
-  await waitFor(page, 'the new log lines', (last) => [...document.querySelectorAll('#log .line .text')]
-    .some((l) => l.textContent === last), fresh[fresh.length - 1]);
+  await lineShown(page, fresh[fresh.length - 1]);
   report.logAll = await visibleLines(page);
   report.filterBeta = await filterTo(page, 'BETA');
   report.filterRegex = await filterTo(page, '/shard-[15]$/');
-  report.filterMarks = await page.$$eval('#log .line:not([hidden]) mark', (m) => m.map((x) => x.textContent));
+  report.filterMarks = await seen(page, '#log .line mark');
   report.filterBad = await filterTo(page, '/([/');
-  report.filterBadInvalid = await page.$eval('#filter', (e) => e.classList.contains('invalid'));
+  // A pattern that does not compile is shown as such: the box turns red.
+  report.filterBadColor = await page.locator('#filter').evaluate((e) => getComputedStyle(e).borderTopColor);
+  report.badColor = await page.evaluate(() => {
+    const probe = document.createElement('span');
+    probe.style.color = 'var(--bad)';
+    document.body.append(probe);
+    const c = getComputedStyle(probe).color;
+    probe.remove();
+    return c;
+  });
   // A line that arrives while filtering is filtered too.
   await filterTo(page, 'beta');
   append(['dashboard line 7 gamma', 'dashboard line 8 beta late']);
-  await waitFor(page, 'the late line', () => [...document.querySelectorAll('#log .line .text')]
-    .some((l) => l.textContent === 'dashboard line 8 beta late'));
+  await lineShown(page, 'dashboard line 8 beta late');
   report.filterLive = await visibleLines(page);
-  // The count follows at the next frame.
-  await waitFor(page, 'the line count', () => {
-    const all = document.querySelectorAll('#log .line').length;
-    const shown = document.querySelectorAll('#log .line:not([hidden])').length;
-    return document.getElementById('log-count').textContent === `${shown} of ${all} lines`;
+  report.gammaShown = (await visibleLines(page)).includes('dashboard line 7 gamma');
+  // The count follows at the next frame: it says how many lines one sees.
+  await until('the line count', async () => {
+    const all = await page.locator('#log .line').count();
+    return (await seenText(page, '#log-count')) === `${(await visibleLines(page)).length} of ${all} lines`;
   });
-  report.logCount = await page.textContent('#log-count');
+  report.logCount = await seenText(page, '#log-count');
   report.filterCleared = await filterTo(page, '');
 
   if (cfg.screenshot) {
@@ -103,62 +144,75 @@ async function live(page) {
   }
 
   // Stop, then start, with the header's buttons; /status is read from here.
-  const toastSays = (text) => waitFor(page, `a toast saying ${text}`, (t) => [...document.querySelectorAll('#toasts .toast')]
-    .some((x) => x.textContent.startsWith(t)), text);
+  const toastSays = (text) => until(`a toast saying ${text}`,
+    async () => (await seen(page, '#toasts .toast')).some((x) => x.startsWith(text)));
   await page.click('[data-worker="telemetry"][data-action="stop"]');
   await toastSays('telemetry: stopped');
-  await waitFor(page, 'telemetry shown stopped', () => document.getElementById('worker-telemetry').dataset.state === 'stopped');
+  await showsText(page, '#state-telemetry', 'stopped');
   report.afterStop = (await status()).telemetry;
-  report.streamAfterStop = await page.getAttribute('.stream[data-stream="telemetry"]', 'data-state');
+  await showsText(page, '.stream[data-stream="telemetry"]', 'offline');
+  report.streamAfterStop = await seenText(page, '.stream[data-stream="telemetry"]');
   const before = await chartPoints(page, 'chart-cpu');
   await page.fill('#interval', '2');
   await page.click('[data-worker="telemetry"][data-action="start"]');
   await toastSays('telemetry: started');
-  await waitFor(page, 'telemetry shown running', () => document.getElementById('worker-telemetry').dataset.state === 'running');
+  await showsText(page, '#state-telemetry', 'running');
   report.afterStart = (await status()).telemetry;
   // The page reconnects to the restarted stream by itself.
   await waitFor(page, 'samples from the restarted stream', (n) => window.Chart.getChart('chart-cpu').data.labels.length > n, before);
 }
 
 async function token(page) {
+  const dialogShown = () => page.locator('#token-dialog').isVisible();
   await page.goto(cfg.url);
-  await waitFor(page, 'the token dialog', () => document.getElementById('token-dialog').open);
+  await until('the token dialog', dialogShown);
+  report.refusedShownFirst = (await seen(page, '#token-refused')).length > 0;
   await page.fill('#token-input', 'not-the-token');
   await page.click('#token-ok');
-  // The wrong token is refused: the page asks again.
-  await waitFor(page, 'the token dialog again', () => document.getElementById('token-dialog').open);
+  // The wrong token is refused: the page asks again, and says why.
+  await until('the token dialog again, saying the token was refused',
+    async () => await dialogShown() && (await seenText(page, '#token-refused')) === 'That token was refused.');
   report.askedAgain = true;
   await page.fill('#token-input', cfg.token);
   await page.click('#token-ok');
-  await waitFor(page, 'the node id from /status', (id) => document.getElementById('node').textContent === id, cfg.nodeId);
+  await showsText(page, '#node', cfg.nodeId);
+  report.dialogAfterToken = await dialogShown();
   report.stored = await page.evaluate(() => sessionStorage.getItem('resolvix-token'));
   await page.click('[data-worker="telemetry"][data-action="start"]');
-  await waitFor(page, 'telemetry shown running', () => document.getElementById('worker-telemetry').dataset.state === 'running');
+  await showsText(page, '#state-telemetry', 'running');
   report.afterStart = (await status()).telemetry;
   // The stream wants the token too: the page presents it.
   await allChartsAtLeast(page, 1);
   report.points = await chartPoints(page, 'chart-cpu');
   // A reload keeps the token for this tab: no dialog.
   await page.reload();
-  await waitFor(page, 'the node id after a reload', (id) => document.getElementById('node').textContent === id, cfg.nodeId);
-  report.dialogAfterReload = await page.evaluate(() => document.getElementById('token-dialog').open);
+  await showsText(page, '#node', cfg.nodeId);
+  report.dialogAfterReload = await dialogShown();
+}
+
+// The seq of the latest sample the page shows, or -1.
+async function shownSeq(page) {
+  const m = /#(\d+)/.exec(await seenText(page, '#last-sample'));
+  return m ? Number(m[1]) : -1;
 }
 
 async function bounds(page) {
   await page.goto(cfg.url);
-  await waitFor(page, 'the live-log stream', () => document.querySelector('.stream[data-stream="livelogs"]').dataset.state === 'live');
+  await until('a first sample', async () => (await shownSeq(page)) >= 0);
+  const first = await shownSeq(page);
+  await showsText(page, '.stream[data-stream="livelogs"]', 'live');
   const lines = [];
   for (let i = 1; i <= cfg.logLines; i += 1) lines.push(`bounded line ${i}`);
   append(lines);
-  await waitFor(page, 'the last line', (last) => [...document.querySelectorAll('#log .line .text')]
-    .some((l) => l.textContent === last), lines[lines.length - 1]);
-  report.domLines = await page.$$eval('#log .line', (l) => l.length);
-  report.firstLine = await page.textContent('#log .line .text');
-  // More samples than the history holds.
-  await waitFor(page, `${cfg.samples} samples`, (n) => {
-    const m = /#(\d+)/.exec(document.getElementById('last-sample').textContent);
-    return m && Number(m[1]) >= n;
-  }, cfg.samples, 30000);
+  await lineShown(page, lines[lines.length - 1]);
+  // What the page keeps (its memory bound) and what it shows of it.
+  report.domLines = await page.locator('#log .line').count();
+  const shown = await visibleLines(page);
+  report.shownLines = shown.length;
+  report.firstLine = shown[0];
+  // More samples than the history holds, counted from the first this page
+  // got (the stream may have been running for a while).
+  await until(`${cfg.samples} samples`, async () => (await shownSeq(page)) >= first + cfg.samples - 1, 30000);
   report.points = {};
   for (const id of ['chart-cpu', 'chart-memory', 'chart-disk', 'chart-network']) report.points[id] = await chartPoints(page, id);
   report.cpuSeriesLengths = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets.map((d) => d.data.length));
