@@ -460,7 +460,8 @@ static int bad_request(struct ws_http_response *resp, const char *message) {
         return 0;
 }
 
-static int stream_http(struct ws_server *s, struct lws *wsi, const char *path, struct ws_http_response *resp) {
+static int stream_http(struct ws_server *s, struct lws *wsi, void *client, const char *path,
+                       struct ws_http_response *resp) {
         struct stream *st = ws_server_userdata(s);
         uint64_t first = ring_first(st->ring), seq = ring_next(st->ring);
         char arg[32], reason[256], *p;
