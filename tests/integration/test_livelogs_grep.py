@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 
+from test_ingest_helpers import rss_kib
 from test_livelogs_support import (RawClient, append, connect, livelogd_exits_cleanly,  # noqa: F401
                                    receive, run, start)
 
@@ -30,14 +31,6 @@ def get(url, timeout=10):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 # ---- what is refused, and why --------------------------------------------

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from test_ingest_helpers import rss_kib
 from test_livelogs_support import (append, connect, livelogd_exits_cleanly, numbered,  # noqa: F401
                                    receive, run, start, wait_until)
 
@@ -17,14 +18,6 @@ from test_livelogs_support import (append, connect, livelogd_exits_cleanly, numb
 @pytest.fixture
 def log(tmp_path):
     return tmp_path / "app.log"
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def non_reader(port, target="/tail"):

@@ -16,7 +16,7 @@ import pytest
 
 from test_livelogs_support import RawClient, livelogd_exits_cleanly  # noqa: F401  (an autouse fixture)
 from test_livelogs_support import start as start_livelogd
-from test_telemetry_helpers import start_telemetryd  # noqa: F401  (a fixture)
+from test_telemetry_helpers import split_frames, start_telemetryd  # noqa: F401  (a fixture)
 
 TOKEN = "s3cret-token"
 ALLOWED = "https://ops.example.com"
@@ -204,18 +204,7 @@ def read_until_closed(sock, timeout=10):
 
 def parse_frames(buf):
     """Every complete (opcode, payload) in what the server sent."""
-    out = []
-    while len(buf) >= 2:
-        n, off = buf[1] & 0x7F, 2
-        if n == 126:
-            n, off = int.from_bytes(buf[2:4], "big"), 4
-        elif n == 127:
-            n, off = int.from_bytes(buf[2:10], "big"), 10
-        if len(buf) < off + n:
-            break
-        out.append((buf[0] & 0x0F, buf[off:off + n]))
-        buf = buf[off + n:]
-    return out
+    return split_frames(buf)[0]
 
 
 def frames_until_closed(client):
