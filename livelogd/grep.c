@@ -7,8 +7,8 @@
 #include "grep.h"
 #include "grepcheck.h"
 
-/* All states fit one machine word (GREP_POSITIONS_MAX is 64). */
-#define NIBBLES (GREP_POSITIONS_MAX / 4)
+/* All states fit one machine word. */
+_Static_assert(GREP_POSITIONS_MAX <= 64, "the live states are one uint64_t");
 
 /* ^ and $ are assertions, not characters: they take no state and hold at
  * some boundaries between bytes only. A boundary between two bytes of a
@@ -29,8 +29,8 @@ struct grep {
         uint64_t *accept; /* [classes]: states that accept a byte of the class */
         /* [nibble][value]: the states that may follow any of the live ones
          * that the 4-bit value at that nibble of the state word names, so
-         * that a step ORs one entry per live nibble rather than one per
-         * live state. */
+         * that a step ORs one entry per nibble in use (positions / 4 of
+         * them) rather than one per live state. */
         uint64_t (*follow)[16];
         uint64_t tables[];
 };

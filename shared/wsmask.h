@@ -8,7 +8,8 @@
 #include <libwebsockets.h>
 
 /* Client frames without a mask end the connection with 1002 (RFC 6455
- * §5.1: a server MUST close it; docs/livelogs-stream.md, "Bad input").
+ * §5.1: a server MUST close it; docs/livelogs-stream.md and
+ * docs/telemetry-stream.md, "Access and bounds" and "Access").
  *
  * libwebsockets 4.1.6, the version Debian 12 ships, reads an unmasked
  * frame as if it were masked and tells its user nothing about frame
