@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "frame.h"
+#include "grep.h"
+#include "grepcheck.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "macro.h"
@@ -24,8 +25,13 @@
 /* Ring entries looked at per writeable callback: bounds the work for a
  * client whose grep matches nothing, or whose socket never fills. */
 #define SCAN_PER_WRITE 4096
-
-#define GREP_MAX 512
+/* Matching work per writeable callback, in grep_cost() units: about a
+ * millisecond (a 64 KiB line with the costliest pattern is about half
+ * of it). A client whose pattern is slow on the lines at hand goes on at
+ * its next turn, after everyone else had theirs: however many such
+ * clients there are, the loop comes round in their number of
+ * milliseconds. */
+#define GREP_COST_PER_TURN (2u << 20)
 
 /* At the start of every ring entry; the JSON frame follows at JSON_OFF,
  * the raw line (for grep and ?format=text) at text_off. Both have LWS_PRE
@@ -45,9 +51,35 @@ struct client {
         uint64_t dropped;       /* lost and not yet reported */
         uint64_t sent, dropped_total;
         bool text;
-        bool has_grep;
-        regex_t grep;
+        struct grep *grep;      /* NULL: every line */
         char peer[64];
+};
+
+/* A GET /tail being answered: streamed from the ring as the peer takes it,
+ * so that it costs this and no copy of the lines, however many peers ask
+ * and however slowly they read (docs/livelogs-stream.md, "GET /tail"). */
+enum tail_phase {
+        TAIL_FIND,  /* back from the newest line to the n-th match */
+        TAIL_SEND,  /* the matches from there on, in order */
+        TAIL_CLOSE, /* what ends the body */
+        TAIL_DONE,
+};
+
+struct tail {
+        enum tail_phase phase;
+        bool text;
+        bool matched; /* entry seq matches; off of its bytes are out */
+        bool any;     /* a frame was sent: the next needs a comma */
+        struct grep *grep;
+        unsigned long want, found;
+        uint64_t seq, end; /* [seq, end): what is left to look at */
+        size_t off;
+};
+
+/* The per-connection area: a WebSocket client, or an HTTP request. */
+union conn_area {
+        struct client ws;
+        struct tail http;
 };
 
 struct stream {
@@ -198,13 +230,12 @@ static int url_arg(struct lws *wsi, const char *name, char *buf, size_t size) {
 
 /* What a client asked for with ?format= and ?grep=. Returns 0, or an HTTP
  * status with the reason. */
-static int parse_options(struct lws *wsi, bool *text, bool *has_grep, regex_t *grep, char *reason,
-                         size_t reason_size) {
-        char expr[GREP_MAX + 1], format[16];
-        int r, e;
+static int parse_options(struct lws *wsi, bool *text, struct grep **grep, char *reason, size_t reason_size) {
+        char expr[GREP_PATTERN_MAX + 1], format[16], why[160];
+        int r;
 
         *text = false;
-        *has_grep = false;
+        *grep = NULL;
         r = url_arg(wsi, "format", format, sizeof format);
         if (r >= 0 && streq(format, "text"))
                 *text = true;
@@ -215,43 +246,41 @@ static int parse_options(struct lws *wsi, bool *text, bool *has_grep, regex_t *g
 
         r = url_arg(wsi, "grep", expr, sizeof expr);
         if (r == -E2BIG) {
-                snprintf(reason, reason_size, "grep expression longer than %d bytes", GREP_MAX);
+                snprintf(reason, reason_size, "invalid grep expression: longer than %d bytes", GREP_PATTERN_MAX);
                 return HTTP_STATUS_BAD_REQUEST;
         }
         if (r <= 0) /* absent or empty: everything matches */
                 return 0;
-        e = regcomp(grep, expr, REG_EXTENDED | REG_NOSUB);
-        if (e != 0) {
-                char msg[160];
-
-                regerror(e, grep, msg, sizeof msg);
-                snprintf(reason, reason_size, "invalid grep expression: %s", msg);
+        r = grep_new(expr, (size_t) r, grep, why, sizeof why);
+        if (r == -EINVAL) {
+                snprintf(reason, reason_size, "invalid grep expression: %s", why);
                 return HTTP_STATUS_BAD_REQUEST;
         }
-        *has_grep = true;
+        if (r < 0) {
+                snprintf(reason, reason_size, "out of memory");
+                return HTTP_STATUS_SERVICE_UNAVAILABLE;
+        }
         return 0;
 }
 
-static bool entry_matches(const struct entry *e, bool has_grep, const regex_t *grep) {
-        /* REG_STARTEND: the line's own length, NULs in it included. */
-        regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t) e->text_len };
+static bool entry_matches(const struct entry *e, const struct grep *grep) {
+        return !grep || grep_match(grep, entry_text(e), e->text_len);
+}
 
-        return !has_grep || regexec(grep, entry_text(e), 1, &m, REG_STARTEND) == 0;
+/* What matching e costs, for GREP_COST_PER_TURN. */
+static size_t entry_cost(const struct entry *e, const struct grep *grep) {
+        return grep ? grep_cost(grep, e->text_len) : 0;
 }
 
 /* ---- WebSocket clients -------------------------------------------------- */
 
 static int client_filter(struct ws_server *s, struct lws *wsi, void *userdata, char *reason, size_t reason_size) {
-        bool text, has_grep;
-        regex_t grep;
-        int status;
+        _cleanup_(grep_freep) struct grep *grep = NULL;
+        bool text;
 
         /* Only validated here: a refused handshake never reaches close(),
          * so nothing may be kept. open() parses again for good. */
-        status = parse_options(wsi, &text, &has_grep, &grep, reason, reason_size);
-        if (has_grep)
-                regfree(&grep);
-        return status;
+        return parse_options(wsi, &text, &grep, reason, reason_size);
 }
 
 static void client_open(struct ws_server *s, struct lws *wsi, void *userdata) {
@@ -262,7 +291,7 @@ static void client_open(struct ws_server *s, struct lws *wsi, void *userdata) {
 
         c->wsi = wsi;
         lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-        (void) parse_options(wsi, &c->text, &c->has_grep, &c->grep, reason, sizeof reason);
+        (void) parse_options(wsi, &c->text, &c->grep, reason, sizeof reason);
         /* The backlog: the last `backlog` lines, or what the ring still has. */
         c->next_seq = next - first > st->backlog ? next - st->backlog : first;
 
@@ -272,7 +301,7 @@ static void client_open(struct ws_server *s, struct lws *wsi, void *userdata) {
         st->clients = c;
 
         log_info("Client %s connected%s%s (%u clients)", c->peer, c->text ? ", plain text" : "",
-                 c->has_grep ? ", filtered by grep" : "", ws_server_clients(s));
+                 c->grep ? ", filtered by grep" : "", ws_server_clients(s));
 }
 
 static void client_close(struct ws_server *s, struct lws *wsi, void *userdata) {
@@ -285,8 +314,8 @@ static void client_close(struct ws_server *s, struct lws *wsi, void *userdata) {
                 st->clients = c->next;
         if (c->next)
                 c->next->prev = c->prev;
-        if (c->has_grep)
-                regfree(&c->grep);
+        grep_free(c->grep);
+        c->grep = NULL;
         log_info("Client %s disconnected after %" PRIu64 " lines (%" PRIu64 " dropped; %u clients left)", c->peer,
                  c->sent, c->dropped_total, ws_server_clients(s));
         notify_drained(st);
@@ -397,6 +426,7 @@ static int client_writeable(struct ws_server *s, struct lws *wsi, void *userdata
         uint64_t first = ring_first(st->ring);
         struct batch b = { .wsi = wsi };
         unsigned scanned = 0;
+        size_t cost = 0;
 
         if (c->next_seq < first) {
                 c->dropped += first - c->next_seq;
@@ -412,7 +442,7 @@ static int client_writeable(struct ws_server *s, struct lws *wsi, void *userdata
         /* Until the socket is full (lws then holds the rest of a send):
          * several writes per callback are allowed while nothing is left
          * buffered. */
-        while (scanned < SCAN_PER_WRITE && !lws_partial_buffered(wsi)) {
+        while (scanned < SCAN_PER_WRITE && cost < GREP_COST_PER_TURN && !lws_partial_buffered(wsi)) {
                 const struct entry *e = entry_get(st, c->next_seq);
                 int r;
 
@@ -420,7 +450,8 @@ static int client_writeable(struct ws_server *s, struct lws *wsi, void *userdata
                         break;
                 c->next_seq++;
                 scanned++;
-                if (!entry_matches(e, c->has_grep, &c->grep))
+                cost += entry_cost(e, c->grep);
+                if (!entry_matches(e, c->grep))
                         continue;
                 if (c->text)
                         r = batch_add(&b, entry_text(e), e->text_len);
@@ -445,29 +476,16 @@ static int client_writeable(struct ws_server *s, struct lws *wsi, void *userdata
 /* ---- GET /tail ---------------------------------------------------------- */
 
 static int bad_request(struct ws_http_response *resp, const char *message) {
-        _cleanup_json_ cJSON *j = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(j, "status", "error");
-        cJSON_AddStringToObject(j, "detail", "bad_request");
-        cJSON_AddStringToObject(j, "message", message);
-        resp->body = cJSON_PrintUnformatted(j);
-        if (!resp->body)
-                return -ENOMEM;
-        resp->status = HTTP_STATUS_BAD_REQUEST;
-        resp->content_type = "application/json";
-        resp->len = strlen(resp->body);
-        return 0;
+        return ws_http_error(resp, HTTP_STATUS_BAD_REQUEST, "bad_request", message);
 }
 
-static int stream_http(struct ws_server *s, struct lws *wsi, const char *path, struct ws_http_response *resp) {
+static int stream_http(struct ws_server *s, struct lws *wsi, void *client, const char *path,
+                       struct ws_http_response *resp) {
         struct stream *st = ws_server_userdata(s);
-        uint64_t first = ring_first(st->ring), seq = ring_next(st->ring);
-        char arg[32], reason[256], *p;
-        unsigned long n = st->backlog, found = 0;
-        bool text, has_grep;
-        regex_t grep;
-        size_t size = 4;
-        int r;
+        struct tail *t = &((union conn_area *) client)->http;
+        char arg[32], reason[256];
+        unsigned long n = st->backlog;
+        int r, status;
 
         if (!streq(path, "/tail"))
                 return -ENOENT;
@@ -482,64 +500,154 @@ static int stream_http(struct ws_server *s, struct lws *wsi, const char *path, s
                         return bad_request(resp, "n must be a whole number of lines");
         } else if (r != -ENOENT)
                 return bad_request(resp, "n must be a whole number of lines");
-        /* No more than a client would be replayed. */
-        if (n > st->backlog)
-                n = st->backlog;
-        if (parse_options(wsi, &text, &has_grep, &grep, reason, sizeof reason) != 0)
-                return bad_request(resp, reason);
+        status = parse_options(wsi, &t->text, &t->grep, reason, sizeof reason);
+        if (status != 0)
+                return ws_http_error(resp, status, status == HTTP_STATUS_BAD_REQUEST ? "bad_request" : "unavailable",
+                                     reason);
 
-        /* Back from the newest to the n-th match, then out in order. */
-        while (found < n && seq > first) {
-                const struct entry *e = entry_get(st, --seq);
+        /* No more than a client would be replayed, out of what is there
+         * now: lines that come while the answer goes out are not in it. */
+        t->want = n < st->backlog ? n : st->backlog;
+        t->seq = t->end = ring_next(st->ring);
+        t->phase = TAIL_FIND;
+        resp->status = HTTP_STATUS_OK;
+        resp->content_type = t->text ? "text/plain; charset=utf-8" : "application/json";
+        resp->streamed = true;
+        return 0;
+}
 
-                if (!entry_matches(e, has_grep, &grep))
-                        continue;
-                found++;
-                size += (text ? e->text_len : e->json_len) + 1;
+/* Back from the newest line until want matches are behind t->seq, in
+ * steps bounded like a client's turn. */
+static int tail_find(const struct stream *st, struct tail *t) {
+        uint64_t first = ring_first(st->ring);
+        unsigned scanned = 0;
+        size_t cost = 0;
+
+        if (!t->grep) {
+                t->seq = t->end - first > t->want ? t->end - t->want : first;
+                return 0;
         }
-        resp->body = p = malloc(size);
-        if (!resp->body) {
-                if (has_grep)
-                        regfree(&grep);
-                return -ENOMEM;
-        }
-        if (!text)
-                *p++ = '[';
-        for (uint64_t end = ring_next(st->ring); seq < end; seq++) {
-                const struct entry *e = entry_get(st, seq);
+        while (t->found < t->want && t->seq > first) {
+                const struct entry *e = entry_get(st, t->seq - 1);
 
-                if (!entry_matches(e, has_grep, &grep))
+                if (scanned++ >= SCAN_PER_WRITE || cost >= GREP_COST_PER_TURN)
+                        return -EAGAIN;
+                cost += entry_cost(e, t->grep);
+                if (entry_matches(e, t->grep))
+                        t->found++;
+                t->seq--;
+        }
+        /* The oldest lines may have gone while looking. */
+        if (t->seq < first)
+                t->seq = first;
+        return 0;
+}
+
+/* Copy what fits of the bytes [*off, end of parts) into dst. */
+static size_t copy_parts(char *dst, size_t room, const char *const *part, const size_t *len, size_t nparts,
+                         size_t *off) {
+        size_t n = 0, skip = *off;
+
+        for (size_t i = 0; i < nparts && n < room; i++) {
+                size_t take;
+
+                if (skip >= len[i]) {
+                        skip -= len[i];
                         continue;
-                if (text) {
-                        memcpy(p, entry_text(e), e->text_len);
-                        p += e->text_len;
-                        *p++ = '\n';
+                }
+                take = len[i] - skip < room - n ? len[i] - skip : room - n;
+                memcpy(dst + n, part[i] + skip, take);
+                n += take;
+                skip = 0;
+        }
+        *off += n;
+        return n;
+}
+
+static ssize_t tail_body(struct ws_server *s, struct lws *wsi, void *client, char *buf, size_t size) {
+        const struct stream *st = ws_server_userdata(s);
+        struct tail *t = &((union conn_area *) client)->http;
+        unsigned scanned = 0;
+        size_t n = 0, cost = 0;
+        int r;
+
+        if (t->phase == TAIL_FIND) {
+                r = tail_find(st, t);
+                if (r < 0)
+                        return r;
+                t->phase = TAIL_SEND;
+                t->off = 0;
+        }
+        while (n < size && t->phase != TAIL_DONE) {
+                const struct entry *e;
+                const char *part[3];
+                size_t len[3];
+
+                if (t->phase == TAIL_CLOSE) {
+                        part[0] = t->text ? "" : t->any ? "]\n" : "[]\n";
+                        len[0] = strlen(part[0]);
+                        n += copy_parts(buf + n, size - n, part, len, 1, &t->off);
+                        if (t->off == len[0])
+                                t->phase = TAIL_DONE;
+                        continue;
+                }
+                if (t->seq == t->end) {
+                        t->phase = TAIL_CLOSE;
+                        t->off = 0;
+                        continue;
+                }
+                e = entry_get(st, t->seq);
+                if (!e)
+                        /* The log pushed it out of the ring before this peer
+                         * took it: the answer cannot be whole, so it is not
+                         * finished (a chunked body without its end). */
+                        return -EPIPE;
+                if (!t->matched) {
+                        if (scanned++ >= SCAN_PER_WRITE || cost >= GREP_COST_PER_TURN)
+                                break;
+                        cost += entry_cost(e, t->grep);
+                        if (!entry_matches(e, t->grep)) {
+                                t->seq++;
+                                continue;
+                        }
+                        t->matched = true;
+                        t->off = 0;
+                }
+                if (t->text) {
+                        part[0] = entry_text(e), len[0] = e->text_len;
+                        part[1] = "\n", len[1] = 1;
                 } else {
-                        if (p[-1] != '[')
-                                *p++ = ',';
-                        memcpy(p, entry_json(e), e->json_len);
-                        p += e->json_len;
+                        part[0] = t->any ? "," : "[", len[0] = 1;
+                        part[1] = entry_json(e), len[1] = e->json_len;
+                }
+                n += copy_parts(buf + n, size - n, part, len, 2, &t->off);
+                if (t->off == len[0] + len[1]) {
+                        t->matched = false;
+                        t->any = true;
+                        t->seq++;
                 }
         }
-        if (!text) {
-                *p++ = ']';
-                *p++ = '\n';
-        }
-        if (has_grep)
-                regfree(&grep);
-        resp->status = HTTP_STATUS_OK;
-        resp->content_type = text ? "text/plain; charset=utf-8" : "application/json";
-        resp->len = (size_t) (p - resp->body);
-        return 0;
+        if (n > 0)
+                return (ssize_t) n;
+        return t->phase == TAIL_DONE ? 0 : -EAGAIN;
+}
+
+static void tail_done(struct ws_server *s, struct lws *wsi, void *client) {
+        struct tail *t = &((union conn_area *) client)->http;
+
+        grep_free(t->grep);
+        t->grep = NULL;
 }
 
 const struct ws_server_ops stream_ops = {
         .protocol = "resolvix-livelogs",
-        .client_size = sizeof(struct client),
+        .client_size = sizeof(union conn_area),
         .filter = client_filter,
         .open = client_open,
         .close = client_close,
         .message = client_message,
         .writeable = client_writeable,
         .http = stream_http,
+        .http_body = tail_body,
+        .http_done = tail_done,
 };

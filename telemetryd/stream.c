@@ -284,7 +284,8 @@ static int stream_writeable(struct ws_server *s, struct lws *wsi, void *userdata
         return send_frame(t, wsi, c);
 }
 
-static int stream_http(struct ws_server *s, struct lws *wsi, const char *path, struct ws_http_response *resp) {
+static int stream_http(struct ws_server *s, struct lws *wsi, void *client, const char *path,
+                       struct ws_http_response *resp) {
         struct telemetry *t = ws_server_userdata(s);
         int r;
 

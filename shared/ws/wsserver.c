@@ -7,12 +7,15 @@
 
 #include "errors.h"
 #include "fileio.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "lwsfd.h"
 #include "macro.h"
 #include "net.h"
 #include "notify.h"
 #include "secret.h"
+#include "utf8.h"
+#include "wsmask.h"
 #include "wsserver.h"
 
 /* Replies a client may leave unread before it is considered abusive. */
@@ -20,6 +23,15 @@
 /* How long SIGTERM waits for clients to take their close frame. */
 #define SHUTDOWN_GRACE_USEC (3 * LWS_US_PER_SEC)
 #define HTTP_CHUNK 4096
+/* "1000\r\n": the size of a chunk of a streamed body, in four hex digits
+ * (HTTP allows leading zeros), so that it can be written in front of the
+ * data before the data's length is known. */
+#define CHUNK_HEAD 6
+/* The kernel's send buffer for a streamed answer. Left to autotuning it
+ * grows to tcp_wmem's 4 MiB for a peer that does not read: the whole
+ * answer would sit in kernel memory, which peers that never read could
+ * pile up. The rest of the answer waits where it already is (the ring). */
+#define STREAM_SNDBUF (64 * 1024)
 
 enum conn_kind {
         CONN_HTTP,
@@ -47,6 +59,7 @@ struct conn {
         unsigned n_replies;
         struct ws_http_response http;
         size_t http_sent;
+        bool streaming; /* http is streamed and http_done() is owed */
         char peer[INET6_ADDRSTRLEN];
         max_align_t user[];
 };
@@ -117,20 +130,43 @@ static bool token_presented(struct lws *wsi, const char *token) {
 }
 
 static bool origin_allowed(struct lws *wsi, const char *allowed) {
-        char origin[256], list[CONF_ORIGINS_MAX];
+        /* Any origin that can be listed fits; a longer one cannot be. */
+        char origin[CONF_ORIGINS_MAX], list[CONF_ORIGINS_MAX];
         char *save = NULL;
+        int len;
 
         if (allowed[0] == '\0')
                 return true;
         /* Only browsers send Origin; the list exists to stop other sites'
          * pages from reading the stream, not to lock out curl or Python. */
-        if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+        len = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+        if (len <= 0)
                 return true;
+        /* An Origin that is there but cannot be read whole is refused: taking
+         * it for absent would let any page through with a long enough name. */
+        if ((size_t) len >= sizeof origin || lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) != len)
+                return false;
         snprintf(list, sizeof list, "%s", allowed);
         for (char *o = strtok_r(list, " \t", &save); o; o = strtok_r(NULL, " \t", &save))
                 if (strcasecmp(o, origin) == 0)
                         return true;
         return false;
+}
+
+/* Whether a request may go on: 0, or the status to refuse it with. The
+ * token and the Origin list cover every request on the port, the
+ * WebSocket upgrade and each plain HTTP path alike (docs/telemetry-stream.md,
+ * docs/livelogs-stream.md): what a client may not stream it may not fetch. */
+static unsigned access_denied(const struct ws_server *s, struct lws *wsi, const char **reason) {
+        if (s->stream.token[0] && !token_presented(wsi, s->stream.token)) {
+                *reason = "missing or wrong token";
+                return HTTP_STATUS_UNAUTHORIZED;
+        }
+        if (!origin_allowed(wsi, s->stream.allowed_origins)) {
+                *reason = "origin not allowed";
+                return HTTP_STATUS_FORBIDDEN;
+        }
+        return 0;
 }
 
 static const char *status_text(unsigned status) {
@@ -169,15 +205,16 @@ static int refuse(struct ws_server *s, struct lws *wsi, struct conn *c, unsigned
 
 static int filter_connection(struct ws_server *s, struct lws *wsi, struct conn *c) {
         char reason[256] = "";
+        const char *why;
+        unsigned denied;
         int status;
 
         lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
         if (s->stopping)
                 return refuse(s, wsi, c, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down");
-        if (s->stream.token[0] && !token_presented(wsi, s->stream.token))
-                return refuse(s, wsi, c, HTTP_STATUS_UNAUTHORIZED, "missing or wrong token");
-        if (!origin_allowed(wsi, s->stream.allowed_origins))
-                return refuse(s, wsi, c, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+        denied = access_denied(s, wsi, &why);
+        if (denied)
+                return refuse(s, wsi, c, denied, why);
         if (s->clients >= s->stream.max_clients) {
                 snprintf(reason, sizeof reason, "too many clients (max_clients = %u)", s->stream.max_clients);
                 return refuse(s, wsi, c, HTTP_STATUS_SERVICE_UNAVAILABLE, reason);
@@ -304,44 +341,102 @@ static int receive(struct ws_server *s, struct lws *wsi, struct conn *c, const v
 
 /* ---- HTTP on the stream port -------------------------------------------- */
 
+int ws_http_error(struct ws_http_response *resp, int status, const char *detail, const char *message) {
+        _cleanup_json_ cJSON *j = cJSON_CreateObject();
+        _cleanup_free_ char *safe = malloc(3 * strlen(message) + 1);
+
+        /* cJSON escapes quotes and control characters but passes any byte
+         * through: a path or a pattern a client sent may not be UTF-8. */
+        if (!j || !safe || !cJSON_AddStringToObject(j, "status", "error") ||
+            !cJSON_AddStringToObject(j, "detail", detail) ||
+            !cJSON_AddStringToObject(j, "message", utf8_repair_str(message, safe, 3 * strlen(message) + 1)))
+                return -ENOMEM;
+        free(resp->body);
+        *resp = (struct ws_http_response){ .status = status, .content_type = "application/json" };
+        resp->body = cJSON_PrintUnformatted(j);
+        if (!resp->body)
+                return -ENOMEM;
+        resp->len = strlen(resp->body);
+        return 0;
+}
+
+static void http_stream_done(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        if (!c->streaming)
+                return;
+        c->streaming = false;
+        if (s->ops->http_done)
+                s->ops->http_done(s, wsi, conn_user(c));
+}
+
+/* What the worker answers, or the error that stands for it. */
+static int http_answer(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
+        struct ws_http_response *r = &c->http;
+        _cleanup_free_ char *message = NULL;
+        const char *why;
+        unsigned denied;
+        int err;
+
+        denied = access_denied(s, wsi, &why);
+        if (denied) {
+                log_notice("Refused HTTP client %s: %u %s", c->peer, denied, why);
+                return ws_http_error(r, (int) denied,
+                                     denied == HTTP_STATUS_UNAUTHORIZED ? "unauthorized" : "forbidden", why);
+        }
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+                return ws_http_error(r, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
+                                     "only GET is served on this port");
+        err = s->ops->http ? s->ops->http(s, wsi, conn_user(c), path, r) : -ENOENT;
+        if (err >= 0) {
+                c->streaming = r->streamed;
+                return r->body || r->len == 0 || r->streamed ? 0 : -ENOMEM;
+        }
+        if (err != -ENOENT) {
+                log_error_errno(err, "Failed to answer GET %s: %m", path);
+                return ws_http_error(r, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error",
+                                     "the answer could not be made; see the server's log");
+        }
+        if (asprintf(&message, "no such path: %s", path) < 0)
+                return -ENOMEM;
+        return ws_http_error(r, HTTP_STATUS_NOT_FOUND, "not_found", message);
+}
+
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end) {
+        return lws_add_http_header_by_name(wsi, (const unsigned char *) name, (const unsigned char *) value,
+                                           (int) strlen(value), p, end);
+}
+
 static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
         unsigned char headers[LWS_PRE + 1024], *start = headers + LWS_PRE, *p = start,
                                               *end = headers + sizeof headers - 1;
         struct ws_http_response *r = &c->http;
-        int err = -ENOENT;
 
         c->kind = CONN_HTTP;
-        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-                static const char body[] = "{\"status\":\"error\",\"detail\":\"method_not_allowed\","
-                                           "\"message\":\"only GET is served on this port\"}\n";
-                r->status = HTTP_STATUS_METHOD_NOT_ALLOWED;
-                r->content_type = "application/json";
-                r->body = strdup(body);
-                r->len = sizeof body - 1;
-        } else {
-                *r = (struct ws_http_response){ 0 };
-                if (s->ops->http)
-                        err = s->ops->http(s, wsi, path, r);
-                if (err < 0) {
-                        free(r->body);
-                        if (asprintf(&r->body,
-                                     "{\"status\":\"error\",\"detail\":\"not_found\",\"message\":\"no such path: %s\"}\n",
-                                     err == -ENOENT ? path : "(error)") < 0)
-                                r->body = NULL;
-                        r->status = err == -ENOENT ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_INTERNAL_SERVER_ERROR;
-                        r->content_type = "application/json";
-                        r->len = r->body ? strlen(r->body) : 0;
-                }
-        }
-        if (!r->body && r->len > 0)
-                return -1;
+        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        http_stream_done(s, wsi, c);
+        free(r->body);
+        *r = (struct ws_http_response){ 0 };
+        memset(conn_user(c), 0, s->ops->client_size);
+        /* A deadline for the whole answer, not an idle timer that each byte
+         * taken resets: a peer that reads slowly or not at all gives up its
+         * connection as surely as one that answers no ping. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) (2 * s->stream.ping_interval));
 
-        if (lws_add_http_common_headers(wsi, (unsigned) r->status, r->content_type, r->len, &p, end) ||
-            (r->status == HTTP_STATUS_METHOD_NOT_ALLOWED &&
-             lws_add_http_header_by_name(wsi, (const unsigned char *) "allow:", (const unsigned char *) "GET", 3,
-                                         &p, end)) ||
-            lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:",
-                                        (const unsigned char *) "no-store", 8, &p, end) ||
+        if (http_answer(s, wsi, c, path) < 0)
+                return -1;
+        if (r->streamed) {
+                int fd = lws_get_socket_fd(wsi), size = STREAM_SNDBUF;
+
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0)
+                        log_debug_errno(errno, "Cannot limit the send buffer of an HTTP client: %m");
+                if (lws_add_http_header_status(wsi, (unsigned) r->status, &p, end) ||
+                    add_header(wsi, "content-type:", r->content_type, &p, end) ||
+                    add_header(wsi, "transfer-encoding:", "chunked", &p, end))
+                        return -1;
+        } else if (lws_add_http_common_headers(wsi, (unsigned) r->status, r->content_type, r->len, &p, end))
+                return -1;
+        if ((r->status == HTTP_STATUS_METHOD_NOT_ALLOWED && add_header(wsi, "allow:", "GET", &p, end)) ||
+            (r->status == HTTP_STATUS_UNAUTHORIZED && add_header(wsi, "www-authenticate:", "Bearer", &p, end)) ||
+            add_header(wsi, "cache-control:", "no-store", &p, end) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
                 return -1;
         c->http_sent = 0;
@@ -349,11 +444,52 @@ static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, cons
         return 0;
 }
 
-static int http_writeable(struct lws *wsi, struct conn *c) {
+static int http_finish(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        free(c->http.body);
+        c->http.body = NULL;
+        http_stream_done(s, wsi, c);
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* One chunk of a streamed body per callback, so that other peers get their
+ * turn between two. */
+static int http_stream_writeable(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        unsigned char buf[LWS_PRE + CHUNK_HEAD + HTTP_CHUNK + 2];
+        char *data = (char *) buf + LWS_PRE + CHUNK_HEAD;
+        ssize_t n = s->ops->http_body(s, wsi, conn_user(c), data, HTTP_CHUNK);
+
+        if (n == -EAGAIN) {
+                lws_callback_on_writable(wsi);
+                return 0;
+        }
+        if (n < 0) {
+                log_notice("Cutting off HTTP client %s: %s", c->peer, strerror((int) -n));
+                http_stream_done(s, wsi, c);
+                return -1;
+        }
+        if (n == 0) {
+                memcpy(buf + LWS_PRE, "0\r\n\r\n", 5);
+                if (lws_write(wsi, buf + LWS_PRE, 5, LWS_WRITE_HTTP_FINAL) != 5)
+                        return -1;
+                return http_finish(s, wsi, c);
+        }
+        snprintf((char *) buf + LWS_PRE, CHUNK_HEAD + 1, "%04zx\r", (size_t) n);
+        buf[LWS_PRE + CHUNK_HEAD - 1] = '\n';
+        data[n] = '\r';
+        data[n + 1] = '\n';
+        if (lws_write(wsi, buf + LWS_PRE, CHUNK_HEAD + (size_t) n + 2, LWS_WRITE_HTTP) != CHUNK_HEAD + (int) n + 2)
+                return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+}
+
+static int http_writeable(struct ws_server *s, struct lws *wsi, struct conn *c) {
         unsigned char buf[LWS_PRE + HTTP_CHUNK];
         size_t n = c->http.len - c->http_sent;
         bool last;
 
+        if (c->streaming)
+                return http_stream_writeable(s, wsi, c);
         if (n > HTTP_CHUNK)
                 n = HTTP_CHUNK;
         last = c->http_sent + n == c->http.len;
@@ -366,9 +502,7 @@ static int http_writeable(struct lws *wsi, struct conn *c) {
                 lws_callback_on_writable(wsi);
                 return 0;
         }
-        free(c->http.body);
-        c->http.body = NULL;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return http_finish(s, wsi, c);
 }
 
 /* ---- shutdown ----------------------------------------------------------- */
@@ -428,6 +562,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         struct conn *c = user;
         struct fd_watch *w;
 
+        /* Before anything is read from it: user is lws' description of
+         * the new connection, not a per-connection area. */
+        if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION) {
+                ws_mask_accepted((int) (intptr_t) in);
+                return 0;
+        }
         /* Context-wide callbacks, and connections that closed before lws
          * gave them a per-connection area (a port probe sends nothing),
          * are none of ours. */
@@ -441,6 +581,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         case LWS_CALLBACK_ESTABLISHED:
                 c->kind = CONN_WS;
                 s->clients++;
+                /* The area may have served HTTP requests on this connection. */
+                memset(conn_user(c), 0, s->ops->client_size);
+                (void) ws_mask_upgraded(lws_get_socket_fd(wsi), wsi); /* a 1002, if due, is sent below */
                 if (s->ops->open)
                         s->ops->open(s, wsi, conn_user(c));
                 if (s->stopping)
@@ -452,6 +595,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return receive(s, wsi, c, in, len);
 
         case LWS_CALLBACK_SERVER_WRITEABLE:
+                /* What came before an unmasked frame was good: its answers
+                 * go out first. */
+                if (ws_mask_violated(lws_get_socket_fd(wsi)) && c->n_replies == 0) {
+                        static const char unmasked[] = "frames from a client must be masked";
+                        log_notice("Closing client %s: it sent an unmasked frame", c->peer);
+                        lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *) unmasked,
+                                         sizeof unmasked - 1);
+                        return -1;
+                }
                 if (c->going_away || s->stopping) {
                         static const char bye[] = "server shutting down";
                         lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *) bye, sizeof bye - 1);
@@ -467,6 +619,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return s->ops->writeable ? s->ops->writeable(s, wsi, conn_user(c)) : 0;
 
         case LWS_CALLBACK_CLOSED:
+                ws_mask_closed(lws_get_socket_fd(wsi));
                 if (c->kind == CONN_WS) {
                         s->clients--;
                         if (s->ops->close)
@@ -482,10 +635,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         case LWS_CALLBACK_HTTP:
                 return http_begin(s, wsi, c, in ? (const char *) in : "/");
 
+        case LWS_CALLBACK_HTTP_BODY:
+                return 0; /* a POST's body: answered with 405 once it is in */
+
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+                lws_callback_on_writable(wsi);
+                return 0;
+
         case LWS_CALLBACK_HTTP_WRITEABLE:
-                return c->http.body || c->http.len == 0 ? http_writeable(wsi, c) : 0;
+                return c->streaming || c->http.body || c->http.len == 0 ? http_writeable(s, wsi, c) : 0;
 
         case LWS_CALLBACK_CLOSED_HTTP:
+                ws_mask_closed(lws_get_socket_fd(wsi));
+                http_stream_done(s, wsi, c);
                 conn_free(c);
                 return 0;
 
@@ -588,6 +750,12 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
 
         if (fd_limit_reserve(fd_limit) < fd_limit)
                 log_warning("Open-file limit is below what max_clients needs (%u)", fd_limit);
+        /* lws serves no descriptor at or above fd_limit either. */
+        r = ws_mask_init(fd_limit);
+        if (r < 0) {
+                free(s);
+                return log_error_errno(r, "Out of memory");
+        }
 
         memset(&info, 0, sizeof info);
         info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
@@ -595,6 +763,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         info.timeout_secs = 10;
         s->context = lws_create_context(&info);
         if (!s->context) {
+                ws_mask_done();
                 free(s);
                 return notify_failure(EIO, ERROR_BIND_FAILED, "%s: cannot create the WebSocket context", params->name);
         }
@@ -611,6 +780,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         s->vhost = lws_create_vhost(s->context, &info);
         if (!s->vhost) {
                 lws_context_destroy(s->context);
+                ws_mask_done();
                 free(s);
                 return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "%s: cannot listen on %s", params->name,
                                       where);
@@ -643,6 +813,7 @@ void ws_server_free(struct ws_server *s) {
                 lws_sul_cancel(&s->watchdog_timer);
                 lws_context_destroy(s->context);
         }
+        ws_mask_done();
         /* lws closed every watched fd, the signalfd included, with the context. */
         while (s->watches) {
                 struct fd_watch *w = s->watches;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/signalfd.h>
+#include <sys/types.h>
 
 #include <libwebsockets.h>
 
@@ -16,8 +17,10 @@
  * one libwebsockets context on its own loop, one vhost on [stream] listen:port,
  * signals as events, the handshake checks (token, Origin, max_clients) done in
  * FILTER_PROTOCOL_CONNECTION, inbound messages assembled up to a cap (larger
- * ones close with 1009), idle peers dropped by ping timeout, plain HTTP GETs on
- * the same port, and a clean SIGTERM that closes every client with 1001.
+ * ones close with 1009), unmasked client frames closed with 1002 (wsmask.h),
+ * idle peers dropped by ping timeout, plain HTTP GETs on the same port under
+ * the same token and Origin rules and with a deadline to be taken by, and a
+ * clean SIGTERM that closes every client with 1001.
  *
  * The worker supplies what it streams through ws_server_ops. Each callback gets
  * the wsi and the worker's own per-client area (client_size bytes, zeroed). */
@@ -29,6 +32,9 @@ struct ws_http_response {
         const char *content_type; /* "application/json" */
         char *body;               /* malloc'd; the server frees it */
         size_t len;
+        /* Instead of body: the body is made piece by piece by http_body(),
+         * as the peer takes it, and sent chunked. */
+        bool streamed;
 };
 
 struct ws_server_ops {
@@ -45,9 +51,20 @@ struct ws_server_ops {
         void (*message)(struct ws_server *s, struct lws *wsi, void *client, const char *msg, size_t len);
         /* The socket can take data: write at most one frame. Return -1 to close. */
         int (*writeable)(struct ws_server *s, struct lws *wsi, void *client);
-        /* A plain HTTP GET. path has no query; use lws_get_urlarg_by_name()
-         * for arguments. Return 0 with resp filled, or -ENOENT for 404. */
-        int (*http)(struct ws_server *s, struct lws *wsi, const char *path, struct ws_http_response *resp);
+        /* A plain HTTP GET that passed the token and Origin checks. path
+         * has no query; use lws_get_urlarg_by_name() for arguments, here
+         * and nowhere else. client is the per-connection area, zeroed.
+         * Return 0 with resp filled, or -ENOENT for 404. */
+        int (*http)(struct ws_server *s, struct lws *wsi, void *client, const char *path,
+                    struct ws_http_response *resp);
+        /* For a streamed response, from each writeable callback: write up
+         * to size bytes of body into buf and return how many; 0 at the end;
+         * -EAGAIN to be called again without writing anything (for work
+         * done in bounded steps); another negative errno to give up, which
+         * ends the connection with the response unfinished. */
+        ssize_t (*http_body)(struct ws_server *s, struct lws *wsi, void *client, char *buf, size_t size);
+        /* A streamed response ended, finished or not. */
+        void (*http_done)(struct ws_server *s, struct lws *wsi, void *client);
         /* SIGHUP or a queued real-time signal (controld sends SIGRTMIN+1 with
          * an int payload to change the interval). */
         void (*signal)(struct ws_server *s, const struct signalfd_siginfo *si);
@@ -97,6 +114,10 @@ int ws_send_frames(struct lws *wsi, unsigned char *frames, size_t len, unsigned 
  * called. A client that lets more than a few replies pile up unread is
  * closed with 1008. */
 int ws_reply_textf(struct lws *wsi, const char *fmt, ...) _printf_(2, 3);
+
+/* Fill resp with a JSON error: {"status":"error","detail":...,"message":...},
+ * the message made valid UTF-8 whatever bytes it holds. */
+int ws_http_error(struct ws_http_response *resp, int status, const char *detail, const char *message);
 
 /* Count of all frames the server wrote, for /metrics. */
 unsigned long long ws_server_frames_sent(const struct ws_server *s);

@@ -64,7 +64,7 @@ static void read_behaviour(const char *argv0, struct behaviour *b) {
         }
 }
 
-static int http(struct ws_server *s, struct lws *wsi, const char *path, struct ws_http_response *resp) {
+static int http(struct ws_server *s, struct lws *wsi, void *client, const char *path, struct ws_http_response *resp) {
         int n;
 
         if (!streq(path, "/state"))
