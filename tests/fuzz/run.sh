@@ -28,6 +28,8 @@ else
         CC=clang meson setup "$builddir" $options
 fi
 # Only the harnesses (not the daemons), and the compiler's output only if it fails.
+# build.ninja first: a harness added since the last run is not in an old one.
+ninja -C "$builddir" build.ninja >/dev/null
 targets=$(ninja -C "$builddir" -t targets all | sed -n 's|^\(tests/fuzz/fuzz-[a-z-]*\): .*|\1|p')
 # shellcheck disable=SC2086
 if ! ninja -C "$builddir" $targets >"$builddir/fuzz-build.log" 2>&1; then
