@@ -7,7 +7,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 packaging/deps.sh build
-[ -f build/build.ninja ] || meson setup build
+# The unit tests need criterion, which only the test set-up installs
+# (tests/run-all.sh builds them in build-test/).
+[ -f build/build.ninja ] || meson setup build -Dtests=false
 ninja -C build
 
 # No config file is needed: built-in defaults apply, /etc/resolvix/resolvix.conf
