@@ -10,6 +10,7 @@
 #include "connections.h"
 #include "dashboard.h"
 #include "errors.h"
+#include "grow.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "manager.h"
@@ -24,7 +25,7 @@ struct request {
         struct manager *manager;
         struct MHD_Connection *connection;
         char *body;
-        size_t len;
+        size_t len, body_size;
         bool too_large;
 
         struct command command;
@@ -438,10 +439,8 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const c
                         r->too_large = true;
                         return MHD_YES;
                 }
-                char *grown = realloc(r->body, r->len + n + 1);
-                if (!grown)
+                if (GROW(r->body, r->body_size, r->len + n + 1, 1024) < 0)
                         return MHD_NO;
-                r->body = grown;
                 memcpy(r->body + r->len, upload_data, n);
                 r->len += n;
                 r->body[r->len] = '\0';

@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "fileio.h"
+#include "grow.h"
 #include "ingest.h"
 #include "ingestproto.h"
 #include "log.h"
@@ -190,9 +191,6 @@ static void queue_send(struct conn *c) {
 
 /* Room for n more bytes of replies. */
 static char *tx_reserve(struct conn *c, size_t n) {
-        size_t size;
-        char *p;
-
         /* The puts before this reply are answered first, in order. */
         if (c->puts_waiting > 0)
                 log_commit(c->in);
@@ -209,16 +207,10 @@ static char *tx_reserve(struct conn *c, size_t n) {
                 if (c->tx_size - c->tx_len >= n)
                         return c->tx + c->tx_len;
         }
-        size = c->tx_size ? c->tx_size : 4096;
-        while (size - c->tx_len < n)
-                size *= 2;
-        p = realloc(c->tx, size);
-        if (!p) {
+        if (GROW(c->tx, c->tx_size, c->tx_len + n, 4096) < 0) {
                 c->broken = true;
                 return NULL;
         }
-        c->tx = p;
-        c->tx_size = size;
         return c->tx + c->tx_len;
 }
 

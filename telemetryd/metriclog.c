@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "grow.h"
 #include "ingestproto.h"
 #include "macro.h"
 #include "metriclog.h"
@@ -225,20 +226,10 @@ fail:
 }
 
 int metric_log_append(struct metric_log *l, const char *request, size_t len) {
-        if (l->queue_size - l->queue_len < len + 1) {
-                size_t n = l->queue_size ? l->queue_size : 4096;
-                char *q;
-
-                while (n - l->queue_len < len + 1)
-                        n *= 2;
-                q = realloc(l->queue, n);
-                if (!q) {
-                        /* The store has the point: a rewrite saves it. */
-                        l->must_compact = true;
-                        return -ENOMEM;
-                }
-                l->queue = q;
-                l->queue_size = n;
+        if (GROW(l->queue, l->queue_size, l->queue_len + len + 1, 4096) < 0) {
+                /* The store has the point: a rewrite saves it. */
+                l->must_compact = true;
+                return -ENOMEM;
         }
         memcpy(l->queue + l->queue_len, request, len);
         l->queue[l->queue_len + len] = '\n';
