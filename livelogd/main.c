@@ -113,11 +113,21 @@ static int choose_journal(const char *log_file, bool *journal) {
         return 0;
 }
 
+/* The server goes before the stream and the source it serves: declared
+ * after them, it is released first. */
+static void livelogd_release(struct livelogd *d) {
+        if (!d->server)
+                return;
+        lws_sul_cancel(&d->tick);
+        lws_sul_cancel(&d->resume);
+        ws_server_free(d->server);
+}
+
 static int run(const struct conf *conf) {
         _cleanup_(stream_freep) struct stream *stream = NULL;
         _cleanup_(follower_freep) struct follower *follower = NULL;
         _cleanup_(journal_freep) struct journal *journal = NULL;
-        struct livelogd d = { 0 };
+        _cleanup_(livelogd_release) struct livelogd d = { 0 };
         const char *log_file = conf->livelogs.log_file, *what;
         char node_id[256];
         bool use_journal;
@@ -163,7 +173,6 @@ static int run(const struct conf *conf) {
         if (follower) {
                 r = follower_start(follower);
                 if (r < 0) {
-                        ws_server_free(d.server);
                         errno = -r;
                         return notify_failure(r, ERROR_LOG_FILE_UNREADABLE, "cannot read %s: %m", log_file);
                 }
@@ -175,16 +184,11 @@ static int run(const struct conf *conf) {
         /* lws closes a watched fd when the context goes: it gets a
          * duplicate, and the source closes its own. */
         watched = fcntl(journal ? journal_fd(journal) : follower_fd(follower), F_DUPFD_CLOEXEC, 3);
-        if (watched < 0) {
-                r = log_error_errno(errno, "Failed to duplicate the descriptor of %s: %m", what);
-                ws_server_free(d.server);
-                return r;
-        }
+        if (watched < 0)
+                return log_error_errno(errno, "Failed to duplicate the descriptor of %s: %m", what);
         r = ws_server_watch_fd(d.server, watched, on_source_fd, &d);
-        if (r < 0) {
-                ws_server_free(d.server); /* it said why */
-                return r;
-        }
+        if (r < 0)
+                return r; /* it said why */
         lws_sul_schedule(ws_server_context(d.server), 0, &d.tick, on_tick, FOLLOWER_TICK_USEC);
         /* Lines read at start-up may already want more reading. */
         after_source(&d, source_process(&d));
@@ -198,11 +202,7 @@ static int run(const struct conf *conf) {
         snprintf(fields, sizeof fields, "RESOLVIX_LOG_FILE=%s", what);
         notify_ready(fields, "following %s", what);
 
-        r = ws_server_run(d.server);
-        lws_sul_cancel(&d.tick);
-        lws_sul_cancel(&d.resume);
-        ws_server_free(d.server);
-        return r;
+        return ws_server_run(d.server);
 }
 
 int main(int argc, char **argv) {

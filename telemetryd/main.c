@@ -25,8 +25,19 @@ static const struct conf_flag flags[] = {
         { 0 },
 };
 
+/* Whatever main() set up, in the order that lets each part let go of the
+ * next: the ingest port's descriptors live in the server's loop. */
+static void telemetry_release(struct telemetry **t) {
+        ingest_free((*t)->ingest);
+        ws_server_free((*t)->server);
+        node_metrics_free((*t)->node);
+        sampler_free((*t)->sampler);
+        free((*t)->frame);
+}
+
 int main(int argc, char **argv) {
         static struct telemetry t; /* struct conf is large: keep it off the stack */
+        _cleanup_(telemetry_release) struct telemetry *owned = &t;
         struct ws_server_params params;
         char ingest[CONF_ADDR_MAX + 16] = "";
         int r;
@@ -46,7 +57,6 @@ int main(int argc, char **argv) {
                 r = node_metrics_new(&t.node);
         if (r < 0) {
                 notify_failure(r, ERROR_SPAWN_FAILED, "Cannot open /proc: %m");
-                sampler_free(t.sampler);
                 return 1;
         }
 
@@ -57,20 +67,13 @@ int main(int argc, char **argv) {
                 .userdata = &t,
         };
         r = ws_server_new(&telemetry_ops, &params, &t.server);
-        if (r < 0) {
-                node_metrics_free(t.node);
-                sampler_free(t.sampler);
+        if (r < 0)
                 return 1;
-        }
 
         if (t.conf.telemetry.ingest_port > 0) {
                 r = ingest_new(t.server, &t.conf, &t.ingest);
-                if (r < 0) {
-                        ws_server_free(t.server);
-                        node_metrics_free(t.node);
-                        sampler_free(t.sampler);
+                if (r < 0)
                         return 1;
-                }
                 format_host_port(t.conf.telemetry.ingest_listen, t.conf.telemetry.ingest_port, ingest,
                                  sizeof ingest);
         }
@@ -85,10 +88,5 @@ int main(int argc, char **argv) {
         r = ws_server_run(t.server);
 
         log_info("Stopped after %llu samples.", (unsigned long long) t.samples);
-        ingest_free(t.ingest);
-        ws_server_free(t.server);
-        node_metrics_free(t.node);
-        sampler_free(t.sampler);
-        free(t.frame);
         return r < 0 ? 1 : 0;
 }
