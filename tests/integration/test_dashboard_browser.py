@@ -97,3 +97,17 @@ def test_history_and_log_lines_stay_bounded(node, tmp_path):
     assert r["firstLine"] == "bounded line 71"
     assert r["points"] == {"chart-cpu": 5, "chart-memory": 5, "chart-disk": 5, "chart-network": 5}
     assert set(r["cpuSeriesLengths"]) == {5}
+
+
+def test_reload_fills_the_charts_from_history(node, tmp_path):
+    node.start(interval=1)
+    r = browse("reload", tmp_path, url=f"http://127.0.0.1:{node.port}/", controlPort=node.port,
+               logFile=str(node.log), samples=6)
+    assert r["before"] >= 6
+    # Without the history a reloaded page starts with one point (the
+    # get_metrics answer) and grows by one a second.
+    assert r["afterReload"] >= r["before"], r
+    assert r["afterReloadMemory"] == r["afterReload"]
+    assert all(isinstance(v, (int, float)) for v in r["cpuValues"])
+    assert r["rangeVisible"] and r["rangeOptions"] == ["5 min", "15 min", "30 min", "1 h"]
+    assert r["rangeAfterReload"] == "300"

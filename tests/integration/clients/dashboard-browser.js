@@ -11,6 +11,8 @@
 //   token   the page asks for the token, a wrong one is asked again, the right
 //           one lets the buttons work
 //   bounds  with ?history=&lines=, the charts and the log stay at their bounds
+//   reload  after a reload the charts are full at once from telemetryd's
+//           history; the range choice is kept and narrows the charts
 'use strict';
 const fs = require('fs');
 const http = require('http');
@@ -218,6 +220,23 @@ async function bounds(page) {
   report.cpuSeriesLengths = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets.map((d) => d.data.length));
 }
 
+async function reload(page) {
+  await page.goto(cfg.url);
+  await allChartsAtLeast(page, cfg.samples);
+  report.before = await chartPoints(page, 'chart-cpu');
+  report.rangeOptions = await page.locator('#range option').allInnerTexts();
+  report.rangeVisible = await page.locator('#range').isVisible();
+  await page.selectOption('#range', '300');
+  await page.reload();
+  // The first drawing after the reload: no waiting for samples to come.
+  await waitFor(page, 'a filled CPU chart', () => window.Chart && window.Chart.getChart('chart-cpu')
+    && window.Chart.getChart('chart-cpu').data.labels.length > 0);
+  report.afterReload = await chartPoints(page, 'chart-cpu');
+  report.afterReloadMemory = await chartPoints(page, 'chart-memory');
+  report.rangeAfterReload = await page.locator('#range').inputValue();
+  report.cpuValues = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets[0].data);
+}
+
 (async () => {
   const context = await chromium.launchPersistentContext(cfg.profile, {
     executablePath: '/usr/bin/chromium',
@@ -230,7 +249,7 @@ async function bounds(page) {
     const page = await context.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') report.console.push(m.text()); });
     page.on('pageerror', (e) => report.errors.push(e.message));
-    await { live, token, bounds }[scenario](page);
+    await { live, token, bounds, reload }[scenario](page);
   } finally {
     await context.close();
   }
