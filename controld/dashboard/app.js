@@ -16,6 +16,7 @@
   const HISTORY = bounded('history', 3600, 2, 10000); // points per chart
   const RANGES = [300, 900, 1800, 3600]; // seconds the charts can span
   const RANGE_KEY = 'resolvix-range';
+  const THEME_KEY = 'resolvix-theme';
   const LOG_LINES = bounded('lines', 1000, 10, 20000); // lines kept in the log view
   const STATUS_EVERY_MS = 3000; // how often the header follows /status
   const TOKEN_KEY = 'resolvix-token';
@@ -72,6 +73,32 @@
     m.className = `meter ${level(percent)}`;
     m.firstChild.style.width = `${Math.max(0, Math.min(100, percent || 0))}%`;
   }
+
+  // ---- the theme ------------------------------------------------------------
+
+  // The system's choice (prefers-color-scheme) until the operator picks
+  // one with the toggle; the pick is kept for this browser.
+  const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
+  function theme() {
+    const picked = localStorage.getItem(THEME_KEY);
+    if (picked === 'light' || picked === 'dark') return picked;
+    return darkQuery.matches ? 'dark' : 'light';
+  }
+  function applyTheme() {
+    const t = theme();
+    document.documentElement.dataset.theme = t;
+    const toggle = $('theme-toggle');
+    toggle.textContent = t === 'dark' ? 'Light' : 'Dark';
+    toggle.setAttribute('aria-label', `switch to the ${t === 'dark' ? 'light' : 'dark'} theme`);
+  }
+  $('theme-toggle').addEventListener('click', () => {
+    localStorage.setItem(THEME_KEY, theme() === 'dark' ? 'light' : 'dark');
+    applyTheme();
+    recolorCharts();
+  });
+  darkQuery.addEventListener('change', () => { applyTheme(); recolorCharts(); });
+  const cssColor = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  applyTheme();
 
   // ---- notices ---------------------------------------------------------------
 
@@ -346,11 +373,20 @@
           y: Object.assign({ ticks: { color: '#7d8aa3', maxTicksLimit: 5, font: { size: 10 } }, grid: { color: grid }, beginAtZero: true }, yOptions || {}),
         },
         plugins: {
-          legend: { labels: { color: '#b6c2d6', boxWidth: 10, boxHeight: 2, font: { size: 11 } } },
+          legend: { labels: { color: cssColor('--text'), boxWidth: 10, boxHeight: 2, font: { size: 11 } } },
           tooltip: { backgroundColor: '#0b1220', borderColor: '#1f2a3d', borderWidth: 1 },
         },
       },
     });
+  }
+
+  // The legend follows the theme; the lines' own colours read on both.
+  function recolorCharts() {
+    for (const chart of Object.values(charts)) {
+      if (!chart) continue;
+      chart.options.plugins.legend.labels.color = cssColor('--text');
+      chart.update('none');
+    }
   }
 
   function series(label, color, fill) {
@@ -568,6 +604,22 @@
 
     const disk = m.disk || {};
     $('disk-now').textContent = `R ${rate(io.read_mb_per_sec)}  W ${rate(io.write_mb_per_sec)}`;
+    facts('disk-facts', [
+      ['IOPS', num((io.read_iops || 0) + (io.write_iops || 0), 0)],
+      ['reads/s', num(io.read_iops, 0)],
+      ['writes/s', num(io.write_iops, 0)],
+    ]);
+    const t = Date.parse(s.timestamp);
+    const disks = Object.entries(disk.disks || {});
+    tableRows($('disks').tBodies[0], disks.length ? disks.map(([name, d]) => {
+      const tr = el('tr');
+      const r = perSecond(`disk/${name}`, t, [d.read_bytes, d.write_bytes, (d.reads || 0) + (d.writes || 0)]);
+      const n = el('td', null, name);
+      n.title = `${bytes(d.read_bytes)} read, ${bytes(d.write_bytes)} written since boot`;
+      tr.append(n, el('td', 'num', r ? rate(r[0] / 1048576) : '…'), el('td', 'num', r ? rate(r[1] / 1048576) : '…'),
+        el('td', 'num', r ? num(r[2], 0) : '…'));
+      return tr;
+    }) : [emptyRow(4, 'no whole disks')]);
     const mounts = Object.entries(disk.disk_usage || {});
     tableRows($('mounts').tBodies[0], mounts.length ? mounts.map(([mount, u]) => {
       const tr = el('tr');
@@ -589,7 +641,10 @@
     const ifaces = Object.entries(net.interfaces || {});
     tableRows($('ifaces').tBodies[0], ifaces.length ? ifaces.map(([name, i]) => {
       const tr = el('tr');
-      tr.append(el('td', null, name), el('td', 'num', bytes(i.bytes_recv)), el('td', 'num', bytes(i.bytes_sent)),
+      const r = perSecond(`net/${name}`, t, [i.bytes_recv, i.bytes_sent]);
+      const n = el('td', null, name);
+      n.title = `${bytes(i.bytes_recv)} received, ${bytes(i.bytes_sent)} sent since boot`;
+      tr.append(n, el('td', 'num', r ? rate(r[0] / 1048576) : '…'), el('td', 'num', r ? rate(r[1] / 1048576) : '…'),
         el('td', 'num', count((i.errin || 0) + (i.errout || 0))));
       return tr;
     }) : [emptyRow(4, 'no interfaces but loopback')]);
@@ -604,6 +659,23 @@
       tr.append(el('td', 'num', String(p.pid)), el('td', null, p.username || '—'), name, barCell(p.memory_percent));
       return tr;
     }) : [emptyRow(4, 'no processes reported')]);
+  }
+
+  // Per-second rates of cumulative counters between this sample and the
+  // one before (per disk, per interface: the sample carries only their
+  // counters); null for the first, or after a counter went back.
+  const lastCounters = new Map();
+  function perSecond(key, t, values) {
+    const prev = lastCounters.get(key);
+    if (prev && t === prev.t) return prev.rates;
+    const cur = { t, values, rates: null };
+    lastCounters.set(key, cur);
+    if (!prev || !(t > prev.t)) return null;
+    const dt = (t - prev.t) / 1000;
+    const rates = values.map((v, i) => (v >= prev.values[i] ? (v - prev.values[i]) / dt : null));
+    if (rates.some((r) => r === null)) return null;
+    cur.rates = rates;
+    return rates;
   }
 
   function emptyRow(span, text) {
