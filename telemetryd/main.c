@@ -4,6 +4,7 @@
 
 #include "conf.h"
 #include "errors.h"
+#include "history.h"
 #include "log.h"
 #include "net.h"
 #include "nodemetrics.h"
@@ -32,6 +33,7 @@ static void telemetry_release(struct telemetry **t) {
         ws_server_free((*t)->server);
         node_metrics_free((*t)->node);
         sampler_free((*t)->sampler);
+        history_free((*t)->history);
         free((*t)->frame);
 }
 
@@ -55,6 +57,11 @@ int main(int argc, char **argv) {
         r = sampler_new(NULL, &t.sampler);
         if (r >= 0)
                 r = node_metrics_new(&t.node);
+        /* Sized at start for the configured interval: an interval that
+         * controld changes later keeps the ring and so covers more or less
+         * than an hour (docs/telemetry-stream.md#history). */
+        if (r >= 0)
+                r = history_new(history_capacity_for(t.interval), &t.history);
         if (r < 0) {
                 notify_failure(r, ERROR_SPAWN_FAILED, "Cannot open /proc: %m");
                 return 1;

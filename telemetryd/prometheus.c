@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build-config.h"
 #include "exposition.h"
+#include "fileio.h"
 #include "ingestproto.h"
+#include "log.h"
 #include "nodemetrics.h"
 #include "telemetryd.h"
+#include "textfile.h"
 
 #ifdef __clang__
 #define COMPILER "clang " __clang_version__
@@ -118,6 +125,109 @@ static void custom(FILE *f, const struct telemetry *t) {
         fprintf(f, "resolvix_ingest_timeouts_total %" PRIu64 "\n", st.timeouts);
 }
 
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static bool is_prom(const char *name) {
+        size_t n = strlen(name);
+
+        return name[0] != '.' && n > 5 && streq(name + n - 5, ".prom");
+}
+
+/* The *.prom files of textfile_dir (docs/telemetry-stream.md#textfile-
+ * directory), as node_exporter's textfile collector merges them: a file
+ * is checked whole first and either goes in whole or not at all, so one
+ * script's half-written or broken output never makes the scrape invalid.
+ * At most TEXTFILE_FILES_MAX files (by name) of TEXTFILE_FILE_MAX bytes. */
+static void textfiles(FILE *f, const char *dir) {
+        _cleanup_free_ char *buf = NULL;
+        char *names[TEXTFILE_FILES_MAX], why[160];
+        struct timespec mtimes[TEXTFILE_FILES_MAX];
+        bool good[TEXTFILE_FILES_MAX];
+        size_t n = 0, skipped = 0;
+        bool error = false;
+        struct dirent *de;
+        DIR *d;
+
+        d = opendir(dir);
+        if (!d) {
+                log_warning_errno(errno, "Cannot read the textfile directory %s: %m", dir);
+                error = true;
+                goto out;
+        }
+        while ((de = readdir(d))) {
+                if (!is_prom(de->d_name))
+                        continue;
+                if (n == TEXTFILE_FILES_MAX) {
+                        if (!error)
+                                log_warning("More than %d *.prom files in %s: only the first %d by name are read.",
+                                            TEXTFILE_FILES_MAX, dir, TEXTFILE_FILES_MAX);
+                        error = true;
+                        /* Keep the first by name, whatever order readdir gives. */
+                        qsort(names, n, sizeof *names, name_cmp);
+                        skipped++;
+                        if (strcmp(de->d_name, names[n - 1]) >= 0)
+                                continue;
+                        free(names[--n]);
+                }
+                names[n] = strdup(de->d_name);
+                if (names[n])
+                        n++;
+        }
+        closedir(d);
+        qsort(names, n, sizeof *names, name_cmp);
+
+        buf = malloc(TEXTFILE_FILE_MAX + 1);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+                ssize_t len = -ENOMEM;
+                int r;
+
+                good[i] = false;
+                if (buf && asprintf(&path, "%s/%s", dir, names[i]) >= 0)
+                        len = read_file(path, buf, TEXTFILE_FILE_MAX + 1);
+                if (len >= 0 && stat(path, &st) < 0)
+                        len = -errno;
+                if (len < 0) {
+                        log_warning_errno((int) len, "Skipping %s/%s: %m", dir, names[i]);
+                        error = true;
+                        skipped++;
+                        continue;
+                }
+                r = textfile_validate(buf, (size_t) len, why, sizeof why);
+                if (r < 0) {
+                        log_warning("Skipping %s/%s, not valid Prometheus text format: %s", dir, names[i],
+                                    r == -EINVAL ? why : "out of memory");
+                        error = true;
+                        skipped++;
+                        continue;
+                }
+                fwrite(buf, 1, (size_t) len, f);
+                if (len > 0 && buf[len - 1] != '\n')
+                        fputc('\n', f);
+                good[i] = true;
+                mtimes[i] = st.st_mtim;
+        }
+out:
+        expo_family(f, "node_textfile_mtime_seconds", "gauge", "Unixtime mtime of textfiles successfully read.");
+        for (size_t i = 0; i < n; i++) {
+                if (good[i]) {
+                        expo_sample1(f, "node_textfile_mtime_seconds", "file", names[i]);
+                        fprintf(f, " %lld.%03ld\n", (long long) mtimes[i].tv_sec, mtimes[i].tv_nsec / 1000000);
+                }
+                free(names[i]);
+        }
+        expo_family(f, "node_textfile_scrape_error", "gauge",
+                    "1 if there was an error opening or reading a file, 0 otherwise");
+        fprintf(f, "node_textfile_scrape_error %d\n", error ? 1 : 0);
+        expo_family(f, "resolvix_textfile_skipped_files", "gauge",
+                    "Files of the textfile directory left out of this scrape: unreadable, too large, too many or "
+                    "not valid.");
+        fprintf(f, "resolvix_textfile_skipped_files %zu\n", skipped);
+}
+
 int telemetry_metrics(struct telemetry *t, char **ret, size_t *len) {
         char *buf = NULL;
         size_t size = 0;
@@ -132,6 +242,8 @@ int telemetry_metrics(struct telemetry *t, char **ret, size_t *len) {
         sample_figures(f, t->sample);
         self(f, t);
         custom(f, t);
+        if (t->conf.telemetry.textfile_dir[0])
+                textfiles(f, t->conf.telemetry.textfile_dir);
         if (fclose(f) != 0 || r < 0) {
                 free(buf);
                 return -ENOMEM;

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "grow.h"
+#include "history.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "sample-json.h"
@@ -31,6 +32,10 @@ struct client {
         uint64_t generation; /* of the last frame sent; 0 = none yet */
         bool want_sample;    /* just connected, or asked with get_metrics */
         bool failed;         /* a write failed: close at the next chance */
+        /* The answer to get_history, sent before any sample (LWS_PRE
+         * headroom); one at a time, a newer request replaces it. */
+        unsigned char *history;
+        size_t history_len;
         char peer[64];
 };
 
@@ -125,6 +130,8 @@ static int take(struct telemetry *t) {
         if (r < 0)
                 return log_error_errno(r, "Failed to take a sample: %m");
         t->samples++;
+        if (t->history)
+                history_add(t->history, t->sample);
         r = serialise_or_log(t);
         if (r < 0)
                 return r;
@@ -219,6 +226,7 @@ static void stream_close(struct ws_server *s, struct lws *wsi, void *userdata) {
                 t->clients = c->next;
         if (c->next)
                 c->next->prev = c->prev;
+        free(c->history);
 
         log_info("Client %s disconnected (%u client%s).", c->peer, n, n == 1 ? "" : "s");
 }
@@ -268,8 +276,24 @@ static void stream_message(struct ws_server *s, struct lws *wsi, void *userdata,
                 lws_callback_on_writable(wsi);
                 return;
         }
+        if (streq(cmd->valuestring, "get_history")) {
+                const cJSON *since = cJSON_GetObjectItemCaseSensitive(j, "since");
+
+                if (since && (!cJSON_IsNumber(since) || since->valuedouble < 0 || since->valuedouble > 1e11)) {
+                        reply_error(wsi, "invalid_since", "\"since\" is seconds since the epoch, 0 or more.");
+                        return;
+                }
+                free(c->history);
+                c->history = NULL;
+                if (telemetry_history(t, since ? (int64_t) since->valuedouble : 0, &c->history, &c->history_len) < 0) {
+                        reply_error(wsi, "history_failed", "The history could not be written, see the server's log.");
+                        return;
+                }
+                lws_callback_on_writable(wsi);
+                return;
+        }
         snprintf(name, sizeof name, "%s", cmd->valuestring);
-        reply_error(wsi, "unknown_command", "Unknown command \"%s\"; expected get_metrics or ping.",
+        reply_error(wsi, "unknown_command", "Unknown command \"%s\"; expected get_metrics, get_history or ping.",
                     utf8_repair_str(name, safe, sizeof safe));
 }
 
@@ -279,6 +303,15 @@ static int stream_writeable(struct ws_server *s, struct lws *wsi, void *userdata
 
         if (c->failed)
                 return -1;
+        if (c->history) {
+                _cleanup_free_ unsigned char *h = TAKE_PTR(c->history);
+
+                if (ws_send_text(wsi, h + LWS_PRE, c->history_len) < 0)
+                        return -1;
+                /* The sample it may also wait for goes at the next chance. */
+                lws_callback_on_writable(wsi);
+                return 0;
+        }
         if (t->frame_len == 0 || (!c->want_sample && c->generation == t->generation))
                 return 0;
         return send_frame(t, wsi, c);
@@ -303,6 +336,30 @@ static int stream_http(struct ws_server *s, struct lws *wsi, void *client, const
                 resp->content_type = "application/json";
                 return 0;
         }
+        if (streq(path, "/history")) {
+                char arg[32];
+                const char *v = lws_get_urlarg_by_name(wsi, "since=", arg, sizeof arg);
+                unsigned char *h;
+                long long since = 0;
+                char *end;
+
+                if (v) {
+                        errno = 0;
+                        since = strtoll(v, &end, 10);
+                        if (errno != 0 || end == v || *end != '\0' || since < 0)
+                                return ws_http_error(resp, 400, "invalid_since",
+                                                     "since must be seconds since the epoch, 0 or more");
+                }
+                r = telemetry_history(t, since, &h, &resp->len);
+                if (r < 0)
+                        return r;
+                /* The body is the frame without its headroom. */
+                memmove(h, h + LWS_PRE, resp->len);
+                resp->body = (char *) h;
+                resp->status = 200;
+                resp->content_type = "application/json";
+                return 0;
+        }
         if (streq(path, "/metrics")) {
                 r = telemetry_metrics(t, &resp->body, &resp->len);
                 if (r < 0)
@@ -312,6 +369,29 @@ static int stream_http(struct ws_server *s, struct lws *wsi, void *client, const
                 return 0;
         }
         return -ENOENT;
+}
+
+int telemetry_history(struct telemetry *t, int64_t since, unsigned char **ret, size_t *len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        unsigned char *frame;
+        FILE *f;
+        int r;
+
+        if (!t->history)
+                return -ENODATA;
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        /* Headroom first, so the frame is the buffer itself. */
+        fprintf(f, "%*s", LWS_PRE, "");
+        r = history_write_json(t->history, since > INT64_MAX / 1000 ? INT64_MAX : since * 1000, t->interval, f);
+        if (fclose(f) != 0 || r < 0)
+                return log_error_errno(r < 0 ? r : -ENOMEM, "Failed to write the history: %m");
+        frame = (unsigned char *) TAKE_PTR(buf);
+        *ret = frame;
+        *len = size - LWS_PRE;
+        return 0;
 }
 
 static void stream_signal(struct ws_server *s, const struct signalfd_siginfo *si) {

@@ -14,6 +14,7 @@
 #include "wsserver.h"
 
 struct client;
+struct history;
 struct node_metrics;
 
 /* The worker's whole state: one per process, owned by main(). */
@@ -27,6 +28,7 @@ struct telemetry {
         struct ingest *ingest; /* NULL when ingest_port = 0 */
         struct node_metrics *node; /* what /metrics reads */
         const struct sample *sample; /* the newest, NULL before the first */
+        struct history *history;     /* the scheduled samples of the last hour */
 
         /* The newest sample serialised once, after LWS_PRE bytes of
          * headroom, for every client to send from. Reused from sample to
@@ -56,6 +58,10 @@ void telemetry_start(struct telemetry *t);
  * such a sample is not numbered or counted as a tick), and holding the
  * custom metrics as they are now. */
 int telemetry_fresh_sample(struct telemetry *t);
+
+/* The history after since (seconds since the epoch) as JSON, malloc'd
+ * after LWS_PRE bytes of headroom so that it can go out as one frame. */
+int telemetry_history(struct telemetry *t, int64_t since, unsigned char **ret, size_t *len);
 
 /* prometheus.c: GET /metrics, Prometheus text exposition format. */
 int telemetry_metrics(struct telemetry *t, char **ret, size_t *len);

@@ -5,13 +5,18 @@
 'use strict';
 
 (() => {
-  // ?history=N and ?lines=N trade memory for a longer view.
+  // ?history=N and ?lines=N trade memory for a longer view: N points per
+  // chart (an hour at 1 s by default, what telemetryd's history holds),
+  // N lines in the log view.
   const params = new URLSearchParams(location.search);
   const bounded = (name, def, min, max) => {
     const v = Number(params.get(name));
     return Number.isInteger(v) && v >= min && v <= max ? v : def;
   };
-  const HISTORY = bounded('history', 300, 2, 10000); // points per chart
+  const HISTORY = bounded('history', 3600, 2, 10000); // points per chart
+  const RANGES = [300, 900, 1800, 3600]; // seconds the charts can span
+  const RANGE_KEY = 'resolvix-range';
+  const THEME_KEY = 'resolvix-theme';
   const LOG_LINES = bounded('lines', 1000, 10, 20000); // lines kept in the log view
   const STATUS_EVERY_MS = 3000; // how often the header follows /status
   const TOKEN_KEY = 'resolvix-token';
@@ -42,8 +47,8 @@
     return `${b.toFixed(u === 0 || b >= 100 ? 0 : b >= 10 ? 1 : 2)} ${units[u]}`;
   };
   const count = (v) => (typeof v === 'number' ? v.toLocaleString('en-US') : '—');
-  const clock = (iso) => {
-    const d = iso ? new Date(iso) : new Date();
+  const clock = (when) => {
+    const d = when !== undefined ? new Date(when) : new Date();
     return isNaN(d) ? '' : d.toTimeString().slice(0, 8);
   };
   const duration = (s) => {
@@ -68,6 +73,32 @@
     m.className = `meter ${level(percent)}`;
     m.firstChild.style.width = `${Math.max(0, Math.min(100, percent || 0))}%`;
   }
+
+  // ---- the theme ------------------------------------------------------------
+
+  // The system's choice (prefers-color-scheme) until the operator picks
+  // one with the toggle; the pick is kept for this browser.
+  const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
+  function theme() {
+    const picked = localStorage.getItem(THEME_KEY);
+    if (picked === 'light' || picked === 'dark') return picked;
+    return darkQuery.matches ? 'dark' : 'light';
+  }
+  function applyTheme() {
+    const t = theme();
+    document.documentElement.dataset.theme = t;
+    const toggle = $('theme-toggle');
+    toggle.textContent = t === 'dark' ? 'Light' : 'Dark';
+    toggle.setAttribute('aria-label', `switch to the ${t === 'dark' ? 'light' : 'dark'} theme`);
+  }
+  $('theme-toggle').addEventListener('click', () => {
+    localStorage.setItem(THEME_KEY, theme() === 'dark' ? 'light' : 'dark');
+    applyTheme();
+    recolorCharts();
+  });
+  darkQuery.addEventListener('change', () => { applyTheme(); recolorCharts(); });
+  const cssColor = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  applyTheme();
 
   // ---- notices ---------------------------------------------------------------
 
@@ -342,11 +373,20 @@
           y: Object.assign({ ticks: { color: '#7d8aa3', maxTicksLimit: 5, font: { size: 10 } }, grid: { color: grid }, beginAtZero: true }, yOptions || {}),
         },
         plugins: {
-          legend: { labels: { color: '#b6c2d6', boxWidth: 10, boxHeight: 2, font: { size: 11 } } },
+          legend: { labels: { color: cssColor('--text'), boxWidth: 10, boxHeight: 2, font: { size: 11 } } },
           tooltip: { backgroundColor: '#0b1220', borderColor: '#1f2a3d', borderWidth: 1 },
         },
       },
     });
+  }
+
+  // The legend follows the theme; the lines' own colours read on both.
+  function recolorCharts() {
+    for (const chart of Object.values(charts)) {
+      if (!chart) continue;
+      chart.options.plugins.legend.labels.color = cssColor('--text');
+      chart.update('none');
+    }
   }
 
   function series(label, color, fill) {
@@ -371,16 +411,74 @@
     banner('Chart.js is not installed on this node (Debian package libjs-chart.js): figures only, no charts.');
   }
 
-  function push(chart, label, values) {
-    if (!chart) return;
-    const d = chart.data;
-    d.labels.push(label);
-    values.forEach((v, i) => { if (d.datasets[i]) d.datasets[i].data.push(typeof v === 'number' ? v : null); });
-    while (d.labels.length > HISTORY) {
-      d.labels.shift();
-      d.datasets.forEach((s) => s.data.shift());
+  // What the charts show, oldest first: the stream's samples and, after a
+  // (re)connect, telemetryd's history (docs/telemetry-stream.md#history),
+  // at most HISTORY points. The range choice picks the tail that is drawn.
+  const points = [];
+  let range = Number(localStorage.getItem(RANGE_KEY));
+  if (!RANGES.includes(range)) range = 900;
+  const rangeSelect = $('range');
+  rangeSelect.value = String(range);
+  rangeSelect.addEventListener('change', () => {
+    range = Number(rangeSelect.value);
+    localStorage.setItem(RANGE_KEY, String(range));
+    drawCharts();
+  });
+
+  const value = (v) => (typeof v === 'number' && isFinite(v) ? v : null);
+
+  function drawCharts() {
+    if (!haveCharts || !points.length) return;
+    const from = points[points.length - 1].t - range * 1000;
+    let first = points.length - 1;
+    while (first > 0 && points[first - 1].t >= from) first -= 1;
+    const shown = points.slice(first);
+    const cores = shown.reduce((n, p) => Math.max(n, p.cores.length), 0);
+    ensureCoreSeries(cores);
+    const columns = {
+      cpu: [(p) => p.cpu, ...Array.from({ length: charts.cpu.data.datasets.length - 1 }, (_, i) => (p) => p.cores[i])],
+      memory: [(p) => p.memory, (p) => p.swap],
+      disk: [(p) => p.diskRead, (p) => p.diskWrite],
+      network: [(p) => p.netRecv, (p) => p.netSent],
+    };
+    for (const [name, cols] of Object.entries(columns)) {
+      const chart = charts[name];
+      chart.data.labels = shown.map((p) => p.label);
+      cols.forEach((col, i) => { chart.data.datasets[i].data = shown.map((p) => value(col(p))); });
+      chart.update('none');
     }
-    chart.update('none');
+  }
+
+  // Add points in any order; one at the same time as a point held (a
+  // sample both streamed and in the history) is kept once.
+  function addPoints(list) {
+    for (const p of list) {
+      if (!isFinite(p.t)) continue;
+      let i = points.length;
+      while (i > 0 && points[i - 1].t > p.t) i -= 1;
+      if (i > 0 && Math.abs(points[i - 1].t - p.t) < 500) continue;
+      if (i < points.length && Math.abs(points[i].t - p.t) < 500) continue;
+      points.splice(i, 0, p);
+    }
+    if (points.length > HISTORY) points.splice(0, points.length - HISTORY);
+    drawCharts();
+  }
+
+  function onHistory(h) {
+    const ts = Array.isArray(h.timestamps) ? h.timestamps : [];
+    const col = (name, i) => (Array.isArray(h[name]) ? h[name][i] : null);
+    addPoints(ts.map((t, i) => ({
+      t,
+      label: clock(t),
+      cpu: col('cpu_usage_percent', i),
+      cores: col('cpu_per_core_percent', i) || [],
+      memory: col('memory_usage_percent', i),
+      swap: col('swap_usage_percent', i),
+      diskRead: col('disk_read_mb_per_sec', i),
+      diskWrite: col('disk_write_mb_per_sec', i),
+      netRecv: col('bytes_recv_mb_per_sec', i),
+      netSent: col('bytes_sent_mb_per_sec', i),
+    })));
   }
 
   // Per-core lines join the CPU chart as cores are seen; a core that came
@@ -456,6 +554,10 @@
   }
 
   function onSample(s) {
+    if (s && s.type === 'history') {
+      onHistory(s);
+      return;
+    }
     const m = s && s.metrics;
     if (!m || !m.cpu) return;
     // A get_metrics answer within the same second may repeat the latest sample.
@@ -468,8 +570,21 @@
 
     const cpu = m.cpu;
     const cores = Array.isArray(cpu.cpu_per_core_percent) ? cpu.cpu_per_core_percent : [];
-    ensureCoreSeries(cores.length);
-    push(charts.cpu, label, [cpu.cpu_usage_percent, ...cores]);
+    const mem = m.memory || {};
+    const io = (m.disk || {}).disk_io || {};
+    const netNow = m.network || {};
+    addPoints([{
+      t: Date.parse(s.timestamp),
+      label,
+      cpu: cpu.cpu_usage_percent,
+      cores,
+      memory: mem.memory_usage_percent,
+      swap: mem.swap_usage_percent,
+      diskRead: io.read_mb_per_sec,
+      diskWrite: io.write_mb_per_sec,
+      netRecv: netNow.bytes_recv_mb_per_sec,
+      netSent: netNow.bytes_sent_mb_per_sec,
+    }]);
     $('cpu-now').textContent = pct(cpu.cpu_usage_percent);
     renderCores(cores);
     facts('cpu-facts', [
@@ -479,8 +594,6 @@
       ...(s.interval ? [['interval', `${s.interval} s`]] : []),
     ]);
 
-    const mem = m.memory || {};
-    push(charts.memory, label, [mem.memory_usage_percent, mem.swap_usage_percent]);
     $('mem-now').textContent = pct(mem.memory_usage_percent);
     gauges('mem-gauges', [['memory', mem.memory_usage_percent], ['swap', mem.swap_total_gb ? mem.swap_usage_percent : null]]);
     facts('mem-facts', [
@@ -490,9 +603,23 @@
     ]);
 
     const disk = m.disk || {};
-    const io = disk.disk_io || {};
-    push(charts.disk, label, [io.read_mb_per_sec, io.write_mb_per_sec]);
     $('disk-now').textContent = `R ${rate(io.read_mb_per_sec)}  W ${rate(io.write_mb_per_sec)}`;
+    facts('disk-facts', [
+      ['IOPS', num((io.read_iops || 0) + (io.write_iops || 0), 0)],
+      ['reads/s', num(io.read_iops, 0)],
+      ['writes/s', num(io.write_iops, 0)],
+    ]);
+    const t = Date.parse(s.timestamp);
+    const disks = Object.entries(disk.disks || {});
+    tableRows($('disks').tBodies[0], disks.length ? disks.map(([name, d]) => {
+      const tr = el('tr');
+      const r = perSecond(`disk/${name}`, t, [d.read_bytes, d.write_bytes, (d.reads || 0) + (d.writes || 0)]);
+      const n = el('td', null, name);
+      n.title = `${bytes(d.read_bytes)} read, ${bytes(d.write_bytes)} written since boot`;
+      tr.append(n, el('td', 'num', r ? rate(r[0] / 1048576) : '…'), el('td', 'num', r ? rate(r[1] / 1048576) : '…'),
+        el('td', 'num', r ? num(r[2], 0) : '…'));
+      return tr;
+    }) : [emptyRow(4, 'no whole disks')]);
     const mounts = Object.entries(disk.disk_usage || {});
     tableRows($('mounts').tBodies[0], mounts.length ? mounts.map(([mount, u]) => {
       const tr = el('tr');
@@ -505,7 +632,6 @@
     }) : [emptyRow(5, 'no block-device filesystems')]);
 
     const net = m.network || {};
-    push(charts.network, label, [net.bytes_recv_mb_per_sec, net.bytes_sent_mb_per_sec]);
     $('net-now').textContent = `↓ ${rate(net.bytes_recv_mb_per_sec)}  ↑ ${rate(net.bytes_sent_mb_per_sec)}`;
     facts('net-facts', [
       ['TCP connections', count(net.active_connections)],
@@ -515,7 +641,10 @@
     const ifaces = Object.entries(net.interfaces || {});
     tableRows($('ifaces').tBodies[0], ifaces.length ? ifaces.map(([name, i]) => {
       const tr = el('tr');
-      tr.append(el('td', null, name), el('td', 'num', bytes(i.bytes_recv)), el('td', 'num', bytes(i.bytes_sent)),
+      const r = perSecond(`net/${name}`, t, [i.bytes_recv, i.bytes_sent]);
+      const n = el('td', null, name);
+      n.title = `${bytes(i.bytes_recv)} received, ${bytes(i.bytes_sent)} sent since boot`;
+      tr.append(n, el('td', 'num', r ? rate(r[0] / 1048576) : '…'), el('td', 'num', r ? rate(r[1] / 1048576) : '…'),
         el('td', 'num', count((i.errin || 0) + (i.errout || 0))));
       return tr;
     }) : [emptyRow(4, 'no interfaces but loopback')]);
@@ -530,6 +659,23 @@
       tr.append(el('td', 'num', String(p.pid)), el('td', null, p.username || '—'), name, barCell(p.memory_percent));
       return tr;
     }) : [emptyRow(4, 'no processes reported')]);
+  }
+
+  // Per-second rates of cumulative counters between this sample and the
+  // one before (per disk, per interface: the sample carries only their
+  // counters); null for the first, or after a counter went back.
+  const lastCounters = new Map();
+  function perSecond(key, t, values) {
+    const prev = lastCounters.get(key);
+    if (prev && t === prev.t) return prev.rates;
+    const cur = { t, values, rates: null };
+    lastCounters.set(key, cur);
+    if (!prev || !(t > prev.t)) return null;
+    const dt = (t - prev.t) / 1000;
+    const rates = values.map((v, i) => (v >= prev.values[i] ? (v - prev.values[i]) / dt : null));
+    if (rates.some((r) => r === null)) return null;
+    cur.rates = rates;
+    return rates;
   }
 
   function emptyRow(span, text) {
@@ -679,7 +825,14 @@
     telemetry: new Stream('telemetry', onSample),
     livelogs: new Stream('livelogs', onLog),
   };
-  streams.telemetry.onOpen = askSample;
+  // The history first, so that the charts are full at once after a
+  // reload; asked on the stream, which carries the token and needs no
+  // cross-origin fetch.
+  streams.telemetry.onOpen = () => {
+    const since = points.length ? Math.floor(points[points.length - 1].t / 1000) : Math.floor(Date.now() / 1000) - 3600;
+    streams.telemetry.send({ command: 'get_history', since });
+    askSample();
+  };
   streams.livelogs.onOpen = onLogOpen;
 
   setRefresh();

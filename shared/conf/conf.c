@@ -73,6 +73,7 @@ static const struct conf_key conf_keys[] = {
         { "telemetry", "ingest_max_points", CONF_UINT, F(telemetry.ingest_max_points), 1, 1000000, "1000", NULL },
         { "telemetry", "ingest_max_clients", CONF_UINT, F(telemetry.ingest_max_clients), 1, 65536, "256", NULL },
         { "telemetry", "ingest_idle_timeout", CONF_UINT, F(telemetry.ingest_idle_timeout), 1, 86400, "60", NULL },
+        { "telemetry", "textfile_dir", CONF_PATH, F(telemetry.textfile_dir), 0, 0, "", NULL },
 
         { "livelogs", "listen", CONF_ADDRESS, F(livelogs.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "livelogs", "port", CONF_PORT, F(livelogs.stream.port), 1, 65535, "8755", NULL },
@@ -250,6 +251,9 @@ int conf_set(struct conf *c, const char *section, const char *key, const char *v
                 break;
 
         case CONF_PATH:
+                /* Empty where the default is: the feature is off. */
+                if (value[0] == '\0' && k->def && k->def[0] == '\0')
+                        break;
                 if (value[0] != '/' || !all_chars(value, is_text))
                         return BAD("an absolute path");
                 break;

@@ -58,6 +58,7 @@ struct conf {
                 unsigned ingest_max_points;  /* points held per metric; the oldest go first */
                 unsigned ingest_max_clients; /* ingest connections open at once */
                 unsigned ingest_idle_timeout; /* seconds a connection may go without a complete request */
+                char textfile_dir[PATH_MAX];  /* *.prom files merged into /metrics; "" = off */
         } telemetry;
 
         struct {

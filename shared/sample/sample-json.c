@@ -87,7 +87,7 @@ static bool add_memory(cJSON *metrics, const struct sample *s) {
 }
 
 static bool add_disk(cJSON *metrics, const struct sample *s) {
-        cJSON *disk = cJSON_AddObjectToObject(metrics, "disk"), *usage, *io;
+        cJSON *disk = cJSON_AddObjectToObject(metrics, "disk"), *usage, *io, *disks;
 
         if (!disk || !(usage = cJSON_AddObjectToObject(disk, "disk_usage")))
                 return false;
@@ -103,8 +103,27 @@ static bool add_disk(cJSON *metrics, const struct sample *s) {
                         return false;
         }
         io = cJSON_AddObjectToObject(disk, "disk_io");
-        return io && json_add_round2(io, "read_mb_per_sec", s->disk.read_bytes_per_sec / MIB) &&
-               json_add_round2(io, "write_mb_per_sec", s->disk.write_bytes_per_sec / MIB);
+        if (!io || !json_add_round2(io, "read_mb_per_sec", s->disk.read_bytes_per_sec / MIB) ||
+            !json_add_round2(io, "write_mb_per_sec", s->disk.write_bytes_per_sec / MIB) ||
+            !json_add_round2(io, "read_iops", s->disk.reads_per_sec) ||
+            !json_add_round2(io, "write_iops", s->disk.writes_per_sec))
+                return false;
+        /* Cumulative, like the interfaces: a client makes rates of its own
+         * between two samples, per disk. */
+        disks = cJSON_AddObjectToObject(disk, "disks");
+        if (!disks)
+                return false;
+        for (size_t i = 0; i < s->disk.n_disks; i++) {
+                const struct sample_disk *d = &s->disk.disks[i];
+                cJSON *o = add_object(disks, d->name);
+
+                if (!o || !cJSON_AddNumberToObject(o, "read_bytes", (double) d->read_bytes) ||
+                    !cJSON_AddNumberToObject(o, "write_bytes", (double) d->written_bytes) ||
+                    !cJSON_AddNumberToObject(o, "reads", (double) d->reads) ||
+                    !cJSON_AddNumberToObject(o, "writes", (double) d->writes))
+                        return false;
+        }
+        return true;
 }
 
 static bool add_network(cJSON *metrics, const struct sample *s) {

@@ -34,6 +34,7 @@ struct sample_mount {
 struct sample_disk {
         char name[PROCFS_DISK_NAME_MAX];
         uint64_t read_bytes, written_bytes; /* cumulative */
+        uint64_t reads, writes;             /* completed I/Os, cumulative */
 };
 
 struct sample_process {
@@ -69,6 +70,7 @@ struct sample {
                 struct sample_disk *disks; /* whole physical disks */
                 size_t n_disks;
                 double read_bytes_per_sec, write_bytes_per_sec;
+                double reads_per_sec, writes_per_sec; /* IOPS, all disks */
         } disk;
 
         struct {

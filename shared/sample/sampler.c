@@ -332,7 +332,7 @@ static bool disk_counted(struct sampler *s, const struct diskstat *d) {
 
 static int read_disks(struct sampler *s, struct slot *cur, const struct sample *prev, double window) {
         struct sample *x = &cur->s;
-        uint64_t rd = 0, wr = 0;
+        uint64_t rd = 0, wr = 0, rops = 0, wops = 0;
         struct diskstat d;
         const char *p;
         ssize_t n;
@@ -354,6 +354,8 @@ static int read_disks(struct sampler *s, struct slot *cur, const struct sample *
                 snprintf(sd->name, sizeof sd->name, "%s", d.name);
                 sd->read_bytes = d.sectors_read * DISKSTAT_SECTOR;
                 sd->written_bytes = d.sectors_written * DISKSTAT_SECTOR;
+                sd->reads = d.reads;
+                sd->writes = d.writes;
                 if (!prev)
                         continue;
                 /* Same position first: the order hardly ever changes. A disk
@@ -363,6 +365,8 @@ static int read_disks(struct sampler *s, struct slot *cur, const struct sample *
                         if (streq(pd->name, sd->name)) {
                                 rd += counter_delta(pd->read_bytes, sd->read_bytes);
                                 wr += counter_delta(pd->written_bytes, sd->written_bytes);
+                                rops += counter_delta(pd->reads, sd->reads);
+                                wops += counter_delta(pd->writes, sd->writes);
                                 break;
                         }
                 }
@@ -370,6 +374,8 @@ static int read_disks(struct sampler *s, struct slot *cur, const struct sample *
         if (window > 0) {
                 x->disk.read_bytes_per_sec = (double) rd / window;
                 x->disk.write_bytes_per_sec = (double) wr / window;
+                x->disk.reads_per_sec = (double) rops / window;
+                x->disk.writes_per_sec = (double) wops / window;
         }
         return 0;
 }

@@ -97,3 +97,53 @@ def test_history_and_log_lines_stay_bounded(node, tmp_path):
     assert r["firstLine"] == "bounded line 71"
     assert r["points"] == {"chart-cpu": 5, "chart-memory": 5, "chart-disk": 5, "chart-network": 5}
     assert set(r["cpuSeriesLengths"]) == {5}
+
+
+def test_reload_fills_the_charts_from_history(node, tmp_path):
+    node.start(interval=1)
+    r = browse("reload", tmp_path, url=f"http://127.0.0.1:{node.port}/", controlPort=node.port,
+               logFile=str(node.log), samples=6)
+    assert r["before"] >= 6
+    # Without the history a reloaded page starts with one point (the
+    # get_metrics answer) and grows by one a second.
+    assert r["afterReload"] >= r["before"], r
+    assert r["afterReloadMemory"] == r["afterReload"]
+    assert all(isinstance(v, (int, float)) for v in r["cpuValues"])
+    assert r["rangeVisible"] and r["rangeOptions"] == ["5 min", "15 min", "30 min", "1 h"]
+    assert r["rangeAfterReload"] == "300"
+
+
+@pytest.mark.parametrize("width,scheme", [(390, "light"), (390, "dark"), (1440, "light")])
+def test_rates_theme_and_phone_width(node, tmp_path, width, scheme):
+    node.start(interval=1)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"dashboard-{width}-{scheme}.png"
+    r = browse("looks", tmp_path, url=f"http://127.0.0.1:{node.port}/", controlPort=node.port,
+               logFile=str(node.log), width=width, height=844, colorScheme=scheme, screenshot=str(shot))
+    # Per-interface and per-disk rates, and IOPS, as the operator reads them.
+    assert r["ifaceHeaders"] == ["interface", "in/s", "out/s", "errors"]
+    assert r["diskHeaders"] == ["disk", "read/s", "write/s", "IOPS"]
+    ifaces = [line for line in open("/proc/net/dev").read().splitlines()[2:] if not line.strip().startswith("lo:")]
+    assert len(r["ifaces"]) == max(1, len(ifaces))
+    rate = r"\d+(\.\d+)? (KiB|MiB)/s"
+    for row in r["ifaces"]:
+        if ifaces:
+            assert len(re.findall(rate, row)) == 2, row
+    for row in r["disks"]:
+        assert row == "no whole disks" or len(re.findall(rate, row)) == 2, row
+    assert re.match(r"IOPS\s+\d+\s+reads/s\s+\d+\s+writes/s\s+\d+$", r["diskFacts"].replace("\n", " ")), r["diskFacts"]
+    # Nothing wider than the window; every table header readable.
+    assert r["innerWidth"] == width
+    assert r["scrollWidth"] <= width and r["scrollWidthAfterToggle"] <= width, r
+    assert r["cramped"] == [], r["cramped"]
+    assert r["rangeVisible"]
+    # The theme follows the system until the toggle picks one, which stays.
+    assert r["theme"] == scheme
+    other = "dark" if scheme == "light" else "light"
+    assert r["toggle"] == other.capitalize()
+    assert r["themeAfterToggle"] == other and r["themeAfterReload"] == other
+    assert r["toggleAfterToggle"] == scheme.capitalize()
+    assert r["background"] != r["backgroundAfterToggle"]
+    light_bg, dark_bg = "rgb(244, 246, 250)", "rgb(10, 15, 26)"
+    assert r["background"] == (light_bg if scheme == "light" else dark_bg)
+    assert r["pointsAfterReload"] >= 3  # the history, at once

@@ -11,6 +11,10 @@
 //   token   the page asks for the token, a wrong one is asked again, the right
 //           one lets the buttons work
 //   bounds  with ?history=&lines=, the charts and the log stay at their bounds
+//   looks   at cfg.width in cfg.colorScheme: per-disk and per-interface rates,
+//           IOPS, the theme and its toggle, nothing wider than the window
+//   reload  after a reload the charts are full at once from telemetryd's
+//           history; the range choice is kept and narrows the charts
 'use strict';
 const fs = require('fs');
 const http = require('http');
@@ -218,11 +222,87 @@ async function bounds(page) {
   report.cpuSeriesLengths = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets.map((d) => d.data.length));
 }
 
+// Table headers whose text does not fit their cell, or that overlap the
+// next, and figures cut short.
+const crampedHeaders = (page) => page.evaluate(() => {
+  const out = [];
+  for (const td of document.querySelectorAll('tbody td.num')) {
+    if (td.offsetParent !== null && td.scrollWidth > td.clientWidth + 1) out.push(`${td.textContent} is cut`);
+  }
+  for (const tr of document.querySelectorAll('thead tr')) {
+    const ths = [...tr.children].filter((th) => th.offsetParent !== null);
+    ths.forEach((th, i) => {
+      const r = th.getBoundingClientRect();
+      if (th.scrollWidth > th.clientWidth + 1) out.push(`${th.textContent} is cut`);
+      if (ths[i + 1] && r.right > ths[i + 1].getBoundingClientRect().left + 1) out.push(`${th.textContent} overlaps`);
+    });
+  }
+  return out;
+});
+
+const background = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+
+async function looks(page) {
+  await page.goto(cfg.url);
+  await showsText(page, '#node', cfg.nodeId);
+  await allChartsAtLeast(page, 3);
+  // Rates need two samples of the counters: then every row has its figures.
+  const rated = (sel) => until(`rates in ${sel}`, async () => {
+    const rows = await seen(page, `${sel} tbody tr`);
+    return rows.length > 0 && rows.every((r) => /\/s/.test(r) || /^no /.test(r));
+  });
+  await rated('#ifaces');
+  await rated('#disks');
+  report.ifaces = await seen(page, '#ifaces tbody tr');
+  report.ifaceHeaders = await seen(page, '#ifaces th');
+  report.disks = await seen(page, '#disks tbody tr');
+  report.diskHeaders = await seen(page, '#disks th');
+  report.diskFacts = await seenText(page, '#disk-facts');
+  report.mountHeaders = await seen(page, '#mounts th');
+  report.procHeaders = await seen(page, '#procs th');
+  report.scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  report.innerWidth = await page.evaluate(() => window.innerWidth);
+  report.cramped = await crampedHeaders(page);
+  report.theme = await page.evaluate(() => document.documentElement.dataset.theme);
+  report.background = await background(page);
+  report.toggle = await seenText(page, '#theme-toggle');
+  report.rangeVisible = await page.locator('#range').isVisible();
+  if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
+  await page.click('#theme-toggle');
+  report.themeAfterToggle = await page.evaluate(() => document.documentElement.dataset.theme);
+  report.backgroundAfterToggle = await background(page);
+  report.toggleAfterToggle = await seenText(page, '#theme-toggle');
+  await page.reload();
+  await waitFor(page, 'a filled CPU chart', () => window.Chart && window.Chart.getChart('chart-cpu')
+    && window.Chart.getChart('chart-cpu').data.labels.length > 0);
+  report.pointsAfterReload = await chartPoints(page, 'chart-cpu');
+  report.themeAfterReload = await page.evaluate(() => document.documentElement.dataset.theme);
+  report.scrollWidthAfterToggle = await page.evaluate(() => document.documentElement.scrollWidth);
+}
+
+async function reload(page) {
+  await page.goto(cfg.url);
+  await allChartsAtLeast(page, cfg.samples);
+  report.before = await chartPoints(page, 'chart-cpu');
+  report.rangeOptions = await page.locator('#range option').allInnerTexts();
+  report.rangeVisible = await page.locator('#range').isVisible();
+  await page.selectOption('#range', '300');
+  await page.reload();
+  // The first drawing after the reload: no waiting for samples to come.
+  await waitFor(page, 'a filled CPU chart', () => window.Chart && window.Chart.getChart('chart-cpu')
+    && window.Chart.getChart('chart-cpu').data.labels.length > 0);
+  report.afterReload = await chartPoints(page, 'chart-cpu');
+  report.afterReloadMemory = await chartPoints(page, 'chart-memory');
+  report.rangeAfterReload = await page.locator('#range').inputValue();
+  report.cpuValues = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets[0].data);
+}
+
 (async () => {
   const context = await chromium.launchPersistentContext(cfg.profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    viewport: { width: 1440, height: 1000 },
+    viewport: { width: cfg.width || 1440, height: cfg.height || 1000 },
+    colorScheme: cfg.colorScheme || 'dark',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -230,7 +310,7 @@ async function bounds(page) {
     const page = await context.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') report.console.push(m.text()); });
     page.on('pageerror', (e) => report.errors.push(e.message));
-    await { live, token, bounds }[scenario](page);
+    await { live, token, bounds, reload, looks }[scenario](page);
   } finally {
     await context.close();
   }
