@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -342,8 +343,19 @@ static char *file_reader(char *str, int num, void *userdata) {
         struct file_ctx *ctx = userdata;
         size_t len;
 
-        if (ctx->r < 0 || !fgets(str, num, ctx->f))
+        if (ctx->r < 0)
                 return NULL;
+        if (!fgets(str, num, ctx->f)) {
+                /* A directory opens, then fails here: say so rather than
+                 * take it for an empty file. */
+                if (ferror(ctx->f)) {
+                        int r = negative_errno();
+
+                        snprintf(ctx->err, ctx->errsz, "%s: cannot read: %s", ctx->path, strerror(-r));
+                        ctx->r = r;
+                }
+                return NULL;
+        }
         ctx->line++;
         len = strlen(str);
         if (len == (size_t) num - 1 && str[len - 1] != '\n' && !feof(ctx->f)) {
@@ -393,6 +405,24 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errsz) {
                             ctx.line);
         snprintf(c->path, sizeof c->path, "%s", path);
         return 0;
+}
+
+int conf_load_sources(struct conf *c, const char *path, char *const *envp, char *err, size_t errsz) {
+        bool explicit = true;
+        int r;
+
+        if (!path)
+                path = getenv("RESOLVIX_CONFIG");
+        if (!path) {
+                path = CONF_DEFAULT_PATH;
+                explicit = false;
+        }
+        if (path[0] != '\0') {
+                r = conf_load_file(c, path, err, errsz);
+                if (r < 0 && !(r == -ENOENT && !explicit))
+                        return r;
+        }
+        return conf_load_env(c, envp, err, errsz);
 }
 
 static void env_name(const struct conf_key *k, char *buf, size_t size) {
@@ -550,8 +580,7 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
         struct option opts[64];
         char shortopts[64] = "+c:vh";
         size_t n = 0, nflags = 0;
-        const char *config_path;
-        bool config_explicit = false;
+        const char *config_path = NULL;
         char err[PATH_MAX + 256];
         int r, opt;
 
@@ -573,12 +602,6 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
         }
         opts[n] = (struct option){ 0 };
 
-        config_path = getenv("RESOLVIX_CONFIG");
-        if (config_path)
-                config_explicit = true;
-        else
-                config_path = CONF_DEFAULT_PATH;
-
         /* First pass: only find --config, --help and --version, so that the
          * file can be read before the flags that override it. */
         optind = 0;
@@ -587,7 +610,6 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
                 switch (opt) {
                 case 'c':
                         config_path = optarg;
-                        config_explicit = true;
                         break;
                 case 'h':
                         cli->help = true;
@@ -616,16 +638,8 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
         }
 
         conf_defaults(c);
-        if (config_path[0] != '\0') {
-                r = conf_load_file(c, config_path, err, sizeof err);
-                if (r == -ENOENT && !config_explicit)
-                        r = 0;
-                if (r < 0)
-                        return log_error_errno(r, "Invalid configuration: %s", err);
-        }
-
         extern char **environ;
-        r = conf_load_env(c, environ, err, sizeof err);
+        r = conf_load_sources(c, config_path, environ, err, sizeof err);
         if (r < 0)
                 return log_error_errno(r, "Invalid configuration: %s", err);
 

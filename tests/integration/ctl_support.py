@@ -91,8 +91,10 @@ class Node:
 
 
 def ctl_env(extra=None):
-    """A clean environment: nothing of the caller's RESOLVIX_* leaks in."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    """A clean environment: nothing of the caller's RESOLVIX_* leaks in, and
+    no configuration file is read unless a test names one (this machine's
+    /etc/resolvix/resolvix.conf is not the test's)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "RESOLVIX_CONFIG": ""}
     env.update({k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")})
     env.update(extra or {})
     return env
