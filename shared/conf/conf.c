@@ -331,6 +331,7 @@ struct file_ctx {
         const char *path;
         FILE *f;
         unsigned line;
+        bool unclosed; /* the line read last opens a [section] it does not close */
         char *err;
         size_t errsz;
         int r;
@@ -358,6 +359,11 @@ static char *file_reader(char *str, int num, void *userdata) {
         }
         ctx->line++;
         len = strlen(str);
+        {
+                const char *p = str + strspn(str, " \t");
+
+                ctx->unclosed = *p == '[' && !strchr(p, ']');
+        }
         if (len == (size_t) num - 1 && str[len - 1] != '\n' && !feof(ctx->f)) {
                 ctx->r = fail(ctx->err, ctx->errsz, "%s:%u: line longer than %d characters", ctx->path, ctx->line,
                               num - 2);
@@ -396,10 +402,15 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errsz) {
         ini_allow_multiline = false;
         ini_use_stack = false;
         ini_max_line = 4096;
+        /* Else inih reads on past a bad line, and the line we would name is
+         * the file's last, not the bad one. */
+        ini_stop_on_first_error = true;
 
         r = ini_parse_stream(file_reader, &ctx, file_handler, &ctx);
         if (ctx.r < 0)
                 return ctx.r;
+        if (r != 0 && ctx.unclosed)
+                return fail(err, errsz, "%s:%u: section header without its closing ']'", path, ctx.line);
         if (r != 0)
                 return fail(err, errsz, "%s:%u: syntax error (expected [section], key = value, or a ; comment)", path,
                             ctx.line);
