@@ -32,8 +32,8 @@ value() { # SECTION KEY
 # A wildcard listen address is reached on this machine's loopback.
 host() {
         case $1 in
-        '' | 0.0.0.0 | '*') echo 127.0.0.1 ;;
-        :: | '[::]') echo '[::1]' ;;
+        '' | 0.0.0.0) echo 127.0.0.1 ;;
+        ::) echo '[::1]' ;;
         *:*) echo "[$1]" ;;
         *) echo "$1" ;;
         esac

@@ -256,9 +256,9 @@ static int parse_number(const char *opt, const char *v, unsigned long min, unsig
 /* Where to connect to reach a server listening on addr: a wildcard means
  * any address of this machine, so loopback. */
 static const char *connect_host(const char *addr) {
-        if (addr[0] == '\0' || streq(addr, "0.0.0.0") || streq(addr, "*"))
+        if (addr[0] == '\0' || streq(addr, "0.0.0.0"))
                 return "127.0.0.1";
-        if (streq(addr, "::") || streq(addr, "[::]"))
+        if (streq(addr, "::"))
                 return "::1";
         return addr;
 }

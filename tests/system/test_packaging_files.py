@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "packaging"
@@ -199,3 +200,56 @@ def test_unit_bounds_memory_tasks_and_files(controld):
     # Three single-threaded processes, plus ExecReload's kill.
     tasks = int(unit["TasksMax"])
     assert 4 <= tasks <= 64, tasks
+
+
+# ---- the examples the package installs under /usr/share/doc/resolvix/examples
+
+EXAMPLES = PKG / "examples"
+
+
+def test_prometheus_example_is_a_valid_config_scraping_telemetryd():
+    if not shutil.which("promtool"):
+        pytest.fail("promtool is not installed (packaging/deps.sh test installs prometheus)")
+    path = EXAMPLES / "prometheus.yml"
+    p = subprocess.run(["promtool", "check", "config", str(path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "SUCCESS" in p.stdout
+    [job] = yaml.safe_load(path.read_text())["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["localhost:8756"]
+
+
+def test_grafana_examples_provision_the_datasource_and_node_exporter_full():
+    [ds] = yaml.safe_load((EXAMPLES / "grafana" / "datasource.yml").read_text())["datasources"]
+    assert (ds["type"], ds["uid"], ds["url"]) == ("prometheus", "prometheus", "http://localhost:9090")
+    text = (EXAMPLES / "grafana" / "dashboards.yml").read_text()
+    [provider] = yaml.safe_load(text)["providers"]
+    assert provider["type"] == "file"
+    path = provider["options"]["path"]
+    # The comment says how to put dashboard 1860 where the provider looks,
+    # with the data source the other file provisions.
+    assert "https://grafana.com/api/dashboards/1860/revisions/latest/download" in text
+    assert f"{path}/node-exporter-full.json" in text
+    assert f"s/${{DS_PROMETHEUS}}/{ds['uid']}/g" in text
+
+
+def test_the_package_installs_the_examples_and_docs():
+    debian = PKG / "debian"
+    listed = (debian / "resolvix.examples").read_text().split()
+    assert sorted(listed) == ["packaging/examples/grafana", "packaging/examples/prometheus.yml"]
+    for entry in listed + (debian / "resolvix.docs").read_text().split():
+        assert (ROOT / entry).exists(), entry
+    readme = (debian / "README.Debian").read_text()
+    for needle in ("[control]\n  token =", "TLS", "not part of this package yet", "examples/",
+                   "Node Exporter Full"):
+        assert needle in readme, needle
+
+
+def test_long_description_says_what_resolvix_is():
+    control = (PKG / "debian" / "control").read_text()
+    description = control.split("\nDescription: ", 1)[1]
+    synopsis, long = description.split("\n", 1)
+    assert len(synopsis) <= 80 and not synopsis.endswith(".")
+    assert all(line.startswith(" ") for line in long.rstrip("\n").splitlines())
+    for needle in ("CPU", "log file", "systemd journal", "dashboard", "resolvixctl", "Prometheus", "node_exporter"):
+        assert needle in long, needle
