@@ -286,6 +286,7 @@ static int load_config(int argc, char **argv, const struct option *options, cons
         _cleanup_free_ char **copy = NULL;
         const char *path = NULL;
         char err[PATH_MAX + 256];
+        bool help = false;
         int opt, r;
 
         copy = calloc((size_t) argc + 1, sizeof *copy);
@@ -299,8 +300,15 @@ static int load_config(int argc, char **argv, const struct option *options, cons
         while ((opt = getopt_long(argc, copy, optstring, options, NULL)) >= 0)
                 if (opt == 'c')
                         path = optarg;
+                else if (opt == 'h' || opt == 'V')
+                        help = true;
         optind = 0;
         r = conf_load_sources(conf, path, environ, err, sizeof err);
+        /* Help and the version are there whatever the file says. */
+        if (r < 0 && help) {
+                conf_defaults(conf);
+                return 0;
+        }
         if (r < 0) {
                 ctl_error("invalid configuration: %s", err);
                 return -EINVAL;
@@ -459,6 +467,9 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                 }
         }
 
+        for (int i = optind; i < argc; i++)
+                argv[i] = unmask(argv[i], masked, n_masked);
+
         if (optind < argc && streq(argv[optind], "help")) {
                 help = true;
                 optind++;
@@ -478,8 +489,6 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                 return 0;
         }
         optind++;
-        for (int i = optind; i < argc; i++)
-                argv[i] = unmask(argv[i], masked, n_masked);
 
         /* -n means --lines to logs and --count to watch. */
         if (n_name && streq(n_name, "-n"))

@@ -121,6 +121,10 @@ def test_an_unreadable_configuration_is_a_usage_error(tmp_path):
     assert r.returncode == 2
     assert r.stderr == f"resolvixctl: invalid configuration: {tmp_path}: cannot read: Is a directory\n"
 
+    # Help is there whatever the file says.
+    r = ctl("status", "--help", "--config", missing)
+    assert (r.returncode, r.stderr) == (0, "") and r.stdout.startswith("Usage: resolvixctl status")
+
     r = ctl("status", env={"RESOLVIX_CONFIG": str(missing)})
     assert r.returncode == 2 and "cannot open: No such file or directory" in r.stderr
 
