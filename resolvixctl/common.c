@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "build-config.h"
+#include "conf.h"
 #include "ctl.h"
 #include "net.h"
 
@@ -38,6 +40,10 @@ void ctl_error_defer(bool defer) {
                 deferred_len = 0;
                 deferred[0] = '\0';
         }
+}
+
+const char *ctl_config_name(const struct ctl *c) {
+        return c->config_path ?: CONF_DEFAULT_PATH;
 }
 
 int ctl_exit_status(int r) {

@@ -38,7 +38,7 @@ static int fetch_status(const struct ctl *c, struct ctl_reply *ret) {
         r = ctl_http(c, url, c->token, NULL, CONTROLD, ret);
         if (r < 0)
                 return r;
-        return ctl_reply_check(ret, CONTROLD);
+        return ctl_reply_check(c, ret, CONTROLD);
 }
 
 int ctl_get_status(const struct ctl *c, cJSON **ret) {
@@ -183,7 +183,7 @@ static int control(struct ctl *c, const char *verb) {
         if (r < 0)
                 return r;
         if (reply.status == 401)
-                return ctl_reply_check(&reply, CONTROLD);
+                return ctl_reply_check(c, &reply, CONTROLD);
         answer = cJSON_ParseWithLength(reply.body, reply.len);
         if (c->json && answer) {
                 fputs(reply.body, stdout);
@@ -194,7 +194,7 @@ static int control(struct ctl *c, const char *verb) {
                 const char *message = string_of(answer, "message"), *detail = string_of(answer, "detail");
 
                 if (!message)
-                        return ctl_reply_check(&reply, CONTROLD);
+                        return ctl_reply_check(c, &reply, CONTROLD);
                 ctl_error("cannot %s %s: %s%s%s%s", verb, worker, message, detail ? " (" : "", detail ?: "",
                           detail ? ")" : "");
                 return -EIO;

@@ -25,7 +25,6 @@ enum {
 /* -EINVAL means a usage error: the command has printed what was wrong. */
 int ctl_exit_status(int r);
 
-#define CTL_DEFAULT_HOST "127.0.0.1"
 #define CTL_HOST_MAX 256
 #define CTL_URL_MAX 2048
 
@@ -52,8 +51,12 @@ struct ctl {
         const struct conf *conf;    /* the configuration: default ports */
         struct ctl_address control; /* controld: from --host/--port/RESOLVIX_HOST, or an http:// URI */
         const char *uri;            /* the positional URI, if the command takes one */
-        const char *token;          /* --token, else RESOLVIX_TOKEN */
-        const char *stream_token;   /* --stream-token, else RESOLVIX_STREAM_TOKEN, else token */
+        bool host_given;            /* by --host, RESOLVIX_HOST or the URI */
+        const char *config_path;    /* the configuration file read, NULL if none */
+        const char *token;          /* --token, else RESOLVIX_TOKEN, else [control] token */
+        const char *stream_token;   /* --stream-token, else RESOLVIX_STREAM_TOKEN */
+        const char *telemetry_token; /* stream_token, else [telemetry] token, else token */
+        const char *livelogs_token;  /* stream_token, else [livelogs] token, else token */
         unsigned timeout_s;
         bool json;
         bool color; /* stdout is a terminal, NO_COLOR unset, TERM not dumb */
@@ -65,13 +68,16 @@ struct ctl {
         unsigned long n; /* logs --lines, watch --count */
         double delay_s;  /* watch --delay; < 0: not given */
         const char *grep;
-        unsigned ingest_port;
+        char ingest_host[CTL_HOST_MAX]; /* --host, else [telemetry] ingest_listen */
+        unsigned ingest_port; /* 0: the configuration has custom metrics off */
 
         int argc; /* the command's positional arguments (URI excluded) */
         char **argv;
 };
 
 void ctl_error(const char *fmt, ...) _printf_(1, 2);
+/* The configuration file, for messages: the one read, else where it would be. */
+const char *ctl_config_name(const struct ctl *c);
 /* Hold messages back (while a full-screen view is up); false prints them. */
 void ctl_error_defer(bool defer);
 
@@ -97,7 +103,7 @@ int ctl_http(const struct ctl *c, const char *url, const char *token, const char
 
 /* The common meaning of an HTTP error status, printed: -EACCES for 401/403
  * (with what to do about the token), -EIO for the rest. 0 for 2xx. */
-int ctl_reply_check(const struct ctl_reply *r, const char *what);
+int ctl_reply_check(const struct ctl *c, const struct ctl_reply *r, const char *what);
 
 /* ---- controld (control.c) ---- */
 

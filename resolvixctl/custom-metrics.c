@@ -21,10 +21,15 @@ static int connect_ingest(const struct ctl *c, struct ingest_client **ret) {
         char hp[CTL_HOST_MAX + 16];
         int r;
 
-        r = ingest_connect(c->control.host, (uint16_t) c->ingest_port, c->timeout_s * 1000, ret);
+        if (c->ingest_port == 0) {
+                ctl_error("custom metrics are off: [telemetry] ingest_port is 0 in %s; give --ingest-port PORT",
+                          ctl_config_name(c));
+                return -ENOTCONN;
+        }
+        r = ingest_connect(c->ingest_host, (uint16_t) c->ingest_port, c->timeout_s * 1000, ret);
         if (r >= 0)
                 return 0;
-        format_host_port(c->control.host, (uint16_t) c->ingest_port, hp, sizeof hp);
+        format_host_port(c->ingest_host, (uint16_t) c->ingest_port, hp, sizeof hp);
         if (r == -ECONNREFUSED)
                 ctl_error("cannot connect to %s: connection refused — is telemetry running with an ingest_port? "
                           "try: resolvixctl status",
@@ -37,7 +42,7 @@ static int connect_ingest(const struct ctl *c, struct ingest_client **ret) {
 static int request_failed(const struct ctl *c, const char *what, int r) {
         char hp[CTL_HOST_MAX + 16];
 
-        format_host_port(c->control.host, (uint16_t) c->ingest_port, hp, sizeof hp);
+        format_host_port(c->ingest_host, (uint16_t) c->ingest_port, hp, sizeof hp);
         switch (r) {
         case -EBADMSG:
                 ctl_error("%s: the server at %s answered \"error: wrong command\"", what, hp);

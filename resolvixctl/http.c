@@ -154,16 +154,16 @@ int ctl_http(const struct ctl *c, const char *url, const char *token, const char
         return 0;
 }
 
-int ctl_reply_check(const struct ctl_reply *r, const char *what) {
+int ctl_reply_check(const struct ctl *c, const struct ctl_reply *r, const char *what) {
         cJSON *j;
         const cJSON *message;
 
         if (r->status >= 200 && r->status < 300)
                 return 0;
         if (r->status == 401) {
-                ctl_error("%s refused the request: missing or wrong token (401); pass --token TOKEN or set "
-                          "RESOLVIX_TOKEN (the token is [control] token in /etc/resolvix/resolvix.conf)",
-                          what);
+                ctl_error("%s refused the request: missing or wrong token (401); pass --token TOKEN, set "
+                          "RESOLVIX_TOKEN, or set [control] token in %s",
+                          what, ctl_config_name(c));
                 return -EACCES;
         }
         j = cJSON_ParseWithLength(r->body, r->len);

@@ -91,20 +91,20 @@ static int tail(struct logs *l, const struct ctl_address *a, unsigned long n) {
         /* One line more than asked for when none are: its seq says where
          * the stream's new lines start. */
         tail_url(l->c, a, n ? n : 1, url, sizeof url);
-        r = ctl_http(l->c, url, l->c->stream_token, NULL, "livelogd", &reply);
+        r = ctl_http(l->c, url, l->c->livelogs_token, NULL, "livelogd", &reply);
         if (r < 0)
                 return r;
         if (reply.status == 401 || reply.status == 403) {
-                ctl_error("livelogd refused the request: missing or wrong token (%ld); pass --stream-token TOKEN or set "
-                          "RESOLVIX_STREAM_TOKEN (its [livelogs] token)",
-                          reply.status);
+                ctl_error("livelogd refused the request: missing or wrong token (%ld); pass --stream-token TOKEN, set "
+                          "RESOLVIX_STREAM_TOKEN, or set [livelogs] token in %s",
+                          reply.status, ctl_config_name(l->c));
                 return -EACCES;
         }
         if (reply.status == 400) {
-                (void) ctl_reply_check(&reply, "livelogd");
+                (void) ctl_reply_check(l->c, &reply, "livelogd");
                 return -EINVAL;
         }
-        r = ctl_reply_check(&reply, "livelogd");
+        r = ctl_reply_check(l->c, &reply, "livelogd");
         if (r < 0)
                 return r;
         lines = cJSON_ParseWithLength(reply.body, reply.len);
@@ -168,7 +168,7 @@ int ctl_cmd_logs(struct ctl *c) {
         return ctl_stream_run(&ops, &(struct ctl_stream_params){
                                             .address = &a,
                                             .query = query[0] ? query : NULL,
-                                            .token = c->stream_token,
+                                            .token = c->livelogs_token,
                                             .what = "livelogd",
                                             .userdata = &l,
                                     });

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -130,29 +134,32 @@ static const struct command commands[] = {
           false, false, run_network },
         { "put", "METRIC VALUE [TIMESTAMP]", "store a custom metric",
           "Send one value to telemetryd's custom-metrics port (put METRIC VALUE TIMESTAMP).\n"
-          "TIMESTAMP is in seconds since the epoch, now by default. A negative value goes after --,\n"
-          "with the options before it: resolvixctl put --ingest-port 8888 -- fridge.temp -3.5\n\n"
-          "  -H, --host HOST   where telemetryd listens (default 127.0.0.1)\n"
-          "      --ingest-port PORT  its [telemetry] ingest_port (default 8888)",
+          "TIMESTAMP is in seconds since the epoch, now by default; VALUE may be negative\n"
+          "(resolvixctl put fridge.temp -3.5).\n\n"
+          "  -H, --host HOST   where telemetryd listens (default: [telemetry] ingest_listen)\n"
+          "      --ingest-port PORT  its [telemetry] ingest_port (default: the configuration's)",
           O_HOST | O_INGEST, 2, 3, false, false, ctl_cmd_put },
         { "get", "METRIC|'*'", "read custom metrics",
           "Print the stored values of a custom metric, or of all of them with '*', one\n"
           "\"METRIC VALUE TIMESTAMP\" line each.\n\n"
-          "  -H, --host HOST   where telemetryd listens (default 127.0.0.1)\n"
-          "      --ingest-port PORT  its [telemetry] ingest_port (default 8888)\n"
+          "  -H, --host HOST   where telemetryd listens (default: [telemetry] ingest_listen)\n"
+          "      --ingest-port PORT  its [telemetry] ingest_port (default: the configuration's)\n"
           "  -j, --json        {\"METRIC\": [[TIMESTAMP, VALUE], ...]}",
           O_HOST | O_INGEST | O_JSON, 1, 1, false, false, ctl_cmd_get },
 };
 
 static const char connection_help[] =
-        "  URI                  http://HOST[:PORT] of resolvix-controld (default 127.0.0.1:8754)\n"
+        "  URI                  http://HOST[:PORT] of resolvix-controld (default: [control] listen\n"
+        "                       and port of the configuration, a wildcard meaning this machine)\n"
         "  -H, --host HOST[:PORT]  the same (RESOLVIX_HOST)\n"
         "  -p, --port PORT      resolvix-controld's port\n"
-        "  -t, --token TOKEN    bearer token of the control API (RESOLVIX_TOKEN)\n"
+        "  -t, --token TOKEN    bearer token of the control API (RESOLVIX_TOKEN; default:\n"
+        "                       [control] token)\n"
         "      --timeout S      give up on an HTTP answer after S seconds (default 30)\n";
 
 static const char stream_help[] =
-        "      --stream-token TOKEN  token of the stream (RESOLVIX_STREAM_TOKEN; default: --token)\n";
+        "      --stream-token TOKEN  token of the stream (RESOLVIX_STREAM_TOKEN; default: the\n"
+        "                       stream's token in the configuration, else --token)\n";
 
 static const char exit_help[] =
         "Exit status: 0 done; 1 failed (resolvix said no, the stream ended); 2 bad usage;\n"
@@ -171,7 +178,10 @@ static void help_general(FILE *f) {
         fprintf(f, "  %-36s %s\n\nConnection:\n%s%s\nOutput:\n"
                    "  -j, --json           machine-readable output\n"
                    "  -h, --help           this text; COMMAND --help for a command's own\n"
-                   "  -V, --version        the version\n\n%s"
+                   "  -V, --version        the version\n\n"
+                   "Configuration:\n"
+                   "  -c, --config FILE    read ports and tokens from FILE (RESOLVIX_CONFIG; default\n"
+                   "                       " CONF_DEFAULT_PATH ", which may be missing)\n\n%s"
                    "See resolvixctl(1).\n",
                 "help [COMMAND]", "this text, or a command's", connection_help, stream_help, exit_help);
 }
@@ -223,6 +233,7 @@ static int set_control(struct ctl *c, const char *value, const char *what) {
         if (a.port == 0)
                 a.port = c->control.port ? c->control.port : c->conf->control.port;
         c->control = a;
+        c->host_given = true;
         return 0;
 }
 
@@ -242,8 +253,71 @@ static int parse_number(const char *opt, const char *v, unsigned long min, unsig
         return 0;
 }
 
+/* Where to connect to reach a server listening on addr: a wildcard means
+ * any address of this machine, so loopback. */
+static const char *connect_host(const char *addr) {
+        if (addr[0] == '\0' || streq(addr, "0.0.0.0"))
+                return "127.0.0.1";
+        if (streq(addr, "::"))
+                return "::1";
+        return addr;
+}
+
+/* "-3.5" can be no option (none is a digit): it is a value, even without
+ * "--" before it. getopt would take it for options, so each such argument is
+ * handed to it without its '-' and given back afterwards; getopt moves the
+ * pointers, never the text, so they are recognised by address. */
+static bool is_negative_number(const char *s) {
+        return s[0] == '-' && (isdigit((unsigned char) s[1]) || (s[1] == '.' && isdigit((unsigned char) s[2])));
+}
+
+static char *unmask(char *arg, char *const *masked, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (arg == masked[i])
+                        return arg - 1;
+        return arg;
+}
+
+/* The configuration, read before the environment and the flags that win
+ * over it: --config may come anywhere on the line. getopt reorders what it
+ * scans, and a reordered line would read differently the second time
+ * ("status --port" would become "--port status"): it scans a copy. */
+static int load_config(int argc, char **argv, const struct option *options, const char *optstring, struct conf *conf) {
+        _cleanup_free_ char **copy = NULL;
+        const char *path = NULL;
+        char err[PATH_MAX + 256];
+        bool help = false;
+        int opt, r;
+
+        copy = calloc((size_t) argc + 1, sizeof *copy);
+        if (!copy) {
+                ctl_error("out of memory");
+                return -ENOMEM;
+        }
+        memcpy(copy, argv, (size_t) argc * sizeof *copy);
+        opterr = 0;
+        optind = 0;
+        while ((opt = getopt_long(argc, copy, optstring, options, NULL)) >= 0)
+                if (opt == 'c')
+                        path = optarg;
+                else if (opt == 'h' || opt == 'V')
+                        help = true;
+        optind = 0;
+        r = conf_load_sources(conf, path, environ, err, sizeof err);
+        /* Help and the version are there whatever the file says. */
+        if (r < 0 && help) {
+                conf_defaults(conf);
+                return 0;
+        }
+        if (r < 0) {
+                ctl_error("invalid configuration: %s", err);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /* 1: run c->argv's command; 0: done (help, version); < 0: usage error. */
-static int parse_args(int argc, char **argv, struct ctl *c, const struct command **ret) {
+static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, const struct command **ret) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
@@ -260,8 +334,12 @@ static int parse_args(int argc, char **argv, struct ctl *c, const struct command
                 { "count", required_argument, NULL, ARG_COUNT },
                 { "delay", required_argument, NULL, 'd' },
                 { "ingest-port", required_argument, NULL, ARG_INGEST_PORT },
+                { "config", required_argument, NULL, 'c' },
                 { 0 },
         };
+        static const char optstring[] = ":hVjH:p:t:i:fg:n:d:c:";
+        char *masked[64];
+        size_t n_masked = 0;
         const struct command *cmd = NULL;
         struct seen seen = { 0 };
         bool help = false, port_given = false;
@@ -269,6 +347,20 @@ static int parse_args(int argc, char **argv, struct ctl *c, const struct command
         unsigned long v, port = 0;
         const char *env, *n_name = NULL;
         int opt, r;
+
+        for (int i = 1; i < argc && n_masked < ELEMENTSOF(masked); i++)
+                if (is_negative_number(argv[i]))
+                        masked[n_masked++] = argv[i] = argv[i] + 1;
+
+        r = load_config(argc, argv, options, optstring, conf);
+        if (r < 0)
+                return r;
+        c->config_path = conf->path[0] ? conf->path : NULL;
+        snprintf(c->control.host, sizeof c->control.host, "%s", connect_host(conf->control.listen));
+        c->control.port = conf->control.port;
+        if (conf->control.token[0])
+                c->token = conf->control.token;
+        c->ingest_port = conf->telemetry.ingest_port;
 
         env = getenv("RESOLVIX_HOST");
         if (env && env[0] && (r = set_control(c, env, "RESOLVIX_HOST")) < 0)
@@ -281,7 +373,9 @@ static int parse_args(int argc, char **argv, struct ctl *c, const struct command
                 c->stream_token = env;
 
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, ":hVjH:p:t:i:fg:n:d:", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
+                if (optarg)
+                        optarg = unmask(optarg, masked, n_masked);
                 switch (opt) {
                 case 'h':
                         help = true;
@@ -362,6 +456,8 @@ static int parse_args(int argc, char **argv, struct ctl *c, const struct command
                         c->ingest_port = (unsigned) v;
                         see(&seen, O_INGEST, "--ingest-port");
                         break;
+                case 'c':
+                        break; /* read before the others */
                 case ':':
                         return usage_error(NULL, "%s needs a value", argv[optind - 1]);
                 default:
@@ -370,6 +466,9 @@ static int parse_args(int argc, char **argv, struct ctl *c, const struct command
                         return usage_error(NULL, "unknown option %s", argv[optind - 1]);
                 }
         }
+
+        for (int i = optind; i < argc; i++)
+                argv[i] = unmask(argv[i], masked, n_masked);
 
         if (optind < argc && streq(argv[optind], "help")) {
                 help = true;
@@ -428,8 +527,13 @@ static int parse_args(int argc, char **argv, struct ctl *c, const struct command
                 if (c->has_interval && !streq(c->argv[0], "telemetry"))
                         return usage_error(cmd, "--interval applies to telemetry only");
         }
-        if (!c->stream_token)
-                c->stream_token = c->token;
+        /* A stream's own token from the configuration counts more than
+         * the control API's: it is the one that stream checks. */
+        c->telemetry_token = c->stream_token ?: conf->telemetry.stream.token[0] ? conf->telemetry.stream.token : c->token;
+        c->livelogs_token = c->stream_token ?: conf->livelogs.stream.token[0] ? conf->livelogs.stream.token : c->token;
+        /* put and get reach the ingest listener, unless told another host. */
+        snprintf(c->ingest_host, sizeof c->ingest_host, "%s",
+                 c->host_given ? c->control.host : connect_host(conf->telemetry.ingest_listen));
         *ret = cmd;
         return 1;
 }
@@ -447,13 +551,10 @@ int main(int argc, char **argv) {
 
         log_open("resolvixctl", NULL);
         conf_defaults(&conf);
-        c.ingest_port = conf.telemetry.ingest_port;
         snprintf(c.control.scheme, sizeof c.control.scheme, "http");
-        snprintf(c.control.host, sizeof c.control.host, "%s", CTL_DEFAULT_HOST);
-        c.control.port = conf.control.port;
         c.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && streq(term, "dumb"));
 
-        r = parse_args(argc, argv, &c, &cmd);
+        r = parse_args(argc, argv, &c, &conf, &cmd);
         if (r <= 0)
                 return ctl_exit_status(r);
         if (c.delay_s < 0)

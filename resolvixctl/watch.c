@@ -199,7 +199,7 @@ int ctl_cmd_watch(struct ctl *c) {
         w.tick_usec = c->delay_s > 0 ? (uint64_t) llround(c->delay_s * 1e6) : 0;
         p = (struct ctl_stream_params){
                 .address = &w.address,
-                .token = c->stream_token,
+                .token = c->telemetry_token,
                 .what = "telemetryd",
                 .userdata = &w,
                 .tick_usec = w.tick_usec,

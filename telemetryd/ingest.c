@@ -161,7 +161,7 @@ static void conn_close(struct conn *c) {
         c->fd = -1;
         conn_unlink(c);
         in->stats.clients--;
-        log_debug("Custom metrics client %s disconnected (%u left).", c->peer, in->stats.clients);
+        log_debug("Custom metrics client %s disconnected (%u left)", c->peer, in->stats.clients);
         if (c->queued)
                 c->dead = true;
         else
@@ -256,7 +256,7 @@ static void put(struct conn *c, const struct ingest_request *req, const char *li
         if (r == -ENOSPC) {
                 if (!in->full)
                         log_warning("Custom metrics: holding %zu metrics, the most ingest_max_metrics allows; "
-                                    "refusing new ones, starting with \"%s\" from %s.",
+                                    "refusing new ones, starting with \"%s\" from %s",
                                     metric_store_size(in->store), req->metric, c->peer);
                 in->full = true;
                 in->stats.errors++;
@@ -330,7 +330,7 @@ static void get_all_next(struct conn *c) {
 }
 
 static void over_cap(struct conn *c) {
-        log_notice("Custom metrics client %s sent a line over ingest_max_line (%zu bytes); disconnecting it.",
+        log_notice("Custom metrics client %s sent a line over ingest_max_line (%zu bytes); disconnecting it",
                    c->peer, c->in->max_line);
         c->in->stats.requests++;
         c->in->stats.errors++;
@@ -454,7 +454,7 @@ static void idle_due(lws_sorted_usec_list_t *sul) {
         lws_usec_t now = lws_now_usecs();
 
         while (in->conns && in->conns->due <= now) {
-                log_debug("Custom metrics client %s completed no request in %lld s; disconnecting it.",
+                log_debug("Custom metrics client %s completed no request in %lld s; disconnecting it",
                           in->conns->peer, (long long) (in->idle_timeout / LWS_US_PER_SEC));
                 in->stats.timeouts++;
                 conn_close(in->conns);
@@ -556,7 +556,7 @@ static void conn_new(struct ingest *in, int fd, const struct sockaddr_storage *s
         if (in->conns == c)
                 lws_sul_schedule(in->context, 0, &in->idle_timer, idle_due, in->idle_timeout);
         in->stats.clients++;
-        log_debug("Custom metrics client %s connected (%u).", c->peer, in->stats.clients);
+        log_debug("Custom metrics client %s connected (%u)", c->peer, in->stats.clients);
 }
 
 /* ---- the listening socket ----------------------------------------------- */
@@ -592,7 +592,7 @@ static void accept_clients(struct ingest *in) {
                 if (in->stats.clients >= in->max_clients) {
                         if (!in->refusing)
                                 log_notice("Custom metrics: %u clients connected, the most ingest_max_clients allows; "
-                                           "refusing more.",
+                                           "refusing more",
                                            in->stats.clients);
                         in->refusing = true;
                         in->stats.refused++;
@@ -643,7 +643,7 @@ static void sync_due(lws_sorted_usec_list_t *sul) {
         if (r < 0)
                 log_failed(in, r);
         else if (r > 0 && in->log_failing) {
-                log_notice("The custom metrics log is written again.");
+                log_notice("The custom metrics log is written again");
                 in->log_failing = in->log_refusing = false;
         }
         schedule_sync(in);
@@ -760,7 +760,7 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         r = tcp_bind(conf->telemetry.ingest_listen, conf->telemetry.ingest_port, true);
         if (r < 0) {
                 r = notify_failure(r, r == -EADDRINUSE ? ERROR_PORT_IN_USE : ERROR_BIND_FAILED,
-                                   "telemetryd: cannot listen for custom metrics on %s (ingest_port): %s", where,
+                                   "cannot listen for custom metrics on %s (ingest_port): %s", where,
                                    strerror(-r));
                 goto fail;
         }
@@ -773,18 +773,18 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         }
         r = metric_log_open(conf->control.state_dir, in->store, &in->log, &replayed);
         if (r < 0) {
-                r = notify_failure(r, ERROR_SPAWN_FAILED, "telemetryd: cannot open the custom metrics log in %s: %s",
+                r = notify_failure(r, ERROR_SPAWN_FAILED, "cannot open the custom metrics log in %s: %s",
                                    conf->control.state_dir,
                                    r == -EBUSY ? "another telemetryd holds it" : strerror(-r));
                 goto fail;
         }
-        log_info("Custom metrics: %zu points of %zu metrics restored from %s/" METRIC_LOG_NAME ".",
+        log_info("Custom metrics: %zu points of %zu metrics restored from %s/" METRIC_LOG_NAME,
                  metric_store_points(in->store), metric_store_size(in->store), conf->control.state_dir);
         if (replayed.bad > 0)
-                log_warning("Custom metrics log: skipped %zu damaged line%s (a crash cuts the last one short).",
+                log_warning("Custom metrics log: skipped %zu damaged line%s (a crash cuts the last one short)",
                             replayed.bad, replayed.bad == 1 ? "" : "s");
         if (replayed.refused > 0)
-                log_warning("Custom metrics log: dropped %zu points of metrics beyond ingest_max_metrics = %u.",
+                log_warning("Custom metrics log: dropped %zu points of metrics beyond ingest_max_metrics = %u",
                             replayed.refused, conf->telemetry.ingest_max_metrics);
         if (replayed.unwritable < 0) {
                 log_failed(in, replayed.unwritable);

@@ -132,6 +132,11 @@ int ingest_parse(const char *line, size_t len, struct ingest_request *ret) {
 
         if (len > 0 && line[len - 1] == '\r')
                 len--;
+        /* Spaces and tabs after the last field are invisible on a terminal:
+         * a telnet user typing "get test_key " means the metric
+         * (docs/custom-metrics.md). Anywhere else white space stays strict. */
+        while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+                len--;
         if (len == 0)
                 return -EINVAL;
         r = split(line, len, f, &n);

@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
         if (r >= 0)
                 r = history_new(history_capacity_for(t.interval), &t.history);
         if (r < 0) {
-                notify_failure(r, ERROR_SPAWN_FAILED, "Cannot open /proc: %m");
+                notify_failure(r, ERROR_SPAWN_FAILED, "cannot open /proc: %m");
                 return 1;
         }
 
@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
         }
 
         telemetry_start(&t);
-        log_info("Listening on %s:%u, a sample every %u s, node id %s%s%s.", t.conf.telemetry.stream.listen,
+        log_info("Listening on %s:%u, a sample every %u s, node id %s%s%s", t.conf.telemetry.stream.listen,
                  t.conf.telemetry.stream.port, t.interval, t.node_id, t.ingest ? "; custom metrics on " : "",
                  ingest);
         notify_ready(NULL, "listening on %s:%u, interval %us%s%s", t.conf.telemetry.stream.listen,
@@ -94,6 +94,6 @@ int main(int argc, char **argv) {
 
         r = ws_server_run(t.server);
 
-        log_info("Stopped after %llu samples.", (unsigned long long) t.samples);
+        log_info("Stopped after %llu samples", (unsigned long long) t.samples);
         return r < 0 ? 1 : 0;
 }

@@ -264,7 +264,7 @@ static const char *file_read(struct node_metrics *m, enum file f) {
         if (n >= 0) {
                 if (m->warned & (UINT64_C(1) << f)) {
                         m->warned &= ~(UINT64_C(1) << f);
-                        log_info("Reading /proc/%s for /metrics works again.", files[f].path);
+                        log_info("Reading /proc/%s for /metrics works again", files[f].path);
                 }
                 return pf->data;
         }

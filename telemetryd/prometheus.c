@@ -161,7 +161,7 @@ static void textfiles(FILE *f, const char *dir) {
                         continue;
                 if (n == TEXTFILE_FILES_MAX) {
                         if (!error)
-                                log_warning("More than %d *.prom files in %s: only the first %d by name are read.",
+                                log_warning("More than %d *.prom files in %s: only the first %d by name are read",
                                             TEXTFILE_FILES_MAX, dir, TEXTFILE_FILES_MAX);
                         error = true;
                         /* Keep the first by name, whatever order readdir gives. */

@@ -135,7 +135,7 @@ static int take(struct telemetry *t) {
         r = serialise_or_log(t);
         if (r < 0)
                 return r;
-        log_debug("Sample %llu: %zu bytes, taken in %llu µs.", (unsigned long long) t->sample->seq, t->frame_len,
+        log_debug("Sample %llu: %zu bytes, taken in %llu µs", (unsigned long long) t->sample->seq, t->frame_len,
                   (unsigned long long) t->sample->duration_usec);
         return 0;
 }
@@ -207,7 +207,7 @@ static void stream_open(struct ws_server *s, struct lws *wsi, void *userdata) {
         if (c->next)
                 c->next->prev = c;
         t->clients = c;
-        log_info("Client %s connected (%u client%s).", c->peer, n, n == 1 ? "" : "s");
+        log_info("Client %s connected (%u client%s)", c->peer, n, n == 1 ? "" : "s");
         /* The newest sample at once; before the first one exists, the
          * first tick's wake-up of every client delivers it. */
         c->want_sample = true;
@@ -228,7 +228,7 @@ static void stream_close(struct ws_server *s, struct lws *wsi, void *userdata) {
                 c->next->prev = c->prev;
         free(c->history);
 
-        log_info("Client %s disconnected (%u client%s).", c->peer, n, n == 1 ? "" : "s");
+        log_info("Client %s disconnected (%u client%s)", c->peer, n, n == 1 ? "" : "s");
 }
 
 _printf_(3, 4) static void reply_error(struct lws *wsi, const char *detail, const char *fmt, ...) {
@@ -399,14 +399,14 @@ static void stream_signal(struct ws_server *s, const struct signalfd_siginfo *si
         int v = si->ssi_int;
 
         if ((int) si->ssi_signo != RESOLVIX_SIGNAL_INTERVAL) {
-                log_debug("Ignoring signal %u: the configuration is read at start only.", si->ssi_signo);
+                log_debug("Ignoring signal %u: the configuration is read at start only", si->ssi_signo);
                 return;
         }
         if (v < 1 || v > 86400) {
-                log_notice("Ignoring an interval change to %d s from pid %u: expected 1..86400.", v, si->ssi_pid);
+                log_notice("Ignoring an interval change to %d s from pid %u: expected 1..86400", v, si->ssi_pid);
                 return;
         }
-        log_info("Interval changed from %u s to %d s.", t->interval, v);
+        log_info("Interval changed from %u s to %d s", t->interval, v);
         t->interval = (unsigned) v;
         /* Sample now and keep the new cadence from here: waiting out the
          * rest of an old 60 s period would leave clients without data. */

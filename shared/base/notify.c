@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,7 +77,9 @@ int notify_failure(int err, const char *detail, const char *fmt, ...) {
         for (char *p = text; *p; p++)
                 if (*p == '\n')
                         *p = ' ';
-        log_error_errno(err, "%s", text);
+        /* The text is also the control API's message, which starts in lower
+         * case (docs/control-api.md); a log line starts with a capital. */
+        log_error_errno(err, "%c%s", toupper((unsigned char) text[0]), text[0] ? text + 1 : "");
         snprintf(message, sizeof message, "STATUS=%s\nERRNO=%d\nRESOLVIX_ERROR=%s", text, err, detail);
         (void) notify_send(message);
         return -err;

@@ -25,8 +25,8 @@ int notify_watchdog_usec(uint64_t *ret);
  * for what the supervisor should learn at the same moment. */
 void notify_ready(const char *fields, const char *fmt, ...) _printf_(2, 3);
 
-/* A start-up failure: logged at error level and reported to the supervisor
- * as STATUS=<message>, ERRNO=<err> and RESOLVIX_ERROR=<detail>, where detail
+/* A start-up failure: logged at error level (with a capital first letter)
+ * and reported to the supervisor as STATUS=<message>, ERRNO=<err> and RESOLVIX_ERROR=<detail>, where detail
  * is one of the control API's machine words (errors.h). Returns -abs(err). */
 int notify_failure(int err, const char *detail, const char *fmt, ...) _printf_(3, 4);
 

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -334,6 +335,7 @@ struct file_ctx {
         const char *path;
         FILE *f;
         unsigned line;
+        bool unclosed; /* the line read last opens a [section] it does not close */
         char *err;
         size_t errsz;
         int r;
@@ -346,10 +348,26 @@ static char *file_reader(char *str, int num, void *userdata) {
         struct file_ctx *ctx = userdata;
         size_t len;
 
-        if (ctx->r < 0 || !fgets(str, num, ctx->f))
+        if (ctx->r < 0)
                 return NULL;
+        if (!fgets(str, num, ctx->f)) {
+                /* A directory opens, then fails here: say so rather than
+                 * take it for an empty file. */
+                if (ferror(ctx->f)) {
+                        int r = negative_errno();
+
+                        snprintf(ctx->err, ctx->errsz, "%s: cannot read: %s", ctx->path, strerror(-r));
+                        ctx->r = r;
+                }
+                return NULL;
+        }
         ctx->line++;
         len = strlen(str);
+        {
+                const char *p = str + strspn(str, " \t");
+
+                ctx->unclosed = *p == '[' && !strchr(p, ']');
+        }
         if (len == (size_t) num - 1 && str[len - 1] != '\n' && !feof(ctx->f)) {
                 ctx->r = fail(ctx->err, ctx->errsz, "%s:%u: line longer than %d characters", ctx->path, ctx->line,
                               num - 2);
@@ -388,15 +406,38 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errsz) {
         ini_allow_multiline = false;
         ini_use_stack = false;
         ini_max_line = 4096;
+        /* Else inih reads on past a bad line, and the line we would name is
+         * the file's last, not the bad one. */
+        ini_stop_on_first_error = true;
 
         r = ini_parse_stream(file_reader, &ctx, file_handler, &ctx);
         if (ctx.r < 0)
                 return ctx.r;
+        if (r != 0 && ctx.unclosed)
+                return fail(err, errsz, "%s:%u: section header without its closing ']'", path, ctx.line);
         if (r != 0)
                 return fail(err, errsz, "%s:%u: syntax error (expected [section], key = value, or a ; comment)", path,
                             ctx.line);
         snprintf(c->path, sizeof c->path, "%s", path);
         return 0;
+}
+
+int conf_load_sources(struct conf *c, const char *path, char *const *envp, char *err, size_t errsz) {
+        bool explicit = true;
+        int r;
+
+        if (!path)
+                path = getenv("RESOLVIX_CONFIG");
+        if (!path) {
+                path = CONF_DEFAULT_PATH;
+                explicit = false;
+        }
+        if (path[0] != '\0') {
+                r = conf_load_file(c, path, err, errsz);
+                if (r < 0 && !(r == -ENOENT && !explicit))
+                        return r;
+        }
+        return conf_load_env(c, envp, err, errsz);
 }
 
 static void env_name(const struct conf_key *k, char *buf, size_t size) {
@@ -554,8 +595,7 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
         struct option opts[64];
         char shortopts[64] = "+c:vh";
         size_t n = 0, nflags = 0;
-        const char *config_path;
-        bool config_explicit = false;
+        const char *config_path = NULL;
         char err[PATH_MAX + 256];
         int r, opt;
 
@@ -577,12 +617,6 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
         }
         opts[n] = (struct option){ 0 };
 
-        config_path = getenv("RESOLVIX_CONFIG");
-        if (config_path)
-                config_explicit = true;
-        else
-                config_path = CONF_DEFAULT_PATH;
-
         /* First pass: only find --config, --help and --version, so that the
          * file can be read before the flags that override it. */
         optind = 0;
@@ -591,7 +625,6 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
                 switch (opt) {
                 case 'c':
                         config_path = optarg;
-                        config_explicit = true;
                         break;
                 case 'h':
                         cli->help = true;
@@ -620,16 +653,8 @@ int conf_load_args(int argc, char **argv, const char *summary, const struct conf
         }
 
         conf_defaults(c);
-        if (config_path[0] != '\0') {
-                r = conf_load_file(c, config_path, err, sizeof err);
-                if (r == -ENOENT && !config_explicit)
-                        r = 0;
-                if (r < 0)
-                        return log_error_errno(r, "Invalid configuration: %s", err);
-        }
-
         extern char **environ;
-        r = conf_load_env(c, environ, err, sizeof err);
+        r = conf_load_sources(c, config_path, environ, err, sizeof err);
         if (r < 0)
                 return log_error_errno(r, "Invalid configuration: %s", err);
 

@@ -103,6 +103,11 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errsz);
 /* Apply every RESOLVIX_<SECTION>_<KEY> found in the environment. */
 int conf_load_env(struct conf *c, char *const *envp, char *err, size_t errsz);
 
+/* The file and the environment over what c holds, as every program reads
+ * them: path is --config's value, or NULL for $RESOLVIX_CONFIG, else
+ * CONF_DEFAULT_PATH, which alone may be missing; "" reads no file. */
+int conf_load_sources(struct conf *c, const char *path, char *const *envp, char *err, size_t errsz);
+
 /* The whole sequence for a program's main(): defaults, file (--config, else
  * $RESOLVIX_CONFIG, else the default path; "" means none), environment, then
  * command-line flags, each overriding the one before. Common flags:

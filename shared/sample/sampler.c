@@ -216,7 +216,7 @@ static void source_failed(struct sampler *s, enum source src, int r) {
 static void source_ok(struct sampler *s, enum source src) {
         if (s->warned & (1u << src)) {
                 s->warned &= ~(1u << src);
-                log_info("Reading %s works again.", source_name[src]);
+                log_info("Reading %s works again", source_name[src]);
         }
 }
 

@@ -727,7 +727,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         r = tcp_bind(addr, params->stream->port, false);
         if (r < 0)
                 return notify_failure(r, r == -EADDRINUSE ? ERROR_PORT_IN_USE : ERROR_BIND_FAILED,
-                                      "%s: cannot listen on %s: %s", params->name, where, strerror(-r));
+                                      "cannot listen on %s: %s", where, strerror(-r));
         close(r);
 
         s = calloc(1, sizeof *s);
@@ -765,7 +765,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         if (!s->context) {
                 ws_mask_done();
                 free(s);
-                return notify_failure(EIO, ERROR_BIND_FAILED, "%s: cannot create the WebSocket context", params->name);
+                return notify_failure(EIO, ERROR_BIND_FAILED, "cannot create the WebSocket context");
         }
 
         memset(&info, 0, sizeof info);
@@ -782,8 +782,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                 lws_context_destroy(s->context);
                 ws_mask_done();
                 free(s);
-                return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "%s: cannot listen on %s", params->name,
-                                      where);
+                return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "cannot listen on %s", where);
         }
 
         r = setup_signals(s);

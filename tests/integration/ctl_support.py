@@ -78,12 +78,15 @@ class Node:
         with open(self.log, "a") as f:
             f.write("".join(line + "\n" for line in lines))
 
-    def wait_tail(self, text, timeout=10):
-        """Until livelogd has read a line holding text."""
+    def wait_tail(self, text, timeout=10, token=None):
+        """Until livelogd has read a line holding text (token: the live-log
+        stream's, when it has one: /tail asks for it like the stream)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+
         def seen():
             conn = http.client.HTTPConnection("127.0.0.1", self.ws["livelogs"], timeout=5)
             try:
-                conn.request("GET", "/tail?format=text")
+                conn.request("GET", "/tail?format=text", headers=headers)
                 return text in conn.getresponse().read().decode()
             finally:
                 conn.close()
@@ -91,8 +94,10 @@ class Node:
 
 
 def ctl_env(extra=None):
-    """A clean environment: nothing of the caller's RESOLVIX_* leaks in."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    """A clean environment: nothing of the caller's RESOLVIX_* leaks in, and
+    no configuration file is read unless a test names one (this machine's
+    /etc/resolvix/resolvix.conf is not the test's)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "RESOLVIX_CONFIG": ""}
     env.update({k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")})
     env.update(extra or {})
     return env

@@ -55,6 +55,14 @@ def test_bad_config_file(controld, tmp_path, text, line, key):
         socket.create_connection(("127.0.0.1", controld.port), timeout=1).close()
 
 
+def test_unclosed_section_header_is_named_at_its_line(controld, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("[control]\nport = 8754\n[telemetry\ninterval = 5\n\n")
+    r = run(controld, "--config", str(conf), "--check")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"resolvix-controld: Invalid configuration: {conf}:3: section header without its closing ']'\n"
+
+
 def test_bad_config_file_from_env_var(controld, tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("[livelogs]\nbacklog = lots\n")
@@ -208,3 +216,42 @@ def test_log_tells_the_story(controld):
     assert "telemetry: stopping worker" in log
     assert controld.stop() == 0
     assert not pid_alive(new)
+
+
+def test_run_from_source_prints_the_ports_in_effect(procs, tmp_path):
+    """packaging/run-from-source.sh names the addresses controld's --check
+    reports, and controld then serves on the first of them."""
+    from support import BUILD, ROOT, poll
+    ports = {k: free_port() for k in ("control", "telemetry", "livelogs", "ingest")}
+    conf = tmp_path / "dev.conf"
+    conf.write_text(f"[control]\nport = {ports['control']}\ntoken = dev-token\nstate_dir = {tmp_path / 'state'}\n"
+                    f"[telemetry]\nlisten = 0.0.0.0\nport = {ports['telemetry']}\ningest_port = {ports['ingest']}\n"
+                    f"[livelogs]\nlisten = 127.0.0.1\nport = {ports['livelogs']}\nlog_file = {tmp_path / 'app.log'}\n")
+    p = procs.start(["sh", str(ROOT / "packaging" / "run-from-source.sh"), "--config", str(conf)],
+                    env={"RESOLVIX_BUILD_DIR": str(BUILD)}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    text=True)
+    lines = []
+    while not lines or lines[-1] != "Ctrl-C stops resolvix and its workers.":
+        line = p.stdout.readline()
+        assert line, lines
+        lines.append(line.rstrip("\n"))
+    c, auth = f"127.0.0.1:{ports['control']}", ' -H "Authorization: Bearer $TOKEN"'
+    assert lines[lines.index("resolvix is starting. In another terminal:"):] == [
+        "resolvix is starting. In another terminal:",
+        f"  curl -X POST http://{c}/control{auth} -H \"Content-Type: application/json\" "
+        "-d '{\"command\": \"start_telemetry\"}'",
+        f"  curl{auth} http://{c}/status",
+        f"  python3 -m websockets ws://127.0.0.1:{ports['telemetry']}        # live samples",
+        f"  python3 -m websockets ws://127.0.0.1:{ports['livelogs']}        # the live log",
+        f"  printf 'put m 1 1700000000\\nget m\\n' | nc -N 127.0.0.1 {ports['ingest']}        # custom metrics",
+        f"Dashboard: http://{c}/",
+        "Ctrl-C stops resolvix and its workers.",
+    ]
+
+    def answers():
+        try:
+            socket.create_connection(("127.0.0.1", ports["control"]), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    poll(answers, 10, "controld listening on the port printed")

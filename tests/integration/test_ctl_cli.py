@@ -227,18 +227,28 @@ def test_a_start_that_fails_says_why_and_exits_1(node):
         taken.bind(("127.0.0.1", node.ws["telemetry"]))
         taken.listen()
         r = ctl("start", "telemetry", "-p", node.port)
+        status, _, body = node.request("POST", "/control", {"command": "start_telemetry"})
+    where = f"127.0.0.1:{node.ws['telemetry']}"
     assert r.returncode == 1, r
-    assert r.stderr.startswith("resolvixctl: cannot start telemetry: ")
-    assert r.stderr.rstrip().endswith("(port_in_use)"), r.stderr
+    # The program is named once: by resolvixctl's prefix, and in the log by its ident.
+    assert r.stderr == f"resolvixctl: cannot start telemetry: cannot listen on {where}: Address already in use " \
+        "(port_in_use)\n"
     assert r.stdout == ""
+    assert (status, json.loads(body)["message"]) == (409, f"cannot listen on {where}: Address already in use")
+    log = (node.tmp / "controld.log").read_text()
+    assert f"\ntelemetryd: Cannot listen on {where}: Address already in use\n" in log
+    assert f"\nresolvix-controld: telemetry: start failed: cannot listen on {where}" in log
+    assert "telemetryd: telemetryd" not in log
 
 
 def test_token(nodes):
     node = nodes(token="t0ken-for-ctl")
     r = ctl("status", "-p", node.port)
     assert r.returncode == 4, r
-    assert "resolvix refused the request: missing or wrong token (401); pass --token TOKEN or set RESOLVIX_TOKEN" \
-        in r.stderr
+    # The file named is the default one (its directory depends on the build's prefix).
+    assert r.stderr.startswith("resolvixctl: resolvix refused the request: missing or wrong token (401); pass "
+                               "--token TOKEN, set RESOLVIX_TOKEN, or set [control] token in /")
+    assert r.stderr.endswith("/resolvix/resolvix.conf\n")
     assert ctl("status", "-p", node.port, "--token", "wrong").returncode == 4
     assert ctl("start", "telemetry", "-p", node.port, "--token", "wrong").returncode == 4
     assert node.status()["telemetry"]["running"] is False

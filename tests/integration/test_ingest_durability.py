@@ -206,8 +206,10 @@ def test_ingest_port_in_use_fails_the_start_naming_it(procs, notify_socket, tmp_
     assert p.returncode == 1
     assert fields["RESOLVIX_ERROR"] == "port_in_use"
     assert fields["ERRNO"] == "98"
-    assert f"127.0.0.1:{port} (ingest_port)" in fields["STATUS"]
-    assert str(port).encode() in err
+    assert fields["STATUS"] == f"cannot listen for custom metrics on 127.0.0.1:{port} (ingest_port): " \
+        "Address already in use"
+    assert f"telemetryd: Cannot listen for custom metrics on 127.0.0.1:{port} (ingest_port): Address already in " \
+        "use\n".encode() in err
 
 
 def test_an_unusable_state_dir_fails_the_start(procs, notify_socket, tmp_path):

@@ -54,6 +54,17 @@ SESSION = [
     # telnet's "\r\n"
     (b"get eardrum.cpu\r\n", b"ok\neardrum.cpu 3.0 1150864250\n\n"),
     (b"got test_key\r\n", ERROR),
+    # trailing spaces and tabs, as a telnet user types them, are forgiven
+    (b"get eardrum.cpu \r\n", b"ok\neardrum.cpu 3.0 1150864250\n\n"),
+    (b"get eardrum.cpu\t \n", b"ok\neardrum.cpu 3.0 1150864250\n\n"),
+    (b"put eardrum.cpu 4 1150864251 \r\n", OK),
+    (b"get * \n", b"ok\neardrum.cpu 3.0 1150864250\neardrum.cpu 4.0 1150864251\npalm.cpu -1.25 1150864246\n"
+                   b"palm.cpu 0.7 1150864247\npalm.cpu 2.0 1150864248\n\n"),
+    # and nothing else: leading or doubled white space, a tab between fields
+    (b" get eardrum.cpu\n", ERROR),
+    (b"get  eardrum.cpu\n", ERROR),
+    (b"get\teardrum.cpu\n", ERROR),
+    (b"get \t\r\n", ERROR),
     # values as the reference server spells them (Python's repr)
     (b"put v 1e16 1\nput v 0.0001 2\nput v 100 3\nput v .1 4\nget v\n",
      OK * 4 + b"ok\nv 1e+16 1\nv 0.0001 2\nv 100.0 3\nv 0.1 4\n\n"),

@@ -1,8 +1,11 @@
 """Plain HTTP on telemetryd's port: GET /sample and GET /metrics."""
 import asyncio
 import json
+import re
+import subprocess
 import time
 
+from support import ROOT
 from telemetry_support import PROM_LINE, connect, recv_sample
 
 
@@ -123,3 +126,47 @@ def test_scrapes_never_change_the_stream(start_telemetryd):
     # The requests did get readings of their own: same number as a tick, a later time.
     by_seq = {f["seq"]: f["timestamp"] for f in frames}
     assert any(a["seq"] in by_seq and a["timestamp"] > by_seq[a["seq"]] for a in answers)
+
+
+def documented_names(text):
+    """Family names in text, as regexes: `{a,b}` alternatives expanded, a
+    `<Placeholder>` standing for any word."""
+    out = set()
+    for token in re.findall(r"\b(?:node|process|resolvix)_(?:\w|<\w+>|\{[\w,]+\})*", text):
+        expanded = [token]
+        while any("{" in t for t in expanded):
+            t = next(t for t in expanded if "{" in t)
+            expanded.remove(t)
+            head, rest = t.split("{", 1)
+            alts, tail = rest.split("}", 1)
+            expanded += [head + a + tail for a in alts.split(",")]
+        out |= {re.sub(r"<\w+>", r"\\w+", re.escape(t).replace(r"\<", "<").replace(r"\>", ">")) for t in expanded}
+    return out
+
+
+def test_every_metrics_family_is_documented(start_ingest):
+    """Each family /metrics serves is in telemetryd(8) and in
+    docs/telemetry-stream.md's tables, so neither falls behind the code."""
+    ing = start_ingest()
+    with ing.session() as s:
+        s.sendall(b"put documented.metric 1 1700000000\n")
+        assert s.recv(16) == b"ok\n\n"
+    _, _, body = ing.t.http("/metrics")
+    served = set(re.findall(r"^# TYPE (\S+) ", body, re.M))
+    assert "resolvix_ingest_requests_total" in served and "node_cpu_seconds_total" in served
+
+    page = subprocess.run(["groff", "-man", "-Tutf8", "-P", "-cbou", str(ROOT / "packaging" / "telemetryd.8")],
+                          capture_output=True, text=True, env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"}
+                          ).stdout.replace("\u2010", "-")
+    in_page = documented_names(re.sub(r"-\n\s+", "", page))
+    doc = (ROOT / "docs" / "telemetry-stream.md").read_text()
+    in_doc = documented_names(doc)
+    # The tables abbreviate a row's further names as `_tail` after its first.
+    for row in doc.splitlines():
+        first = re.search(r"`((?:node|process|resolvix)_\w+)`", row)
+        for tail in re.findall(r"`(_\w+)`", row) if first else ():
+            stem = first.group(1)
+            in_doc |= {re.escape(stem[:i]) + re.escape(tail) for i in range(len(stem)) if stem[i] == "_"}
+    for name in sorted(served):
+        assert any(re.fullmatch(p, name) for p in in_page), f"{name} is not in telemetryd(8)"
+        assert any(re.fullmatch(p, name) for p in in_doc), f"{name} is not in docs/telemetry-stream.md"

@@ -11,11 +11,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "packaging"
 CONF = PKG / "resolvix.conf"
-MAN_PAGES = [PKG / "resolvix-controld.8", PKG / "resolvix.conf.5"]
+MAN_PAGES = sorted(PKG.glob("*.[158]"))
+# Each program and its page.
+PROGRAMS = {"controld/resolvix-controld": "resolvix-controld.8", "telemetryd/telemetryd": "telemetryd.8",
+            "livelogd/livelogd": "livelogd.8", "resolvixctl/resolvixctl": "resolvixctl.1"}
 SECURITY_LIMIT = 2.0
 
 
@@ -96,11 +100,50 @@ def test_conf_man_page_documents_every_key(controld):
         assert re.search(rf"(?m)^\.BR {key}\\ ", sections[section]), f"[{section}] {key} is not documented"
 
 
-def test_controld_man_page_documents_every_option(controld):
-    help_text = subprocess.run([controld, "--help"], capture_output=True, text=True, timeout=10).stdout
-    page = (PKG / "resolvix-controld.8").read_text().replace("\\-", "-")
-    for option in re.findall(r"--[a-z][a-z-]+", help_text):
-        assert option in page, f"{option} is not in resolvix-controld(8)"
+def build_dir():
+    return Path(os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build"))
+
+
+def rendered(page):
+    env = dict(os.environ, LC_ALL="C.UTF-8")
+    return subprocess.run(["groff", "-man", "-Tutf8", "-P", "-cbou", str(page)], capture_output=True, text=True,
+                          env=env, timeout=30).stdout
+
+
+def test_every_page_is_listed():
+    assert {p.name for p in MAN_PAGES} == {*PROGRAMS.values(), "resolvix.conf.5"}
+    install = re.search(r"install_man\(([^)]*)\)", (PKG / "meson.build").read_text()).group(1)
+    assert sorted(re.findall(r"'([^']+)'", install)) == sorted(p.name for p in MAN_PAGES)
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.split("/")[1])
+def test_man_page_documents_every_option(program):
+    exe = build_dir() / program
+    if not exe.exists():
+        pytest.fail(f"{exe} is not built")
+    help_text = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=10).stdout
+    text = rendered(PKG / PROGRAMS[program])
+    options = set(re.findall(r"(?<![\w-])--?[a-zA-Z][a-z-]*", help_text))
+    assert "--help" in options
+    for option in options:
+        assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text), \
+            f"{option} is not in {PROGRAMS[program]}"
+
+
+@pytest.mark.parametrize("page", MAN_PAGES, ids=lambda p: p.name)
+def test_see_also_names_every_other_page(page):
+    see_also = rendered(page).split("SEE ALSO", 1)[1]
+    for other in MAN_PAGES:
+        if other != page:
+            name, section = other.name.rsplit(".", 1)
+            assert f"{name}({section})" in see_also, f"{page.name} does not point to {other.name}"
+
+
+def test_daemon_pages_have_every_part():
+    for page in ("telemetryd.8", "livelogd.8"):
+        text = rendered(PKG / page)
+        for heading in ("SYNOPSIS", "OPTIONS", "ENDPOINTS", "SIGNALS", "FILES", "ENVIRONMENT", "EXIT STATUS"):
+            assert re.search(rf"^{heading}$", text, re.M), f"{page} has no {heading}"
 
 
 def test_unit_security_exposure_offline():
@@ -157,3 +200,56 @@ def test_unit_bounds_memory_tasks_and_files(controld):
     # Three single-threaded processes, plus ExecReload's kill.
     tasks = int(unit["TasksMax"])
     assert 4 <= tasks <= 64, tasks
+
+
+# ---- the examples the package installs under /usr/share/doc/resolvix/examples
+
+EXAMPLES = PKG / "examples"
+
+
+def test_prometheus_example_is_a_valid_config_scraping_telemetryd():
+    if not shutil.which("promtool"):
+        pytest.fail("promtool is not installed (packaging/deps.sh test installs prometheus)")
+    path = EXAMPLES / "prometheus.yml"
+    p = subprocess.run(["promtool", "check", "config", str(path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "SUCCESS" in p.stdout
+    [job] = yaml.safe_load(path.read_text())["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["localhost:8756"]
+
+
+def test_grafana_examples_provision_the_datasource_and_node_exporter_full():
+    [ds] = yaml.safe_load((EXAMPLES / "grafana" / "datasource.yml").read_text())["datasources"]
+    assert (ds["type"], ds["uid"], ds["url"]) == ("prometheus", "prometheus", "http://localhost:9090")
+    text = (EXAMPLES / "grafana" / "dashboards.yml").read_text()
+    [provider] = yaml.safe_load(text)["providers"]
+    assert provider["type"] == "file"
+    path = provider["options"]["path"]
+    # The comment says how to put dashboard 1860 where the provider looks,
+    # with the data source the other file provisions.
+    assert "https://grafana.com/api/dashboards/1860/revisions/latest/download" in text
+    assert f"{path}/node-exporter-full.json" in text
+    assert f"s/${{DS_PROMETHEUS}}/{ds['uid']}/g" in text
+
+
+def test_the_package_installs_the_examples_and_docs():
+    debian = PKG / "debian"
+    listed = (debian / "resolvix.examples").read_text().split()
+    assert sorted(listed) == ["packaging/examples/grafana", "packaging/examples/prometheus.yml"]
+    for entry in listed + (debian / "resolvix.docs").read_text().split():
+        assert (ROOT / entry).exists(), entry
+    readme = (debian / "README.Debian").read_text()
+    for needle in ("[control]\n  token =", "TLS", "not part of this package yet", "examples/",
+                   "Node Exporter Full"):
+        assert needle in readme, needle
+
+
+def test_long_description_says_what_resolvix_is():
+    control = (PKG / "debian" / "control").read_text()
+    description = control.split("\nDescription: ", 1)[1]
+    synopsis, long = description.split("\n", 1)
+    assert len(synopsis) <= 80 and not synopsis.endswith(".")
+    assert all(line.startswith(" ") for line in long.rstrip("\n").splitlines())
+    for needle in ("CPU", "log file", "systemd journal", "dashboard", "resolvixctl", "Prometheus", "node_exporter"):
+        assert needle in long, needle

@@ -213,7 +213,13 @@ def test_package_contents_and_dependencies(package):
     paths = {line.split()[-1].lstrip(".") for line in listing.splitlines()}
     for path in ["/usr/sbin/resolvix-controld", "/usr/libexec/resolvix/telemetryd",
                  "/usr/libexec/resolvix/livelogd", INSTALLED_UNIT, CONFFILE,
-                 "/usr/share/man/man8/resolvix-controld.8.gz", "/usr/share/man/man5/resolvix.conf.5.gz"]:
+                 "/usr/share/man/man8/resolvix-controld.8.gz", "/usr/share/man/man5/resolvix.conf.5.gz",
+                 "/usr/share/man/man8/telemetryd.8.gz", "/usr/share/man/man8/livelogd.8.gz",
+                 "/usr/share/man/man1/resolvixctl.1.gz", "/usr/share/doc/resolvix/README.Debian",
+                 "/usr/share/doc/resolvix/examples/prometheus.yml",
+                 "/usr/share/doc/resolvix/examples/grafana/datasource.yml",
+                 "/usr/share/doc/resolvix/examples/grafana/dashboards.yml",
+                 "/usr/share/doc/resolvix/telemetry-stream.md.gz"]:
         assert path in paths, f"{path} is not in the package"
     fields = subprocess.run(["dpkg-deb", "--field", str(package["deb"]), "Depends"], capture_output=True,
                             text=True, check=True).stdout

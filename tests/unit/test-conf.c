@@ -113,7 +113,11 @@ static const struct bad_case bad_cases[] = {
         { "[control]\nworker_watchdog = 3601\n", 2, "expected a whole number 0..3600" },
         { "[control]\nmax_connections_per_ip = 0\n", 2, "expected a whole number 1..16384" },
         { "interval = 5\n", 1, "outside of any section" },
-        { "[telemetry\n", 1, "syntax error" },
+        { "[telemetry\n", 1, "section header without its closing ']'" },
+        /* The bad line is named, not the last one read. */
+        { "[control]\nport = 1\n[telemetry\nport = 5\n", 3, "section header without its closing ']'" },
+        { "[control]\n  [telemetry ; comment\n\n\n", 2, "section header without its closing ']'" },
+        { "[control]\nport = 1\njust a line\n[telemetry]\nport = 5\n", 3, "syntax error" },
         { "[telemetry]\njust a line\n", 2, "syntax error" },
 };
 

@@ -36,6 +36,14 @@ static const struct {
         { "get *", INGEST_GET, NULL, 0, 0 },
         { "get *\r", INGEST_GET, NULL, 0, 0 },
         { "get **", INGEST_GET, "**", 0, 0 },
+        /* Trailing spaces and tabs are forgiven, with or without the \r. */
+        { "get test_key ", INGEST_GET, "test_key", 0, 0 },
+        { "get test_key \r", INGEST_GET, "test_key", 0, 0 },
+        { "get test_key\t \t", INGEST_GET, "test_key", 0, 0 },
+        { "get * ", INGEST_GET, NULL, 0, 0 },
+        { "put m 1 2 ", INGEST_PUT, "m", 1.0, 2 },
+        { "put m -1.5 2\t\r", INGEST_PUT, "m", -1.5, 2 },
+        { "put m 1 2  \t  ", INGEST_PUT, "m", 1.0, 2 },
 };
 
 Test(ingest_proto, well_formed_requests) {
@@ -68,7 +76,15 @@ static const char *const bad[] = {
         "get a b",
         "get  a",
         " get a",
-        "get a ",
+        " ",                    /* nothing but white space */
+        "\t \r",
+        "get \t",               /* the metric is missing, not blank */
+        "\tget a",              /* leading white space stays an error */
+        "get\ta",               /* a tab is no separator */
+        "get a\tb",
+        "put m 1\t2",
+        "put m\t1 2 ",
+        "get a\r ",             /* a \r is the line's end, not white space */
         "put m 1",
         "put m 1 2 3",
         "put m 1  2",
@@ -100,7 +116,7 @@ static const char *const bad[] = {
         "put m 1 9007199254740992", /* beyond what JSON holds exactly */
         "put m 1 99999999999999999999999",
         "put m 1 2\r\r",
-        "put m 1 2 \r",
+        "put m 1 2 3 ",
 };
 
 Test(ingest_proto, malformed_requests) {
