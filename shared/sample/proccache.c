@@ -31,6 +31,12 @@ void proccache_done(struct proccache *c) {
         *c = (struct proccache){ .max_fds = c->max_fds };
 }
 
+void proccache_set_max(struct proccache *c, size_t max_fds) {
+        c->max_fds = max_fds;
+        for (size_t i = c->n_cur; i > 0 && c->n_fds > max_fds; i--)
+                close_entries(c, &c->cur[i - 1], 1);
+}
+
 void proccache_begin(struct proccache *c) {
         c->n_next = 0;
         c->hint = 0;
@@ -88,8 +94,11 @@ ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc
         snprintf(path, sizeof path, "%d/statm", (int) e->pid);
         if (e->statm_fd < 0 && c->n_fds < c->max_fds) {
                 e->statm_fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (e->statm_fd < 0)
+                if (e->statm_fd < 0) {
+                        if (errno == EMFILE || errno == ENFILE)
+                                c->max_fds = c->n_fds;
                         return negative_errno();
+                }
                 c->n_fds++;
         }
         if (e->statm_fd < 0)

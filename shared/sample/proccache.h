@@ -35,6 +35,9 @@ void proccache_init(struct proccache *c, size_t max_fds);
 /* Close every kept descriptor and free the lists. */
 void proccache_done(struct proccache *c);
 
+/* Keep at most max_fds from now on, closing what is over it. */
+void proccache_set_max(struct proccache *c, size_t max_fds);
+
 void proccache_begin(struct proccache *c);
 
 /* The process at pid with /proc inode ino, seen by this scan: last scan's
@@ -44,7 +47,9 @@ struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino)
 
 /* Read e's statm into buf (NUL-terminated) through its kept descriptor,
  * opening and keeping one while under the cap. A failed read (the process
- * has gone: ESRCH) closes the descriptor. */
+ * has gone: ESRCH) closes the descriptor. Running out of descriptors
+ * (EMFILE, ENFILE) lowers the cap to what is kept, so that the cache never
+ * holds the last ones. */
 ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
 
 /* e has no address space: forget its descriptor, never read it again. */

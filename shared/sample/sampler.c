@@ -5,6 +5,7 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -632,10 +633,23 @@ static void name_top(struct sampler *s, struct sample *x) {
         }
 }
 
+/* The kept statm descriptors take at most a quarter of the open-file limit,
+ * leaving the rest to the server we run in; the limit is looked at on every
+ * scan, as it can be lowered under us (prlimit). */
+static void cap_kept_fds(struct sampler *s) {
+        struct rlimit rl;
+        size_t max = STATM_FDS_KEPT;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 4 < max)
+                max = (size_t) (rl.rlim_cur / 4);
+        proccache_set_max(&s->procs, max);
+}
+
 static int read_processes(struct sampler *s, struct sample *x) {
         int r = 0;
 
         s->n_candidates = 0;
+        cap_kept_fds(s);
         if (lseek(s->proc_fd, 0, SEEK_SET) < 0)
                 return negative_errno();
         proccache_begin(&s->procs);
@@ -734,7 +748,6 @@ int sampler_peek(struct sampler *s, const struct sample **ret) {
 int sampler_new(const char *root, struct sampler **ret) {
         _cleanup_free_ struct sampler *s = NULL;
         char path[PATH_MAX];
-        unsigned long limit;
 
         if (!root || streq(root, "/"))
                 root = "";
@@ -755,10 +768,10 @@ int sampler_new(const char *root, struct sampler **ret) {
         /* Without /sys (some containers) disks cannot be told from
          * partitions; that only costs disk_io, so it is not fatal. */
         s->sys_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        /* The kept statm descriptors take at most a quarter of the limit,
-         * leaving the rest to the clients of the server we run in. */
-        limit = fd_limit_reserve(STATM_FDS_KEPT) / 4;
-        proccache_init(&s->procs, limit < STATM_FDS_KEPT ? limit : STATM_FDS_KEPT);
+        /* Room for the kept statm descriptors to be a quarter of the
+         * limit (cap_kept_fds()). */
+        fd_limit_reserve(4 * STATM_FDS_KEPT);
+        proccache_init(&s->procs, 0);
         *ret = TAKE_PTR(s);
         return 0;
 }

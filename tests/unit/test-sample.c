@@ -465,6 +465,23 @@ Test(proccache, past_the_cap_files_are_opened_each_time) {
         proccache_done(&c);
 }
 
+Test(proccache, lowered_cap_closes_what_is_over_it) {
+        struct proccache c;
+        static const pid_t pids[] = { 100, 200, 400 };
+        int fd;
+
+        proccache_init(&c, 16);
+        cr_assert_eq(scan(&c, pids, 3, NULL), 3);
+        cr_assert_eq(c.n_fds, 3);
+        fd = kept_fd(&c, 400);
+        proccache_set_max(&c, 2);
+        cr_assert_eq(c.n_fds, 2);
+        cr_assert_not(fd_open(fd));
+        cr_assert_eq(scan(&c, pids, 3, NULL), 3, "still read, the plain way");
+        cr_assert_eq(c.n_fds, 2);
+        proccache_done(&c);
+}
+
 Test(proccache, empty_process_keeps_no_descriptor) {
         struct proccache c;
         struct proc_entry *e;
