@@ -3,7 +3,11 @@
 against the same fields through psutil and against one node_exporter scrape,
 all in one run. Prints ours, each peer's figure and the ratio.
 
-Usage: bench/telemetry-sample-cpu.py [--samples N] [--build DIR]
+With --extra-processes N, N `sleep 600` children are started first (and
+killed at the end), to measure a machine with that many more processes.
+With --runs R the comparison is run R times and the medians are printed.
+
+Usage: bench/telemetry-sample-cpu.py [--samples N] [--extra-processes N] [--runs R] [--build DIR]
 Needs python3-psutil and prometheus-node-exporter (packaging/deps.sh test).
 """
 import argparse
@@ -118,27 +122,74 @@ def node_exporter_scrape_ms(n):
         p.wait(timeout=10)
 
 
+def spawn_sleepers(n):
+    """n idle children, each its own process with an address space."""
+    kids = []
+    try:
+        for _ in range(n):
+            kids.append(subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    except BaseException:
+        kill_all(kids)
+        raise
+    return kids
+
+
+def kill_all(kids):
+    for k in kids:
+        k.kill()
+    for k in kids:
+        k.wait()
+
+
+def one_run(driver, samples):
+    us = ours(driver, samples)
+    bare = ours(driver, samples, "bare")
+    ps = psutil_sample_ms(max(20, samples // 4))
+    ne, ne_rss = node_exporter_scrape_ms(max(50, samples // 2))
+    return {"ours": us["median_us"] / 1000, "ours_p90": us["p90_us"] / 1000,
+            "ours_process": us["process_us"] / 1000, "bare": bare["median_us"] / 1000,
+            "psutil": ps, "node_exporter": ne, "ne_rss": ne_rss,
+            "processes": us["processes"], "frame": us["frame_bytes"], "load": os.getloadavg()}
+
+
+def report(r, title):
+    ours_ms = r["ours_process"]
+    print(f"{title}: {r['processes']} processes, {os.cpu_count()} CPUs, frame {r['frame']} bytes, "
+          f"load {r['load'][0]:.2f} {r['load'][1]:.2f} {r['load'][2]:.2f}")
+    print(f"  telemetryd, whole process       {ours_ms:7.3f} ms   (user + system time / samples)")
+    print(f"  telemetryd, the sample's thread {r['ours']:7.3f} ms   (median; p90 {r['ours_p90']:.3f} ms)")
+    print(f"  bare read of the same files     {r['bare']:7.3f} ms   (open, read, close; no parsing)")
+    print(f"  psutil, same fields             {r['psutil']:7.3f} ms   ours is {r['psutil'] / ours_ms:5.1f}x cheaper")
+    print(f"  node_exporter, one scrape       {r['node_exporter']:7.3f} ms   ours is "
+          f"{r['node_exporter'] / ours_ms:5.1f}x cheaper   (node_exporter RSS {r['ne_rss'] / 1024:.1f} MiB)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--extra-processes", type=int, default=0, metavar="N",
+                    help="start N `sleep 600` children for the run, killed at the end")
+    ap.add_argument("--runs", type=int, default=1, help="repeat the comparison, print medians")
     needs.build_option(ap)
     args = ap.parse_args()
+    if args.extra_processes < 0 or args.runs < 1:
+        ap.error("--extra-processes must be >= 0 and --runs >= 1")
     needs.debian("python3-psutil", "prometheus-node-exporter")
     driver, = needs.built(args.build, "bench/telemetry-sample-cost")
 
-    us = ours(driver, args.samples)
-    bare = ours(driver, args.samples, "bare")
-    ps = psutil_sample_ms(max(20, args.samples // 4))
-    ne, ne_rss = node_exporter_scrape_ms(max(50, args.samples // 2))
-    ours_ms = us["median_us"] / 1000
-
-    print(f"CPU per full sample, median, samples {SPACING * 1000:.0f} ms apart, "
-          f"{us['processes']} processes, {os.cpu_count()} CPUs, frame {us['frame_bytes']} bytes")
-    print(f"  telemetryd sampler + JSON       {ours_ms:7.3f} ms   (p90 {us['p90_us'] / 1000:.3f} ms)")
-    print(f"  bare read of the same files     {bare['median_us'] / 1000:7.3f} ms   (no parsing: the floor)")
-    print(f"  psutil, same fields             {ps:7.3f} ms   ours is {ps / ours_ms:5.1f}x cheaper")
-    print(f"  node_exporter, one scrape       {ne:7.3f} ms   ours is {ne / ours_ms:5.1f}x cheaper"
-          f"   (node_exporter RSS {ne_rss / 1024:.1f} MiB)")
+    kids = spawn_sleepers(args.extra_processes)
+    try:
+        runs = []
+        for i in range(args.runs):
+            runs.append(one_run(driver, args.samples))
+            if args.runs > 1:
+                report(runs[-1], f"run {i + 1}")
+    finally:
+        kill_all(kids)
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "load"}
+    med["processes"], med["frame"], med["load"] = runs[-1]["processes"], runs[-1]["frame"], runs[-1]["load"]
+    report(med, f"CPU per full sample, median of {args.runs} run(s), samples {SPACING * 1000:.0f} ms apart")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 
 #include "grow.h"
+#include "fileio.h"
+#include "proccache.h"
 #include "procfile.h"
 #include "log.h"
 #include "sample.h"
@@ -22,6 +25,9 @@
 /* Candidates kept while scanning: a few more than reported, so that one
  * that exits before it can be named leaves no hole. */
 #define TOP_CANDIDATES (SAMPLE_TOP_PROCESSES + 3)
+/* statm descriptors kept open across ticks: one per process up to this,
+ * which covers all but the largest machines. */
+#define STATM_FDS_KEPT 4096
 
 enum file {
         FILE_STAT,
@@ -69,16 +75,6 @@ struct user {
         char name[SAMPLE_USERNAME_MAX];
 };
 
-/* A process without an address space: a kernel thread (most of the
- * processes on an idle machine) or a zombie. Neither will ever have memory,
- * so its statm is not read again while the same process is there. The
- * inode number of its /proc directory, which getdents() gives for free,
- * tells a reused pid apart: a new process gets a new inode. */
-struct empty_process {
-        pid_t pid;
-        uint64_t ino;
-};
-
 enum source {
         SOURCE_STAT,
         SOURCE_MEMINFO,
@@ -122,8 +118,7 @@ struct sampler {
         bool mounts_known, mountinfo_pollable;
         struct sample_process candidates[TOP_CANDIDATES];
         size_t n_candidates;
-        struct empty_process *empty, *empty_next; /* last scan's, sorted by pid; this scan's */
-        size_t n_empty, empty_cap, n_empty_next, empty_next_cap;
+        struct proccache procs;
         union {
                 struct dirent64 align; /* getdents64() wants it aligned like this */
                 char data[16384];
@@ -586,47 +581,36 @@ static bool parse_pid(const char *name, pid_t *ret) {
         return true;
 }
 
-static int empty_cmp(const void *a, const void *b) {
-        pid_t x = ((const struct empty_process *) a)->pid, y = ((const struct empty_process *) b)->pid;
-        return (x > y) - (x < y);
-}
-
-/* Whether this very process had no memory at the last scan. */
-static bool known_empty(const struct sampler *s, pid_t pid, uint64_t ino) {
-        struct empty_process key = { .pid = pid };
-        const struct empty_process *e = s->n_empty
-                                                ? bsearch(&key, s->empty, s->n_empty, sizeof key, empty_cmp)
-                                                : NULL;
-
-        return e && e->ino == ino;
-}
-
-static void remember_empty(struct sampler *s, pid_t pid, uint64_t ino) {
-        if (GROW(s->empty_next, s->empty_next_cap, s->n_empty_next + 1, 8) < 0)
-                return; /* it is only read again next time */
-        s->empty_next[s->n_empty_next++] = (struct empty_process){ .pid = pid, .ino = ino };
-}
-
 static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino) {
-        char path[32], buf[256];
+        struct proc_entry *e = proccache_visit(&s->procs, pid, ino);
         struct sample_process p = { .pid = pid };
+        char buf[256];
         struct statm m;
         ssize_t n;
 
-        if (known_empty(s, pid, ino)) {
+        if (e && e->empty) {
                 x->processes.count++;
-                remember_empty(s, pid, ino);
                 return;
         }
         /* A process that exits between readdir and here is simply not
          * counted: ENOENT before the open, ESRCH after it. */
-        snprintf(path, sizeof path, "%d/statm", (int) pid);
-        n = read_once_at(s->proc_fd, path, buf, sizeof buf, NULL);
-        if (n < 0 || procfs_parse_statm(buf, &m) < 0)
+        if (e)
+                n = proccache_read_statm(&s->procs, e, s->proc_fd, buf, sizeof buf);
+        else {
+                char path[32];
+
+                snprintf(path, sizeof path, "%d/statm", (int) pid);
+                n = read_once_at(s->proc_fd, path, buf, sizeof buf, NULL);
+        }
+        if (n < 0 || procfs_parse_statm(buf, &m) < 0) {
+                if (e)
+                        proccache_drop_last(&s->procs);
                 return;
+        }
         x->processes.count++;
         if (m.size == 0) {
-                remember_empty(s, pid, ino);
+                if (e)
+                        proccache_set_empty(&s->procs, e);
                 return;
         }
         p.rss = m.resident * (uint64_t) s->page_size;
@@ -655,19 +639,33 @@ static void name_top(struct sampler *s, struct sample *x) {
         }
 }
 
+/* The kept statm descriptors take at most a quarter of the open-file limit,
+ * leaving the rest to the server we run in; the limit is looked at on every
+ * scan, as it can be lowered under us (prlimit). */
+static void cap_kept_fds(struct sampler *s) {
+        struct rlimit rl;
+        size_t max = STATM_FDS_KEPT;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 4 < max)
+                max = (size_t) (rl.rlim_cur / 4);
+        proccache_set_max(&s->procs, max);
+}
+
 static int read_processes(struct sampler *s, struct sample *x) {
-        struct empty_process *swap;
-        size_t swap_cap;
+        int r = 0;
 
         s->n_candidates = 0;
-        s->n_empty_next = 0;
+        cap_kept_fds(s);
         if (lseek(s->proc_fd, 0, SEEK_SET) < 0)
                 return negative_errno();
+        proccache_begin(&s->procs);
         for (;;) {
                 ssize_t n = getdents64(s->proc_fd, s->dents.data, sizeof s->dents.data);
 
-                if (n < 0)
-                        return negative_errno();
+                if (n < 0) {
+                        r = negative_errno();
+                        break;
+                }
                 if (n == 0)
                         break;
                 for (ssize_t off = 0; off < n;) {
@@ -679,16 +677,11 @@ static int read_processes(struct sampler *s, struct sample *x) {
                                 scan_process(s, x, pid, d->d_ino);
                 }
         }
-        /* /proc lists pids in order; a copy in a test tree need not. */
-        if (s->n_empty_next > 0) /* qsort() wants an array, even of nothing */
-                qsort(s->empty_next, s->n_empty_next, sizeof(struct empty_process), empty_cmp);
-        swap = s->empty;
-        s->empty = s->empty_next;
-        s->empty_next = swap;
-        swap_cap = s->empty_cap;
-        s->empty_cap = s->empty_next_cap;
-        s->empty_next_cap = swap_cap;
-        s->n_empty = s->n_empty_next;
+        /* After a failed listing too: the processes not seen are opened
+         * again next time, none is leaked. */
+        proccache_end(&s->procs);
+        if (r < 0)
+                return r;
         name_top(s, x);
         return 0;
 }
@@ -781,6 +774,10 @@ int sampler_new(const char *root, struct sampler **ret) {
         /* Without /sys (some containers) disks cannot be told from
          * partitions; that only costs disk_io, so it is not fatal. */
         s->sys_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        /* Room for the kept statm descriptors to be a quarter of the
+         * limit (cap_kept_fds()). */
+        fd_limit_reserve(4 * STATM_FDS_KEPT);
+        proccache_init(&s->procs, 0);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -798,8 +795,7 @@ void sampler_free(struct sampler *s) {
         for (size_t i = 0; i < ELEMENTSOF(s->files); i++)
                 procfile_close(&s->files[i]);
         free(s->mounts);
-        free(s->empty);
-        free(s->empty_next);
+        proccache_done(&s->procs);
         safe_close(s->proc_fd);
         safe_close(s->sys_fd);
         free(s);

@@ -4,15 +4,19 @@
 #include <math.h>
 #include <pwd.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "jsonutil.h"
 #include "macro.h"
+#include "proccache.h"
 #include "sample-json.h"
 #include "sample.h"
 
@@ -292,6 +296,210 @@ Test(sampler, processes_without_memory_are_not_read_again) {
         cr_assert_eq(x->processes.count, 9);
         cr_assert_eq(x->processes.top[0].pid, 42);
         cr_assert_str_eq(x->processes.top[0].name, "reused");
+}
+
+/* ---- the per-process cache on the fixture machine ------------------------ */
+
+static int proc_dir;
+
+static void open_proc_dir(void) {
+        char path[128];
+
+        make_root();
+        snprintf(path, sizeof path, "%s/proc", root);
+        proc_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(proc_dir, 0);
+}
+
+static void close_proc_dir(void) {
+        close(proc_dir);
+        drop_root();
+}
+
+static uint64_t proc_ino(pid_t pid) {
+        struct stat st;
+        char path[128];
+
+        snprintf(path, sizeof path, "%s/proc/%d", root, (int) pid);
+        cr_assert_eq(stat(path, &st), 0);
+        return st.st_ino;
+}
+
+__attribute__((format(printf, 1, 2))) static void shell(const char *fmt, ...) {
+        char cmd[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof cmd, fmt, ap);
+        va_end(ap);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* One scan over pids, each read; returns how many could be read, and the
+ * first line of each in out[] when out is not NULL. */
+static size_t scan(struct proccache *c, const pid_t *pids, size_t n, char (*out)[64]) {
+        size_t ok = 0;
+
+        proccache_begin(c);
+        for (size_t i = 0; i < n; i++) {
+                struct proc_entry *e = proccache_visit(c, pids[i], proc_ino(pids[i]));
+                char buf[256];
+
+                cr_assert_not_null(e);
+                if (proccache_read_statm(c, e, proc_dir, buf, sizeof buf) < 0) {
+                        proccache_drop_last(c);
+                        continue;
+                }
+                ok++;
+                if (out)
+                        snprintf(out[i], sizeof out[i], "%s", buf);
+        }
+        proccache_end(c);
+        return ok;
+}
+
+static int kept_fd(const struct proccache *c, pid_t pid) {
+        for (size_t i = 0; i < c->n_cur; i++)
+                if (c->cur[i].pid == pid)
+                        return c->cur[i].statm_fd;
+        return -2;
+}
+
+static bool fd_open(int fd) {
+        return fd >= 0 && fcntl(fd, F_GETFD) >= 0;
+}
+
+TestSuite(proccache, .init = open_proc_dir, .fini = close_proc_dir);
+
+Test(proccache, kept_file_is_read_again_from_the_start) {
+        struct proccache c;
+        static const pid_t pids[] = { 100, 200 };
+        char out[2][64];
+        int fd;
+
+        proccache_init(&c, 16);
+        cr_assert_eq(scan(&c, pids, 2, out), 2);
+        cr_assert_eq(c.n_fds, 2);
+        cr_assert_str_eq(out[0], "90000 50000 1000 10 0 60000 0\n");
+        fd = kept_fd(&c, 100);
+        cr_assert(fd_open(fd));
+        /* rewritten in place (the same inode, as /proc makes it afresh) */
+        shell("echo '91000 51000 1 1 0 1 0' > '%s/proc/100/statm'", root);
+        cr_assert_eq(scan(&c, pids, 2, out), 2);
+        cr_assert_eq(kept_fd(&c, 100), fd, "the same descriptor, not a new open");
+        cr_assert_str_eq(out[0], "91000 51000 1 1 0 1 0\n");
+        proccache_done(&c);
+        cr_assert_not(fd_open(fd));
+}
+
+Test(proccache, process_that_exits_is_closed) {
+        struct proccache c;
+        static const pid_t both[] = { 100, 200 }, one[] = { 100 };
+        int fd;
+
+        proccache_init(&c, 16);
+        cr_assert_eq(scan(&c, both, 2, NULL), 2);
+        fd = kept_fd(&c, 200);
+        cr_assert(fd_open(fd));
+        /* 200 is no longer listed */
+        shell("rm -r '%s/proc/200'", root);
+        cr_assert_eq(scan(&c, one, 1, NULL), 1);
+        cr_assert_eq(c.n_fds, 1);
+        cr_assert_eq(c.n_cur, 1);
+        cr_assert_not(fd_open(fd));
+        cr_assert(fd_open(kept_fd(&c, 100)));
+        proccache_done(&c);
+        cr_assert_eq(c.n_fds, 0);
+}
+
+Test(proccache, reused_pid_with_a_new_inode_is_read_afresh) {
+        struct proccache c;
+        static const pid_t pids[] = { 100 };
+        char out[1][64];
+        int fd;
+
+        proccache_init(&c, 16);
+        cr_assert_eq(scan(&c, pids, 1, out), 1);
+        fd = kept_fd(&c, 100);
+        /* A new process under the same pid: a new directory, made before
+         * the old one goes so that it cannot get its inode. The old file
+         * stays readable through the kept descriptor, so only the inode
+         * check tells them apart. */
+        shell("cd '%s/proc' && mkdir new && echo '7000 6000 1 1 0 1 0' > new/statm && rm -r 100 && mv new 100", root);
+        cr_assert_eq(scan(&c, pids, 1, out), 1);
+        cr_assert_str_eq(out[0], "7000 6000 1 1 0 1 0\n");
+        cr_assert_not(fd_open(fd));
+        cr_assert_eq(c.n_fds, 1);
+        proccache_done(&c);
+}
+
+Test(proccache, past_the_cap_files_are_opened_each_time) {
+        struct proccache c;
+        static const pid_t pids[] = { 100, 200, 400 };
+        char out[3][64];
+
+        proccache_init(&c, 2);
+        cr_assert_eq(scan(&c, pids, 3, out), 3);
+        cr_assert_eq(c.n_fds, 2);
+        cr_assert(fd_open(kept_fd(&c, 100)));
+        cr_assert(fd_open(kept_fd(&c, 200)));
+        cr_assert_eq(kept_fd(&c, 400), -1);
+        cr_assert_str_eq(out[2], "20000 10000 1000 10 0 9000 0\n");
+        /* Unlinked files: a kept one still reads, the one over the cap
+         * does not, so it was never held open. */
+        shell("rm '%s/proc/200/statm' '%s/proc/400/statm'", root, root);
+        cr_assert_eq(scan(&c, pids, 3, out), 2);
+        cr_assert_eq(c.n_fds, 2);
+        cr_assert_eq(c.n_cur, 2, "the unreadable one is forgotten");
+        /* 200 goes: its descriptor is closed once the scan is over, and
+         * the next scan gives the free place to 400. */
+        shell("rm -r '%s/proc/200'", root);
+        shell("echo '1 1 1 1 0 1 0' > '%s/proc/400/statm'", root);
+        static const pid_t rest[] = { 100, 400 };
+        cr_assert_eq(scan(&c, rest, 2, NULL), 2);
+        cr_assert_eq(c.n_fds, 1);
+        cr_assert_eq(kept_fd(&c, 400), -1);
+        cr_assert_eq(scan(&c, rest, 2, NULL), 2);
+        cr_assert_eq(c.n_fds, 2);
+        cr_assert(fd_open(kept_fd(&c, 400)));
+        proccache_done(&c);
+}
+
+Test(proccache, lowered_cap_closes_what_is_over_it) {
+        struct proccache c;
+        static const pid_t pids[] = { 100, 200, 400 };
+        int fd;
+
+        proccache_init(&c, 16);
+        cr_assert_eq(scan(&c, pids, 3, NULL), 3);
+        cr_assert_eq(c.n_fds, 3);
+        fd = kept_fd(&c, 400);
+        proccache_set_max(&c, 2);
+        cr_assert_eq(c.n_fds, 2);
+        cr_assert_not(fd_open(fd));
+        cr_assert_eq(scan(&c, pids, 3, NULL), 3, "still read, the plain way");
+        cr_assert_eq(c.n_fds, 2);
+        proccache_done(&c);
+}
+
+Test(proccache, empty_process_keeps_no_descriptor) {
+        struct proccache c;
+        struct proc_entry *e;
+        char buf[256];
+
+        proccache_init(&c, 16);
+        proccache_begin(&c);
+        e = proccache_visit(&c, 42, proc_ino(42));
+        cr_assert_geq(proccache_read_statm(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert_eq(c.n_fds, 1);
+        proccache_set_empty(&c, e);
+        cr_assert_eq(c.n_fds, 0);
+        proccache_end(&c);
+        proccache_begin(&c);
+        e = proccache_visit(&c, 42, proc_ino(42));
+        cr_assert(e->empty);
+        proccache_end(&c);
+        proccache_done(&c);
 }
 
 Test(sampler, mounts_block_filesystems_once_each) {

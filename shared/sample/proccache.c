@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "grow.h"
+#include "macro.h"
+#include "proccache.h"
+#include "procfile.h"
+
+void proccache_init(struct proccache *c, size_t max_fds) {
+        *c = (struct proccache){ .max_fds = max_fds };
+}
+
+static void close_entries(struct proccache *c, struct proc_entry *e, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (e[i].statm_fd >= 0) {
+                        e[i].statm_fd = safe_close(e[i].statm_fd);
+                        c->n_fds--;
+                }
+}
+
+void proccache_done(struct proccache *c) {
+        close_entries(c, c->cur, c->n_cur);
+        close_entries(c, c->next, c->n_next);
+        free(c->cur);
+        free(c->next);
+        *c = (struct proccache){ .max_fds = c->max_fds };
+}
+
+void proccache_set_max(struct proccache *c, size_t max_fds) {
+        c->max_fds = max_fds;
+        for (size_t i = c->n_cur; i > 0 && c->n_fds > max_fds; i--)
+                close_entries(c, &c->cur[i - 1], 1);
+}
+
+void proccache_begin(struct proccache *c) {
+        c->n_next = 0;
+        c->hint = 0;
+}
+
+static int entry_cmp(const void *a, const void *b) {
+        pid_t x = ((const struct proc_entry *) a)->pid, y = ((const struct proc_entry *) b)->pid;
+        return (x > y) - (x < y);
+}
+
+static struct proc_entry *find(struct proccache *c, pid_t pid) {
+        struct proc_entry key = { .pid = pid };
+
+        /* In /proc's order, the entry is at the hint or a little after it
+         * (past processes that have gone); a test tree may list any way. */
+        for (size_t i = c->hint; i < c->n_cur && c->cur[i].pid <= pid; i++)
+                if (c->cur[i].pid == pid) {
+                        c->hint = i + 1;
+                        return &c->cur[i];
+                }
+        return c->n_cur ? bsearch(&key, c->cur, c->n_cur, sizeof key, entry_cmp) : NULL;
+}
+
+struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino) {
+        struct proc_entry *old = find(c, pid), *e;
+
+        if (GROW(c->next, c->next_cap, c->n_next + 1, 64) < 0)
+                return NULL;
+        e = &c->next[c->n_next++];
+        if (old && old->ino == ino) {
+                *e = *old;
+                old->statm_fd = -1; /* moved: not to be closed at the end */
+        } else
+                *e = (struct proc_entry){ .pid = pid, .ino = ino, .statm_fd = -1 };
+        return e;
+}
+
+void proccache_drop_last(struct proccache *c) {
+        struct proc_entry *e;
+
+        assert(c->n_next > 0);
+        e = &c->next[--c->n_next];
+        close_entries(c, e, 1);
+}
+
+void proccache_set_empty(struct proccache *c, struct proc_entry *e) {
+        close_entries(c, e, 1);
+        e->empty = true;
+}
+
+ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
+        char path[32];
+        ssize_t n;
+
+        snprintf(path, sizeof path, "%d/statm", (int) e->pid);
+        if (e->statm_fd < 0 && c->n_fds < c->max_fds) {
+                e->statm_fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (e->statm_fd < 0) {
+                        if (errno == EMFILE || errno == ENFILE)
+                                c->max_fds = c->n_fds;
+                        return negative_errno();
+                }
+                c->n_fds++;
+        }
+        if (e->statm_fd < 0)
+                return read_once_at(proc_fd, path, buf, size, NULL);
+        /* One pread() gives the whole file, as read_once_at() explains. */
+        do
+                n = pread(e->statm_fd, buf, size - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                n = negative_errno();
+                close_entries(c, e, 1);
+                return n;
+        }
+        buf[n] = '\0';
+        return n;
+}
+
+void proccache_end(struct proccache *c) {
+        struct proc_entry *swap;
+        size_t swap_cap;
+        bool sorted = true;
+
+        close_entries(c, c->cur, c->n_cur);
+        for (size_t i = 1; i < c->n_next && sorted; i++)
+                sorted = c->next[i - 1].pid < c->next[i].pid;
+        if (!sorted)
+                qsort(c->next, c->n_next, sizeof *c->next, entry_cmp);
+        swap = c->cur;
+        c->cur = c->next;
+        c->next = swap;
+        swap_cap = c->cur_cap;
+        c->cur_cap = c->next_cap;
+        c->next_cap = swap_cap;
+        c->n_cur = c->n_next;
+        c->n_next = 0;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What the process scan keeps from one tick to the next, per process
+ * (docs/architecture.md). A process is its pid together with the inode
+ * number of its /proc directory, which getdents() gives for free: a reused
+ * pid gets a new inode. For each one the scan keeps its statm open and
+ * reads it again with pread() from offset 0 (the kernel produces it afresh):
+ * openat() and close() cost twice what the read does. A kernel thread or a
+ * zombie, which will never have memory, is remembered as such and not read
+ * at all. At most max_fds descriptors are kept; processes past that are
+ * read by open, read, close. A process the scan no longer sees has gone:
+ * its descriptor is closed when the scan ends. */
+
+struct proc_entry {
+        pid_t pid;
+        int statm_fd; /* -1: not kept */
+        uint64_t ino;
+        bool empty; /* no address space: not read again */
+};
+
+struct proccache {
+        struct proc_entry *cur, *next; /* last scan's, sorted by pid; this scan's */
+        size_t n_cur, cur_cap, n_next, next_cap;
+        size_t hint;                   /* into cur: /proc lists pids in order */
+        size_t n_fds, max_fds;
+};
+
+void proccache_init(struct proccache *c, size_t max_fds);
+/* Close every kept descriptor and free the lists. */
+void proccache_done(struct proccache *c);
+
+/* Keep at most max_fds from now on, closing what is over it. */
+void proccache_set_max(struct proccache *c, size_t max_fds);
+
+void proccache_begin(struct proccache *c);
+
+/* The process at pid with /proc inode ino, seen by this scan: last scan's
+ * entry if it is the same process, else a new one. NULL when out of memory
+ * (the process is then read the plain way). Valid until the next call. */
+struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino);
+
+/* Read e's statm into buf (NUL-terminated) through its kept descriptor,
+ * opening and keeping one while under the cap. A failed read (the process
+ * has gone: ESRCH) closes the descriptor. Running out of descriptors
+ * (EMFILE, ENFILE) lowers the cap to what is kept, so that the cache never
+ * holds the last ones. */
+ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
+
+/* e has no address space: forget its descriptor, never read it again. */
+void proccache_set_empty(struct proccache *c, struct proc_entry *e);
+
+/* Forget the entry proccache_visit() just returned (it could not be read). */
+void proccache_drop_last(struct proccache *c);
+
+/* Close what belongs to processes this scan did not see. */
+void proccache_end(struct proccache *c);
