@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <string.h>
 
+#include "errors.h"
 #include "macro.h"
 #include "textfile.h"
 
@@ -40,15 +41,6 @@ static size_t name_len(const char *p, const char *end, bool colons) {
         return n;
 }
 
-_printf_(3, 4) static int fail(char *err, size_t errsz, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
-
 /* The family a sample belongs to: histogram and summary series carry a
  * suffix their TYPE line does not. */
 static ssize_t family_of(const struct seen *s, const char *name, size_t len) {
@@ -78,16 +70,16 @@ static int comment(struct seen *s, const char *p, const char *end, unsigned line
         p += 7;
         n = name_len(p, end, true);
         if (n == 0 || n >= sizeof s->names[0] || (p + n < end && p[n] != ' '))
-                return fail(err, errsz, "line %u: %s without a valid metric name", line, help ? "HELP" : "TYPE");
+                return fail_with(err, errsz, "line %u: %s without a valid metric name", line, help ? "HELP" : "TYPE");
         if (help)
                 return 0;
         f = family_of(s, p, n);
         if (f >= 0 && strlen(s->names[f]) == n)
-                return fail(err, errsz, "line %u: a second TYPE for %.*s", line, (int) n, p);
+                return fail_with(err, errsz, "line %u: a second TYPE for %.*s", line, (int) n, p);
         if (s->n == FAMILIES_MAX)
-                return fail(err, errsz, "line %u: more than %d families", line, FAMILIES_MAX);
+                return fail_with(err, errsz, "line %u: more than %d families", line, FAMILIES_MAX);
         if (p + n == end)
-                return fail(err, errsz, "line %u: TYPE without a type", line);
+                return fail_with(err, errsz, "line %u: TYPE without a type", line);
         for (size_t i = 0; i < ELEMENTSOF(types); i++)
                 if ((size_t) (end - p - n - 1) == strlen(types[i]) && memcmp(p + n + 1, types[i], strlen(types[i])) == 0) {
                         memcpy(s->names[s->n], p, n);
@@ -95,7 +87,7 @@ static int comment(struct seen *s, const char *p, const char *end, unsigned line
                         s->n++;
                         return 0;
                 }
-        return fail(err, errsz, "line %u: unknown type \"%.*s\"", line, (int) (end - p - n - 1), p + n + 1);
+        return fail_with(err, errsz, "line %u: unknown type \"%.*s\"", line, (int) (end - p - n - 1), p + n + 1);
 }
 
 static int labels(const char **pp, const char *end, unsigned line, char *err, size_t errsz) {
@@ -105,26 +97,26 @@ static int labels(const char **pp, const char *end, unsigned line, char *err, si
                 size_t n = name_len(p, end, false);
 
                 if (n == 0)
-                        return fail(err, errsz, "line %u: a label without a valid name", line);
+                        return fail_with(err, errsz, "line %u: a label without a valid name", line);
                 p += n;
                 if (end - p < 2 || p[0] != '=' || p[1] != '"')
-                        return fail(err, errsz, "line %u: a label without =\"value\"", line);
+                        return fail_with(err, errsz, "line %u: a label without =\"value\"", line);
                 for (p += 2; p < end && *p != '"'; p++)
                         if (*p == '\\') {
                                 if (p + 1 >= end || (p[1] != '\\' && p[1] != '"' && p[1] != 'n'))
-                                        return fail(err, errsz, "line %u: a bad escape in a label value", line);
+                                        return fail_with(err, errsz, "line %u: a bad escape in a label value", line);
                                 p++;
                         }
                 if (p >= end)
-                        return fail(err, errsz, "line %u: an unterminated label value", line);
+                        return fail_with(err, errsz, "line %u: an unterminated label value", line);
                 p++;
                 if (p < end && *p == ',')
                         p++;
                 else if (p < end && *p != '}')
-                        return fail(err, errsz, "line %u: labels not separated by commas", line);
+                        return fail_with(err, errsz, "line %u: labels not separated by commas", line);
         }
         if (p >= end)
-                return fail(err, errsz, "line %u: labels without a closing }", line);
+                return fail_with(err, errsz, "line %u: labels without a closing }", line);
         *pp = p + 1;
         return 0;
 }
@@ -148,7 +140,7 @@ static int sample(const char *p, const char *end, unsigned line, char *err, size
         int r;
 
         if (n == 0)
-                return fail(err, errsz, "line %u: not a metric name", line);
+                return fail_with(err, errsz, "line %u: not a metric name", line);
         p += n;
         if (p < end && *p == '{') {
                 r = labels(&p, end, line, err, errsz);
@@ -156,17 +148,17 @@ static int sample(const char *p, const char *end, unsigned line, char *err, size
                         return r;
         }
         if (p >= end || (*p != ' ' && *p != '\t'))
-                return fail(err, errsz, "line %u: no value", line);
+                return fail_with(err, errsz, "line %u: no value", line);
         while (p < end && (*p == ' ' || *p == '\t'))
                 p++;
         for (v = p; p < end && *p != ' ' && *p != '\t'; p++)
                 ;
         if (!valid_value(v, (size_t) (p - v)))
-                return fail(err, errsz, "line %u: \"%.*s\" is not a number", line, (int) (p - v > 32 ? 32 : p - v), v);
+                return fail_with(err, errsz, "line %u: \"%.*s\" is not a number", line, (int) (p - v > 32 ? 32 : p - v), v);
         while (p < end && (*p == ' ' || *p == '\t'))
                 p++;
         if (p < end)
-                return fail(err, errsz, "line %u: a timestamp (or more after the value), which textfiles may not carry",
+                return fail_with(err, errsz, "line %u: a timestamp (or more after the value), which textfiles may not carry",
                             line);
         return 0;
 }
@@ -180,16 +172,16 @@ int textfile_validate(const char *buf, size_t len, char *err, size_t errsz) {
         if (!names)
                 return -ENOMEM;
         if (memchr(buf, '\0', len))
-                return fail(err, errsz, "a NUL byte: not a text file");
+                return fail_with(err, errsz, "a NUL byte: not a text file");
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p)), *e = nl ? nl : end;
                 int r = 0;
 
                 line++;
                 if (e - p > TEXTFILE_LINE_MAX)
-                        return fail(err, errsz, "line %u: longer than %u bytes", line, TEXTFILE_LINE_MAX);
+                        return fail_with(err, errsz, "line %u: longer than %u bytes", line, TEXTFILE_LINE_MAX);
                 if (e > p && e[-1] == '\r')
-                        return fail(err, errsz, "line %u: ends in CR LF", line);
+                        return fail_with(err, errsz, "line %u: ends in CR LF", line);
                 if (p < e && *p == '#')
                         r = comment(&s, p, e, line, err, errsz);
                 else if (p < e)

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "errors.h"
@@ -32,6 +35,15 @@ static const struct {
         { ERROR_SPAWN_FAILED, 500 },
         { ERROR_WORKER_EXITED, 500 },
 };
+
+int fail_with(char *err, size_t errsz, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(err, errsz, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
 
 unsigned error_status(const char *word) {
         for (size_t i = 0; i < ELEMENTSOF(error_table); i++)

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stddef.h>
+
+#include "macro.h"
+
 /* The machine words of error answers (docs/control-api.md): the "detail" of
  * controld's JSON errors, and what a worker reports as RESOLVIX_ERROR= when
  * it cannot start. One list, with the HTTP status each is answered with in
@@ -36,6 +40,10 @@
 #define ERROR_WORKER_EXITED "worker_exited"
 /* Reported by a worker, answered as worker_exited with its message. */
 #define ERROR_BIND_FAILED "bind_failed"
+
+/* The pure parsers' way of failing with a reason: the message into err
+ * (errsz bytes), and -EINVAL returned. */
+int fail_with(char *err, size_t errsz, const char *fmt, ...) _printf_(3, 4);
 
 /* The HTTP status controld answers word with; 500 for one not listed. */
 unsigned error_status(const char *word);

@@ -14,6 +14,7 @@
 #include "build-config.h"
 #include "buildtree.h"
 #include "conf.h"
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 
@@ -103,15 +104,6 @@ static bool section_known(const char *section) {
         return false;
 }
 
-_printf_(3, 4) static int fail(char *err, size_t errsz, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
-
 bool conf_address_is_loopback(const char *addr) {
         struct in_addr a4;
         struct in6_addr a6;
@@ -199,14 +191,14 @@ int conf_set(struct conf *c, const char *section, const char *key, const char *v
 
         if (!k) {
                 if (!section_known(section))
-                        return fail(err, errsz, "%s: unknown section [%s] (expected node, control, telemetry or livelogs)",
+                        return fail_with(err, errsz, "%s: unknown section [%s] (expected node, control, telemetry or livelogs)",
                                     origin, section);
-                return fail(err, errsz, "%s: unknown key '%s' in section [%s]", origin, key, section);
+                return fail_with(err, errsz, "%s: unknown key '%s' in section [%s]", origin, key, section);
         }
         field = (char *) c + k->offset;
 
 #define BAD(what) \
-        fail(err, errsz, "%s: [%s] %s: expected %s, got '%s'", origin, k->section, k->key, (what), value)
+        fail_with(err, errsz, "%s: [%s] %s: expected %s, got '%s'", origin, k->section, k->key, (what), value)
 
         switch (k->type) {
         case CONF_BOOL:
@@ -369,7 +361,7 @@ static char *file_reader(char *str, int num, void *userdata) {
                 ctx->unclosed = *p == '[' && !strchr(p, ']');
         }
         if (len == (size_t) num - 1 && str[len - 1] != '\n' && !feof(ctx->f)) {
-                ctx->r = fail(ctx->err, ctx->errsz, "%s:%u: line longer than %d characters", ctx->path, ctx->line,
+                ctx->r = fail_with(ctx->err, ctx->errsz, "%s:%u: line longer than %d characters", ctx->path, ctx->line,
                               num - 2);
                 return NULL;
         }
@@ -384,7 +376,7 @@ static int file_handler(void *userdata, const char *section, const char *name, c
                 return 0;
         snprintf(origin, sizeof origin, "%s:%u", ctx->path, ctx->line);
         if (section[0] == '\0') {
-                ctx->r = fail(ctx->err, ctx->errsz, "%s: key '%s' outside of any section", origin, name);
+                ctx->r = fail_with(ctx->err, ctx->errsz, "%s: key '%s' outside of any section", origin, name);
                 return 0;
         }
         ctx->r = conf_set(ctx->conf, section, name, value, origin, ctx->err, ctx->errsz);
@@ -414,9 +406,9 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errsz) {
         if (ctx.r < 0)
                 return ctx.r;
         if (r != 0 && ctx.unclosed)
-                return fail(err, errsz, "%s:%u: section header without its closing ']'", path, ctx.line);
+                return fail_with(err, errsz, "%s:%u: section header without its closing ']'", path, ctx.line);
         if (r != 0)
-                return fail(err, errsz, "%s:%u: syntax error (expected [section], key = value, or a ; comment)", path,
+                return fail_with(err, errsz, "%s:%u: syntax error (expected [section], key = value, or a ; comment)", path,
                             ctx.line);
         snprintf(c->path, sizeof c->path, "%s", path);
         return 0;
