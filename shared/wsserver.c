@@ -18,6 +18,9 @@
 /* How long SIGTERM waits for clients to take their close frame. */
 #define SHUTDOWN_GRACE_USEC (3 * LWS_US_PER_SEC)
 #define HTTP_CHUNK 4096
+/* A body over max_body is read and dropped up to this much more, so that
+ * the peer is still reading when its 413 comes; beyond it, it is cut off. */
+#define BODY_DRAIN_MAX (16u << 20)
 
 enum conn_kind {
         CONN_HTTP,
@@ -45,6 +48,15 @@ struct conn {
         unsigned n_replies;
         struct ws_http_response http;
         size_t http_sent;
+        bool headers_sent;
+        /* A request for ops->request: its body so far, and its answer's fate. */
+        const char *method;
+        char *path;
+        char *body;
+        size_t body_len, body_cap, body_dropped;
+        uint64_t deadline; /* lws_now_usecs() by which the body must be in */
+        bool pending;      /* answered later, by ws_http_respond() */
+        bool close_after;  /* the connection ends with this answer */
         char peer[INET6_ADDRSTRLEN];
         max_align_t user[];
 };
@@ -60,6 +72,7 @@ struct ws_server {
         struct fd_watch *watches;
         lws_sorted_usec_list_t shutdown_timer;
         unsigned clients;
+        unsigned holds;
         unsigned long long frames_sent;
         bool stopping;
         bool done;
@@ -94,6 +107,19 @@ bool ws_server_stopping(const struct ws_server *s) {
 
 unsigned long long ws_server_frames_sent(const struct ws_server *s) {
         return s->frames_sent;
+}
+
+void ws_server_hold(struct ws_server *s) {
+        s->holds++;
+}
+
+void ws_server_release(struct ws_server *s) {
+        if (s->holds > 0)
+                s->holds--;
+        if (s->stopping && s->clients == 0 && s->holds == 0) {
+                s->done = true;
+                lws_cancel_service(s->context);
+        }
 }
 
 /* ---- handshake checks --------------------------------------------------- */
@@ -139,6 +165,8 @@ static const char *status_text(unsigned status) {
                 return "Forbidden";
         case HTTP_STATUS_SERVICE_UNAVAILABLE:
                 return "Service Unavailable";
+        case HTTP_STATUS_REQ_ENTITY_TOO_LARGE:
+                return "Payload Too Large";
         default:
                 return "Error";
         }
@@ -249,13 +277,23 @@ static int send_queued_reply(struct lws *wsi, struct conn *c) {
         return r;
 }
 
+static void request_reset(struct conn *c) {
+        free(c->http.body);
+        free(c->path);
+        free(c->body);
+        c->http = (struct ws_http_response){ 0 };
+        c->path = c->body = NULL;
+        c->body_len = c->body_cap = c->body_dropped = 0;
+        c->headers_sent = c->pending = c->close_after = false;
+        c->http_sent = 0;
+}
+
 static void conn_free(struct conn *c) {
         while (c->n_replies > 0)
                 free(c->replies[--c->n_replies]);
         free(c->rx);
         c->rx = NULL;
-        free(c->http.body);
-        c->http.body = NULL;
+        request_reset(c);
 }
 
 /* ---- inbound messages --------------------------------------------------- */
@@ -300,47 +338,206 @@ static int receive(struct ws_server *s, struct lws *wsi, struct conn *c, const v
 
 /* ---- HTTP on the stream port -------------------------------------------- */
 
-static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
-        unsigned char headers[LWS_PRE + 1024], *start = headers + LWS_PRE, *p = start,
-                                              *end = headers + sizeof headers - 1;
+static int error_response(struct ws_http_response *r, int status, const char *detail, const char *message) {
+        free(r->body);
+        *r = (struct ws_http_response){ .status = status, .content_type = "application/json" };
+        if (asprintf(&r->body, "{\"status\":\"error\",\"detail\":\"%s\",\"message\":\"%s\"}\n", detail, message) < 0) {
+                r->body = NULL;
+                return -ENOMEM;
+        }
+        r->len = strlen(r->body);
+        return 0;
+}
+
+/* Headers are written from the writeable callback like the body, so that an
+ * answer given later (ws_http_respond) takes the same path as one given at
+ * once. */
+static int http_start(struct lws *wsi, struct conn *c) {
+        if (!c->http.body && c->http.len > 0)
+                return -1;
+        c->headers_sent = false;
+        c->http_sent = 0;
+        lws_callback_on_writable(wsi);
+        return 0;
+}
+
+static int http_get(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
         struct ws_http_response *r = &c->http;
         int err = -ENOENT;
 
-        c->kind = CONN_HTTP;
         if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-                static const char body[] = "{\"status\":\"error\",\"detail\":\"method_not_allowed\","
-                                           "\"message\":\"only GET is served on this port\"}\n";
-                r->status = HTTP_STATUS_METHOD_NOT_ALLOWED;
-                r->content_type = "application/json";
-                r->body = strdup(body);
-                r->len = sizeof body - 1;
-        } else {
-                *r = (struct ws_http_response){ 0 };
-                if (s->ops->http)
-                        err = s->ops->http(s, wsi, path, r);
-                if (err < 0) {
-                        free(r->body);
-                        if (asprintf(&r->body,
-                                     "{\"status\":\"error\",\"detail\":\"not_found\",\"message\":\"no such path: %s\"}\n",
-                                     err == -ENOENT ? path : "(error)") < 0)
-                                r->body = NULL;
-                        r->status = err == -ENOENT ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_INTERNAL_SERVER_ERROR;
-                        r->content_type = "application/json";
-                        r->len = r->body ? strlen(r->body) : 0;
-                }
+                if (error_response(r, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
+                                   "only GET is served on this port") < 0)
+                        return -1;
+                r->allow = "GET";
+                return http_start(wsi, c);
         }
-        if (!r->body && r->len > 0)
-                return -1;
+        if (s->ops->http)
+                err = s->ops->http(s, wsi, path, r);
+        if (err < 0) {
+                char message[160];
 
-        if (lws_add_http_common_headers(wsi, (unsigned) r->status, r->content_type, r->len, &p, end) ||
-            (r->status == HTTP_STATUS_METHOD_NOT_ALLOWED &&
-             lws_add_http_header_by_name(wsi, (const unsigned char *) "allow:", (const unsigned char *) "GET", 3,
-                                         &p, end)) ||
-            lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:",
-                                        (const unsigned char *) "no-store", 8, &p, end) ||
-            lws_finalize_write_http_header(wsi, start, &p, end))
+                snprintf(message, sizeof message, "no such path: %.100s", err == -ENOENT ? path : "(error)");
+                if (error_response(r, err == -ENOENT ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_INTERNAL_SERVER_ERROR,
+                                   "not_found", message) < 0)
+                        return -1;
+        }
+        return http_start(wsi, c);
+}
+
+static const char *request_method(struct lws *wsi) {
+        static const struct {
+                enum lws_token_indexes token;
+                const char *name;
+        } methods[] = {
+                { WSI_TOKEN_GET_URI, "GET" },       { WSI_TOKEN_POST_URI, "POST" },
+                { WSI_TOKEN_PUT_URI, "PUT" },       { WSI_TOKEN_PATCH_URI, "PATCH" },
+                { WSI_TOKEN_DELETE_URI, "DELETE" }, { WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
+                { WSI_TOKEN_HEAD_URI, "HEAD" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                if (lws_hdr_total_length(wsi, methods[i].token) > 0)
+                        return methods[i].name;
+        return "";
+}
+
+static unsigned seconds_left(const struct conn *c) {
+        uint64_t now = (uint64_t) lws_now_usecs();
+
+        return now >= c->deadline ? 1 : (unsigned) ((c->deadline - now + LWS_US_PER_SEC - 1) / LWS_US_PER_SEC);
+}
+
+static int http_dispatch(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        struct ws_http_request req = {
+                .method = c->method,
+                .path = c->path,
+                .body = c->body ? c->body : "",
+                .body_len = c->body_len,
+        };
+        char message[160];
+        int r;
+
+        if (c->body_dropped > 0) {
+                log_notice("Refused a %s %s from %s: body over %zu bytes", c->method, c->path, c->peer,
+                           s->params.max_body);
+                snprintf(message, sizeof message, "request body larger than %zu bytes", s->params.max_body);
+                c->close_after = true;
+                return error_response(&c->http, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "body_too_large", message) < 0
+                               ? -1
+                               : http_start(wsi, c);
+        }
+        r = s->ops->request(s, wsi, conn_user(c), &req, &c->http);
+        if (r == -EINPROGRESS) {
+                c->pending = true;
+                /* The answer waits on work elsewhere; if it never comes,
+                 * the connection goes rather than waiting for ever. */
+                lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->params.request_deadline);
+                return 0;
+        }
+        if (r < 0) {
+                snprintf(message, sizeof message, "no such path: %.100s", r == -ENOENT ? c->path : "(error)");
+                if (error_response(&c->http, r == -ENOENT ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_INTERNAL_SERVER_ERROR,
+                                   r == -ENOENT ? "not_found" : "internal_error", message) < 0)
+                        return -1;
+        }
+        return http_start(wsi, c);
+}
+
+static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
+        char length[32];
+        unsigned long long announced = 0;
+
+        c->kind = CONN_HTTP;
+        request_reset(c);
+        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        if (!s->ops->request)
+                return http_get(s, wsi, c, path);
+
+        c->method = request_method(wsi);
+        c->path = strdup(path);
+        if (!c->path)
                 return -1;
-        c->http_sent = 0;
+        c->deadline = (uint64_t) lws_now_usecs() + s->params.request_deadline * LWS_US_PER_SEC;
+        if (lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+                announced = strtoull(length, NULL, 10);
+        if (announced == 0)
+                return http_dispatch(s, wsi, c);
+        if (announced > s->params.max_body) {
+                /* Not worth reading: say so once the peer has finished
+                 * sending, or cut it off if it sends far more. */
+                c->body_dropped = 1;
+        }
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) seconds_left(c));
+        return 0;
+}
+
+static int http_body(struct ws_server *s, struct lws *wsi, struct conn *c, const void *in, size_t len) {
+        if ((uint64_t) lws_now_usecs() > c->deadline) {
+                log_notice("Closing %s: request body not in within %u s", c->peer, s->params.request_deadline);
+                return -1;
+        }
+        /* A deadline, not an idle timer: every byte does not buy more time. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) seconds_left(c));
+        if (c->body_dropped > 0 || c->body_len + len > s->params.max_body) {
+                free(c->body);
+                c->body = NULL;
+                c->body_dropped += c->body_len + len;
+                c->body_len = 0;
+                return c->body_dropped > (size_t) BODY_DRAIN_MAX + s->params.max_body ? -1 : 0;
+        }
+        if (c->body_len + len + 1 > c->body_cap) {
+                size_t cap = c->body_cap ? c->body_cap : 4096;
+                char *p;
+
+                while (cap < c->body_len + len + 1)
+                        cap *= 2;
+                if (cap > s->params.max_body + 1)
+                        cap = s->params.max_body + 1;
+                p = realloc(c->body, cap);
+                if (!p)
+                        return -1;
+                c->body = p;
+                c->body_cap = cap;
+        }
+        memcpy(c->body + c->body_len, in, len);
+        c->body_len += len;
+        c->body[c->body_len] = '\0';
+        return 0;
+}
+
+int ws_http_respond(struct lws *wsi, struct ws_http_response *resp) {
+        struct conn *c = lws_wsi_user(wsi);
+
+        if (!c || c->kind != CONN_HTTP || !c->pending) {
+                free(resp->body);
+                resp->body = NULL;
+                return -EINVAL;
+        }
+        c->pending = false;
+        c->http = *resp;
+        resp->body = NULL;
+        return http_start(wsi, c) < 0 ? -EIO : 0;
+}
+
+static int http_headers(struct lws *wsi, struct conn *c) {
+        unsigned char headers[LWS_PRE + 1024], *start = headers + LWS_PRE, *p = start,
+                                              *end = headers + sizeof headers - 1;
+        struct ws_http_response *r = &c->http;
+        char retry[16];
+
+#define ADD(name, value) \
+        lws_add_http_header_by_name(wsi, (const unsigned char *) (name), (const unsigned char *) (value), \
+                                    (int) strlen(value), &p, end)
+        snprintf(retry, sizeof retry, "%u", r->retry_after);
+        if (lws_add_http_common_headers(wsi, (unsigned) r->status, r->content_type, r->len, &p, end) ||
+            (r->allow && ADD("allow:", r->allow)) ||
+            (r->www_authenticate && ADD("www-authenticate:", r->www_authenticate)) ||
+            (r->retry_after > 0 && ADD("retry-after:", retry)) || (c->close_after && ADD("connection:", "close")) ||
+            ADD("cache-control:", "no-store") || lws_finalize_write_http_header(wsi, start, &p, end))
+                return -1;
+#undef ADD
+        c->headers_sent = true;
         lws_callback_on_writable(wsi);
         return 0;
 }
@@ -350,6 +547,20 @@ static int http_writeable(struct lws *wsi, struct conn *c) {
         size_t n = c->http.len - c->http_sent;
         bool last;
 
+        if (c->pending || c->http.status == 0)
+                return 0;
+        if (!c->headers_sent)
+                return http_headers(wsi, c);
+        if (c->close_after && c->http_sent == c->http.len) {
+                /* Everything went out with the last write; close once lws
+                 * has handed the kernel what it had to buffer. */
+                if (lws_partial_buffered(wsi)) {
+                        lws_callback_on_writable(wsi);
+                        return 0;
+                }
+                return -1;
+        }
+
         if (n > HTTP_CHUNK)
                 n = HTTP_CHUNK;
         last = c->http_sent + n == c->http.len;
@@ -358,12 +569,11 @@ static int http_writeable(struct lws *wsi, struct conn *c) {
         if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int) n)
                 return -1;
         c->http_sent += n;
-        if (!last) {
+        if (!last || c->close_after) {
                 lws_callback_on_writable(wsi);
                 return 0;
         }
-        free(c->http.body);
-        c->http.body = NULL;
+        request_reset(c);
         return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -372,8 +582,9 @@ static int http_writeable(struct lws *wsi, struct conn *c) {
 static void shutdown_deadline(lws_sorted_usec_list_t *sul) {
         struct ws_server *s = lws_container_of(sul, struct ws_server, shutdown_timer);
 
-        if (s->clients > 0)
-                log_warning("%u clients did not close in time; exiting anyway", s->clients);
+        if (s->clients > 0 || s->holds > 0)
+                log_warning("%u clients did not close in time, %u answers not given; exiting anyway", s->clients,
+                            s->holds);
         s->done = true;
         lws_cancel_service(s->context);
 }
@@ -384,7 +595,7 @@ static void ws_server_stop(struct ws_server *s) {
                 return;
         s->stopping = true;
         log_info("Stopping; closing %u clients", s->clients);
-        if (s->clients == 0) {
+        if (s->clients == 0 && s->holds == 0) {
                 s->done = true;
                 lws_cancel_service(s->context);
                 return;
@@ -455,7 +666,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                         s->clients--;
                         if (s->ops->close)
                                 s->ops->close(s, wsi, conn_user(c));
-                        if (s->stopping && s->clients == 0) {
+                        if (s->stopping && s->clients == 0 && s->holds == 0) {
                                 s->done = true;
                                 lws_cancel_service(s->context);
                         }
@@ -466,10 +677,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         case LWS_CALLBACK_HTTP:
                 return http_begin(s, wsi, c, in ? (const char *) in : "/");
 
+        case LWS_CALLBACK_HTTP_BODY:
+                return c->kind == CONN_HTTP && s->ops->request ? http_body(s, wsi, c, in, len) : 0;
+
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+                if (c->kind != CONN_HTTP || !s->ops->request)
+                        return -1;
+                return http_dispatch(s, wsi, c);
+
         case LWS_CALLBACK_HTTP_WRITEABLE:
                 return c->http.body || c->http.len == 0 ? http_writeable(wsi, c) : 0;
 
         case LWS_CALLBACK_CLOSED_HTTP:
+                if (c->kind == CONN_HTTP && c->pending && s->ops->request_gone)
+                        s->ops->request_gone(s, wsi, conn_user(c));
+                c->pending = false;
                 conn_free(c);
                 return 0;
 

@@ -28,6 +28,18 @@ struct ws_http_response {
         const char *content_type; /* "application/json" */
         char *body;               /* malloc'd; the server frees it */
         size_t len;
+        /* Optional headers, left out when NULL or 0. */
+        const char *allow;            /* with 405: "GET, POST" */
+        const char *www_authenticate; /* with 401: "Bearer" */
+        unsigned retry_after;         /* seconds, with 429 and 503 */
+};
+
+/* One request to a server that serves more than GET (ops->request). */
+struct ws_http_request {
+        const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD" */
+        const char *path;   /* without the query: lws_get_urlarg_by_name() reads that */
+        const char *body;   /* NUL-terminated after body_len bytes; "" when none */
+        size_t body_len;
 };
 
 struct ws_server_ops {
@@ -47,6 +59,17 @@ struct ws_server_ops {
         /* A plain HTTP GET. path has no query; use lws_get_urlarg_by_name()
          * for arguments. Return 0 with resp filled, or -ENOENT for 404. */
         int (*http)(struct ws_server *s, struct lws *wsi, const char *path, struct ws_http_response *resp);
+        /* Instead of http, for a server that takes every method: called once
+         * a request's body (at most params.max_body bytes; more is answered
+         * 413 here) has arrived, within params.request_deadline of its
+         * headers. client is the connection's own area, as for WebSocket
+         * clients. Return 0 with resp filled, -ENOENT for 404, or
+         * -EINPROGRESS to answer later with ws_http_respond(); if the peer
+         * goes away first, request_gone() says so and the answer is not
+         * wanted any more. */
+        int (*request)(struct ws_server *s, struct lws *wsi, void *client, const struct ws_http_request *req,
+                       struct ws_http_response *resp);
+        void (*request_gone)(struct ws_server *s, struct lws *wsi, void *client);
         /* SIGHUP or a queued real-time signal (controld sends SIGRTMIN+1 with
          * an int payload to change the interval). */
         void (*signal)(struct ws_server *s, const struct signalfd_siginfo *si);
@@ -56,6 +79,8 @@ struct ws_server_params {
         const char *name;             /* "telemetryd": used in messages */
         const struct conf_stream *stream;
         size_t max_message;           /* inbound text message cap; larger closes 1009 */
+        size_t max_body;              /* with ops->request: request body cap */
+        unsigned request_deadline;    /* with ops->request: seconds for a body to arrive, and again for a late answer */
         void *userdata;
 };
 
@@ -100,6 +125,15 @@ int ws_send_frames(struct lws *wsi, unsigned char *frames, size_t len, unsigned 
  * called. A client that lets more than a few replies pile up unread is
  * closed with 1008. */
 int ws_reply_textf(struct lws *wsi, const char *fmt, ...) _printf_(2, 3);
+
+/* Answer a request that ops->request left pending (-EINPROGRESS). Takes
+ * resp->body. Only from the loop's thread. */
+int ws_http_respond(struct lws *wsi, struct ws_http_response *resp);
+
+/* Work that SIGTERM must let finish before the loop ends (answers still
+ * being computed), besides the open clients. Each hold is released once. */
+void ws_server_hold(struct ws_server *s);
+void ws_server_release(struct ws_server *s);
 
 /* Count of all frames the server wrote, for /metrics. */
 unsigned long long ws_server_frames_sent(const struct ws_server *s);
