@@ -31,6 +31,9 @@ static void emit(struct walk *w, double v) {
 static bool push(struct walk *w, const char *component) {
         size_t len = w->len;
 
+        /* An empty key names nothing a query could ask for. */
+        if (!*component)
+                return false;
         if (len > 0) {
                 if (len + 1 > STORE_METRIC_MAX)
                         return false;
@@ -44,10 +47,6 @@ static bool push(struct walk *w, const char *component) {
                 if (*c == '.' || *c == '\\')
                         w->path[len++] = '\\';
                 w->path[len++] = *c;
-        }
-        if (len == 0) {
-                /* An empty key names nothing a query could ask for. */
-                return false;
         }
         w->path[len] = 0;
         w->len = len;
