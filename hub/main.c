@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "clientid.h"
+#include "fileio.h"
 #include "hub.h"
 #include "log.h"
 #include "notify.h"
@@ -215,6 +216,15 @@ int main(int argc, char **argv) {
                 return 2;
         }
 
+        /* systemd's StateDirectory= makes it; by hand, the hub does. */
+        if (h.conf.hub.database[0] == '\0') {
+                r = mkdir_parents(h.conf.control.state_dir, 0700);
+                if (r < 0 && r != -EEXIST) {
+                        notify_failure(r, "database_failed", "Cannot create %s: %s", h.conf.control.state_dir,
+                                       strerror(-r));
+                        goto out;
+                }
+        }
         r = store_open(h.conf.hub.database, h.conf.control.state_dir, &writer);
         if (r >= 0)
                 r = store_open(h.conf.hub.database, h.conf.control.state_dir, &reader);

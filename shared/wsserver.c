@@ -167,6 +167,8 @@ static const char *status_text(unsigned status) {
                 return "Service Unavailable";
         case HTTP_STATUS_REQ_ENTITY_TOO_LARGE:
                 return "Payload Too Large";
+        case HTTP_STATUS_LENGTH_REQUIRED:
+                return "Length Required";
         default:
                 return "Error";
         }
@@ -461,6 +463,15 @@ static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, cons
         c->deadline = (uint64_t) lws_now_usecs() + s->params.request_deadline * LWS_US_PER_SEC;
         if (lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
                 announced = strtoull(length, NULL, 10);
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+                /* libwebsockets 4.1 does not decode a chunked request body:
+                 * its bytes would be read as the next request. */
+                c->close_after = true;
+                return error_response(&c->http, HTTP_STATUS_LENGTH_REQUIRED, "length_required",
+                                      "send the body with a Content-Length") < 0
+                               ? -1
+                               : http_start(wsi, c);
+        }
         if (announced == 0)
                 return http_dispatch(s, wsi, c);
         if (announced > s->params.max_body) {
