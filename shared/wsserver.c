@@ -165,10 +165,6 @@ static const char *status_text(unsigned status) {
                 return "Forbidden";
         case HTTP_STATUS_SERVICE_UNAVAILABLE:
                 return "Service Unavailable";
-        case HTTP_STATUS_REQ_ENTITY_TOO_LARGE:
-                return "Payload Too Large";
-        case HTTP_STATUS_LENGTH_REQUIRED:
-                return "Length Required";
         default:
                 return "Error";
         }
