@@ -1,7 +1,7 @@
 #!/bin/sh
 # GET /status throughput and p99 latency: resolvix-controld against a minimal
 # Python http.server answering the same JSON, both driven by wrk on loopback
-# in one run. Prints each and the ratio. Budget (SPEC §9): >= 20,000 req/s.
+# in one run. Prints each and the ratio. Budget (docs/performance.md): >= 20,000 req/s.
 #   bench/controld-status.sh [SECONDS]   (default 10)
 set -eu
 cd "$(dirname "$0")/.."

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "jsonutil.h"
+#include "sample-json.h"
 #include "sample.h"
 
 static double thread_cpu_usec(void) {
@@ -105,7 +106,7 @@ int main(int argc, char **argv) {
                 usleep((useconds_t) spacing * 1000);
                 t0 = thread_cpu_usec();
                 sampler_take(s, &x);
-                j = sample_to_json(x, "192.168.1.100", 1);
+                j = sample_to_json(x, "192.168.1.100", 1, NULL);
                 if (!j || !cJSON_PrintPreallocated(j, frame, sizeof frame, 0))
                         return 1;
                 cJSON_Delete(j);

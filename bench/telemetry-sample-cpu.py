@@ -42,7 +42,7 @@ def ours(driver, n, *mode):
 
 
 def psutil_sample_ms(n):
-    """The seed's collector: the same fields, the way psutil gets them."""
+    """A psutil collector of the same fields, the way Python agents get them."""
     import psutil
 
     def sample():

@@ -7,6 +7,8 @@
 
 #include "api.h"
 #include "build-config.h"
+#include "buildtree.h"
+#include "errors.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "manager.h"
@@ -252,20 +254,9 @@ static void control(struct request *r) {
  * so that it is seen as edited; installed, from datadir. */
 static const char *dashboard_dir(void) {
         static char dir[PATH_MAX];
-        char exe[PATH_MAX];
-        ssize_t n;
 
-        if (dir[0])
-                return dir;
-        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n > 0) {
-                exe[n] = '\0';
-                if (strneq(exe, RESOLVIX_BUILD_ROOT "/", strlen(RESOLVIX_BUILD_ROOT) + 1)) {
-                        snprintf(dir, sizeof dir, "%s", RESOLVIX_DASHBOARD_SOURCE_DIR);
-                        return dir;
-                }
-        }
-        snprintf(dir, sizeof dir, "%s", RESOLVIX_DASHBOARD_DIR);
+        if (!dir[0] && build_tree_lookup("dashboard_dir", dir, sizeof dir) < 0)
+                snprintf(dir, sizeof dir, "%s", RESOLVIX_DASHBOARD_DIR);
         return dir;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -12,7 +13,6 @@
 #include "spawn.h"
 #include "supervisor.h"
 #include "timeutil.h"
-#include "wsserver.h"
 
 static const struct {
         const char *name;

@@ -269,7 +269,7 @@ int main(int argc, char **argv) {
         hub_maintain_later(&h, 5 * USEC_PER_SEC);
         log_info("Listening on %s:%u; %s database; %zu nodes known.", h.conf.hub.stream.listen,
                  h.conf.hub.stream.port, h.backend, registry_count(h.registry));
-        notify_ready("listening on %s:%u, %s, %zu nodes", h.conf.hub.stream.listen, h.conf.hub.stream.port,
+        notify_ready(NULL, "listening on %s:%u, %s, %zu nodes", h.conf.hub.stream.listen, h.conf.hub.stream.port,
                      h.backend, registry_count(h.registry));
 
         r = ws_server_run(h.server);

@@ -6,7 +6,7 @@
 #include "headline.h"
 #include "hub.h"
 #include "pyjson.h"
-#include "sample.h"
+#include "utf8.h"
 
 /* GET /metrics (docs/hub.md, "Metrics"): the hub's own figures as
  * resolvix_hub_*, and every node's headline values as resolvix_node_*
@@ -27,7 +27,7 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 static void label(FILE *f, const char *value) {
         char buf[3 * (STORE_HOSTNAME_MAX + 1) + 1];
 
-        for (const char *p = utf8_sanitize(value, buf, sizeof buf); *p; p++) {
+        for (const char *p = utf8_repair_str(value, buf, sizeof buf); *p; p++) {
                 if (*p == '\\' || *p == '"')
                         fprintf(f, "\\%c", *p);
                 else if (*p == '\n')

@@ -1,4 +1,4 @@
-"""controld's control API (SPEC §3) against the real daemon and the stand-in
+"""controld's control API (docs/control-api.md) against the real daemon and the stand-in
 worker: every endpoint, alias, answer and error, and that bad requests
 change nothing."""
 import http.client
@@ -39,7 +39,7 @@ def cd(controld):
 
 
 def test_seed_curl_command_starts_telemetry(cd):
-    # The seed's own command, to the letter (localhost, not 127.0.0.1).
+    # The README's own command, to the letter (localhost, not 127.0.0.1).
     code, body = curl("-X", "POST", f"http://localhost:{cd.port}/control", "-H", "Content-Type: application/json",
                       "-d", '{"command": "start_telemetry"}')
     assert code == 200, body

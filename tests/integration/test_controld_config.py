@@ -1,5 +1,6 @@
-"""controld's configuration (SPEC §2, §3 Authentication) and what its log
-says (SPEC §6), as an operator meets them."""
+"""controld's configuration (docs/configuration.md, docs/control-api.md's
+Authentication) and what its log says (docs/architecture.md), as an operator
+meets them."""
 import os
 import signal
 import socket

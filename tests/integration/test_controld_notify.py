@@ -1,4 +1,4 @@
-"""controld as a systemd Type=notify service (SPEC §6): READY=1 from its own
+"""controld as a systemd Type=notify service (docs/architecture.md): READY=1 from its own
 pid once the API accepts and restored workers are up, STATUS=, WATCHDOG=1,
 RELOADING=1 on SIGHUP, STOPPING=1; and how it hands workers their own,
 private NOTIFY_SOCKET and a clean environment."""

@@ -1,4 +1,4 @@
-"""controld's supervision (SPEC §5) with the stand-in worker: start failures
+"""controld's supervision (docs/architecture.md) with the stand-in worker: start failures
 and their causes, restarts, crash loops, stop escalation, shutdown, and the
 desired state across controld restarts."""
 import json

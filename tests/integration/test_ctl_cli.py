@@ -1,4 +1,4 @@
-"""resolvixctl against a real controld (issue 6 §1): the command line, the
+"""resolvixctl against a real controld (resolvixctl(1)): the command line, the
 control commands and their output, connection options, and the exit
 statuses resolvixctl(1) documents for each kind of failure."""
 import json

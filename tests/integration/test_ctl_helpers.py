@@ -116,14 +116,14 @@ def ctl_env(extra=None):
 
 def ctl(*args, env=None, timeout=30, **kw):
     """Run resolvixctl; a CompletedProcess with text stdout and stderr."""
-    return subprocess.run([binary("controld/resolvixctl"), *map(str, args)], env=ctl_env(env),
+    return subprocess.run([binary("resolvixctl/resolvixctl"), *map(str, args)], env=ctl_env(env),
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def ctl_popen(*args, env=None, **kw):
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
-    return subprocess.Popen([binary("controld/resolvixctl"), *map(str, args)], env=ctl_env(env), text=True, **kw)
+    return subprocess.Popen([binary("resolvixctl/resolvixctl"), *map(str, args)], env=ctl_env(env), text=True, **kw)
 
 
 def read_lines(proc, n, timeout=10):

@@ -105,7 +105,7 @@ def test_control_characters_do_not_reach_a_terminal(node):
     r = ctl("logs", "-n", "1", "-p", node.port)
     assert r.stdout == "evil \x1b[2J line\n"
     master, slave = pty.openpty()
-    proc = subprocess.Popen([binary("controld/resolvixctl"), "logs", "-n", "1", "-p", str(node.port)], stdout=slave,
+    proc = subprocess.Popen([binary("resolvixctl/resolvixctl"), "logs", "-n", "1", "-p", str(node.port)], stdout=slave,
                             stderr=subprocess.PIPE, env=ctl_env())
     os.close(slave)
     proc.wait(timeout=10)

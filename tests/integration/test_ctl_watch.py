@@ -124,7 +124,7 @@ class Terminal:
         def own_tty():
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        self.proc = subprocess.Popen([binary("controld/resolvixctl"), *map(str, args)], stdin=slave, stdout=slave,
+        self.proc = subprocess.Popen([binary("resolvixctl/resolvixctl"), *map(str, args)], stdin=slave, stdout=slave,
                                      stderr=slave, env=env, start_new_session=True, preexec_fn=own_tty)
         self.slave = slave
         self.out = b""

@@ -1,4 +1,4 @@
-"""The Python client seed 003 describes (clients/ingest-client.py), used as
+"""The Python client of the protocol (clients/ingest-client.py), used as
 applications use it, against telemetryd's ingest port."""
 import time
 

@@ -1,5 +1,5 @@
 """What the custom-metrics (ingest port) tests share: a telemetryd with its
-ingest port on, raw TCP sessions, the seed-003 Python client.
+ingest port on, raw TCP sessions, the Python protocol client.
 
 No tests here; the test_ingest_*.py files import from this module."""
 import importlib.util

@@ -1,4 +1,4 @@
-"""The custom-metrics protocol of seed 003 on telemetryd's ingest port, byte
+"""The custom-metrics protocol (docs/custom-metrics.md) on telemetryd's ingest port, byte
 for byte over real TCP sessions: every reply, persistent sessions,
 pipelining, requests split at every byte, and every bound."""
 import resource
@@ -53,7 +53,7 @@ SESSION = [
     (b"PUT palm.cpu 1 1150864249\n", ERROR),
     (b"put * 1 1150864249\n", ERROR),
     (b"get palm.cpu\n", b"ok\npalm.cpu -1.25 1150864246\npalm.cpu 0.7 1150864247\npalm.cpu 2.0 1150864248\n\n"),
-    # telnet's "\r\n", as in the seed's own example
+    # telnet's "\r\n"
     (b"get eardrum.cpu\r\n", b"ok\neardrum.cpu 3.0 1150864250\n\n"),
     (b"got test_key\r\n", ERROR),
     # values as the reference server spells them (Python's repr)

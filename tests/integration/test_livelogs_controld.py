@@ -1,4 +1,4 @@
-"""livelogd under resolvix-controld (issue 4 §5): start/stop/restart through
+"""livelogd under resolvix-controld (docs/control-api.md): start/stop/restart through
 the control API, /status naming what is really followed (the journal
 included), and an unreadable log file reported as such, never "started"."""
 import os

@@ -23,8 +23,8 @@ def in_namespace(*prelude, journald=True):
 
 
 def native_send(ns_pid, fields):
-    """An entry through journald's native protocol, binary-safe (SPEC of
-    systemd's journal-native-protocol: NAME\\n, 64-bit LE size, data, \\n)."""
+    """An entry through journald's native protocol, binary-safe (systemd's
+    journal-native-protocol: NAME\\n, 64-bit LE size, data, \\n)."""
     data = b""
     for name, value in fields.items():
         data += name.encode() + b"\n" + struct.pack("<Q", len(value)) + value + b"\n"

@@ -1,5 +1,5 @@
-"""livelogd on a file: the stream contract (SPEC §7), its bounds, and what
-each bad input gets (SPEC §8). Real binary, real clients, loopback only."""
+"""livelogd on a file: the stream contract (docs/livelogs-stream.md), its
+bounds, and what each bad input gets. Real binary, real clients, loopback only."""
 import asyncio
 import json
 import os

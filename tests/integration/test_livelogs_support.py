@@ -105,7 +105,7 @@ def check_frame(frame):
 
 
 async def receive(ws, n, timeout=20):
-    """The next n frames, parsed and checked against SPEC §7."""
+    """The next n frames, parsed and checked against docs/livelogs-stream.md."""
     frames = []
     async with asyncio.timeout(timeout):
         while len(frames) < n:

@@ -32,7 +32,7 @@ def test_token_required_when_set(start_telemetryd):
     assert handshake_status(t.url(), extra_headers={"Authorization": f"Bearer {TOKEN}x"}) == 401
     assert accepted(t.url(f"?token={TOKEN}"))["metrics"]
     assert accepted(t.url(), extra_headers={"Authorization": f"Bearer {TOKEN}"})["metrics"]
-    # the Node client the seed shows, with the header
+    # a Node client, with the header
     r = node("telemetry-node.js", t.url(), 1, '{"Authorization": "Bearer %s"}' % TOKEN)
     assert len(r["cpu"]) == 1
     assert node("telemetry-node.js", t.url(), 1) == {"status": 401}

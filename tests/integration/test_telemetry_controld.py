@@ -1,4 +1,4 @@
-"""telemetryd under resolvix-controld (issue 3 §4): start with an interval,
+"""telemetryd under resolvix-controld (docs/control-api.md): start with an interval,
 a new interval applied to the running worker, restart, stop, /status, and
 a port in use reported as such, never "started"."""
 import asyncio

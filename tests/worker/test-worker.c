@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <systemd/sd-daemon.h>
 
 #include "conf.h"
 #include "fileio.h"
@@ -93,11 +92,13 @@ static void crash(lws_sorted_usec_list_t *sul) {
 static void report_ready(lws_sorted_usec_list_t *sul) {
         const struct conf_stream *stream = streq(role, "livelogs") ? &conf.livelogs.stream : &conf.telemetry.stream;
 
-        if (streq(role, "livelogs"))
-                (void) sd_notifyf(0, "READY=1\nSTATUS=following %s\nRESOLVIX_LOG_FILE=%s", conf.livelogs.log_file,
-                                  conf.livelogs.log_file);
-        else
-                notify_ready("listening on %s:%u", stream->listen, stream->port);
+        char fields[PATH_MAX + 32];
+
+        if (streq(role, "livelogs")) {
+                snprintf(fields, sizeof fields, "RESOLVIX_LOG_FILE=%s", conf.livelogs.log_file);
+                notify_ready(fields, "following %s", conf.livelogs.log_file);
+        } else
+                notify_ready(NULL, "listening on %s:%u", stream->listen, stream->port);
 }
 
 static const struct ws_server_ops ops = {
@@ -110,7 +111,6 @@ static const struct ws_server_ops ops = {
 int main(int argc, char **argv) {
         char base[PATH_MAX];
         struct behaviour b;
-        struct conf_cli cli;
         struct ws_server *s = NULL;
         const struct conf_stream *stream;
         int r;
@@ -118,11 +118,9 @@ int main(int argc, char **argv) {
         snprintf(base, sizeof base, "%s", argv[0]);
         role = streq(basename(base), "livelogd") ? "livelogs" : "telemetry";
         log_open(basename(base), role);
-        r = conf_load_args(argc, argv, "resolvix test worker", NULL, &conf, &cli);
-        if (r < 0)
-                return 2;
-        if (cli.help || cli.version)
-                return 0;
+        r = conf_main(argc, argv, "resolvix test worker", NULL, &conf, NULL);
+        if (r >= 0)
+                return r;
         read_behaviour(argv[0], &b);
         if (b.exit_before_ready >= 0) {
                 log_error("test worker: exiting with %d before ready, as asked", b.exit_before_ready);
