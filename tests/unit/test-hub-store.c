@@ -31,9 +31,19 @@
 /* 2023-11-14 22:00:00 UTC: hour-aligned, so expectations are easy to state. */
 #define T0 INT64_C(1699999200000)
 
+/* Test processes get these from main() through the environment (criterion
+ * runs each test in a process of its own). */
+#define ENV_PG_URL "RESOLVIX_TEST_PG_URL"
+#define ENV_PG_SKIP "RESOLVIX_TEST_PG_SKIP"
+
 static char pg_dir[256];
 static char pg_admin_url[512];
-static const char *pg_skip_reason = "PostgreSQL was not started";
+static const char *pg_skip_reason;
+
+static void pg_from_env(void) {
+        snprintf(pg_admin_url, sizeof(pg_admin_url), "%s", getenv(ENV_PG_URL) ?: "");
+        pg_skip_reason = getenv(ENV_PG_SKIP);
+}
 
 struct env {
         bool pg;
@@ -144,6 +154,7 @@ static void setup_pg(void) {
 
         env = (struct env){ .pg = true };
         setup_common(&env);
+        pg_from_env();
         if (!*pg_admin_url)
                 return;
         char sql[128], name[64];
@@ -1202,6 +1213,66 @@ BOTH(kill_9_while_committing) {
         ingest(e, "n", 1, 10, T0 - MS_PER_HOUR, 1000);
 }
 
+/* ---- PostgreSQL going away ------------------------------------------------ */
+
+static void pg_outage(struct env *e, bool on) {
+        char sql[512];
+        const char *db = strstr(e->database, "@/") + 2;
+        int len = (int) strcspn(db, "?");
+
+        snprintf(sql, sizeof(sql), "ALTER DATABASE %.*s ALLOW_CONNECTIONS %s", len, db, on ? "false" : "true");
+        pg_exec(pg_admin_url, sql);
+        if (on) {
+                snprintf(sql, sizeof(sql),
+                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%.*s'"
+                         " AND pid <> pg_backend_pid()",
+                         len, db);
+                pg_exec(pg_admin_url, sql);
+        }
+}
+
+Test(hub_store_pg, reconnects_and_says_unavailable, .init = setup_pg, .fini = teardown) {
+        struct env *e = &env;
+        struct store_batch *b;
+        struct store_batch_result res;
+        struct store_node n;
+        struct store *s = NULL;
+
+        if (!*e->database && pg_skip_reason)
+                cr_skip_test("%s", pg_skip_reason);
+        open_store(e);
+        node_put(e, "n", NULL, T0);
+
+        /* A connection cut while idle is replaced without the caller noticing. */
+        pg_outage(e, true);
+        pg_outage(e, false);
+        cr_assert_eq(store_ping(e->s), 0);
+        cr_assert_eq(store_node_get(e->s, "n", &n), 0);
+
+        /* The database away: every call says so at once, a batch stays whole. */
+        cr_assert_eq(store_batch_begin(e->s, &b), 0);
+        cr_assert_eq(add(e, b, "n", "s", 1, T0), 0);
+        pg_outage(e, true);
+        cr_assert_eq(store_ping(e->s), -ENOTCONN);
+        cr_assert_eq(store_node_get(e->s, "n", &n), -ENOTCONN);
+        cr_assert_eq(store_batch_commit(b, &res), -ENOTCONN);
+        cr_assert_eq(store_batch_count(b), 1);
+        /* Back: after the backoff the same batch commits. */
+        pg_outage(e, false);
+        for (int i = 0; i < 100 && store_ping(e->s) == -ENOTCONN; i++)
+                usleep(100000);
+        cr_assert_eq(store_ping(e->s), 0);
+        res = commit(e, b);
+        cr_assert_eq(res.acked, 1);
+        store_batch_free(b);
+
+        /* Never reached at start: refused with the same word. */
+        cr_assert_eq(store_open("postgresql://postgres@/postgres?host=/nonexistent", "", &s), -ENOTCONN);
+        cr_assert_null(s);
+        cr_assert_eq(store_open("postgresql://[bad", "", &s), -EINVAL);
+        cr_assert_eq(store_open("mysql://x", "", &s), -EINVAL);
+}
+
 /* ---- the pure encodings ------------------------------------------------- */
 
 Test(hub_store_codec, values_round_trip) {
@@ -1227,7 +1298,7 @@ Test(hub_store_codec, values_round_trip) {
         /* Hundredths are small. */
         b.len = 0;
         value_put(&b, 45.2);
-        cr_assert_leq(b.len, 2);
+        cr_assert_leq(b.len, 3);
         bytes_done(&b);
 }
 
@@ -1259,33 +1330,30 @@ Test(hub_store_codec, chunk_round_trip_and_damage) {
 /* ---- the PostgreSQL server for this run -------------------------------- */
 
 static bool start_pg(void) {
-        const char *url = getenv("RESOLVIX_TEST_PG_URL");
-        char cmd[512];
+        const char *url = getenv(ENV_PG_URL);
+        char cmd[512], out[512] = "";
         FILE *f;
+        int status;
 
-        if (url && *url) {
-                snprintf(pg_admin_url, sizeof(pg_admin_url), "%s", url);
+        if (url && *url)
                 return false;
-        }
         strcpy(pg_dir, "/tmp/hub-store-pg.XXXXXX");
         if (!mkdtemp(pg_dir) || chmod(pg_dir, 0755) < 0) {
-                pg_skip_reason = "cannot make a directory for PostgreSQL";
+                fprintf(stderr, "cannot make a directory for PostgreSQL: %m\n");
                 return false;
         }
         snprintf(cmd, sizeof(cmd), "%s start '%s/server' --no-fsync", PG_SCRIPT, pg_dir);
         f = popen(cmd, "r");
-        if (!f || !fgets(pg_admin_url, sizeof(pg_admin_url), f))
-                pg_admin_url[0] = 0;
-        int status = f ? pclose(f) : -1;
-        pg_admin_url[strcspn(pg_admin_url, "\n")] = 0;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
-                pg_skip_reason = "PostgreSQL server binaries are not installed (apt-get install postgresql)";
-                pg_admin_url[0] = 0;
-        } else if (status != 0 || !*pg_admin_url) {
-                fprintf(stderr, "tests/pg-server.sh failed (status %d): PostgreSQL cases will fail\n", status);
-                pg_admin_url[0] = 0;
-                pg_skip_reason = NULL;
-        }
+        if (!f || !fgets(out, sizeof(out), f))
+                out[0] = 0;
+        status = f ? pclose(f) : -1;
+        out[strcspn(out, "\n")] = 0;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+                setenv(ENV_PG_SKIP, "PostgreSQL server binaries are not installed (apt-get install postgresql)", 1);
+        else if (status != 0 || !*out)
+                fprintf(stderr, "tests/pg-server.sh failed (status %d): the PostgreSQL cases fail\n", status);
+        else
+                setenv(ENV_PG_URL, out, 1);
         return true;
 }
 
@@ -1299,6 +1367,7 @@ static void stop_pg(void) {
 Test(hub_store_pg, server_started) {
         /* A server that should have started and did not is a failure, not a
          * skip: only missing binaries skip. */
+        pg_from_env();
         if (!*pg_admin_url && pg_skip_reason)
                 cr_skip_test("%s", pg_skip_reason);
         cr_assert(*pg_admin_url, "tests/pg-server.sh could not start PostgreSQL");
