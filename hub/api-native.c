@@ -18,7 +18,7 @@
 #include "secret.h"
 #include "timeutil.h"
 
-/* The hub's own API (docs/hub.md, "Native API"): enrolment and pushes from
+/* The hub's own API (docs/fleet.md, "Native API"): enrolment and pushes from
  * pushd, and the questions operators ask: nodes, samples, queries, health. */
 
 /* Every series of one query together: node=* over many nodes is bounded

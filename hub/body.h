@@ -5,8 +5,8 @@
 
 #include <cjson/cJSON.h>
 
-/* A request body that may be JSON or an HTML form, as seed 001's clients
- * send either (docs/hub.md, "Seed 001"). Pure. */
+/* A request body that may be JSON or an HTML form, as the Flask clients
+ * send either (docs/fleet.md, "Flask system-monitor API"). Pure. */
 
 /* Decode application/x-www-form-urlencoded text into an object of strings
  * (a name given twice keeps the first). NULL when it is not a form: no

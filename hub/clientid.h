@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Seed-001 client ids (docs/hub.md, "Seed 001"): a client registers a
+/* Flask client ids (docs/fleet.md, "Flask system-monitor API"): a client registers a
  * username and password and is handed base64("<username>:<password>"),
  * which it then presents on every request. The hub keeps only a slow salted
  * hash of the password, so that a stolen database gives no credentials

@@ -7,7 +7,7 @@
 #include "log.h"
 #include "macro.h"
 
-/* WebSocket /api/v1/fleet (docs/hub.md, "Fleet stream"): on connect the
+/* WebSocket /api/v1/fleet (docs/fleet.md, "Native API"): on connect the
  * latest sample of every node, then every sample as it is stored, each as
  * {"node_id","kind","sample"}.
  *

@@ -13,8 +13,8 @@ const struct headline_info headline_info[_HEADLINE_MAX] = {
         [HEADLINE_DISK_WRITE] = { "disk_write_mb_per_sec", "disk_write_mb_per_second", "Written to the node's disks, in MB/s." },
         [HEADLINE_NET_RECV] = { "network_recv_mb_per_sec", "network_receive_mb_per_second", "Received by the node, in MB/s." },
         [HEADLINE_NET_SENT] = { "network_sent_mb_per_sec", "network_transmit_mb_per_second", "Sent by the node, in MB/s." },
-        [HEADLINE_CLIENT_MEM] = { "mem", "client_mem", "The \"mem\" figure a seed-001 client last sent." },
-        [HEADLINE_CLIENT_STORAGE] = { "storage", "client_storage", "The \"storage\" figure a seed-001 client last sent." },
+        [HEADLINE_CLIENT_MEM] = { "mem", "client_mem", "The \"mem\" figure a Flask client last sent." },
+        [HEADLINE_CLIENT_STORAGE] = { "storage", "client_storage", "The \"storage\" figure a Flask client last sent." },
 };
 
 static const cJSON *path(const cJSON *j, const char *const *keys) {
@@ -57,7 +57,7 @@ void headline_from_sample(const cJSON *sample, enum store_node_kind kind, struct
                         take(&h, HEADLINE_NET_SENT, path(m, P("network", "bytes_sent_mb_per_sec")));
                         break;
                 }
-                /* A seed-002 send_stats body. */
+                /* A System Monitor send_stats body. */
                 m = cJSON_GetObjectItemCaseSensitive(sample, "stats");
                 take(&h, HEADLINE_CPU, path(m, P("cpu", "percent_used")));
                 take(&h, HEADLINE_MEMORY, path(m, P("memory", "percent_used")));

@@ -9,7 +9,7 @@
 #include "store.h"
 
 /* The few figures that say how a node is doing, from its latest sample,
- * whatever kind of node sent it (docs/hub.md, "Nodes"): what
+ * whatever kind of node sent it (docs/fleet.md, "Native API"): what
  * /api/v1/nodes shows as "latest" and /metrics as resolvix_node_*. Pure. */
 
 enum headline_field {
@@ -21,7 +21,7 @@ enum headline_field {
         HEADLINE_DISK_WRITE,     /* MB/s */
         HEADLINE_NET_RECV,       /* MB/s */
         HEADLINE_NET_SENT,       /* MB/s */
-        HEADLINE_CLIENT_MEM,     /* seed 001: as the client sent it */
+        HEADLINE_CLIENT_MEM,     /* Flask clients: as the client sent it */
         HEADLINE_CLIENT_STORAGE,
         _HEADLINE_MAX,
 };

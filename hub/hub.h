@@ -14,7 +14,7 @@
 
 /* resolvix-hub: one event loop (libwebsockets, through shared/wsserver)
  * serves HTTP and both WebSocket streams on one port; two threads own the
- * database handles (docs/hub.md, "Design"):
+ * database handles (docs/fleet.md, "How the hub works"):
  *
  *   - the writer takes every queued batch at once and commits them
  *     together, then hands each back; a push is answered only then;
@@ -227,7 +227,7 @@ struct hub {
         struct cpu_load cpu;
         const char *backend;
         struct hub_stats stats;
-        int64_t record_seq; /* the last seq given to a seed-001 record */
+        int64_t record_seq; /* the last seq given to a Flask client's record */
         lws_sorted_usec_list_t watchdog_timer, maintain_timer;
         uint64_t watchdog_usec;
         bool maintaining;
@@ -248,18 +248,18 @@ struct request {
         struct hub_conn *conn;
         const struct ws_http_request *req;
         struct ws_http_response *resp;
-        char path[1024]; /* without the /api prefix of the seed-001 paths */
+        char path[1024]; /* without the /api prefix of the Flask clients' paths */
 };
 
 int respond_raw(struct ws_http_response *r, int status, const char *type, char *body, size_t len);
 int respond_json(struct ws_http_response *r, int status, const cJSON *j);
-/* Python's spelling, for seed 001's clients. */
+/* Python's spelling, for the Flask clients. */
 int respond_pyjson(struct ws_http_response *r, int status, const cJSON *j);
 /* {"status":"error","detail":...,"message":...}, the native API's errors. */
 int respond_error(struct ws_http_response *r, int status, const char *detail, const char *fmt, ...)
         _printf_(4, 5);
-/* {"error": "..."}, seed 001's. */
-int respond_seed_error(struct ws_http_response *r, int status, const char *error);
+/* {"error": "..."}, the Flask API's errors. */
+int respond_flask_error(struct ws_http_response *r, int status, const char *error);
 int respond_method_not_allowed(struct ws_http_response *r, const char *allow);
 /* The answer to a store error: 503 + Retry-After when the database is
  * away or busy, 500 otherwise. */
@@ -283,12 +283,12 @@ struct node *bearer_node(struct request *rq);
 const char *bearer_token(struct lws *wsi, char *buf, size_t size);
 
 /* Handlers, by API. Each returns what ops->request returns. */
-int seed001_request(struct request *rq);
-int seed002_request(struct request *rq);
+int clients_request(struct request *rq);
+int agents_request(struct request *rq);
 int native_request(struct request *rq);
 int metrics_request(struct request *rq);
 
-/* WebSocket /echo (api-seed001.c). */
+/* WebSocket /echo (api-clients.c). */
 void echo_message(struct hub *h, struct hub_conn *c, const char *msg, size_t len);
 
 /* After a write job committed (ingest.c): count it, keep each node's

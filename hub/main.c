@@ -155,6 +155,17 @@ void hub_reload(struct hub *h) {
 
 /* ---- start-up ----------------------------------------------------------- */
 
+static bool conf_valid(const struct conf *c) {
+        const char *db = c->hub.database;
+
+        if (db[0] && !strneq(db, "postgresql://", 13) && !strneq(db, "postgres://", 11)) {
+                log_error("Invalid configuration: [hub] database: expected empty (SQLite) or a postgresql:// URL, "
+                          "got '%s'", db);
+                return false;
+        }
+        return true;
+}
+
 static int load_node(const struct store_node *n, void *userdata) {
         struct hub *h = userdata;
 
@@ -191,30 +202,18 @@ int main(int argc, char **argv) {
         struct store *writer = NULL, *reader = NULL;
         struct conf_stream stream;
         struct ws_server_params params;
-        struct conf_cli cli;
         int r, exit_code = 1;
 
         log_open("resolvix-hub", NULL);
         h.argc = argc;
         h.argv = argv;
-        r = conf_load_args(argc, argv,
-                           "Collect samples from a fleet of nodes, keep their history and answer questions about it.",
-                           flags, &h.conf, &cli);
-        if (r < 0)
-                return r == -EINVAL ? 2 : 1;
-        if (cli.help || cli.version)
-                return 0;
-        if (cli.check) {
-                conf_dump(&h.conf, stdout);
-                return 0;
-        }
-        if (h.conf.node.verbose)
-                log_set_max_level(LOG_DEBUG);
+        r = conf_main(argc, argv,
+                      "Collect samples from a fleet of nodes, keep their history and answer questions about it.",
+                      flags, &h.conf, conf_valid);
+        if (r >= 0)
+                return r;
         log_route_lws();
-        if (apply_agent_allow(&h, h.conf.hub.agent_allow) < 0) {
-                log_error("Invalid configuration: [hub] agent_allow");
-                return 2;
-        }
+        (void) apply_agent_allow(&h, h.conf.hub.agent_allow);
 
         /* systemd's StateDirectory= makes it; by hand, the hub does. */
         if (h.conf.hub.database[0] == '\0') {
@@ -244,7 +243,7 @@ int main(int argc, char **argv) {
                 goto out;
         (void) monitor_cpu_load(&h.cpu);
 
-        /* Every path decides its own access (docs/hub.md, "Access"): the
+        /* Every path decides its own access (docs/fleet.md, "How the hub works"): the
          * shared handshake check must not demand the query token of /echo. */
         stream = h.conf.hub.stream;
         stream.token[0] = '\0';

@@ -8,7 +8,7 @@
 #include "pyjson.h"
 #include "utf8.h"
 
-/* GET /metrics (docs/hub.md, "Metrics"): the hub's own figures as
+/* GET /metrics (docs/fleet.md, "Native API"): the hub's own figures as
  * resolvix_hub_*, and every node's headline values as resolvix_node_*
  * with a node label, so that one scrape of the hub federates the fleet. */
 

@@ -8,8 +8,8 @@
 
 #include "procfs.h"
 
-/* The hub's own figures under /monitor, as seed 001's server reported them
- * with psutil (docs/hub.md, "Seed 001"): CPU load, memory and the root
+/* The hub's own figures under /monitor, as the Flask system-monitor server reported them
+ * with psutil (docs/fleet.md, "Flask system-monitor API"): CPU load, memory and the root
  * filesystem, in a unit the client picks. */
 
 /* units=B|KB|MB|GB|TB (NULL or "" = MB) → the power of 1024 as a shift

@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-/* The body of POST /api/v1/push (docs/hub.md, "Push"): NDJSON, one §4
+/* The body of POST /api/v1/push (docs/fleet.md, "Native API"): NDJSON, one
  * sample per line plus "stream" and "seq". Pure: bytes in, parsed lines
  * out, so that every way a batch can be wrong is tested without a hub. */
 

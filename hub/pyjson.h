@@ -11,8 +11,8 @@
  * ", " between items, ": " after keys, every character outside printable
  * ASCII escaped as \uXXXX (lower-case hex, surrogate pairs above U+FFFF),
  * integers as integers and floats as Python's repr() writes them (25.0,
- * 1e-05, 1e+16). Seed-001 clients compare the /echo frames as strings
- * (docs/hub.md, "Seed 001"), so the spelling is part of the protocol.
+ * 1e-05, 1e+16). Flask clients compare the /echo frames as strings
+ * (docs/fleet.md, "Flask system-monitor API"), so the spelling is part of the protocol.
  *
  * Python keeps the difference between 25 and 25.0 that cJSON loses: a tree
  * from pyjson_parse() remembers how each number was written, and a number

@@ -13,7 +13,7 @@
 #include "secret.h"
 
 /* The HTTP side of the hub's one port: answers, the access rules, and
- * which API serves which path (docs/hub.md, "Endpoints"). */
+ * which API serves which path (docs/fleet.md, "resolvix-hub"). */
 
 /* ---- answers ------------------------------------------------------------ */
 
@@ -62,7 +62,7 @@ int respond_error(struct ws_http_response *r, int status, const char *detail, co
         return respond_json(r, status, j);
 }
 
-int respond_seed_error(struct ws_http_response *r, int status, const char *error) {
+int respond_flask_error(struct ws_http_response *r, int status, const char *error) {
         _cleanup_json_ cJSON *j = cJSON_CreateObject();
 
         if (!j || !cJSON_AddStringToObject(j, "error", error))
@@ -235,15 +235,15 @@ static int hub_request(struct ws_server *s, struct lws *wsi, void *client, const
                 resp->retry_after = HUB_RETRY_AFTER_SEC;
                 return r;
         }
-        /* Seed 001's paths are served as they are and under /api. */
+        /* The Flask API's paths are served as they are and under /api. */
         if (strneq(path, "/api/", 5) && !strneq(path, "/api/v1/", 8))
                 path += 4;
         snprintf(rq.path, sizeof rq.path, "%s", path);
 
         if (streq(rq.path, "/client") || strneq(rq.path, "/client/", 8) || strneq(rq.path, "/monitor/", 9))
-                r = seed001_request(&rq);
+                r = clients_request(&rq);
         else if (streq(rq.path, "/system-monitor"))
-                r = seed002_request(&rq);
+                r = agents_request(&rq);
         else if (streq(rq.path, "/metrics"))
                 r = metrics_request(&rq);
         else if (streq(rq.path, "/health") || strneq(rq.path, "/api/v1/", 8))

@@ -88,7 +88,7 @@ static const struct conf_key conf_keys[] = {
         { "hub", "rollup_retention_days", CONF_UINT, F(hub.rollup_retention_days), 1, 36500, "730", NULL },
         { "hub", "agent_allow", CONF_CIDRS, F(hub.agent_allow), 0, 0, "127.0.0.1/8 ::1", NULL },
         { "hub", "max_nodes", CONF_UINT, F(hub.max_nodes), 1, 10000000, "100000", NULL },
-        { "hub", "max_body", CONF_SIZE, F(hub.max_body), 1024, 1u << 30, "8 MiB", NULL },
+        { "hub", "max_body", CONF_SIZE, F(hub.max_body), 1024, 1073741824, "8 MiB", NULL },
         { "hub", "max_clients", CONF_UINT, F(hub.stream.max_clients), 1, 1000000, "16384", NULL },
         { "hub", "ping_interval", CONF_UINT, F(hub.stream.ping_interval), 1, 3600, "30", NULL },
 };

@@ -15,7 +15,7 @@ static char *print(cJSON *j) {
         return s;
 }
 
-Test(seed001, forms) {
+Test(clients, forms) {
         const char *form = "username=wood&password=1%2B2+3&pass=x&username=other";
         cJSON *f = form_parse(form, strlen(form));
         char *s;
@@ -32,7 +32,7 @@ Test(seed001, forms) {
         cr_assert_null(form_parse("=v", 2));
 }
 
-Test(seed001, bodies) {
+Test(clients, bodies) {
         static const struct {
                 const char *body, *type, *want; /* want NULL: refused */
         } cases[] = {
@@ -63,7 +63,7 @@ Test(seed001, bodies) {
         }
 }
 
-Test(seed001, numbers) {
+Test(clients, numbers) {
         static const struct {
                 const char *json;
                 int ok, is_float;
@@ -92,7 +92,7 @@ Test(seed001, numbers) {
         }
 }
 
-Test(seed001, python_ints) {
+Test(clients, python_ints) {
         long long v;
 
         cr_assert_eq(parse_python_int("1651155333", &v), 0);
@@ -107,7 +107,7 @@ Test(seed001, python_ints) {
         cr_assert_eq(parse_python_int("99999999999999999999", &v), -ERANGE);
 }
 
-Test(seed001, usernames) {
+Test(clients, usernames) {
         static const struct {
                 const char *name;
                 bool ok;
@@ -123,8 +123,8 @@ Test(seed001, usernames) {
                 cr_assert_eq(client_username_valid(cases[i].name), cases[i].ok, "%s", cases[i].name);
 }
 
-/* base64.b64encode(b"wood:123") is what seed 001's README shows. */
-Test(seed001, client_ids) {
+/* base64.b64encode(b"wood:123") is the id the Flask server's README shows. */
+Test(clients, client_ids) {
         char *id = client_id_make("wood", "123"), *u, *p;
 
         cr_assert_str_eq(id, "d29vZDoxMjM=");
@@ -150,7 +150,7 @@ Test(seed001, client_ids) {
         cr_assert_eq(client_id_parse("Bearer d29vZDoxMjM=", &u, &p), -EINVAL);
 }
 
-Test(seed001, cache) {
+Test(clients, cache) {
         struct client_cache *c;
 
         cr_assert_eq(client_cache_new(64, &c), 0);
@@ -172,7 +172,7 @@ Test(seed001, cache) {
         client_cache_free(c);
 }
 
-Test(seed001, yescrypt) {
+Test(clients, yescrypt) {
         void *data = NULL;
         int size = 0;
         char *h;
@@ -185,7 +185,7 @@ Test(seed001, yescrypt) {
         free(data);
 }
 
-Test(seed001, monitor) {
+Test(clients, monitor) {
         const char *units;
         unsigned shift;
         struct meminfo m = {

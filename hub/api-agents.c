@@ -8,7 +8,8 @@
 #include "jsonutil.h"
 #include "log.h"
 
-/* Seed 002's server side (docs/hub.md, "Seed 002"): POST /system-monitor
+/* The System Monitor server side (docs/fleet.md, "System Monitor server
+ * side"): POST /system-monitor
  * with an "action". The agent reads only the status code: 202 for
  * check_url, 200 (known) or 204 (free) for check_system_id, 200 for
  * send_stats once the stats are stored. Agents post from agent_allow
@@ -46,7 +47,7 @@ static void stats_done(struct hub *h, struct job *j) {
         if (j->result == 0) {
                 if (j->upsert && !registry_get(h->registry, sj->node_id)) {
                         registry_put(h->registry, j->upsert);
-                        log_info("New seed-002 agent %s", sj->node_id);
+                        log_info("New System Monitor agent %s", sj->node_id);
                 }
                 hub_samples_stored(h, j);
                 answer(&resp, HTTP_STATUS_OK, "send_stats");
@@ -121,7 +122,7 @@ static int send_stats(struct request *rq, const cJSON *body, struct node *n, con
         return request_defer(rq, &sj->job);
 }
 
-int seed002_request(struct request *rq) {
+int agents_request(struct request *rq) {
         struct hub *h = rq->h;
         _cleanup_json_ cJSON *body = NULL;
         const cJSON *action, *id;

@@ -12,7 +12,8 @@
 #include "pyjson.h"
 #include "timeutil.h"
 
-/* Seed 001's API, as its clients expect it (docs/hub.md, "Seed 001"):
+/* The Flask system-monitor API, as its clients expect it (docs/fleet.md,
+ * "Flask system-monitor API"):
  * registration, records over HTTP and over the /echo WebSocket, the time
  * range and report of a client's records, and the hub's own /monitor
  * figures. Answers are spelled as Python's json.dumps() spells them. A
@@ -144,11 +145,11 @@ static void register_done(struct hub *h, struct job *j) {
                         respond_pyjson(&resp, HTTP_STATUS_OK, answer);
         } else if (rj->status == HTTP_TOO_MANY_REQUESTS) {
                 hub_reject(h, REJECT_TOO_MANY_NODES);
-                respond_seed_error(&resp, HTTP_TOO_MANY_REQUESTS, "too many clients");
+                respond_flask_error(&resp, HTTP_TOO_MANY_REQUESTS, "too many clients");
                 resp.retry_after = 3600;
         } else {
                 hub_reject(h, REJECT_UNAUTHORIZED);
-                respond_seed_error(&resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
+                respond_flask_error(&resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
         }
         job_answer(h, j, &resp);
         job_free(j);
@@ -170,7 +171,7 @@ static int register_client(struct request *rq) {
         body = body_parse_object(rq->req->body, rq->req->body_len, content_type(rq, type, sizeof type));
         if (!body) {
                 hub_reject(rq->h, REJECT_BAD_REQUEST);
-                return respond_seed_error(rq->resp, HTTP_STATUS_BAD_REQUEST, ERR_DATA);
+                return respond_flask_error(rq->resp, HTTP_STATUS_BAD_REQUEST, ERR_DATA);
         }
         user = cJSON_GetObjectItemCaseSensitive(body, "username");
         pass = cJSON_GetObjectItemCaseSensitive(body, "password");
@@ -178,11 +179,11 @@ static int register_client(struct request *rq) {
                 pass = cJSON_GetObjectItemCaseSensitive(body, "pass");
         if (!cJSON_IsString(user) || !client_username_valid(user->valuestring)) {
                 hub_reject(rq->h, REJECT_UNAUTHORIZED);
-                return respond_seed_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, ERR_USERNAME);
+                return respond_flask_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, ERR_USERNAME);
         }
         if (!cJSON_IsString(pass) || strlen(pass->valuestring) > CLIENT_PASSWORD_MAX) {
                 hub_reject(rq->h, REJECT_UNAUTHORIZED);
-                return respond_seed_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
+                return respond_flask_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
         }
         rj = calloc(1, sizeof *rj);
         if (!rj || !(rj->password = strdup(pass->valuestring))) {
@@ -245,7 +246,7 @@ static void record_answer(struct hub *h, struct record_job *rec, int status, con
                 char *copy = strdup(rec->json);
                 respond_raw(&resp, HTTP_ACCEPTED, "application/json", copy, copy ? strlen(copy) : 0);
         } else
-                respond_seed_error(&resp, status, error);
+                respond_flask_error(&resp, status, error);
         job_answer(h, &rec->job, &resp);
 }
 
@@ -358,7 +359,7 @@ static int record_submit(struct hub *h, struct record_job *rec) {
         return lanes_submit(h, &rec->job);
 }
 
-/* The record as stored and answered: the client's figures under seed 001's
+/* The record as stored and answered: the client's figures under the Flask
  * report names, with "unix_time". */
 static char *record_json(const cJSON *cpu, const cJSON *mem, const cJSON *storage, long long t, size_t *len) {
         _cleanup_json_ cJSON *r = cJSON_CreateObject();
@@ -411,7 +412,7 @@ static int record_http(struct request *rq, const char *username) {
         if (t && !cJSON_IsNull(t)) {
                 if (body_number(t, &tv, NULL) < 0 || tv < 0 || tv > 253402300799.0) {
                         hub_reject(rq->h, REJECT_BAD_REQUEST);
-                        return respond_seed_error(rq->resp, HTTP_STATUS_BAD_REQUEST, ERR_DATA);
+                        return respond_flask_error(rq->resp, HTTP_STATUS_BAD_REQUEST, ERR_DATA);
                 }
                 when = (long long) floor(tv);
         }
@@ -425,12 +426,12 @@ static int record_http(struct request *rq, const char *username) {
         if (!rec->json) {
                 job_free(&rec->job);
                 hub_reject(rq->h, REJECT_BAD_REQUEST);
-                return respond_seed_error(rq->resp, HTTP_STATUS_BAD_REQUEST, ERR_DATA);
+                return respond_flask_error(rq->resp, HTTP_STATUS_BAD_REQUEST, ERR_DATA);
         }
         if (!client_username_valid(username) || parse_auth(rq, username, &rec->password) < 0) {
                 job_free(&rec->job);
                 hub_reject(rq->h, REJECT_UNAUTHORIZED);
-                return respond_seed_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
+                return respond_flask_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
         }
         snprintf(rec->username, sizeof rec->username, "%s", username);
         rec->sample.ts = when * 1000;
@@ -595,12 +596,12 @@ static void report_done(struct hub *h, struct job *j) {
                 client_cache_put(h->clients, rp->username, rp->password);
         if (j->result == 0 && rp->status != HTTP_STATUS_OK) {
                 hub_reject(h, REJECT_UNAUTHORIZED);
-                respond_seed_error(&resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
+                respond_flask_error(&resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
         } else if (!rp->report && (j->result == -ENOENT || j->result == -ENODATA))
-                respond_seed_error(&resp, HTTP_STATUS_NOT_ACCEPTABLE, ERR_EMPTY);
+                respond_flask_error(&resp, HTTP_STATUS_NOT_ACCEPTABLE, ERR_EMPTY);
         else if (j->result == -E2BIG) {
                 hub_reject(h, REJECT_TOO_LARGE);
-                respond_seed_error(&resp, HTTP_STATUS_BAD_REQUEST, "too many records: narrow start and end");
+                respond_flask_error(&resp, HTTP_STATUS_BAD_REQUEST, "too many records: narrow start and end");
         } else if (j->result < 0)
                 respond_store_error(h, &resp, j->result);
         else {
@@ -664,7 +665,7 @@ static int report(struct request *rq, const char *username, bool full) {
                 if (!client_username_valid(username) || parse_auth(rq, username, &rp->password) < 0) {
                         job_free(&rp->job);
                         hub_reject(rq->h, REJECT_UNAUTHORIZED);
-                        return respond_seed_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
+                        return respond_flask_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, ERR_AUTH);
                 }
                 if (client_cache_check(rq->h->clients, username, rp->password)) {
                         free(rp->password);
@@ -678,13 +679,13 @@ static int report(struct request *rq, const char *username, bool full) {
                 if (full)
                         return respond_raw(rq->resp, HTTP_STATUS_OK, "application/json", strdup("{\"payload\": []}"),
                                            strlen("{\"payload\": []}"));
-                return respond_seed_error(rq->resp, HTTP_STATUS_NOT_ACCEPTABLE, ERR_EMPTY);
+                return respond_flask_error(rq->resp, HTTP_STATUS_NOT_ACCEPTABLE, ERR_EMPTY);
         }
         return request_defer(rq, &rp->job);
 value_error:
         job_free(&rp->job);
         hub_reject(rq->h, REJECT_BAD_REQUEST);
-        return respond_seed_error(rq->resp, HTTP_STATUS_BAD_REQUEST, ERR_VALUE);
+        return respond_flask_error(rq->resp, HTTP_STATUS_BAD_REQUEST, ERR_VALUE);
 }
 
 /* ---- /monitor ----------------------------------------------------------- */
@@ -710,21 +711,21 @@ static int monitor(struct request *rq) {
         if (monitor_units(request_arg(rq->wsi, "units", units_arg, sizeof units_arg) ? units_arg : NULL, &shift,
                           &units) < 0) {
                 hub_reject(rq->h, REJECT_BAD_REQUEST);
-                return respond_seed_error(rq->resp, HTTP_STATUS_BAD_REQUEST, "units must be B, KB, MB, GB or TB");
+                return respond_flask_error(rq->resp, HTTP_STATUS_BAD_REQUEST, "units must be B, KB, MB, GB or TB");
         }
         if (streq(rq->path, "/monitor/memory/info")) {
                 if (monitor_read_meminfo(&m) < 0)
-                        return respond_seed_error(rq->resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "no /proc/meminfo");
+                        return respond_flask_error(rq->resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "no /proc/meminfo");
                 answer = monitor_memory_json(&m, shift);
         } else {
                 if (monitor_read_fs("/", &fs) < 0)
-                        return respond_seed_error(rq->resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "no filesystem");
+                        return respond_flask_error(rq->resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "no filesystem");
                 answer = monitor_storage_json(&fs, shift, units);
         }
         return answer ? respond_pyjson(rq->resp, HTTP_STATUS_OK, answer) : -ENOMEM;
 }
 
-int seed001_request(struct request *rq) {
+int clients_request(struct request *rq) {
         char username[CLIENT_USERNAME_MAX + 2];
         const char *rest, *slash;
         size_t len;
