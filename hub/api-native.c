@@ -615,6 +615,9 @@ static int node_request(struct request *rq, const char *rest) {
                 if (streq(rq->req->method, "DELETE")) {
                         if (check_query_auth(rq) < 0)
                                 goto answered;
+                        /* On the writer: the handle that stores samples
+                         * must know the node is gone. */
+                        nj->job.lane = LANE_WRITE;
                         nj->job.run = delete_run;
                         nj->job.done = delete_done;
                         return request_defer(rq, &nj->job);

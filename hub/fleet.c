@@ -23,6 +23,8 @@
 struct fleet_frame {
         unsigned refs;
         bool superseded; /* its node has a newer frame */
+        bool in_ring;
+        uint64_t ring_pos;
         size_t len;
         unsigned char data[]; /* LWS_PRE bytes of headroom, then the text */
 };
@@ -86,6 +88,7 @@ static struct fleet_frame *frame_new(const struct node *n) {
                 return NULL;
         f->refs = 1;
         f->superseded = false;
+        f->in_ring = false;
         snprintf((char *) f->data + LWS_PRE, (size_t) head + 1, "{\"node_id\":%s,\"kind\":\"%s\",\"sample\":", id,
                  store_node_kind_to_string(n->s.kind));
         memcpy(f->data + LWS_PRE + head, n->latest, n->latest_len);
@@ -99,33 +102,52 @@ static void wake_all(struct fleet *f) {
                 lws_callback_on_writable(c->wsi);
 }
 
+/* No client will send a superseded frame: the ring lets go of it at once,
+ * so it holds at most one frame per node, however fast they come. */
+static void supersede(struct fleet *f, struct fleet_frame *old) {
+        struct fleet_frame **slot;
+
+        if (!old)
+                return;
+        old->superseded = true;
+        if (old->in_ring) {
+                slot = &f->ring[old->ring_pos % FLEET_RING];
+                if (*slot == old) {
+                        /* The ring's reference; the node's goes below. */
+                        *slot = NULL;
+                        old->in_ring = false;
+                        old->refs--;
+                }
+        }
+        frame_unref(old);
+}
+
 void fleet_publish(struct hub *h, struct node *n) {
         struct fleet *f = h->fleet;
         struct fleet_frame *frame = frame_new(n), **slot;
 
         if (!frame)
                 return;
-        if (n->frame) {
-                n->frame->superseded = true;
-                frame_unref(n->frame);
-        }
+        supersede(f, n->frame);
         n->frame = frame;
         /* Nobody is listening: the ring would only keep old frames alive. */
         if (f->n_clients == 0)
                 return;
         slot = &f->ring[f->head % FLEET_RING];
-        frame_unref(*slot);
+        if (*slot) {
+                (*slot)->in_ring = false;
+                frame_unref(*slot);
+        }
+        frame->in_ring = true;
+        frame->ring_pos = f->head;
         *slot = frame_ref(frame);
         f->head++;
         wake_all(f);
 }
 
 void fleet_forget(struct hub *h, struct node *n) {
-        if (n->frame) {
-                n->frame->superseded = true;
-                frame_unref(n->frame);
-                n->frame = NULL;
-        }
+        supersede(h->fleet, n->frame);
+        n->frame = NULL;
 }
 
 static void snapshot_drop(struct hub_conn *c) {

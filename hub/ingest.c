@@ -29,7 +29,9 @@ void hub_samples_stored(struct hub *h, struct job *j) {
         h->stats.samples += j->acked;
         h->stats.duplicates += j->duplicates;
         h->stats.values += j->values;
-        for (size_t i = 0; i < j->n_samples; i++) {
+        /* A batch that was all duplicates changes nothing: the latest
+         * stays what was stored. */
+        for (size_t i = 0; j->acked > 0 && i < j->n_samples; i++) {
                 const struct job_sample *s = &j->samples[i];
                 struct node *n = registry_get(h->registry, s->node_id);
 

@@ -150,13 +150,18 @@ static void commit_jobs(struct lanes *l, struct job *first, struct job *end) {
          * (node_samples_fresh), so a duplicate there means another hub
          * stored the same sample: charged to the jobs in order. */
         {
-                uint64_t dup = res.duplicates + res.forgotten;
+                uint64_t dup = res.duplicates;
 
                 for (struct job *j = first; j != end; j = j->next) {
                         uint64_t mine;
 
                         if (j->result < 0)
                                 continue;
+                        /* Its node was deleted since: nothing of it stored. */
+                        if (j == first && !j->next && res.forgotten >= j->n_samples) {
+                                j->result = -ENOENT;
+                                continue;
+                        }
                         mine = dup < j->n_samples ? dup : j->n_samples;
                         j->duplicates = mine;
                         j->acked = j->n_samples - mine;
@@ -166,13 +171,35 @@ static void commit_jobs(struct lanes *l, struct job *first, struct job *end) {
         first->commit_usec = now_usec(CLOCK_MONOTONIC) - start;
 }
 
+/* Commit the batch jobs from list: every job whose seqs are all new to
+ * this hub in one transaction, each of the others in one of its own. */
+static void commit_group(struct lanes *l, struct job *list) {
+        struct job *clean_head = NULL, *clean_tail = NULL, *solo_head = NULL, *solo_tail = NULL, *next;
+
+        for (struct job *j = list; j; j = next) {
+                next = j->next;
+                if (j->solo)
+                        append(&solo_head, &solo_tail, j);
+                else
+                        append(&clean_head, &clean_tail, j);
+        }
+        if (clean_head)
+                commit_jobs(l, clean_head, NULL);
+        for (struct job *j = solo_head; j; j = j->next) {
+                struct job *after = j->next;
+
+                j->next = NULL;
+                commit_jobs(l, j, NULL);
+                j->next = after;
+        }
+}
+
 static void *writer_main(void *userdata) {
         struct lanes *l = userdata;
 
         pthread_mutex_lock(&l->lock);
         for (;;) {
-                struct job *list, *last, *clean_head = NULL, *clean_tail = NULL, *solo_head = NULL,
-                                         *solo_tail = NULL, *next;
+                struct job *list, *group_head = NULL, *group_tail = NULL, *done_head = NULL, *done_tail = NULL, *next;
 
                 while (!l->writer.head && !l->stop)
                         pthread_cond_wait(&l->wake, &l->lock);
@@ -183,34 +210,41 @@ static void *writer_main(void *userdata) {
                 l->writer.jobs = 0;
                 pthread_mutex_unlock(&l->lock);
 
-                /* Everything that waited goes in one transaction, but for
-                 * the batches whose duplicates must be counted on their own. */
+                /* Everything that waited goes in one transaction. A job with
+                 * its own work (a node deleted) runs in its place in the
+                 * order, after the batches queued before it: this handle
+                 * then knows of it, as the batches after it need. */
                 for (struct job *j = list; j; j = next) {
                         next = j->next;
-                        if (j->solo)
-                                append(&solo_head, &solo_tail, j);
-                        else
-                                append(&clean_head, &clean_tail, j);
-                }
-                if (clean_head)
-                        commit_jobs(l, clean_head, NULL);
-                for (struct job *j = solo_head; j; j = j->next) {
-                        struct job *after = j->next;
-
                         j->next = NULL;
-                        commit_jobs(l, j, NULL);
-                        j->next = after;
+                        if (!j->run) {
+                                append(&group_head, &group_tail, j);
+                                continue;
+                        }
+                        if (group_head) {
+                                commit_group(l, group_head);
+                                for (struct job *g = group_head, *gn; g; g = gn) {
+                                        gn = g->next;
+                                        append(&done_head, &done_tail, g);
+                                }
+                                group_head = group_tail = NULL;
+                        }
+                        j->run(j, l->writer.store, NULL);
+                        append(&done_head, &done_tail, j);
                 }
-                if (clean_tail)
-                        clean_tail->next = solo_head;
-                list = clean_head ? clean_head : solo_head;
-                last = solo_tail ? solo_tail : clean_tail;
+                if (group_head) {
+                        commit_group(l, group_head);
+                        for (struct job *g = group_head, *gn; g; g = gn) {
+                                gn = g->next;
+                                append(&done_head, &done_tail, g);
+                        }
+                }
 
                 pthread_mutex_lock(&l->lock);
-                for (struct job *j = list; j; j = j->next)
+                for (struct job *j = done_head; j; j = j->next)
                         l->writer.samples -= j->n_samples;
                 pthread_mutex_unlock(&l->lock);
-                finished(l, list, last);
+                finished(l, done_head, done_tail);
                 pthread_mutex_lock(&l->lock);
         }
         pthread_mutex_unlock(&l->lock);
