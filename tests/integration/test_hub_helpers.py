@@ -128,7 +128,7 @@ class Hub:
 
     # -- the process --
 
-    def start(self, *args, env=None, wait=True):
+    def start(self, *args, env=None, wait=True, wrap=()):
         full = dict(self.env)
         full.update({k: v for k, v in os.environ.items() if k in SANITIZER_OPTIONS})
         for k, v in (env or {}).items():
@@ -142,7 +142,7 @@ class Hub:
         full["NOTIFY_SOCKET"] = self.notify.path
         self.log_path = self.dir / f"hub-{self.runs}.log"
         with open(self.log_path, "wb") as log:
-            self.proc = self.procs.start([binary("hub/resolvix-hub"), *args], env=full, stdout=log,
+            self.proc = self.procs.start([*wrap, binary("hub/resolvix-hub"), *args], env=full, stdout=log,
                                          stderr=subprocess.STDOUT)
         if wait:
             self.ready = self.notify.wait_for("READY", timeout=30)[1]
