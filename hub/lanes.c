@@ -172,8 +172,9 @@ static void commit_jobs(struct lanes *l, struct job *first, struct job *end) {
 }
 
 /* Commit the batch jobs from list: every job whose seqs are all new to
- * this hub in one transaction, each of the others in one of its own. */
-static void commit_group(struct lanes *l, struct job *list) {
+ * this hub in one transaction, each of the others in one of its own. Every
+ * job of list goes on to the done list. */
+static void commit_group(struct lanes *l, struct job *list, struct job **done_head, struct job **done_tail) {
         struct job *clean_head = NULL, *clean_tail = NULL, *solo_head = NULL, *solo_tail = NULL, *next;
 
         for (struct job *j = list; j; j = next) {
@@ -192,6 +193,11 @@ static void commit_group(struct lanes *l, struct job *list) {
                 commit_jobs(l, j, NULL);
                 j->next = after;
         }
+        for (struct job *lists[] = { clean_head, solo_head }, **p = lists; p < lists + 2; p++)
+                for (struct job *j = *p; j; j = next) {
+                        next = j->next;
+                        append(done_head, done_tail, j);
+                }
 }
 
 static void *writer_main(void *userdata) {
@@ -222,23 +228,14 @@ static void *writer_main(void *userdata) {
                                 continue;
                         }
                         if (group_head) {
-                                commit_group(l, group_head);
-                                for (struct job *g = group_head, *gn; g; g = gn) {
-                                        gn = g->next;
-                                        append(&done_head, &done_tail, g);
-                                }
+                                commit_group(l, group_head, &done_head, &done_tail);
                                 group_head = group_tail = NULL;
                         }
                         j->run(j, l->writer.store, NULL);
                         append(&done_head, &done_tail, j);
                 }
-                if (group_head) {
-                        commit_group(l, group_head);
-                        for (struct job *g = group_head, *gn; g; g = gn) {
-                                gn = g->next;
-                                append(&done_head, &done_tail, g);
-                        }
-                }
+                if (group_head)
+                        commit_group(l, group_head, &done_head, &done_tail);
 
                 pthread_mutex_lock(&l->lock);
                 for (struct job *j = done_head; j; j = j->next)

@@ -317,3 +317,31 @@ def test_sigterm_commits_what_is_queued(hub):
     hub.start()
     assert hub.get("/api/v1/nodes").json[0]["latest"]["cpu_usage_percent"] == 1.0
     wait_status(lambda: hub.get("/health"), 200)
+
+
+def test_every_concurrent_push_is_answered(hub):
+    """Fresh batches and batches sent again, from many nodes at once, end up
+    in the same commit rounds, some sharing a transaction and some alone:
+    each gets its own exact answer."""
+    import threading
+    tokens = [hub.enroll(f"n{i}") for i in range(8)]
+    answers = {}
+
+    def node(i):
+        got = []
+        for k in range(6):
+            batch = [sample(s, node_id=f"n{i}") for s in range(k * 20 + 1, k * 20 + 21)]
+            got.append(hub.push(tokens[i], batch, timeout=20).json)
+            got.append(hub.push(tokens[i], batch[:10], timeout=20).json)
+        answers[i] = got
+
+    threads = [threading.Thread(target=node, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(answers) == list(range(8))
+    for i, got in answers.items():
+        for k in range(6):
+            assert got[2 * k] == {"acked": 20, "duplicates": 0, "last_seq": k * 20 + 20}, (i, k, got[2 * k])
+            assert got[2 * k + 1] == {"acked": 0, "duplicates": 10, "last_seq": k * 20 + 10}, (i, k, got[2 * k + 1])
