@@ -284,6 +284,13 @@ out:
                 lws_sul_cancel(&h.maintain_timer);
         }
         ws_server_free(h.server);
+        if (h.registry && h.fleet) {
+                size_t n = 0;
+                _cleanup_free_ struct node **nodes = registry_sorted(h.registry, &n);
+
+                for (size_t i = 0; nodes && i < n; i++)
+                        fleet_forget(&h, nodes[i]);
+        }
         store_close(writer);
         store_close(reader);
         fleet_free(h.fleet);

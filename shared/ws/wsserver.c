@@ -57,6 +57,7 @@ struct conn {
         char *body;
         size_t body_len, body_cap, body_dropped;
         uint64_t deadline; /* lws_now_usecs() by which the body must be in */
+        bool awaiting_body; /* dispatched at BODY_COMPLETION, not before */
         bool pending;      /* answered later, by ws_http_respond() */
         bool close_after;  /* the connection ends with this answer */
         char peer[INET6_ADDRSTRLEN];
@@ -284,7 +285,7 @@ static void request_reset(struct conn *c) {
         c->http = (struct ws_http_response){ 0 };
         c->path = c->body = NULL;
         c->body_len = c->body_cap = c->body_dropped = 0;
-        c->headers_sent = c->pending = c->close_after = false;
+        c->headers_sent = c->pending = c->close_after = c->awaiting_body = false;
         c->http_sent = 0;
 }
 
@@ -477,6 +478,7 @@ static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, cons
                  * sending, or cut it off if it sends far more. */
                 c->body_dropped = 1;
         }
+        c->awaiting_body = true;
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) seconds_left(c));
         return 0;
 }
@@ -488,6 +490,8 @@ static int http_body(struct ws_server *s, struct lws *wsi, struct conn *c, const
         }
         /* A deadline, not an idle timer: every byte does not buy more time. */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) seconds_left(c));
+        if (len == 0)
+                return 0;
         if (c->body_dropped > 0 || c->body_len + len > s->params.max_body) {
                 free(c->body);
                 c->body = NULL;
@@ -690,13 +694,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return c->kind == CONN_HTTP && s->ops->request ? http_body(s, wsi, c, in, len) : 0;
 
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-                if (c->kind != CONN_HTTP || !s->ops->request)
-                        return -1;
+                /* lws also reports the empty body of a POST with
+                 * Content-Length: 0, which was dispatched already. */
+                if (c->kind != CONN_HTTP || !s->ops->request || !c->awaiting_body)
+                        return 0;
+                c->awaiting_body = false;
                 return http_dispatch(s, wsi, c);
 
         case LWS_CALLBACK_HTTP_WRITEABLE:
                 return c->http.body || c->http.len == 0 ? http_writeable(wsi, c) : 0;
 
+        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+                /* lws frees this area right after, between two requests of
+                 * a keep-alive connection or as it closes one; CLOSED_HTTP
+                 * may then come with no area at all. */
         case LWS_CALLBACK_CLOSED_HTTP:
                 if (c->kind == CONN_HTTP && c->pending && s->ops->request_gone)
                         s->ops->request_gone(s, wsi, conn_user(c));

@@ -259,7 +259,11 @@ def test_slow_fleet_client_costs_no_memory(hub):
     # 32,000 samples of ~2 KB went by (64 MB); what reached the client is
     # what its socket buffers held, then the newest of each node.
     assert len(frames) < 2000, len(frames)
-    assert grown < 8 * 1024, f"RSS grew by {grown} KiB while 32 MB went past an unread client"
+    # AddressSanitizer holds freed memory back on purpose: RSS says nothing then.
+    with open(f"/proc/{hub.proc.pid}/maps") as f:
+        sanitized = "libasan" in f.read()
+    if not sanitized:
+        assert grown < 8 * 1024, f"RSS grew by {grown} KiB while 32 MB went past an unread client"
 
 
 def test_metrics_and_health(hub):
