@@ -6,7 +6,6 @@
 #include "headline.h"
 #include "hub.h"
 #include "pyjson.h"
-#include "utf8.h"
 
 /* GET /metrics (docs/fleet.md, "Native API"): the hub's own figures as
  * resolvix_hub_*, and every node's headline values as resolvix_node_*
@@ -22,19 +21,10 @@ static void header(FILE *f, const char *name, const char *type, const char *help
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value: valid UTF-8 with backslash, quote and newline escaped.
- * Node ids are restricted already; hostnames come from the nodes. */
+/* Node ids go into labels as they are: node_id_valid() and
+ * client_username_valid() let no quote, backslash or newline into one. */
 static void label(FILE *f, const char *value) {
-        char buf[3 * (STORE_HOSTNAME_MAX + 1) + 1];
-
-        for (const char *p = utf8_repair_str(value, buf, sizeof buf); *p; p++) {
-                if (*p == '\\' || *p == '"')
-                        fprintf(f, "\\%c", *p);
-                else if (*p == '\n')
-                        fputs("\\n", f);
-                else
-                        fputc(*p, f);
-        }
+        fputs(value, f);
 }
 
 static void hub_figures(FILE *f, struct hub *h, struct node **nodes, size_t n, int64_t now) {

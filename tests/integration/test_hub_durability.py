@@ -5,8 +5,6 @@ import subprocess
 import threading
 import time
 
-import pytest
-
 from conftest import poll
 from test_hub_helpers import PostgreSQL, Hub, hub_factory, pg_server, sample  # noqa: F401  (fixtures)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SANITIZER_OPTIONS, MEMORY_ERROR, NotifySocket, Response, binary, drain, free_port, poll
+from conftest import MEMORY_ERROR, NotifySocket, Response, binary, drain, free_port, merged_env, poll
 
 TESTS = Path(__file__).resolve().parents[1]
 ENROLL = "enroll-secret"
@@ -129,13 +129,7 @@ class Hub:
     # -- the process --
 
     def start(self, *args, env=None, wait=True, wrap=()):
-        full = dict(self.env)
-        full.update({k: v for k, v in os.environ.items() if k in SANITIZER_OPTIONS})
-        for k, v in (env or {}).items():
-            if v is None:
-                full.pop(k, None)
-            else:
-                full[k] = v
+        full = merged_env(self.env, env)
         self.runs += 1
         self.notify = NotifySocket(self.dir / f"hub-{self.runs}.notify")
         self.procs.cleanups.append(self.notify.close)

@@ -2,7 +2,6 @@
 all-or-nothing batches and every refusal, then what operators read back:
 nodes, samples, queries, the fleet stream, /metrics and /health."""
 import asyncio
-import gzip
 import json
 import time
 
