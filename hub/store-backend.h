@@ -50,6 +50,7 @@ typedef int (*raw_row_cb)(const struct raw_row *row, void *userdata);
 struct batch_row {
         int64_t node_ref, stream_ref, seq, ts;
         size_t vals_off, vals_len, body_off, body_len;
+        size_t plain_off, plain_len; /* the body as is, for the latest table */
 };
 
 struct store_batch {
@@ -161,6 +162,8 @@ struct store_ops {
         int (*purge_node)(struct store *s, int64_t node_ref, unsigned max_rows);
         /* The smallest start of any pending rollup; -ENODATA. */
         int (*pending_oldest)(struct store *s, int64_t *ret);
+        /* The back end's own chores, first in every store_maintain(). */
+        int (*housekeeping)(struct store *s, int64_t now);
 };
 
 struct store {
@@ -183,6 +186,7 @@ struct store {
         struct store_map *pending_cache;
         int64_t pending_wm;
         struct bytes pending_new; /* keys to cache once the commit is durable */
+        struct bytes layout_key;  /* scratch for sample_layout() */
 };
 
 /* store.c */

@@ -234,7 +234,7 @@ static const char *const migrations[] = {
         " stream_ref bigint NOT NULL,"
         " seq bigint NOT NULL,"
         " body bytea NOT NULL);"
-        "ALTER TABLE latest ALTER COLUMN body SET STORAGE EXTERNAL;"
+        ""
         "INSERT INTO latest (node_ref, ts, stream_ref, seq, body)"
         " SELECT s.node_ref, s.ts, s.stream_ref, s.seq, s.body FROM nodes n JOIN samples s ON s.node_ref = n.node_ref"
         " WHERE (s.ts, s.stream_ref, s.seq) = (SELECT ts, stream_ref, seq FROM samples t"
@@ -1199,7 +1199,7 @@ static int pg_commit_rows(struct pg *p, struct store_batch *b, int64_t now, stru
                 p_int(&a, row->ts);
                 p_int(&a, row->stream_ref);
                 p_int(&a, row->seq);
-                p_bytes(&a, b->data.p + row->body_off, row->body_len);
+                p_bytes(&a, b->data.p + row->plain_off, row->plain_len);
                 r = pipe_send(p, PS_LATEST_PUT, &a);
         }
         if (r >= 0)
@@ -1530,17 +1530,25 @@ static int pg_chunk_put(struct store *s, int64_t node_ref, int64_t metric_ref, i
         return pg_run(PG(s), PS_CHUNK_PUT, &a, "storing a rollup", NULL);
 }
 
-/* Whole days: a partition goes once its day ends at or before `before`;
- * tomorrow's is made ahead so the turn of the day waits for no DDL. */
-static int pg_expire_raw(struct store *s, int64_t before, unsigned max_rows) {
+/* Today's and tomorrow's partitions made ahead, so that the turn of the
+ * day waits for no DDL in a commit. */
+static int pg_housekeeping(struct store *s, int64_t now) {
         struct pg *p = PG(s);
-        _cleanup_result_ PGresult *res = NULL;
-        int64_t today = (int64_t) (now_usec(CLOCK_REALTIME) / USEC_PER_SEC / 86400);
-        int dropped = 0, r;
+        int64_t today = floor_to(now, MS_PER_DAY) / MS_PER_DAY;
+        int r;
 
         for (int64_t d = today; d <= today + 1; d++)
                 if ((r = partition_ensure(p, d)) < 0)
                         return r;
+        return 0;
+}
+
+/* Whole days: a partition goes once its day ends at or before `before`. */
+static int pg_expire_raw(struct store *s, int64_t before, unsigned max_rows) {
+        struct pg *p = PG(s);
+        _cleanup_result_ PGresult *res = NULL;
+        int dropped = 0, r;
+
         r = pg_run(p, PS_PARTITIONS, NULL, "listing partitions", &res);
         if (r < 0)
                 return r;
@@ -1670,6 +1678,7 @@ static const struct store_ops pg_ops = {
         .expire_rollups = pg_expire_rollups,
         .purge_node = pg_purge_node,
         .pending_oldest = pg_pending_oldest,
+        .housekeeping = pg_housekeeping,
 };
 
 /* The URL without its password, for messages. */

@@ -22,6 +22,10 @@
  * latter). Grouped commits pay that fsync once for many samples. */
 
 #define BUSY_TIMEOUT_MS 5000
+/* Pages in the WAL before a commit copies them back into the database
+ * itself. store_maintain() checkpoints every few seconds, off the commit
+ * path; this is the bound when it does not run. */
+#define WAL_AUTOCHECKPOINT_PAGES "8192"
 
 enum stmt {
         ST_NODE_UPSERT,
@@ -772,7 +776,7 @@ static int sq_commit_rows(struct sq *q, struct store_batch *b, int64_t now, stru
                 sqlite3_bind_int64(st, 2, row->ts);
                 sqlite3_bind_int64(st, 3, row->stream_ref);
                 sqlite3_bind_int64(st, 4, row->seq);
-                sqlite3_bind_blob(st, 5, b->data.p + row->body_off, (int) row->body_len, SQLITE_STATIC);
+                sqlite3_bind_blob(st, 5, b->data.p + row->plain_off, (int) row->plain_len, SQLITE_STATIC);
                 r = sq_step(q, st, "storing the latest sample");
                 if (r < 0)
                         return r;
@@ -1170,6 +1174,17 @@ static int sq_purge_node(struct store *s, int64_t node_ref, unsigned max_rows) {
         return r < 0 ? r : 0;
 }
 
+/* Copy what the WAL holds back into the database without waiting for
+ * readers (PASSIVE), so that commits seldom do it themselves. */
+static int sq_housekeeping(struct store *s, int64_t now) {
+        struct sq *q = SQ(s);
+        int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+                return sq_fail(q, rc, "checkpointing");
+        return 0;
+}
+
 /* ---- handle ------------------------------------------------------------- */
 
 static int sq_ping(struct store *s) {
@@ -1247,6 +1262,7 @@ static const struct store_ops sqlite_ops = {
         .expire_rollups = sq_expire_rollups,
         .purge_node = sq_purge_node,
         .pending_oldest = sq_pending_oldest,
+        .housekeeping = sq_housekeeping,
 };
 
 int store_open_sqlite(const char *state_dir, unsigned max_version, struct store **ret) {
@@ -1286,7 +1302,8 @@ int store_open_sqlite(const char *state_dir, unsigned max_version, struct store 
                     "PRAGMA journal_mode = WAL;"
                     "PRAGMA synchronous = FULL;"
                     "PRAGMA foreign_keys = OFF;"
-                    "PRAGMA cache_size = -32768;",
+                    "PRAGMA cache_size = -32768;"
+                    "PRAGMA wal_autocheckpoint = " WAL_AUTOCHECKPOINT_PAGES ";",
                     "configuring the database");
         if (r < 0)
                 goto fail;

@@ -92,6 +92,7 @@ void store_done(struct store *s) {
                 free(s->layouts[i].refs);
         free(s->layouts);
         bytes_done(&s->pending_new);
+        bytes_done(&s->layout_key);
 }
 
 static bool startswith(const char *s, const char *prefix) {
@@ -339,22 +340,28 @@ static int ref_cmp(const void *a, const void *b) {
 /* The layout of a sample's values: its paths in order, NUL-separated, is the
  * cache key, so that a sample shaped like the previous one costs one hash. */
 static int sample_layout(struct store *s, const struct store_sample *x, int64_t *ret) {
-        _cleanup_(bytes_done) struct bytes key = { 0 }, refs = { 0 };
+        _cleanup_(bytes_done) struct bytes refs = { 0 };
         _cleanup_free_ int64_t *sorted = NULL;
+        struct bytes key = s->layout_key;
         int64_t ref;
         int r;
 
+        key.len = 0;
         for (size_t i = 0; i < x->n_values; i++) {
                 size_t len = strlen(x->values[i].path);
 
                 r = bytes_reserve(&key, len + 1);
                 if (r < 0)
-                        return r;
+                        goto keep;
                 memcpy(key.p + key.len, x->values[i].path, len + 1);
                 key.len += len + 1;
         }
-        if (store_map_get(s->layout_cache, key.p ? key.p : (const uint8_t *) "", key.len, ret))
-                return 0;
+        r = store_map_get(s->layout_cache, key.p ? key.p : (const uint8_t *) "", key.len, ret);
+keep:
+        /* The buffer is kept for the next sample, whatever happens. */
+        s->layout_key = key;
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         sorted = calloc(x->n_values ? x->n_values : 1, sizeof(int64_t));
         if (!sorted)
@@ -411,7 +418,7 @@ int store_batch_truncate(struct store_batch *b, size_t n) {
         if (n > b->n)
                 return -EINVAL;
         b->n = n;
-        b->data.len = n > 0 ? b->rows[n - 1].body_off + b->rows[n - 1].body_len : 0;
+        b->data.len = n > 0 ? b->rows[n - 1].plain_off + b->rows[n - 1].plain_len : 0;
         b->failed = 0;
         return 0;
 }
@@ -476,6 +483,13 @@ static int batch_add(struct store_batch *b, const struct store_sample *x) {
                 return r;
         }
         row.body_len = b->data.len - row.body_off;
+        row.plain_off = b->data.len;
+        r = body_plain(x->json, x->json_len, &b->data);
+        if (r < 0) {
+                b->data.len = row.vals_off;
+                return r;
+        }
+        row.plain_len = b->data.len - row.plain_off;
         b->rows[b->n++] = row;
         return 0;
 }
@@ -1275,6 +1289,9 @@ int store_maintain(struct store *s, int64_t now, const struct store_retention *r
 
         if (!ret)
                 ret = &keep;
+        r = s->ops->housekeeping(s, now);
+        if (r < 0)
+                return r;
         r = maintain_watermark(s, now, &wm);
         if (r < 0)
                 return r;
