@@ -249,9 +249,11 @@ static int mode_ingest(int argc, char **argv) {
         if (r < 0)
                 die("store_size_bytes", r);
         printf("{\"backend\": \"%s\", \"samples\": %" PRIu64 ", \"acked\": %" PRIu64 ", \"values\": %" PRIu64
-               ", \"seconds\": %.3f, \"add_seconds\": %.3f, \"process_cpu_seconds\": %.3f, \"samples_per_s\": %.0f,"
+               ", \"seconds\": %.3f, \"add_seconds\": %.3f,"
+               " \"process_cpu_seconds\": %.3f, \"samples_per_s\": %.0f,"
                " \"values_per_s\": %.0f, \"db_bytes_per_sample\": %.0f, \"json_bytes_per_sample\": %.0f}\n",
-               store_backend(s), samples, acked, values, spent, add_s, cpu_s() - cpu0, (double) samples / spent,
+               store_backend(s), samples, acked, values, spent, add_s, cpu_s() - cpu0,
+               (double) samples / spent,
                (double) values / spent, (double) size / (double) samples, (double) json_bytes / (double) samples);
         store_batch_free(b);
         cJSON_Delete(p.j);
