@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""The peer of bench/ingest-puts: a minimal asyncio server of seed 003's
-put/get protocol, the way the seed's reference server is written (a dict of
+"""The peer of bench/ingest-puts: a minimal asyncio server of the put/get
+protocol (docs/custom-metrics.md), the way its reference server is written (a dict of
 metric -> {timestamp: value}, in memory), handling pipelined requests.
 
 Usage: ingest-puts-asyncio.py PORT

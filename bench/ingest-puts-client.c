@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Load for bench/ingest-puts: N connections to a put/get server (seed 003),
- * each keeping `depth` puts in flight (1 = one round trip per put, as the
- * seed's client does), for a number of seconds. Counts the "ok\n\n"
- * replies and prints {"puts": N, "seconds": S}; any other reply is fatal.
+/* Load for bench/ingest-puts: N connections to a put/get server
+ * (docs/custom-metrics.md), each keeping `depth` puts in flight (1 = one
+ * round trip per put, as a simple client does), for a number of seconds.
+ * Counts the "ok\n\n" replies and prints {"puts": N, "seconds": S}; any
+ * other reply is fatal.
  *
  *   ingest-puts-client PORT CONNECTIONS SECONDS DEPTH
  */
@@ -117,5 +118,6 @@ int main(int argc, char **argv) {
                 }
         }
         printf("{\"puts\": %lld, \"seconds\": %.3f}\n", total, now() - start);
+        free(conns);
         return 0;
 }

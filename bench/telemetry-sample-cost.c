@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "jsonutil.h"
+#include "sample-json.h"
 #include "sample.h"
 
 static double thread_cpu_usec(void) {
@@ -93,6 +94,7 @@ int main(int argc, char **argv) {
                 qsort(cost, (size_t) count, sizeof *cost, cmp);
                 printf("{\"median_us\": %.1f, \"mean_us\": %.1f, \"p90_us\": %.1f, \"processes\": %u}\n",
                        cost[count / 2], sum / count, cost[count * 9 / 10], procs);
+                free(cost);
                 return 0;
         }
         if (sampler_new(NULL, &s) < 0)
@@ -105,7 +107,7 @@ int main(int argc, char **argv) {
                 usleep((useconds_t) spacing * 1000);
                 t0 = thread_cpu_usec();
                 sampler_take(s, &x);
-                j = sample_to_json(x, "192.168.1.100", 1);
+                j = sample_to_json(x, "192.168.1.100", 1, NULL);
                 if (!j || !cJSON_PrintPreallocated(j, frame, sizeof frame, 0))
                         return 1;
                 cJSON_Delete(j);

@@ -16,34 +16,29 @@ static const struct conf_flag flags[] = {
         { 0 },
 };
 
+/* A control API reachable from the network without a token would let
+ * anyone start and stop streams: refuse rather than warn. */
+static bool token_guards_listen(const struct conf *c) {
+        if (conf_address_is_loopback(c->control.listen) || c->control.token[0] != '\0')
+                return true;
+        log_error("Refusing to listen on %s without a token: set [control] token (or "
+                  "RESOLVIX_CONTROL_TOKEN), or listen on a loopback address",
+                  c->control.listen);
+        return false;
+}
+
 int main(int argc, char **argv) {
         struct manager *m = NULL;
-        struct conf conf;
-        struct conf_cli cli;
+        static struct conf conf; /* large: keep it off the stack */
         int r;
 
         log_open("resolvix-controld", NULL);
-        r = conf_load_args(argc, argv,
-                           "Start, stop and supervise the resolvix telemetry and live-log workers.\n"
-                           "Control API: POST /control, GET /status, GET /health.",
-                           flags, &conf, &cli);
-        if (r < 0)
-                return r == -EINVAL ? 2 : 1;
-        if (cli.help || cli.version)
-                return 0;
-
-        /* A control API reachable from the network without a token would let
-         * anyone start and stop streams: refuse rather than warn. */
-        if (!conf_address_is_loopback(conf.control.listen) && conf.control.token[0] == '\0') {
-                log_error("Refusing to listen on %s without a token: set [control] token (or "
-                          "RESOLVIX_CONTROL_TOKEN), or listen on a loopback address",
-                          conf.control.listen);
-                return 1;
-        }
-        if (cli.check) {
-                conf_dump(&conf, stdout);
-                return 0;
-        }
+        r = conf_main(argc, argv,
+                      "Start, stop and supervise the resolvix telemetry and live-log workers.\n"
+                      "Control API: POST /control, GET /status, GET /health.",
+                      flags, &conf, token_guards_listen);
+        if (r >= 0)
+                return r;
 
         r = manager_new(&(struct manager_args){ .conf = &conf, .argc = argc, .argv = argv, .flags = flags }, &m);
         if (r < 0)

@@ -8,7 +8,8 @@
 #include "source.h"
 #include "timeutil.h"
 
-/* The live_log frame of SPEC §7, written by hand straight into the ring:
+/* The live_log frame of docs/livelogs-stream.md, written by hand straight
+ * into the ring:
  *
  *   {"type":"live_log","node_id":"...","timestamp":"...","log":"...","seq":N}
  *

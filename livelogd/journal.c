@@ -9,6 +9,7 @@
 #include "linesplit.h"
 #include "log.h"
 #include "macro.h"
+#include "utf8.h"
 
 /* Entries handed on per call before the loop gets to serve clients. */
 #define ENTRIES_PER_CALL 2048

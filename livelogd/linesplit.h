@@ -13,9 +13,7 @@
  *    that size, cut on character boundaries; every piece but the last is
  *    marked `continues`.
  *  - "\r\n" endings lose their "\r".
- *  - Every line handed out is valid UTF-8: ill-formed sequences are replaced
- *    with U+FFFD, one per maximal subpart (the Unicode/WHATWG practice, the
- *    same result as Python's decode("utf-8", "replace")). */
+ *  - Every line handed out is valid UTF-8 (utf8.h). */
 
 #define LINE_PIECE_MAX (64 * 1024)
 
@@ -48,8 +46,3 @@ size_t line_splitter_pending(const struct line_splitter *s);
 /* Hand out one complete record (a journal message) through the same piece
  * splitting and sanitising, without touching any held partial line. */
 int line_splitter_record(struct line_splitter *s, const char *data, size_t len, line_handler_t cb, void *userdata);
-
-/* The UTF-8 part on its own. utf8_sanitise() writes at most 3 * len bytes
- * to out and returns how many it wrote. */
-bool utf8_valid(const char *s, size_t len);
-size_t utf8_sanitise(const char *in, size_t len, char *out);

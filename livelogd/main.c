@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <systemd/sd-daemon.h>
 
 #include "conf.h"
+#include "errors.h"
 #include "follower.h"
 #include "journal.h"
 #include "log.h"
@@ -91,10 +91,10 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
         lws_sul_schedule(ws_server_context(d->server), 0, &d->tick, on_tick, FOLLOWER_TICK_USEC);
 }
 
-/* File or journal (SPEC §7): a missing file on a machine that has a journal
- * (Debian 12 without rsyslog has no /var/log/syslog) means the journal; a
- * missing file elsewhere is waited for; a file we may not read is a
- * start-up failure the supervisor must be able to name. */
+/* File or journal (docs/livelogs-stream.md): a missing file on a machine
+ * that has a journal (Debian 12 without rsyslog has no /var/log/syslog)
+ * means the journal; a missing file elsewhere is waited for; a file we may
+ * not read is a start-up failure the supervisor must be able to name. */
 static int choose_journal(const char *log_file, bool *journal) {
         _cleanup_close_ int fd = -1;
 
@@ -194,7 +194,9 @@ static int run(const struct conf *conf) {
                  conf->livelogs.stream.max_clients);
         /* controld's /status shows what is really followed, which is not
          * always what was configured: one datagram with READY=1. */
-        (void) sd_notifyf(0, "READY=1\nSTATUS=following %s\nRESOLVIX_LOG_FILE=%s", what, what);
+        char fields[PATH_MAX + 32];
+        snprintf(fields, sizeof fields, "RESOLVIX_LOG_FILE=%s", what);
+        notify_ready(fields, "following %s", what);
 
         r = ws_server_run(d.server);
         lws_sul_cancel(&d.tick);
@@ -204,23 +206,13 @@ static int run(const struct conf *conf) {
 }
 
 int main(int argc, char **argv) {
-        struct conf conf;
-        struct conf_cli cli;
+        static struct conf conf; /* large: keep it off the stack */
         int r;
 
         log_open("livelogd", "livelogs");
-        r = conf_load_args(argc, argv, "Stream a log file or the journal, line by line, over WebSocket.", flags,
-                           &conf, &cli);
-        if (r < 0)
-                return EXIT_FAILURE;
-        if (cli.help || cli.version)
-                return EXIT_SUCCESS;
-        if (cli.check) {
-                conf_dump(&conf, stdout);
-                return EXIT_SUCCESS;
-        }
-        if (conf.node.verbose)
-                log_set_max_level(LOG_DEBUG);
-
+        r = conf_main(argc, argv, "Stream a log file or the journal, line by line, over WebSocket.", flags, &conf,
+                      NULL);
+        if (r >= 0)
+                return r;
         return run(&conf) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

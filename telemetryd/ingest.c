@@ -5,9 +5,10 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "errors.h"
+#include "fileio.h"
 #include "ingest.h"
 #include "ingestproto.h"
 #include "log.h"
@@ -619,17 +620,6 @@ static void on_ready(struct ws_server *s, int fd, void *data) {
 
 /* ---- set-up ------------------------------------------------------------- */
 
-/* The WebSocket server sized the open-file limit for its own clients;
- * ours come on top. */
-static void raise_nofile(unsigned more) {
-        struct rlimit rl;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-                return;
-        rl.rlim_cur = rl.rlim_cur + more < rl.rlim_max ? rl.rlim_cur + more : rl.rlim_max;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret) {
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
         struct metric_log_replay replayed;
@@ -691,7 +681,7 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         r = ws_server_watch_fd(s, fd, on_ready, in);
         if (r < 0)
                 goto fail;
-        raise_nofile(in->max_clients + 8);
+        fd_limit_reserve(in->max_clients + 8);
 
         *ret = in;
         return 0;

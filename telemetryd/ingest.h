@@ -7,9 +7,9 @@
 #include "metricstore.h"
 #include "wsserver.h"
 
-/* The custom-metrics port: seed 003's put/get text protocol over TCP, served
- * from telemetryd's event loop, into a metric store kept durable by an
- * append log under [control] state_dir. */
+/* The custom-metrics port: the put/get text protocol of
+ * docs/custom-metrics.md over TCP, served from telemetryd's event loop, into
+ * a metric store kept durable by an append log under [control] state_dir. */
 
 struct ingest;
 

@@ -9,7 +9,7 @@
 
 #include "ingestproto.h"
 #include "macro.h"
-#include "sample.h"
+#include "utf8.h"
 
 #define FIELDS_MAX 4
 
@@ -43,8 +43,6 @@ static int split(const char *line, size_t len, struct field *fields, size_t *n) 
 }
 
 bool ingest_metric_valid(const char *name, size_t len) {
-        char copy[INGEST_METRIC_MAX], scratch[4];
-
         if (len == 0 || len >= INGEST_METRIC_MAX)
                 return false;
         for (size_t i = 0; i < len; i++) {
@@ -52,13 +50,9 @@ bool ingest_metric_valid(const char *name, size_t len) {
                 if (c <= ' ' || c == 0x7f)
                         return false;
         }
-        memcpy(copy, name, len);
-        copy[len] = '\0';
-        /* utf8_sanitize() hands back its input untouched when it is valid;
-         * the scratch buffer only takes a (truncated) repaired copy. The
-         * names end up in JSON text frames and Prometheus labels, both
+        /* The names end up in JSON text frames and Prometheus labels, both
          * UTF-8. */
-        return utf8_sanitize(copy, scratch, sizeof scratch) == copy;
+        return utf8_valid(name, len);
 }
 
 static bool all_digits(const char *p, const char *end) {

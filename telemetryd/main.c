@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "errors.h"
 #include "log.h"
 #include "net.h"
 #include "nodeid.h"
@@ -25,24 +26,15 @@ static const struct conf_flag flags[] = {
 
 int main(int argc, char **argv) {
         static struct telemetry t; /* struct conf is large: keep it off the stack */
-        struct conf_cli cli;
         struct ws_server_params params;
         char ingest[CONF_ADDR_MAX + 16] = "";
         int r;
 
         log_open("telemetryd", "telemetry");
-        r = conf_load_args(argc, argv, "Sample /proc and broadcast it to WebSocket clients; serve /sample and /metrics.",
-                           flags, &t.conf, &cli);
-        if (r < 0)
-                return r == -EINVAL ? 2 : 1;
-        if (cli.help || cli.version)
-                return 0;
-        if (cli.check) {
-                conf_dump(&t.conf, stdout);
-                return 0;
-        }
-        if (t.conf.node.verbose)
-                log_set_max_level(LOG_DEBUG);
+        r = conf_main(argc, argv, "Sample /proc and broadcast it to WebSocket clients; serve /sample and /metrics.",
+                      flags, &t.conf, NULL);
+        if (r >= 0)
+                return r;
         log_route_lws();
 
         t.interval = t.conf.telemetry.interval;
@@ -81,7 +73,7 @@ int main(int argc, char **argv) {
         log_info("Listening on %s:%u, a sample every %u s, node id %s%s%s.", t.conf.telemetry.stream.listen,
                  t.conf.telemetry.stream.port, t.interval, t.node_id, t.ingest ? "; custom metrics on " : "",
                  ingest);
-        notify_ready("listening on %s:%u, interval %us%s%s", t.conf.telemetry.stream.listen,
+        notify_ready(NULL, "listening on %s:%u, interval %us%s%s", t.conf.telemetry.stream.listen,
                      t.conf.telemetry.stream.port, t.interval, t.ingest ? ", custom metrics on " : "", ingest);
 
         r = ws_server_run(t.server);

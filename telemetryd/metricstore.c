@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "macro.h"
 #include "metricstore.h"
 
@@ -116,14 +117,8 @@ static int add_metric(struct metric_store *s, size_t at, const char *name, struc
 
         if (s->n_metrics >= s->max_metrics)
                 return -ENOSPC;
-        if (s->n_metrics == s->allocated) {
-                size_t n = s->allocated ? s->allocated * 2 : 16;
-                struct metric **p = realloc(s->metrics, n * sizeof *p);
-                if (!p)
-                        return -ENOMEM;
-                s->metrics = p;
-                s->allocated = n;
-        }
+        if (GROW(s->metrics, s->allocated, s->n_metrics + 1, 16) < 0)
+                return -ENOMEM;
         m = calloc(1, sizeof *m + len + 1);
         if (!m)
                 return -ENOMEM;

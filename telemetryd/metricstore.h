@@ -4,11 +4,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The custom metrics applications push (seed 003), held in memory: for each
- * metric name its points in timestamp order. Both dimensions are bounded:
- * at most max_metrics names, and at most max_points points per name, a new
- * point beyond that pushing out the oldest. No I/O here: the ingest server,
- * the append log and the samples all read and write through this. */
+/* The custom metrics applications push (docs/custom-metrics.md), held in
+ * memory: for each metric name its points in timestamp order. Both
+ * dimensions are bounded: at most max_metrics names, and at most max_points
+ * points per name, a new point beyond that pushing out the oldest. No I/O
+ * here: the ingest server, the append log and the samples all read and
+ * write through this. */
 
 struct metric_point {
         int64_t timestamp;

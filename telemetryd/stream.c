@@ -3,10 +3,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "grow.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "sample-json.h"
 #include "telemetryd.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 /* The first sample follows the priming reading by this much, so that its
  * CPU percents cover a real window (20 jiffies at HZ=100) without making
@@ -64,39 +67,31 @@ static uint64_t custom_generation(const struct telemetry *t) {
         return store ? metric_store_generation(store) : 0;
 }
 
-/* metrics.custom: the latest point of each custom metric. Always there,
- * {} when there is none (or no ingest port), so that clients can index it
- * on every sample like the rest. */
-static int add_custom(cJSON *sample, const struct metric_store *store) {
-        cJSON *custom = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(sample, "metrics"), "custom");
+static bool custom_at(const void *data, size_t i, struct sample_custom *ret) {
+        const struct metric *m = metric_store_at(data, i);
+        struct metric_point p;
 
-        if (!custom)
-                return -ENOMEM;
-        for (size_t i = 0; store && i < metric_store_size(store); i++) {
-                const struct metric *m = metric_store_at(store, i);
-                struct metric_point p;
-                cJSON *o;
-
-                if (metric_size(m) == 0)
-                        continue;
-                p = metric_point_at(m, metric_size(m) - 1);
-                o = cJSON_AddObjectToObject(custom, metric_name(m));
-                if (!o || !cJSON_AddNumberToObject(o, "value", p.value) ||
-                    !cJSON_AddNumberToObject(o, "timestamp", (double) p.timestamp))
-                        return -ENOMEM;
-        }
-        return 0;
+        if (metric_size(m) == 0)
+                return false;
+        p = metric_point_at(m, metric_size(m) - 1);
+        *ret = (struct sample_custom){ .name = metric_name(m), .value = p.value, .timestamp = p.timestamp };
+        return true;
 }
 
 static int serialise(struct telemetry *t) {
-        _cleanup_json_ cJSON *j = sample_to_json(t->sample, t->node_id, t->interval);
+        const struct metric_store *store = ingest_store(t->ingest);
+        struct sample_custom_source custom = {
+                .n = store ? metric_store_size(store) : 0,
+                .at = custom_at,
+                .data = store,
+        };
+        _cleanup_json_ cJSON *j = sample_to_json(t->sample, t->node_id, t->interval, &custom);
 
-        if (!j || add_custom(j, ingest_store(t->ingest)) < 0)
+        if (!j)
                 return -ENOMEM;
         t->custom_generation = custom_generation(t);
         for (;;) {
-                size_t size;
-                unsigned char *p;
+                int r;
 
                 /* cJSON wants a few bytes of slack beyond what it prints. */
                 if (t->frame_size > LWS_PRE + 16 &&
@@ -104,14 +99,11 @@ static int serialise(struct telemetry *t) {
                         t->frame_len = strlen((char *) t->frame + LWS_PRE);
                         return 0;
                 }
-                size = t->frame_size ? t->frame_size * 2 : 4096;
-                if (size > FRAME_MAX)
+                if (t->frame_size >= FRAME_MAX)
                         return -EFBIG;
-                p = realloc(t->frame, size);
-                if (!p)
-                        return -ENOMEM;
-                t->frame = p;
-                t->frame_size = size;
+                r = GROW(t->frame, t->frame_size, t->frame_size + 1, 4096);
+                if (r < 0)
+                        return r;
         }
 }
 
@@ -271,7 +263,7 @@ static void stream_message(struct ws_server *s, struct lws *wsi, void *userdata,
         }
         snprintf(name, sizeof name, "%s", cmd->valuestring);
         reply_error(wsi, "unknown_command", "Unknown command \"%s\"; expected get_metrics or ping.",
-                    utf8_sanitize(name, safe, sizeof safe));
+                    utf8_repair_str(name, safe, sizeof safe));
 }
 
 static int stream_writeable(struct ws_server *s, struct lws *wsi, void *userdata) {

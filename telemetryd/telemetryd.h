@@ -54,5 +54,5 @@ void telemetry_start(struct telemetry *t);
  * holding the custom metrics as they are now. */
 int telemetry_fresh_sample(struct telemetry *t);
 
-/* metrics.c: GET /metrics, Prometheus text exposition format. */
+/* prometheus.c: GET /metrics, Prometheus text exposition format. */
 int telemetry_metrics(struct telemetry *t, char **ret, size_t *len);

@@ -1,5 +1,6 @@
-"""controld's configuration (SPEC §2, §3 Authentication) and what its log
-says (SPEC §6), as an operator meets them."""
+"""controld's configuration (docs/configuration.md, docs/control-api.md's
+Authentication) and what its log says (docs/architecture.md), as an operator
+meets them."""
 import os
 import signal
 import socket
@@ -7,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import binary, free_port, pid_alive
+from support import binary, free_port, pid_alive
 
 
 def run(cd, *args, env=None, timeout=10):

@@ -1,4 +1,4 @@
-"""resolvixctl against a real controld (issue 6 §1): the command line, the
+"""resolvixctl against a real controld (resolvixctl(1)): the command line, the
 control commands and their output, connection options, and the exit
 statuses resolvixctl(1) documents for each kind of failure."""
 import json
@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from conftest import free_port
-from test_ctl_helpers import NODE_ID, ctl, nodes  # noqa: F401 (a fixture)
+from ctl_support import NODE_ID, ctl
+from support import free_port
 
 COMMANDS = ["status", "start", "stop", "restart", "watch", "logs", "cpu", "memory", "processes", "disks", "network",
             "put", "get"]

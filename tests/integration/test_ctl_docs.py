@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, binary
-from test_ctl_helpers import ctl
+from ctl_support import ctl
+from support import ROOT, binary
 
 MAN = ROOT / "packaging" / "resolvixctl.1"
 COMPLETION = ROOT / "packaging" / "resolvixctl.bash-completion"
@@ -44,7 +44,7 @@ def complete(*words):
     """What bash offers after `resolvixctl WORDS...` (the last word is being typed)."""
     script = f"""
 source {COMPLETION}
-COMP_WORDS=({binary("controld/resolvixctl")} {" ".join(repr(w) if w else "''" for w in words)})
+COMP_WORDS=({binary("resolvixctl/resolvixctl")} {" ".join(repr(w) if w else "''" for w in words)})
 COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
 _resolvixctl
 printf '%s\\n' "${{COMPREPLY[@]}}"

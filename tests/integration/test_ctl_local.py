@@ -1,4 +1,4 @@
-"""The one-shot commands (issue 6 §1, seed 002): cpu, memory, processes,
+"""The one-shot commands (resolvixctl(1)): cpu, memory, processes,
 disks and network read this machine with telemetryd's sampler and need no
 daemon. --json prints the very subtree telemetryd sends under metrics."""
 import json
@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from test_ctl_helpers import ctl
+from ctl_support import ctl
 
 SECTIONS = {"cpu": "cpu", "memory": "memory", "processes": "processes", "disks": "disk", "network": "network"}
 
-# The keys SPEC §4 fixes for each section (additive ones may come too).
+# The keys docs/telemetry-stream.md fixes for each section (additive ones may come too).
 SPEC_KEYS = {
     "cpu": {"cpu_usage_percent", "cpu_per_core_percent", "load_avg_1min", "load_avg_5min", "load_avg_15min"},
     "memory": {"memory_total_gb", "memory_used_gb", "memory_available_gb", "memory_usage_percent", "swap_total_gb",

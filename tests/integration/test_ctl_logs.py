@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import binary, poll
-from test_ctl_helpers import NODE_ID, ctl, ctl_env, ctl_popen, nodes, read_lines  # noqa: F401 (a fixture)
+from ctl_support import NODE_ID, ctl, ctl_env, ctl_popen, read_lines
+from support import binary, poll
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_control_characters_do_not_reach_a_terminal(node):
     r = ctl("logs", "-n", "1", "-p", node.port)
     assert r.stdout == "evil \x1b[2J line\n"
     master, slave = pty.openpty()
-    proc = subprocess.Popen([binary("controld/resolvixctl"), "logs", "-n", "1", "-p", str(node.port)], stdout=slave,
+    proc = subprocess.Popen([binary("resolvixctl/resolvixctl"), "logs", "-n", "1", "-p", str(node.port)], stdout=slave,
                             stderr=subprocess.PIPE, env=ctl_env())
     os.close(slave)
     proc.wait(timeout=10)

@@ -1,5 +1,5 @@
-"""resolvixctl put and get against telemetryd's custom-metrics port (seed
-003's protocol), and against servers that answer "error" or not the
+"""resolvixctl put and get against telemetryd's custom-metrics port
+(docs/custom-metrics.md), and against servers that answer "error" or not the
 protocol at all."""
 import json
 import socket
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from conftest import free_port
-from test_ctl_helpers import ctl, nodes  # noqa: F401 (a fixture)
+from ctl_support import ctl
+from support import free_port
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The dashboard controld serves at / (issue 6 §2), in headless Chromium:
+"""The dashboard controld serves at / (docs/control-api.md), in headless Chromium:
 charts fill from the telemetry stream, log lines arrive and the filter
 works, the start/stop buttons change /status, a token is asked for when one
 is set, and the history and log stay within their bounds. The live test
@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
-from test_ctl_helpers import NODE_ID, nodes  # noqa: F401 (a fixture)
+from ctl_support import NODE_ID
+from support import ROOT
 
 CLIENT = ROOT / "tests" / "integration" / "clients" / "dashboard-browser.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"

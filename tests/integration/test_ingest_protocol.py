@@ -1,12 +1,11 @@
-"""The custom-metrics protocol of seed 003 on telemetryd's ingest port, byte
+"""The custom-metrics protocol (docs/custom-metrics.md) on telemetryd's ingest port, byte
 for byte over real TCP sessions: every reply, persistent sessions,
 pipelining, requests split at every byte, and every bound."""
 import resource
 import threading
 import time
 
-from conftest import poll
-from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd are fixtures)
+from ingest_support import (
     ERROR,
     OK,
     closed_by_server,
@@ -17,9 +16,8 @@ from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd
     rss_kib,
     readable,
     run_concurrently,
-    start_ingest,
-    start_telemetryd,
 )
+from support import poll
 
 # One session, in order: each request and the exact reply it gets.
 SESSION = [
@@ -53,7 +51,7 @@ SESSION = [
     (b"PUT palm.cpu 1 1150864249\n", ERROR),
     (b"put * 1 1150864249\n", ERROR),
     (b"get palm.cpu\n", b"ok\npalm.cpu -1.25 1150864246\npalm.cpu 0.7 1150864247\npalm.cpu 2.0 1150864248\n\n"),
-    # telnet's "\r\n", as in the seed's own example
+    # telnet's "\r\n"
     (b"get eardrum.cpu\r\n", b"ok\neardrum.cpu 3.0 1150864250\n\n"),
     (b"got test_key\r\n", ERROR),
     # values as the reference server spells them (Python's repr)

@@ -1,12 +1,12 @@
-"""livelogd under resolvix-controld (issue 4 §5): start/stop/restart through
+"""livelogd under resolvix-controld (docs/control-api.md): start/stop/restart through
 the control API, /status naming what is really followed (the journal
 included), and an unreadable log file reported as such, never "started"."""
 import os
 
 import pytest
 
-from conftest import binary, control, free_port, get_status as status, start_controld
-from test_livelogs_support import JOURNAL_NS, NODE_ID, append, connect, receive, run
+from livelogs_support import JOURNAL_NS, NODE_ID, append, connect, receive, run
+from support import binary, control, free_port, get_status as status, start_controld
 
 
 def controld(procs, tmp_path, log_file, wrap=()):

@@ -9,8 +9,17 @@ import struct
 
 import pytest
 
-from test_livelogs_support import (JOURNAL_NS, append, connect, journal_log, journalctl,  # noqa: F401
-                                   livelogd_exits_cleanly, receive, run, start, stderr_of)
+from livelogs_support import (
+    JOURNAL_NS,
+    append,
+    connect,
+    journal_log,
+    journalctl,
+    receive,
+    run,
+    start,
+    stderr_of,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a private mount namespace needs root")
 
@@ -23,8 +32,8 @@ def in_namespace(*prelude, journald=True):
 
 
 def native_send(ns_pid, fields):
-    """An entry through journald's native protocol, binary-safe (SPEC of
-    systemd's journal-native-protocol: NAME\\n, 64-bit LE size, data, \\n)."""
+    """An entry through journald's native protocol, binary-safe (systemd's
+    journal-native-protocol: NAME\\n, 64-bit LE size, data, \\n)."""
     data = b""
     for name, value in fields.items():
         data += name.encode() + b"\n" + struct.pack("<Q", len(value)) + value + b"\n"

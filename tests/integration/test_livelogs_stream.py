@@ -1,5 +1,5 @@
-"""livelogd on a file: the stream contract (SPEC §7), its bounds, and what
-each bad input gets (SPEC §8). Real binary, real clients, loopback only."""
+"""livelogd on a file: the stream contract (docs/livelogs-stream.md), its
+bounds, and what each bad input gets. Real binary, real clients, loopback only."""
 import asyncio
 import json
 import os
@@ -12,10 +12,21 @@ from pathlib import Path
 import pytest
 import websockets
 
-from conftest import ROOT
-from test_livelogs_support import (NodeCollector, RawClient, append, check_frame, connect,  # noqa: F401
-                                   livelogd_exits_cleanly, numbered, receive, run, start, started, stderr_of,
-                                   wait_until)
+from livelogs_support import (
+    NodeCollector,
+    RawClient,
+    append,
+    check_frame,
+    connect,
+    numbered,
+    receive,
+    run,
+    start,
+    started,
+    stderr_of,
+    wait_until,
+)
+from support import ROOT
 
 
 @pytest.fixture

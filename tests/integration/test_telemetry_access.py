@@ -2,7 +2,7 @@
 decided at the handshake."""
 import asyncio
 
-from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixture)
+from telemetry_support import (
     connect,
     handshake_status,
     node,
@@ -10,7 +10,6 @@ from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixtu
     recv_json,
     recv_sample,
     split_frames,
-    start_telemetryd,
 )
 
 TOKEN = "s3cret-token"
@@ -32,7 +31,7 @@ def test_token_required_when_set(start_telemetryd):
     assert handshake_status(t.url(), extra_headers={"Authorization": f"Bearer {TOKEN}x"}) == 401
     assert accepted(t.url(f"?token={TOKEN}"))["metrics"]
     assert accepted(t.url(), extra_headers={"Authorization": f"Bearer {TOKEN}"})["metrics"]
-    # the Node client the seed shows, with the header
+    # a Node client, with the header
     r = node("telemetry-node.js", t.url(), 1, '{"Authorization": "Bearer %s"}' % TOKEN)
     assert len(r["cpu"]) == 1
     assert node("telemetry-node.js", t.url(), 1) == {"status": 401}

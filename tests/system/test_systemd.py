@@ -5,7 +5,7 @@ its journald (container.sh: systemd-nspawn over a read-only view of the host
 root, a tmpfs overlay, and a network namespace holding only a loopback of its
 own, so the default ports are free and nothing leaves the machine), installs
 the .deb there with dpkg, and drives resolvix.service as an operator would:
-systemctl, the seed's curl commands verbatim, a WebSocket client, journalctl,
+systemctl, the README's curl commands verbatim, a WebSocket client, journalctl,
 kill -9, reload, a frozen main process, stop.
 
 The tests run in file order and share one machine: each one leaves the
@@ -32,7 +32,7 @@ CONTAINER = HERE / "container.sh"
 DEB_MOUNT = "/run/resolvix-test/deb"
 TESTS_MOUNT = "/run/resolvix-test/tests"
 
-# The seed's commands, verbatim (seeds/004).
+# The README's commands, verbatim.
 SEED_START = """curl -X POST http://localhost:8754/control -H "Content-Type: application/json" -d '{"command": "start_telemetry"}'"""
 SEED_STATUS = "curl http://localhost:8754/status"
 
@@ -247,7 +247,7 @@ def test_unit_security_exposure(machine):
     assert level <= SECURITY_LIMIT, out
 
 
-# ---- start, the seed's commands, the streams ----------------------------------
+# ---- start, the README's commands, the streams --------------------------------
 
 
 def test_start_returns_only_after_ready(machine):

@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "fileio.h"
 #include "jsonutil.h"
+#include "net.h"
 
 /* resolvixctl's pure parts: addresses as users type them, and the views
  * rendered from a sample's JSON, at every size a terminal may have. */
@@ -86,9 +87,9 @@ Test(ctl, host_port_and_numbers) {
         char buf[64];
         unsigned long v;
 
-        ctl_format_host_port("127.0.0.1", 8754, buf, sizeof buf);
+        format_host_port("127.0.0.1", 8754, buf, sizeof buf);
         cr_expect_str_eq(buf, "127.0.0.1:8754");
-        ctl_format_host_port("::1", 8754, buf, sizeof buf);
+        format_host_port("::1", 8754, buf, sizeof buf);
         cr_expect_str_eq(buf, "[::1]:8754");
 
         cr_expect_eq(ctl_parse_uint("86400", 1, 86400, &v), 0);

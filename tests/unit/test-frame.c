@@ -8,6 +8,7 @@
 #include "frame.h"
 #include "linesplit.h"
 #include "macro.h"
+#include "utf8.h"
 
 /* Frames are checked by parsing them with cJSON: an independent reader. */
 

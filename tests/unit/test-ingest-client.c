@@ -20,7 +20,7 @@
 #include "build-config.h"
 #include "ingest-client.h"
 
-#define TELEMETRYD RESOLVIX_BUILD_ROOT "/telemetryd/telemetryd"
+#define TELEMETRYD TEST_BUILD_ROOT "/telemetryd/telemetryd"
 
 static char tmpdir[] = "/tmp/resolvix-test-ingest-client-XXXXXX";
 static pid_t server = -1;

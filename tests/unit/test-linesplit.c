@@ -7,6 +7,7 @@
 
 #include "linesplit.h"
 #include "macro.h"
+#include "utf8.h"
 
 /* What a splitter handed out: every piece, in order. */
 struct collected {
@@ -99,7 +100,7 @@ static const struct {
 Test(utf8, table) {
         for (size_t i = 0; i < ELEMENTSOF(utf8_cases); i++) {
                 char out[64];
-                size_t n = utf8_sanitise(utf8_cases[i].in, utf8_cases[i].len, out);
+                size_t n = utf8_repair(utf8_cases[i].in, utf8_cases[i].len, out);
                 size_t want = strlen(utf8_cases[i].out);
 
                 /* "nul\0inside" has its NUL in both: compare by the input length then */
@@ -113,11 +114,33 @@ Test(utf8, table) {
         }
 }
 
+Test(utf8, repair_str_cases) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "plain (name) x", "plain (name) x" },
+                { "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+                { "\xff\xfe" "bad", "\xef\xbf\xbd\xef\xbf\xbd" "bad" },
+                { "over\xc0\x80long", "over\xef\xbf\xbd\xef\xbf\xbdlong" },
+                { "sur\xed\xa0\x80", "sur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+                { "big\xf4\x90\x80\x80", "big\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+                { "cut\xe2\x82", "cut\xef\xbf\xbd" }, /* one maximal subpart */
+        };
+        char buf[64];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                cr_assert_str_eq(utf8_repair_str(cases[i].in, buf, sizeof buf), cases[i].out, "case %zu", i);
+        cr_assert_eq(utf8_repair_str(cases[0].in, buf, sizeof buf), cases[0].in, "valid text is not copied");
+        /* a buffer too small truncates on a character boundary */
+        cr_assert_str_eq(utf8_repair_str("\xff\xff\xff", buf, 7), "\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+
 Test(utf8, worst_case_growth_is_three_times) {
         char in[256], out[3 * sizeof in];
 
         memset(in, 0xFF, sizeof in);
-        cr_assert_eq(utf8_sanitise(in, sizeof in, out), sizeof out);
+        cr_assert_eq(utf8_repair(in, sizeof in, out), sizeof out);
 }
 
 /* ---- splitting ------------------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "jsonutil.h"
 #include "macro.h"
+#include "sample-json.h"
 #include "sample.h"
 
 /* tests/data/sample/root is a small machine: 4 CPUs, 16 GiB with 4 GiB of
@@ -100,27 +101,6 @@ Test(sample, top_insert_fewer_than_max) {
         cr_assert_eq(n, 2);
         cr_assert_eq(top[0].pid, 2);
         cr_assert_eq(top[1].pid, 1);
-}
-
-Test(sample, utf8_sanitize_cases) {
-        static const struct {
-                const char *in, *out;
-        } cases[] = {
-                { "plain (name) x", "plain (name) x" },
-                { "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
-                { "\xff\xfe" "bad", "\xef\xbf\xbd\xef\xbf\xbd" "bad" },
-                { "over\xc0\x80long", "over\xef\xbf\xbd\xef\xbf\xbdlong" },
-                { "sur\xed\xa0\x80", "sur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-                { "big\xf4\x90\x80\x80", "big\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-                { "cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd" },
-        };
-        char buf[64];
-
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
-                cr_assert_str_eq(utf8_sanitize(cases[i].in, buf, sizeof buf), cases[i].out, "case %zu", i);
-        cr_assert_eq(utf8_sanitize(cases[0].in, buf, sizeof buf), cases[0].in, "valid text is not copied");
-        /* a buffer too small truncates on a character boundary */
-        cr_assert_str_eq(utf8_sanitize("\xff\xff\xff", buf, 7), "\xef\xbf\xbd\xef\xbf\xbd");
 }
 
 /* ---- a sampler on the fixture machine ----------------------------------- */
@@ -373,7 +353,7 @@ Test(sampler, steady_state_allocates_nothing) {
 
 enum kind { NUM, INT, STR, OBJ, ARR };
 
-/* Every key SPEC §4 names, with its type, plus the additive ones. */
+/* The keys docs/telemetry-stream.md names at fixed paths, with their types. */
 static const struct {
         const char *path;
         enum kind kind;
@@ -461,9 +441,9 @@ static double num(const cJSON *j, const char *path) {
         return v->valuedouble;
 }
 
-/* Serialise, parse back, and check the text against SPEC §4. */
+/* Serialise, parse back, and check the text against docs/telemetry-stream.md. */
 static cJSON *wire(const struct sample *x, unsigned interval) {
-        _cleanup_json_ cJSON *tree = sample_to_json(x, "192.168.1.100", interval);
+        _cleanup_json_ cJSON *tree = sample_to_json(x, "192.168.1.100", interval, NULL);
         _cleanup_free_ char *text = NULL;
 
         cr_assert_not_null(tree);
@@ -506,7 +486,8 @@ Test(sampler, json_matches_spec_section_4) {
         cr_assert_str_eq(at(j, "node_id")->valuestring, "192.168.1.100");
         cr_assert_eq(num(j, "interval"), 60);
 
-        /* the SPEC's example memory block, from a meminfo made to match it */
+        /* the example memory block of docs/telemetry-stream.md, from a
+         * meminfo made to match it */
         cr_assert_eq(num(j, "metrics.memory.memory_total_gb"), 16.0);
         cr_assert_eq(num(j, "metrics.memory.memory_used_gb"), 8.5);
         cr_assert_eq(num(j, "metrics.memory.memory_available_gb"), 7.5);

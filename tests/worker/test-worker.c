@@ -8,6 +8,8 @@
  *   ready-delay-ms=N        send READY=1 only N ms after listening
  *   crash-after-ms=N        abort() N ms after becoming ready
  *   ignore-term             ignore SIGTERM (controld must SIGKILL it)
+ *   hang-after-ms=N         N ms after becoming ready, block the loop for
+ *                           good (no more WATCHDOG=1: controld must notice)
  * GET /state answers {"role":..., "pid":..., "interval":...} so tests can see
  * what the worker was told, e.g. a new interval delivered by signal. */
 #include <libgen.h>
@@ -16,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <systemd/sd-daemon.h>
 
 #include "conf.h"
 #include "fileio.h"
@@ -29,13 +30,14 @@ struct behaviour {
         bool no_ready;
         unsigned crash_after_ms;
         unsigned ready_delay_ms;
+        unsigned hang_after_ms;
         bool ignore_term;
 };
 
 static unsigned interval;
 static const char *role;
 static struct conf conf;
-static lws_sorted_usec_list_t crash_timer, ready_timer;
+static lws_sorted_usec_list_t crash_timer, ready_timer, hang_timer;
 
 static void read_behaviour(const char *argv0, struct behaviour *b) {
         char path[PATH_MAX], dir[PATH_MAX], buf[1024];
@@ -52,6 +54,8 @@ static void read_behaviour(const char *argv0, struct behaviour *b) {
                 if (sscanf(l, "crash-after-ms=%u", &b->crash_after_ms) == 1)
                         continue;
                 if (sscanf(l, "ready-delay-ms=%u", &b->ready_delay_ms) == 1)
+                        continue;
+                if (sscanf(l, "hang-after-ms=%u", &b->hang_after_ms) == 1)
                         continue;
                 if (streq(l, "no-ready"))
                         b->no_ready = true;
@@ -90,14 +94,24 @@ static void crash(lws_sorted_usec_list_t *sul) {
         abort();
 }
 
+static void hang(lws_sorted_usec_list_t *sul) {
+        log_error("test worker: hanging as asked");
+        /* Every signal but SIGKILL is blocked or read from a signalfd: this
+         * never returns. */
+        for (;;)
+                pause();
+}
+
 static void report_ready(lws_sorted_usec_list_t *sul) {
         const struct conf_stream *stream = streq(role, "livelogs") ? &conf.livelogs.stream : &conf.telemetry.stream;
 
-        if (streq(role, "livelogs"))
-                (void) sd_notifyf(0, "READY=1\nSTATUS=following %s\nRESOLVIX_LOG_FILE=%s", conf.livelogs.log_file,
-                                  conf.livelogs.log_file);
-        else
-                notify_ready("listening on %s:%u", stream->listen, stream->port);
+        char fields[PATH_MAX + 32];
+
+        if (streq(role, "livelogs")) {
+                snprintf(fields, sizeof fields, "RESOLVIX_LOG_FILE=%s", conf.livelogs.log_file);
+                notify_ready(fields, "following %s", conf.livelogs.log_file);
+        } else
+                notify_ready(NULL, "listening on %s:%u", stream->listen, stream->port);
 }
 
 static const struct ws_server_ops ops = {
@@ -110,7 +124,6 @@ static const struct ws_server_ops ops = {
 int main(int argc, char **argv) {
         char base[PATH_MAX];
         struct behaviour b;
-        struct conf_cli cli;
         struct ws_server *s = NULL;
         const struct conf_stream *stream;
         int r;
@@ -118,11 +131,9 @@ int main(int argc, char **argv) {
         snprintf(base, sizeof base, "%s", argv[0]);
         role = streq(basename(base), "livelogd") ? "livelogs" : "telemetry";
         log_open(basename(base), role);
-        r = conf_load_args(argc, argv, "resolvix test worker", NULL, &conf, &cli);
-        if (r < 0)
-                return 2;
-        if (cli.help || cli.version)
-                return 0;
+        r = conf_main(argc, argv, "resolvix test worker", NULL, &conf, NULL);
+        if (r >= 0)
+                return r;
         read_behaviour(argv[0], &b);
         if (b.exit_before_ready >= 0) {
                 log_error("test worker: exiting with %d before ready, as asked", b.exit_before_ready);
@@ -155,6 +166,9 @@ int main(int argc, char **argv) {
         if (b.crash_after_ms > 0)
                 lws_sul_schedule(ws_server_context(s), 0, &crash_timer, crash,
                                  (lws_usec_t) b.crash_after_ms * LWS_US_PER_MS);
+        if (b.hang_after_ms > 0)
+                lws_sul_schedule(ws_server_context(s), 0, &hang_timer, hang,
+                                 (lws_usec_t) b.hang_after_ms * LWS_US_PER_MS);
         r = ws_server_run(s);
         ws_server_free(s);
         return r < 0 ? 1 : 0;

@@ -1,4 +1,4 @@
-"""A client of the custom-metrics protocol as seed 003 describes one: what
+"""A client of the custom-metrics protocol (docs/custom-metrics.md): what
 applications already use against the reference server, written from the
 description alone, so that the server is tested against it rather than
 against itself.

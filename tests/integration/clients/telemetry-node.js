@@ -1,4 +1,4 @@
-// A Node ws client as the seed's example uses it: connect, read `count`
+// A Node ws client as an application uses it: connect, read `count`
 // samples, print {"cpu": [...], "seq": [...]} as one JSON line.
 // Usage: node telemetry-node.js URL COUNT [HEADERS_JSON]
 'use strict';

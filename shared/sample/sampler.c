@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <string.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+
+#include "grow.h"
+#include "procfile.h"
+#include "log.h"
+#include "sample.h"
+#include "timeutil.h"
+
+#define DISKSTAT_SECTOR 512 /* diskstats counts 512-byte sectors whatever the device's own size */
+#define CPUINFO_EVERY_USEC (30 * USEC_PER_SEC)
+#define USERS_CACHED 16
+#define DISKS_CACHED 64
+/* Candidates kept while scanning: a few more than reported, so that one
+ * that exits before it can be named leaves no hole. */
+#define TOP_CANDIDATES (SAMPLE_TOP_PROCESSES + 3)
+
+enum file {
+        FILE_STAT,
+        FILE_MEMINFO,
+        FILE_LOADAVG,
+        FILE_DISKSTATS,
+        FILE_NETDEV,
+        FILE_SNMP,
+        FILE_MOUNTINFO,
+        FILE_FILESYSTEMS,
+        FILE_CPUINFO,
+        _FILE_MAX,
+};
+
+static const char *const file_path[_FILE_MAX] = {
+        [FILE_STAT] = "stat",
+        [FILE_MEMINFO] = "meminfo",
+        [FILE_LOADAVG] = "loadavg",
+        [FILE_DISKSTATS] = "diskstats",
+        [FILE_NETDEV] = "net/dev",
+        [FILE_SNMP] = "net/snmp",
+        [FILE_MOUNTINFO] = "self/mountinfo",
+        [FILE_FILESYSTEMS] = "filesystems",
+        [FILE_CPUINFO] = "cpuinfo",
+};
+
+/* One of two alternating samples: the current one is built while the
+ * previous one still holds the counters it is compared with. */
+struct slot {
+        struct sample s;
+        size_t cpu_cap, mount_cap, disk_cap, iface_cap;
+};
+
+struct disk_class {
+        unsigned major, minor;
+        char name[PROCFS_DISK_NAME_MAX];
+        bool counted;
+};
+
+struct user {
+        uid_t uid;
+        char name[SAMPLE_USERNAME_MAX];
+};
+
+/* A process without an address space: a kernel thread (most of the
+ * processes on an idle machine) or a zombie. Neither will ever have memory,
+ * so its statm is not read again while the same process is there. The
+ * inode number of its /proc directory, which getdents() gives for free,
+ * tells a reused pid apart: a new process gets a new inode. */
+struct empty_process {
+        pid_t pid;
+        uint64_t ino;
+};
+
+enum source {
+        SOURCE_STAT,
+        SOURCE_MEMINFO,
+        SOURCE_LOADAVG,
+        SOURCE_DISKSTATS,
+        SOURCE_NETDEV,
+        SOURCE_SNMP,
+        SOURCE_MOUNTINFO,
+        SOURCE_PROCESSES,
+        SOURCE_SYS,
+};
+
+static const char *const source_name[] = {
+        [SOURCE_STAT] = "/proc/stat",
+        [SOURCE_MEMINFO] = "/proc/meminfo",
+        [SOURCE_LOADAVG] = "/proc/loadavg",
+        [SOURCE_DISKSTATS] = "/proc/diskstats",
+        [SOURCE_NETDEV] = "/proc/net/dev",
+        [SOURCE_SNMP] = "/proc/net/snmp",
+        [SOURCE_MOUNTINFO] = "/proc/self/mountinfo",
+        [SOURCE_PROCESSES] = "the process list in /proc",
+        [SOURCE_SYS] = "/sys/block",
+};
+
+struct sampler {
+        int proc_fd, sys_fd;
+        char root[PATH_MAX]; /* "" for the real root */
+        long page_size;
+
+        struct slot slots[2];
+        unsigned cur; /* the slot holding the newest reading */
+        bool have_reading;
+        uint64_t seq;
+
+        struct procfile files[_FILE_MAX];
+        /* The filesystems to report, chosen from mountinfo; the strings
+         * point into its buffer. Chosen again only when the mount table
+         * changes, which the kernel signals by poll(). */
+        struct mountinfo *mounts;
+        size_t n_mounts, mounts_cap;
+        bool mounts_known, mountinfo_pollable;
+        struct sample_process candidates[TOP_CANDIDATES];
+        size_t n_candidates;
+        struct empty_process *empty, *empty_next; /* last scan's, sorted by pid; this scan's */
+        size_t n_empty, empty_cap, n_empty_next, empty_next_cap;
+        union {
+                struct dirent64 align; /* getdents64() wants it aligned like this */
+                char data[16384];
+        } dents;
+
+        double frequency_mhz;
+        uint64_t cpuinfo_read_usec;
+
+        struct disk_class disks[DISKS_CACHED];
+        size_t n_disks, next_disk;
+
+        struct user users[USERS_CACHED];
+        size_t n_users, next_user;
+
+        unsigned warned; /* bit per source: its failure was logged */
+};
+
+/* ---- pure helpers ------------------------------------------------------- */
+
+uint64_t counter_delta(uint64_t prev, uint64_t cur) {
+        if (cur >= prev)
+                return cur - prev;
+        if (prev <= UINT32_MAX && prev - cur > (UINT64_C(1) << 31))
+                return (UINT64_C(1) << 32) - prev + cur;
+        return cur;
+}
+
+static uint64_t mode_delta(uint64_t prev, uint64_t cur) {
+        return cur > prev ? cur - prev : 0;
+}
+
+double cpu_busy_percent(const struct cpu_times *a, const struct cpu_times *b) {
+        /* guest and guest_nice are part of user and nice already. */
+        uint64_t idle = mode_delta(a->idle, b->idle) + mode_delta(a->iowait, b->iowait);
+        uint64_t busy = mode_delta(a->user, b->user) + mode_delta(a->nice, b->nice) +
+                        mode_delta(a->system, b->system) + mode_delta(a->irq, b->irq) +
+                        mode_delta(a->softirq, b->softirq) + mode_delta(a->steal, b->steal);
+
+        if (busy + idle == 0)
+                return 0.0;
+        return 100.0 * (double) busy / (double) (busy + idle);
+}
+
+bool sample_top_qualifies(const struct sample_process *top, size_t n, size_t max, uint64_t rss) {
+        return max > 0 && (n < max || rss > top[n - 1].rss);
+}
+
+void sample_top_insert(struct sample_process *top, size_t *n, size_t max, const struct sample_process *p) {
+        size_t i;
+
+        if (!sample_top_qualifies(top, *n, max, p->rss))
+                return;
+        i = *n < max ? (*n)++ : max - 1;
+        for (; i > 0 && top[i - 1].rss < p->rss; i--)
+                top[i] = top[i - 1];
+        top[i] = *p;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int file_open(struct sampler *s, enum file f) {
+        int r = procfile_open(&s->files[f], s->proc_fd, file_path[f]);
+
+        if (r > 0 && f == FILE_MOUNTINFO) {
+                struct statfs sf;
+
+                /* Only the real file tells of mount table changes; a copy
+                 * in a test tree is read every time. */
+                s->mountinfo_pollable = fstatfs(s->files[f].fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+                s->mounts_known = false;
+        }
+        return r;
+}
+
+/* The whole file, NUL-terminated, in s->files[f].data. */
+static ssize_t file_read(struct sampler *s, enum file f) {
+        int r = file_open(s, f);
+
+        return r < 0 ? r : procfile_read(&s->files[f]);
+}
+
+static void source_failed(struct sampler *s, enum source src, int r) {
+        if (s->warned & (1u << src))
+                return;
+        s->warned |= 1u << src;
+        log_warning_errno(r, "Cannot read %s%s%s, its fields stay at zero: %m", source_name[src],
+                          s->root[0] ? " under " : "", s->root);
+}
+
+static void source_ok(struct sampler *s, enum source src) {
+        if (s->warned & (1u << src)) {
+                s->warned &= ~(1u << src);
+                log_info("Reading %s works again.", source_name[src]);
+        }
+}
+
+/* ---- one reading -------------------------------------------------------- */
+
+static const struct sample_cpu *cpu_find(const struct sample *prev, size_t *hint, unsigned id) {
+        /* Both lists are in ascending CPU order, so a moving hint makes the
+         * match linear overall even when CPUs come and go. */
+        for (; *hint < prev->cpu.n_cpu; (*hint)++) {
+                if (prev->cpu.per_cpu[*hint].id == id)
+                        return &prev->cpu.per_cpu[*hint];
+                if (prev->cpu.per_cpu[*hint].id > id)
+                        break;
+        }
+        return NULL;
+}
+
+static int read_cpu(struct sampler *s, struct slot *cur, const struct sample *prev) {
+        struct sample *x = &cur->s;
+        const char *p;
+        struct stat_cpu c;
+        size_t hint = 0;
+        ssize_t n;
+        int r;
+
+        n = file_read(s, FILE_STAT);
+        if (n < 0)
+                return (int) n;
+        p = s->files[FILE_STAT].data;
+        while ((r = procfs_stat_next_cpu(&p, &c)) != 0) {
+                if (r < 0)
+                        continue;
+                if (c.cpu == PROCFS_CPU_ALL) {
+                        x->cpu.times = c.t;
+                        if (prev)
+                                x->cpu.usage_percent = cpu_busy_percent(&prev->cpu.times, &c.t);
+                        continue;
+                }
+                if (GROW(x->cpu.per_cpu, cur->cpu_cap, x->cpu.n_cpu + 1, 8) < 0)
+                        return -ENOMEM;
+                struct sample_cpu *sc = &x->cpu.per_cpu[x->cpu.n_cpu++];
+                const struct sample_cpu *pc = prev ? cpu_find(prev, &hint, c.cpu) : NULL;
+                /* A CPU that just came online has nothing to compare with. */
+                *sc = (struct sample_cpu){
+                        .id = c.cpu,
+                        .times = c.t,
+                        .usage_percent = pc ? cpu_busy_percent(&pc->times, &c.t) : 0.0,
+                };
+        }
+        return 0;
+}
+
+static int read_loadavg(struct sampler *s, struct sample *x) {
+        ssize_t n = file_read(s, FILE_LOADAVG);
+
+        if (n < 0)
+                return (int) n;
+        return procfs_parse_loadavg(s->files[FILE_LOADAVG].data, &x->cpu.load);
+}
+
+static int read_memory(struct sampler *s, struct sample *x) {
+        ssize_t n = file_read(s, FILE_MEMINFO);
+
+        if (n < 0)
+                return (int) n;
+        return procfs_parse_meminfo(s->files[FILE_MEMINFO].data, &x->memory);
+}
+
+static void read_frequency(struct sampler *s, struct sample *x) {
+        /* /proc/cpuinfo costs about 15 µs per CPU to produce: fine every
+         * now and then, not on every tick of a large machine. */
+        if (s->cpuinfo_read_usec == 0 || x->monotonic_usec - s->cpuinfo_read_usec >= CPUINFO_EVERY_USEC) {
+                double mhz;
+
+                s->cpuinfo_read_usec = x->monotonic_usec;
+                if (file_read(s, FILE_CPUINFO) >= 0 &&
+                    procfs_parse_cpuinfo_mhz(s->files[FILE_CPUINFO].data, &mhz) >= 0)
+                        s->frequency_mhz = mhz;
+                else
+                        s->frequency_mhz = 0.0;
+        }
+        x->cpu.frequency_mhz = s->frequency_mhz;
+}
+
+/* Whole physical disks only: partitions have no /sys/block entry, and
+ * loop, ram, zram, device-mapper and md devices have no "device" behind
+ * them (summing dm-0 with the disk under it would count its I/O twice).
+ * The answer is cached: it takes a system call and hardly ever changes. */
+static bool disk_counted(struct sampler *s, const struct diskstat *d) {
+        char name[PROCFS_DISK_NAME_MAX], path[PROCFS_DISK_NAME_MAX + 32];
+        struct disk_class *c;
+
+        for (size_t i = 0; i < s->n_disks; i++) {
+                c = &s->disks[i];
+                if (c->major == d->major && c->minor == d->minor && streq(c->name, d->name))
+                        return c->counted;
+        }
+        if (s->n_disks < DISKS_CACHED)
+                c = &s->disks[s->n_disks++];
+        else
+                c = &s->disks[s->next_disk++ % DISKS_CACHED];
+        *c = (struct disk_class){ .major = d->major, .minor = d->minor };
+        snprintf(c->name, sizeof c->name, "%s", d->name);
+        /* "cciss/c0d0" in diskstats is "cciss!c0d0" in sysfs. */
+        snprintf(name, sizeof name, "%s", d->name);
+        for (char *q = name; *q; q++)
+                if (*q == '/')
+                        *q = '!';
+        snprintf(path, sizeof path, "block/%s/device", name);
+        c->counted = faccessat(s->sys_fd, path, F_OK, 0) == 0;
+        return c->counted;
+}
+
+static int read_disks(struct sampler *s, struct slot *cur, const struct sample *prev, double window) {
+        struct sample *x = &cur->s;
+        uint64_t rd = 0, wr = 0;
+        struct diskstat d;
+        const char *p;
+        ssize_t n;
+        int r;
+
+        n = file_read(s, FILE_DISKSTATS);
+        if (n < 0)
+                return (int) n;
+        if (s->sys_fd < 0)
+                source_failed(s, SOURCE_SYS, -ENOENT);
+        p = s->files[FILE_DISKSTATS].data;
+        while ((r = procfs_diskstats_next(&p, &d)) != 0) {
+                if (r < 0 || s->sys_fd < 0 || !disk_counted(s, &d))
+                        continue;
+                if (GROW(x->disk.disks, cur->disk_cap, x->disk.n_disks + 1, 8) < 0)
+                        return -ENOMEM;
+                size_t i = x->disk.n_disks++;
+                struct sample_disk *sd = &x->disk.disks[i];
+                snprintf(sd->name, sizeof sd->name, "%s", d.name);
+                sd->read_bytes = d.sectors_read * DISKSTAT_SECTOR;
+                sd->written_bytes = d.sectors_written * DISKSTAT_SECTOR;
+                if (!prev)
+                        continue;
+                /* Same position first: the order hardly ever changes. A disk
+                 * that was not there before adds nothing yet. */
+                for (size_t k = 0; k < prev->disk.n_disks; k++) {
+                        const struct sample_disk *pd = &prev->disk.disks[(i + k) % prev->disk.n_disks];
+                        if (streq(pd->name, sd->name)) {
+                                rd += counter_delta(pd->read_bytes, sd->read_bytes);
+                                wr += counter_delta(pd->written_bytes, sd->written_bytes);
+                                break;
+                        }
+                }
+        }
+        if (window > 0) {
+                x->disk.read_bytes_per_sec = (double) rd / window;
+                x->disk.write_bytes_per_sec = (double) wr / window;
+        }
+        return 0;
+}
+
+static int read_network(struct sampler *s, struct slot *cur, const struct sample *prev, double window) {
+        struct sample *x = &cur->s;
+        uint64_t rx = 0, tx = 0;
+        struct netdev d;
+        const char *p;
+        ssize_t n;
+        int r;
+
+        n = file_read(s, FILE_NETDEV);
+        if (n < 0)
+                return (int) n;
+        p = s->files[FILE_NETDEV].data;
+        while ((r = procfs_netdev_next(&p, &d)) != 0) {
+                /* Every network namespace names its loopback "lo". */
+                if (r < 0 || streq(d.name, "lo"))
+                        continue;
+                if (GROW(x->network.ifaces, cur->iface_cap, x->network.n_ifaces + 1, 8) < 0)
+                        return -ENOMEM;
+                size_t i = x->network.n_ifaces++;
+                x->network.ifaces[i] = d;
+                x->network.rx_packets += d.rx_packets;
+                x->network.tx_packets += d.tx_packets;
+                if (!prev)
+                        continue;
+                for (size_t k = 0; k < prev->network.n_ifaces; k++) {
+                        const struct netdev *pd = &prev->network.ifaces[(i + k) % prev->network.n_ifaces];
+                        if (streq(pd->name, d.name)) {
+                                rx += counter_delta(pd->rx_bytes, d.rx_bytes);
+                                tx += counter_delta(pd->tx_bytes, d.tx_bytes);
+                                break;
+                        }
+                }
+        }
+        if (window > 0) {
+                x->network.rx_bytes_per_sec = (double) rx / window;
+                x->network.tx_bytes_per_sec = (double) tx / window;
+        }
+        return 0;
+}
+
+static int read_connections(struct sampler *s, struct sample *x) {
+        ssize_t n = file_read(s, FILE_SNMP);
+
+        if (n < 0)
+                return (int) n;
+        /* The TCP MIB is one per network namespace and IPv6 sockets count
+         * in it too: /proc/net/snmp6 has no Tcp lines at all. */
+        return procfs_parse_snmp(s->files[FILE_SNMP].data, "Tcp", "CurrEstab", &x->network.active_connections);
+}
+
+/* Read-only images (snap packages, live media) are always full and say
+ * nothing about capacity; df-like tools leave them out as well. */
+static bool fs_is_image(const char *fstype) {
+        return streq(fstype, "squashfs") || streq(fstype, "erofs") || streq(fstype, "iso9660");
+}
+
+static bool mount_wanted(const struct sampler *s, const struct mountinfo *m) {
+        if (streq(m->mount_point, "/"))
+                return true;
+        return !fs_is_image(m->fstype) && procfs_fs_requires_device(s->files[FILE_FILESYSTEMS].data, m->fstype);
+}
+
+/* Where m goes in the list: a new entry, one it replaces, or NULL when it
+ * is not reported. A filesystem mounted twice (bind mounts) is reported
+ * once: under "/" if that is one of its mount points, else where its own
+ * root is mounted, else where it was mounted first. A mount on top of an
+ * earlier one at the same place hides it, so the later one replaces it.
+ * The list has room for one more entry. */
+static struct mountinfo *mount_place(struct sampler *s, const struct mountinfo *m) {
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                struct mountinfo *o = &s->mounts[i];
+
+                if (streq(o->mount_point, m->mount_point))
+                        return o;
+                if (o->major != m->major || o->minor != m->minor)
+                        continue;
+                if (streq(o->mount_point, "/"))
+                        return NULL;
+                if (streq(m->mount_point, "/") || (!streq(o->root, "/") && streq(m->root, "/")))
+                        return o;
+                return NULL;
+        }
+        return &s->mounts[s->n_mounts++];
+}
+
+static bool mounts_changed(struct sampler *s) {
+        struct pollfd p = { .fd = s->files[FILE_MOUNTINFO].fd, .events = POLLPRI };
+
+        if (!s->mounts_known || !s->mountinfo_pollable)
+                return true;
+        return poll(&p, 1, 0) > 0 && (p.revents & (POLLPRI | POLLERR));
+}
+
+static int choose_mounts(struct sampler *s) {
+        struct mountinfo m;
+        char *p;
+        ssize_t n;
+        int r;
+
+        s->mounts_known = false;
+        s->n_mounts = 0;
+        /* A new filesystem type comes with a module loaded before a mount
+         * of it, so this only needs reading again when the mounts change. */
+        n = file_read(s, FILE_FILESYSTEMS);
+        if (n < 0)
+                return (int) n;
+        n = file_read(s, FILE_MOUNTINFO);
+        if (n < 0)
+                return (int) n;
+        p = s->files[FILE_MOUNTINFO].data;
+        while ((r = procfs_mountinfo_next(&p, &m)) != 0) {
+                struct mountinfo *o;
+
+                if (r < 0 || !mount_wanted(s, &m))
+                        continue;
+                if (GROW(s->mounts, s->mounts_cap, s->n_mounts + 1, 8) < 0)
+                        return -ENOMEM;
+                o = mount_place(s, &m);
+                if (o)
+                        *o = m;
+        }
+        s->mounts_known = true;
+        return 0;
+}
+
+static int read_mounts(struct sampler *s, struct slot *cur) {
+        struct sample *x = &cur->s;
+        int r;
+
+        r = file_open(s, FILE_MOUNTINFO);
+        if (r < 0)
+                return r;
+        if (mounts_changed(s)) {
+                r = choose_mounts(s);
+                if (r < 0)
+                        return r;
+        }
+        if (GROW(x->disk.mounts, cur->mount_cap, s->n_mounts, 8) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct mountinfo *m = &s->mounts[i];
+                struct sample_mount *o = &x->disk.mounts[x->disk.n_mounts];
+                char path[PATH_MAX];
+                struct statvfs v;
+
+                if (snprintf(path, sizeof path, "%s%s", s->root, m->mount_point) >= (int) sizeof path)
+                        continue;
+                /* A mount point that is gone or hidden from us is skipped,
+                 * not reported as an empty disk. */
+                if (statvfs(path, &v) < 0 || v.f_blocks == 0)
+                        continue;
+                x->disk.n_mounts++;
+                *o = (struct sample_mount){
+                        .mount_point = m->mount_point,
+                        .root = m->root,
+                        .device = m->source,
+                        .fstype = m->fstype,
+                        .major = m->major,
+                        .minor = m->minor,
+                        .total = (uint64_t) v.f_blocks * v.f_frsize,
+                        .free = (uint64_t) v.f_bfree * v.f_frsize,
+                        .avail = (uint64_t) v.f_bavail * v.f_frsize,
+                };
+                o->used = o->total > o->free ? o->total - o->free : 0;
+                o->usage_percent = o->used + o->avail > 0 ? 100.0 * (double) o->used / (double) (o->used + o->avail)
+                                                          : 0.0;
+        }
+        return 0;
+}
+
+static void lookup_user(struct sampler *s, struct sample_process *p) {
+        char buf[4096];
+        struct passwd pw, *res = NULL;
+        struct user *u;
+
+        for (size_t i = 0; i < s->n_users; i++)
+                if (s->users[i].uid == p->uid) {
+                        memcpy(p->username, s->users[i].name, sizeof p->username);
+                        return;
+                }
+        /* Only new owners reach NSS, which may be slow (LDAP, sssd). */
+        u = s->n_users < USERS_CACHED ? &s->users[s->n_users++] : &s->users[s->next_user++ % USERS_CACHED];
+        u->uid = p->uid;
+        if (getpwuid_r(p->uid, &pw, buf, sizeof buf, &res) == 0 && res && strlen(res->pw_name) < sizeof u->name)
+                snprintf(u->name, sizeof u->name, "%s", res->pw_name);
+        else
+                snprintf(u->name, sizeof u->name, "%u", (unsigned) p->uid);
+        memcpy(p->username, u->name, sizeof p->username);
+}
+
+static bool parse_pid(const char *name, pid_t *ret) {
+        long v = 0;
+
+        if (!*name)
+                return false;
+        for (const char *c = name; *c; c++) {
+                if (*c < '0' || *c > '9' || v > 100000000)
+                        return false;
+                v = v * 10 + (*c - '0');
+        }
+        if (v <= 0)
+                return false;
+        *ret = (pid_t) v;
+        return true;
+}
+
+static int empty_cmp(const void *a, const void *b) {
+        pid_t x = ((const struct empty_process *) a)->pid, y = ((const struct empty_process *) b)->pid;
+        return (x > y) - (x < y);
+}
+
+/* Whether this very process had no memory at the last scan. */
+static bool known_empty(const struct sampler *s, pid_t pid, uint64_t ino) {
+        struct empty_process key = { .pid = pid };
+        const struct empty_process *e = s->n_empty
+                                                ? bsearch(&key, s->empty, s->n_empty, sizeof key, empty_cmp)
+                                                : NULL;
+
+        return e && e->ino == ino;
+}
+
+static void remember_empty(struct sampler *s, pid_t pid, uint64_t ino) {
+        if (GROW(s->empty_next, s->empty_next_cap, s->n_empty_next + 1, 8) < 0)
+                return; /* it is only read again next time */
+        s->empty_next[s->n_empty_next++] = (struct empty_process){ .pid = pid, .ino = ino };
+}
+
+static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino) {
+        char path[32], buf[256];
+        struct sample_process p = { .pid = pid };
+        struct statm m;
+        ssize_t n;
+
+        if (known_empty(s, pid, ino)) {
+                x->processes.count++;
+                remember_empty(s, pid, ino);
+                return;
+        }
+        /* A process that exits between readdir and here is simply not
+         * counted: ENOENT before the open, ESRCH after it. */
+        snprintf(path, sizeof path, "%d/statm", (int) pid);
+        n = read_once_at(s->proc_fd, path, buf, sizeof buf, NULL);
+        if (n < 0 || procfs_parse_statm(buf, &m) < 0)
+                return;
+        x->processes.count++;
+        if (m.size == 0) {
+                remember_empty(s, pid, ino);
+                return;
+        }
+        p.rss = m.resident * (uint64_t) s->page_size;
+        sample_top_insert(s->candidates, &s->n_candidates, TOP_CANDIDATES, &p);
+}
+
+/* Names and owners only for those that made the list: comm's owner is the
+ * process's effective uid, like /proc/<pid> itself. One that has exited
+ * since its statm was read cannot be named and gives its place up. */
+static void name_top(struct sampler *s, struct sample *x) {
+        for (size_t i = 0; i < s->n_candidates && x->processes.n_top < SAMPLE_TOP_PROCESSES; i++) {
+                struct sample_process *p = &s->candidates[i];
+                char path[32], buf[256];
+                struct stat st;
+                ssize_t n;
+
+                snprintf(path, sizeof path, "%d/comm", (int) p->pid);
+                n = read_once_at(s->proc_fd, path, buf, sizeof buf, &st);
+                if (n < 0)
+                        continue;
+                procfs_parse_comm(buf, (size_t) n, p->name);
+                p->uid = st.st_uid;
+                p->memory_percent = x->memory.total ? 100.0 * (double) p->rss / (double) x->memory.total : 0.0;
+                lookup_user(s, p);
+                x->processes.top[x->processes.n_top++] = *p;
+        }
+}
+
+static int read_processes(struct sampler *s, struct sample *x) {
+        struct empty_process *swap;
+        size_t swap_cap;
+
+        s->n_candidates = 0;
+        s->n_empty_next = 0;
+        if (lseek(s->proc_fd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        for (;;) {
+                ssize_t n = getdents64(s->proc_fd, s->dents.data, sizeof s->dents.data);
+
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        break;
+                for (ssize_t off = 0; off < n;) {
+                        struct dirent64 *d = (struct dirent64 *) (s->dents.data + off);
+                        pid_t pid;
+
+                        off += d->d_reclen;
+                        if (parse_pid(d->d_name, &pid))
+                                scan_process(s, x, pid, d->d_ino);
+                }
+        }
+        /* /proc lists pids in order; a copy in a test tree need not. */
+        qsort(s->empty_next, s->n_empty_next, sizeof(struct empty_process), empty_cmp);
+        swap = s->empty;
+        s->empty = s->empty_next;
+        s->empty_next = swap;
+        swap_cap = s->empty_cap;
+        s->empty_cap = s->empty_next_cap;
+        s->empty_next_cap = swap_cap;
+        s->n_empty = s->n_empty_next;
+        name_top(s, x);
+        return 0;
+}
+
+static void collect(struct sampler *s) {
+        struct slot *cur = &s->slots[s->cur ^ 1];
+        const struct sample *prev = s->have_reading ? &s->slots[s->cur].s : NULL;
+        struct sample *x = &cur->s;
+        double window = 0.0;
+        int r;
+
+        /* Keep the arrays, forget the values. */
+        *x = (struct sample){
+                .cpu.per_cpu = x->cpu.per_cpu,
+                .disk.mounts = x->disk.mounts,
+                .disk.disks = x->disk.disks,
+                .network.ifaces = x->network.ifaces,
+        };
+        x->monotonic_usec = now_usec(CLOCK_MONOTONIC);
+        x->realtime_usec = now_usec(CLOCK_REALTIME);
+        if (prev && x->monotonic_usec > prev->monotonic_usec) {
+                x->window_usec = x->monotonic_usec - prev->monotonic_usec;
+                window = (double) x->window_usec / USEC_PER_SEC;
+        } else
+                prev = NULL;
+
+#define SOURCE(src, call)                                 \
+        do {                                              \
+                r = (call);                               \
+                if (r < 0)                                \
+                        source_failed(s, (src), r);       \
+                else                                      \
+                        source_ok(s, (src));              \
+        } while (0)
+
+        SOURCE(SOURCE_STAT, read_cpu(s, cur, prev));
+        read_frequency(s, x);
+        SOURCE(SOURCE_LOADAVG, read_loadavg(s, x));
+        SOURCE(SOURCE_MEMINFO, read_memory(s, x));
+        SOURCE(SOURCE_DISKSTATS, read_disks(s, cur, prev, window));
+        SOURCE(SOURCE_MOUNTINFO, read_mounts(s, cur));
+        SOURCE(SOURCE_NETDEV, read_network(s, cur, prev, window));
+        SOURCE(SOURCE_SNMP, read_connections(s, x));
+        SOURCE(SOURCE_PROCESSES, read_processes(s, x));
+#undef SOURCE
+
+        x->duration_usec = now_usec(CLOCK_MONOTONIC) - x->monotonic_usec;
+        s->cur ^= 1;
+        s->have_reading = true;
+}
+
+int sampler_prime(struct sampler *s) {
+        collect(s);
+        return 0;
+}
+
+int sampler_take(struct sampler *s, const struct sample **ret) {
+        collect(s);
+        s->slots[s->cur].s.seq = ++s->seq;
+        *ret = &s->slots[s->cur].s;
+        return 0;
+}
+
+int sampler_new(const char *root, struct sampler **ret) {
+        _cleanup_free_ struct sampler *s = NULL;
+        char path[PATH_MAX];
+
+        if (!root || streq(root, "/"))
+                root = "";
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        snprintf(s->root, sizeof s->root, "%s", root);
+        s->page_size = sysconf(_SC_PAGESIZE);
+        s->sys_fd = -1;
+        for (size_t i = 0; i < ELEMENTSOF(s->files); i++)
+                s->files[i] = PROCFILE_NULL;
+
+        snprintf(path, sizeof path, "%s/proc", root);
+        s->proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->proc_fd < 0)
+                return negative_errno();
+        snprintf(path, sizeof path, "%s/sys", root);
+        /* Without /sys (some containers) disks cannot be told from
+         * partitions; that only costs disk_io, so it is not fatal. */
+        s->sys_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+void sampler_free(struct sampler *s) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(s->slots); i++) {
+                struct slot *sl = &s->slots[i];
+                free(sl->s.cpu.per_cpu);
+                free(sl->s.disk.mounts);
+                free(sl->s.disk.disks);
+                free(sl->s.network.ifaces);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(s->files); i++)
+                procfile_close(&s->files[i]);
+        free(s->mounts);
+        free(s->empty);
+        free(s->empty_next);
+        safe_close(s->proc_fd);
+        safe_close(s->sys_fd);
+        free(s);
+}

@@ -1,0 +1,653 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "errors.h"
+#include "fileio.h"
+#include "log.h"
+#include "lwsfd.h"
+#include "macro.h"
+#include "net.h"
+#include "notify.h"
+#include "secret.h"
+#include "wsserver.h"
+
+/* Replies a client may leave unread before it is considered abusive. */
+#define REPLY_QUEUE_MAX 8
+/* How long SIGTERM waits for clients to take their close frame. */
+#define SHUTDOWN_GRACE_USEC (3 * LWS_US_PER_SEC)
+#define HTTP_CHUNK 4096
+
+enum conn_kind {
+        CONN_HTTP,
+        CONN_WS,
+        CONN_WATCH,
+};
+
+struct fd_watch {
+        struct fd_watch *next;
+        struct ws_server *server;
+        ws_fd_handler cb;
+        void *data;
+        int fd;
+};
+
+/* Per-connection area lws allocates (per_session_data_size): ours first, the
+ * worker's after it. */
+struct conn {
+        enum conn_kind kind;
+        bool going_away;
+        bool binary;
+        unsigned char *rx;
+        size_t rx_len;
+        unsigned char *replies[REPLY_QUEUE_MAX]; /* each LWS_PRE + text, NUL-terminated */
+        unsigned n_replies;
+        struct ws_http_response http;
+        size_t http_sent;
+        char peer[INET6_ADDRSTRLEN];
+        max_align_t user[];
+};
+
+struct ws_server {
+        const struct ws_server_ops *ops;
+        struct ws_server_params params;
+        struct conf_stream stream;
+        struct lws_context *context;
+        struct lws_vhost *vhost;
+        struct lws_protocols protocols[2];
+        lws_retry_bo_t retry;
+        struct fd_watch *watches;
+        lws_sorted_usec_list_t shutdown_timer;
+        lws_sorted_usec_list_t watchdog_timer;
+        uint64_t watchdog_usec;
+        unsigned clients;
+        unsigned long long frames_sent;
+        bool stopping;
+        bool done;
+};
+
+static void *conn_user(struct conn *c) {
+        return c ? c->user : NULL;
+}
+
+struct lws_context *ws_server_context(struct ws_server *s) {
+        return s->context;
+}
+
+void *ws_server_userdata(struct ws_server *s) {
+        return s->params.userdata;
+}
+
+struct ws_server *ws_server_from_wsi(struct lws *wsi) {
+        /* Context-wide callbacks arrive on a wsi that has no vhost. */
+        struct lws_vhost *vh = wsi ? lws_get_vhost(wsi) : NULL;
+
+        return vh ? lws_vhost_user(vh) : NULL;
+}
+
+unsigned ws_server_clients(const struct ws_server *s) {
+        return s->clients;
+}
+
+bool ws_server_stopping(const struct ws_server *s) {
+        return s->stopping;
+}
+
+unsigned long long ws_server_frames_sent(const struct ws_server *s) {
+        return s->frames_sent;
+}
+
+/* ---- handshake checks --------------------------------------------------- */
+
+static bool token_presented(struct lws *wsi, const char *token) {
+        char buf[CONF_TOKEN_MAX + 16];
+        const char *v;
+
+        if (lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf)) {
+                v = buf;
+                if (strneq(v, "token=", 6))
+                        v += 6;
+                if (secret_equal(v, token))
+                        return true;
+        }
+        return lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 && bearer_matches(buf, token);
+}
+
+static bool origin_allowed(struct lws *wsi, const char *allowed) {
+        char origin[256], list[CONF_ORIGINS_MAX];
+        char *save = NULL;
+
+        if (allowed[0] == '\0')
+                return true;
+        /* Only browsers send Origin; the list exists to stop other sites'
+         * pages from reading the stream, not to lock out curl or Python. */
+        if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+                return true;
+        snprintf(list, sizeof list, "%s", allowed);
+        for (char *o = strtok_r(list, " \t", &save); o; o = strtok_r(NULL, " \t", &save))
+                if (strcasecmp(o, origin) == 0)
+                        return true;
+        return false;
+}
+
+static const char *status_text(unsigned status) {
+        switch (status) {
+        case HTTP_STATUS_BAD_REQUEST:
+                return "Bad Request";
+        case HTTP_STATUS_UNAUTHORIZED:
+                return "Unauthorized";
+        case HTTP_STATUS_FORBIDDEN:
+                return "Forbidden";
+        case HTTP_STATUS_SERVICE_UNAVAILABLE:
+                return "Service Unavailable";
+        default:
+                return "Error";
+        }
+}
+
+static int refuse(struct ws_server *s, struct lws *wsi, struct conn *c, unsigned status, const char *reason) {
+        char response[512];
+        int n;
+
+        log_notice("Refused WebSocket client %s: %u %s", c->peer, status, reason);
+        /* lws drops the connection without a word when the filter fails, and
+         * cannot send a response from inside it. Nothing has been written on
+         * this socket yet and the answer is small, so it goes out directly:
+         * a client should learn why it was turned away. */
+        n = snprintf(response, sizeof response,
+                     "HTTP/1.1 %u %s\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n%s"
+                     "connection: close\r\n\r\n%s\n",
+                     status, status_text(status), strlen(reason) + 1,
+                     status == HTTP_STATUS_UNAUTHORIZED ? "www-authenticate: Bearer\r\n" : "", reason);
+        if (n > 0 && (size_t) n < sizeof response)
+                (void) !send(lws_get_socket_fd(wsi), response, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        return -1;
+}
+
+static int filter_connection(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        char reason[256] = "";
+        int status;
+
+        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        if (s->stopping)
+                return refuse(s, wsi, c, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down");
+        if (s->stream.token[0] && !token_presented(wsi, s->stream.token))
+                return refuse(s, wsi, c, HTTP_STATUS_UNAUTHORIZED, "missing or wrong token");
+        if (!origin_allowed(wsi, s->stream.allowed_origins))
+                return refuse(s, wsi, c, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+        if (s->clients >= s->stream.max_clients) {
+                snprintf(reason, sizeof reason, "too many clients (max_clients = %u)", s->stream.max_clients);
+                return refuse(s, wsi, c, HTTP_STATUS_SERVICE_UNAVAILABLE, reason);
+        }
+        if (s->ops->filter) {
+                status = s->ops->filter(s, wsi, conn_user(c), reason, sizeof reason);
+                if (status > 0)
+                        return refuse(s, wsi, c, (unsigned) status, reason);
+        }
+        return 0;
+}
+
+/* ---- replies and sending ------------------------------------------------ */
+
+int ws_send_text(struct lws *wsi, unsigned char *payload, size_t len) {
+        struct ws_server *s = ws_server_from_wsi(wsi);
+
+        if (lws_write(wsi, payload, len, LWS_WRITE_TEXT) < (int) len)
+                return -1;
+        if (s)
+                s->frames_sent++;
+        return 0;
+}
+
+int ws_send_frames(struct lws *wsi, unsigned char *frames, size_t len, unsigned count) {
+        struct ws_server *s = ws_server_from_wsi(wsi);
+
+        if (lws_write(wsi, frames, len, LWS_WRITE_RAW) < (int) len)
+                return -1;
+        if (s)
+                s->frames_sent += count;
+        return 0;
+}
+
+int ws_reply_textf(struct lws *wsi, const char *fmt, ...) {
+        struct conn *c = lws_wsi_user(wsi);
+        unsigned char *buf;
+        va_list ap;
+        int n;
+
+        if (!c || c->kind != CONN_WS)
+                return -EINVAL;
+        if (c->n_replies >= REPLY_QUEUE_MAX) {
+                lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *) "replies not read",
+                                 16);
+                lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+                return -ENOBUFS;
+        }
+        va_start(ap, fmt);
+        n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -EINVAL;
+        buf = malloc(LWS_PRE + (size_t) n + 1);
+        if (!buf)
+                return -ENOMEM;
+        va_start(ap, fmt);
+        vsnprintf((char *) buf + LWS_PRE, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        c->replies[c->n_replies++] = buf;
+        lws_callback_on_writable(wsi);
+        return 0;
+}
+
+static int send_queued_reply(struct lws *wsi, struct conn *c) {
+        unsigned char *buf = c->replies[0];
+        int r;
+
+        r = ws_send_text(wsi, buf + LWS_PRE, strlen((char *) buf + LWS_PRE));
+        free(buf);
+        memmove(c->replies, c->replies + 1, (c->n_replies - 1) * sizeof c->replies[0]);
+        c->n_replies--;
+        return r;
+}
+
+static void conn_free(struct conn *c) {
+        while (c->n_replies > 0)
+                free(c->replies[--c->n_replies]);
+        free(c->rx);
+        c->rx = NULL;
+        free(c->http.body);
+        c->http.body = NULL;
+}
+
+/* ---- inbound messages --------------------------------------------------- */
+
+static int too_large(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        static const char reason[] = "message too large";
+
+        log_notice("Closing client %s: inbound message over %zu bytes", c->peer,
+                   s->params.max_message);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *) reason, sizeof reason - 1);
+        return -1;
+}
+
+static int receive(struct ws_server *s, struct lws *wsi, struct conn *c, const void *in, size_t len) {
+        if (lws_is_first_fragment(wsi)) {
+                c->rx_len = 0;
+                c->binary = lws_frame_is_binary(wsi);
+        }
+        /* Refuse as soon as the frame header announces too much, rather than
+         * after buffering it. */
+        if (c->rx_len + len + lws_remaining_packet_payload(wsi) > s->params.max_message)
+                return too_large(s, wsi, c);
+        if (!c->rx) {
+                c->rx = malloc(s->params.max_message + 1);
+                if (!c->rx)
+                        return -1;
+        }
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+        if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+                return 0;
+
+        c->rx[c->rx_len] = '\0';
+        if (c->binary)
+                ws_reply_textf(wsi, "{\"type\":\"error\",\"error\":\"binary_not_supported\","
+                                    "\"message\":\"this stream accepts JSON text messages only\"}");
+        else if (s->ops->message)
+                s->ops->message(s, wsi, conn_user(c), (const char *) c->rx, c->rx_len);
+        c->rx_len = 0;
+        return 0;
+}
+
+/* ---- HTTP on the stream port -------------------------------------------- */
+
+static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
+        unsigned char headers[LWS_PRE + 1024], *start = headers + LWS_PRE, *p = start,
+                                              *end = headers + sizeof headers - 1;
+        struct ws_http_response *r = &c->http;
+        int err = -ENOENT;
+
+        c->kind = CONN_HTTP;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+                static const char body[] = "{\"status\":\"error\",\"detail\":\"method_not_allowed\","
+                                           "\"message\":\"only GET is served on this port\"}\n";
+                r->status = HTTP_STATUS_METHOD_NOT_ALLOWED;
+                r->content_type = "application/json";
+                r->body = strdup(body);
+                r->len = sizeof body - 1;
+        } else {
+                *r = (struct ws_http_response){ 0 };
+                if (s->ops->http)
+                        err = s->ops->http(s, wsi, path, r);
+                if (err < 0) {
+                        free(r->body);
+                        if (asprintf(&r->body,
+                                     "{\"status\":\"error\",\"detail\":\"not_found\",\"message\":\"no such path: %s\"}\n",
+                                     err == -ENOENT ? path : "(error)") < 0)
+                                r->body = NULL;
+                        r->status = err == -ENOENT ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_INTERNAL_SERVER_ERROR;
+                        r->content_type = "application/json";
+                        r->len = r->body ? strlen(r->body) : 0;
+                }
+        }
+        if (!r->body && r->len > 0)
+                return -1;
+
+        if (lws_add_http_common_headers(wsi, (unsigned) r->status, r->content_type, r->len, &p, end) ||
+            (r->status == HTTP_STATUS_METHOD_NOT_ALLOWED &&
+             lws_add_http_header_by_name(wsi, (const unsigned char *) "allow:", (const unsigned char *) "GET", 3,
+                                         &p, end)) ||
+            lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:",
+                                        (const unsigned char *) "no-store", 8, &p, end) ||
+            lws_finalize_write_http_header(wsi, start, &p, end))
+                return -1;
+        c->http_sent = 0;
+        lws_callback_on_writable(wsi);
+        return 0;
+}
+
+static int http_writeable(struct lws *wsi, struct conn *c) {
+        unsigned char buf[LWS_PRE + HTTP_CHUNK];
+        size_t n = c->http.len - c->http_sent;
+        bool last;
+
+        if (n > HTTP_CHUNK)
+                n = HTTP_CHUNK;
+        last = c->http_sent + n == c->http.len;
+        if (n > 0)
+                memcpy(buf + LWS_PRE, c->http.body + c->http_sent, n);
+        if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int) n)
+                return -1;
+        c->http_sent += n;
+        if (!last) {
+                lws_callback_on_writable(wsi);
+                return 0;
+        }
+        free(c->http.body);
+        c->http.body = NULL;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- shutdown ----------------------------------------------------------- */
+
+static void shutdown_deadline(lws_sorted_usec_list_t *sul) {
+        struct ws_server *s = lws_container_of(sul, struct ws_server, shutdown_timer);
+
+        if (s->clients > 0)
+                log_warning("%u clients did not close in time; exiting anyway", s->clients);
+        s->done = true;
+        lws_cancel_service(s->context);
+}
+
+/* Stop as SIGTERM asks: every client gets a 1001, then the loop ends. */
+static void ws_server_stop(struct ws_server *s) {
+        if (s->stopping)
+                return;
+        s->stopping = true;
+        log_info("Stopping; closing %u clients", s->clients);
+        if (s->clients == 0) {
+                s->done = true;
+                lws_cancel_service(s->context);
+                return;
+        }
+        /* Every client gets a 1001 from its own writeable callback. */
+        lws_callback_on_writable_all_protocol_vhost(s->vhost, lws_vhost_name_to_protocol(s->vhost, s->ops->protocol));
+        lws_sul_schedule(s->context, 0, &s->shutdown_timer, shutdown_deadline, SHUTDOWN_GRACE_USEC);
+}
+
+static void on_signal(struct ws_server *s, int fd, void *data) {
+        struct signalfd_siginfo si;
+
+        while (read(fd, &si, sizeof si) == (ssize_t) sizeof si) {
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                        ws_server_stop(s);
+                else if (s->ops->signal)
+                        s->ops->signal(s, &si);
+        }
+}
+
+/* ---- the supervisor's watchdog ------------------------------------------ */
+
+/* Sent from the loop itself: a loop that is stopped or stuck stops sending,
+ * and the supervisor (controld, or systemd) finds out. Half the period, as
+ * sd_watchdog_enabled(3) advises. */
+static void watchdog_ping(lws_sorted_usec_list_t *sul) {
+        struct ws_server *s = lws_container_of(sul, struct ws_server, watchdog_timer);
+
+        (void) notify_send("WATCHDOG=1");
+        lws_sul_schedule(s->context, 0, &s->watchdog_timer, watchdog_ping, (lws_usec_t) s->watchdog_usec / 2);
+}
+
+/* ---- the protocol callback ---------------------------------------------- */
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+        struct ws_server *s = ws_server_from_wsi(wsi);
+        struct conn *c = user;
+        struct fd_watch *w;
+
+        /* Context-wide callbacks, and connections that closed before lws
+         * gave them a per-connection area (a port probe sends nothing),
+         * are none of ours. */
+        if (!s || !c)
+                return lws_callback_http_dummy(wsi, reason, user, in, len);
+
+        switch (reason) {
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+                return filter_connection(s, wsi, c);
+
+        case LWS_CALLBACK_ESTABLISHED:
+                c->kind = CONN_WS;
+                s->clients++;
+                if (s->ops->open)
+                        s->ops->open(s, wsi, conn_user(c));
+                if (s->stopping)
+                        c->going_away = true;
+                lws_callback_on_writable(wsi);
+                return 0;
+
+        case LWS_CALLBACK_RECEIVE:
+                return receive(s, wsi, c, in, len);
+
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+                if (c->going_away || s->stopping) {
+                        static const char bye[] = "server shutting down";
+                        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *) bye, sizeof bye - 1);
+                        return -1;
+                }
+                if (c->n_replies > 0) {
+                        if (send_queued_reply(wsi, c) < 0)
+                                return -1;
+                        /* One write per callback; come back for the rest. */
+                        lws_callback_on_writable(wsi);
+                        return 0;
+                }
+                return s->ops->writeable ? s->ops->writeable(s, wsi, conn_user(c)) : 0;
+
+        case LWS_CALLBACK_CLOSED:
+                if (c->kind == CONN_WS) {
+                        s->clients--;
+                        if (s->ops->close)
+                                s->ops->close(s, wsi, conn_user(c));
+                        if (s->stopping && s->clients == 0) {
+                                s->done = true;
+                                lws_cancel_service(s->context);
+                        }
+                }
+                conn_free(c);
+                return 0;
+
+        case LWS_CALLBACK_HTTP:
+                return http_begin(s, wsi, c, in ? (const char *) in : "/");
+
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+                return c->http.body || c->http.len == 0 ? http_writeable(wsi, c) : 0;
+
+        case LWS_CALLBACK_CLOSED_HTTP:
+                conn_free(c);
+                return 0;
+
+        case LWS_CALLBACK_RAW_ADOPT_FILE:
+                c->kind = CONN_WATCH;
+                return 0;
+
+        case LWS_CALLBACK_RAW_RX_FILE:
+                w = lws_get_opaque_user_data(wsi);
+                if (w)
+                        w->cb(w->server, w->fd, w->data);
+                return 0;
+
+        case LWS_CALLBACK_RAW_CLOSE_FILE:
+                return 0;
+
+        default:
+                return lws_callback_http_dummy(wsi, reason, user, in, len);
+        }
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data) {
+        struct fd_watch *w;
+        int r;
+
+        w = calloc(1, sizeof *w);
+        if (!w) {
+                close(fd);
+                return -ENOMEM;
+        }
+        *w = (struct fd_watch){ .server = s, .cb = cb, .data = data, .fd = fd };
+        /* The watch lives as long as the server; lws owns only the wsi. */
+        r = lws_watch_fd(s->vhost, s->protocols[0].name, fd, w);
+        if (r < 0) {
+                free(w);
+                return log_error_errno(r, "Cannot watch fd %d in the event loop", fd);
+        }
+        w->next = s->watches;
+        s->watches = w;
+        return 0;
+}
+
+static int setup_signals(struct ws_server *s) {
+        sigset_t mask;
+        int fd;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, RESOLVIX_SIGNAL_INTERVAL);
+        fd = signalfd_blocking(&mask, NULL);
+        if (fd < 0)
+                return fd;
+        return ws_server_watch_fd(s, fd, on_signal, NULL);
+}
+
+int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params *params, struct ws_server **ret) {
+        struct lws_context_creation_info info;
+        struct ws_server *s;
+        const char *addr = params->stream->listen;
+        bool any4 = streq(addr, "0.0.0.0"), any6 = streq(addr, "::");
+        bool v4 = strchr(addr, ':') == NULL;
+        unsigned fd_limit = params->stream->max_clients + 64;
+        char where[CONF_ADDR_MAX + 16];
+        int r;
+
+        signal(SIGPIPE, SIG_IGN);
+        log_route_lws();
+
+        /* lws reports a failed bind only in its log; find out the errno
+         * ourselves so that the supervisor can tell "port in use" from
+         * anything else. */
+        format_host_port(addr, params->stream->port, where, sizeof where);
+        r = tcp_bind(addr, params->stream->port, false);
+        if (r < 0)
+                return notify_failure(r, r == -EADDRINUSE ? ERROR_PORT_IN_USE : ERROR_BIND_FAILED,
+                                      "%s: cannot listen on %s: %s", params->name, where, strerror(-r));
+        close(r);
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return log_error_errno(ENOMEM, "Out of memory");
+        s->ops = ops;
+        s->params = *params;
+        s->stream = *params->stream;
+        s->params.stream = &s->stream;
+        s->protocols[0] = (struct lws_protocols){
+                .name = ops->protocol,
+                .callback = callback,
+                .per_session_data_size = sizeof(struct conn) + ops->client_size,
+                .rx_buffer_size = 4096,
+        };
+        s->retry = (lws_retry_bo_t){
+                .secs_since_valid_ping = (uint16_t) s->stream.ping_interval,
+                .secs_since_valid_hangup = (uint16_t) (2 * s->stream.ping_interval),
+        };
+
+        if (fd_limit_reserve(fd_limit) < fd_limit)
+                log_warning("Open-file limit is below what max_clients needs (%u)", fd_limit);
+
+        memset(&info, 0, sizeof info);
+        info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+        info.fd_limit_per_thread = fd_limit;
+        info.timeout_secs = 10;
+        s->context = lws_create_context(&info);
+        if (!s->context) {
+                free(s);
+                return notify_failure(EIO, ERROR_BIND_FAILED, "%s: cannot create the WebSocket context", params->name);
+        }
+
+        memset(&info, 0, sizeof info);
+        info.port = params->stream->port;
+        info.iface = any4 || any6 ? NULL : addr;
+        info.protocols = s->protocols;
+        info.vhost_name = params->name;
+        info.user = s;
+        info.retry_and_idle_policy = &s->retry;
+        info.options = v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0;
+        info.keepalive_timeout = 5;
+        s->vhost = lws_create_vhost(s->context, &info);
+        if (!s->vhost) {
+                lws_context_destroy(s->context);
+                free(s);
+                return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "%s: cannot listen on %s", params->name,
+                                      where);
+        }
+
+        r = setup_signals(s);
+        if (r < 0) {
+                ws_server_free(s);
+                return log_error_errno(r, "Cannot set up signal handling: %m");
+        }
+        if (notify_watchdog_usec(&s->watchdog_usec) > 0)
+                watchdog_ping(&s->watchdog_timer);
+
+        *ret = s;
+        return 0;
+}
+
+int ws_server_run(struct ws_server *s) {
+        while (!s->done)
+                if (lws_service(s->context, 0) < 0)
+                        return log_error_errno(EIO, "Event loop failed");
+        return 0;
+}
+
+void ws_server_free(struct ws_server *s) {
+        if (!s)
+                return;
+        if (s->context) {
+                lws_sul_cancel(&s->shutdown_timer);
+                lws_sul_cancel(&s->watchdog_timer);
+                lws_context_destroy(s->context);
+        }
+        /* lws closed every watched fd, the signalfd included, with the context. */
+        while (s->watches) {
+                struct fd_watch *w = s->watches;
+                s->watches = w->next;
+                free(w);
+        }
+        free(s);
+}

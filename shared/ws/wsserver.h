@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/signalfd.h>
+
+#include <libwebsockets.h>
+
+#include "conf.h"
+#include "macro.h"
+#include "notify.h"
+
+/* The part of a WebSocket worker that does not depend on what it streams:
+ * one libwebsockets context on its own loop, one vhost on [stream] listen:port,
+ * signals as events, the handshake checks (token, Origin, max_clients) done in
+ * FILTER_PROTOCOL_CONNECTION, inbound messages assembled up to a cap (larger
+ * ones close with 1009), idle peers dropped by ping timeout, plain HTTP GETs on
+ * the same port, and a clean SIGTERM that closes every client with 1001.
+ *
+ * The worker supplies what it streams through ws_server_ops. Each callback gets
+ * the wsi and the worker's own per-client area (client_size bytes, zeroed). */
+
+struct ws_server;
+
+struct ws_http_response {
+        int status;               /* 200, 404, ... */
+        const char *content_type; /* "application/json" */
+        char *body;               /* malloc'd; the server frees it */
+        size_t len;
+};
+
+struct ws_server_ops {
+        const char *protocol; /* lws protocol name, e.g. "resolvix-telemetry" */
+        size_t client_size;
+
+        /* Optional, after the common checks passed. Return 0 to accept, or an
+         * HTTP status (400, 403, ...) to refuse with reason as the body. */
+        int (*filter)(struct ws_server *s, struct lws *wsi, void *client, char *reason, size_t reason_size);
+        void (*open)(struct ws_server *s, struct lws *wsi, void *client);
+        void (*close)(struct ws_server *s, struct lws *wsi, void *client);
+        /* One complete text message. Binary frames never reach this: the
+         * server answers them with an error frame itself. */
+        void (*message)(struct ws_server *s, struct lws *wsi, void *client, const char *msg, size_t len);
+        /* The socket can take data: write at most one frame. Return -1 to close. */
+        int (*writeable)(struct ws_server *s, struct lws *wsi, void *client);
+        /* A plain HTTP GET. path has no query; use lws_get_urlarg_by_name()
+         * for arguments. Return 0 with resp filled, or -ENOENT for 404. */
+        int (*http)(struct ws_server *s, struct lws *wsi, const char *path, struct ws_http_response *resp);
+        /* SIGHUP or a queued real-time signal (controld sends SIGRTMIN+1 with
+         * an int payload to change the interval). */
+        void (*signal)(struct ws_server *s, const struct signalfd_siginfo *si);
+};
+
+struct ws_server_params {
+        const char *name;             /* "telemetryd": used in messages */
+        const struct conf_stream *stream;
+        size_t max_message;           /* inbound text message cap; larger closes 1009 */
+        void *userdata;
+};
+
+/* Create the context and bind. A bind failure is reported to the supervisor
+ * (notify_failure: port_in_use for EADDRINUSE) and returned as -errno. */
+int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params *params, struct ws_server **ret);
+void ws_server_free(struct ws_server *s);
+
+/* Run the loop until SIGTERM/SIGINT has been handled and clients are closed.
+ * Returns 0 on a clean stop. */
+int ws_server_run(struct ws_server *s);
+
+struct lws_context *ws_server_context(struct ws_server *s);
+void *ws_server_userdata(struct ws_server *s);
+struct ws_server *ws_server_from_wsi(struct lws *wsi);
+unsigned ws_server_clients(const struct ws_server *s);
+bool ws_server_stopping(const struct ws_server *s);
+
+/* Watch a file descriptor (inotify, sd-journal) in the loop; cb runs when it
+ * is readable. The server owns fd from then on, even on failure: lws closes
+ * it with the context. Hand it a dup() of a descriptor you close yourself. */
+typedef void (*ws_fd_handler)(struct ws_server *s, int fd, void *data);
+int ws_server_watch_fd(struct ws_server *s, int fd, ws_fd_handler cb, void *data);
+
+/* Send one text frame. buf must have LWS_PRE bytes of headroom before the
+ * payload (it is not modified beyond that headroom, so one buffer can be sent
+ * to many clients). Returns 0, or -1 if the connection should be closed. */
+int ws_send_text(struct lws *wsi, unsigned char *payload, size_t len);
+
+/* Send len bytes holding count complete text frames that the caller framed
+ * itself (server frames are unmasked, and no extension is negotiated on
+ * these vhosts, so the bytes go out as they are). For many small frames
+ * this is one send() instead of count. */
+int ws_send_frames(struct lws *wsi, unsigned char *frames, size_t len, unsigned count);
+
+/* Queue a small text frame for this client (an error reply, a pong): sent
+ * from its next writeable callback, before the worker's own writeable() is
+ * called. A client that lets more than a few replies pile up unread is
+ * closed with 1008. */
+int ws_reply_textf(struct lws *wsi, const char *fmt, ...) _printf_(2, 3);
+
+/* Count of all frames the server wrote, for /metrics. */
+unsigned long long ws_server_frames_sent(const struct ws_server *s);
+
+/* Route libwebsockets' own messages through our log, at matching levels. */
+void log_route_lws(void);
