@@ -17,6 +17,8 @@
 #define MS_PER_MINUTE INT64_C(60000)
 #define MS_PER_HOUR INT64_C(3600000)
 #define MS_PER_DAY INT64_C(86400000)
+/* How stale nodes.last_seen may get before a commit rewrites it. */
+#define LAST_SEEN_SLACK MS_PER_MINUTE
 
 /* A rollup row covers one hour in minutes or one day in hours. */
 #define RES_MINUTE 60

@@ -62,6 +62,7 @@ enum stmt {
         PS_LAYOUT_PUT,
         PS_LAYOUT_GET,
         PS_WM_SHARE,
+        PS_NODES_ALIVE,
         PS_NODES_TOUCH,
         PS_STREAMS_LOCK,
         PS_PROBE,
@@ -128,8 +129,11 @@ static const char *const stmt_sql[_PS_MAX] = {
         [PS_LAYOUT_GET] = "SELECT refs FROM layouts WHERE layout_ref = $1",
         [PS_WM_SHARE] = "SELECT pg_advisory_xact_lock_shared(" WATERMARK_LOCK "),"
                         " coalesce((SELECT value FROM state WHERE name = 'rolled_until'), 0)",
-        [PS_NODES_TOUCH] = "UPDATE nodes SET last_seen = greatest(last_seen, $2)"
-                           " WHERE node_ref = ANY($1::bigint[]) AND deleted = 0 RETURNING node_ref",
+        /* KEY SHARE: a delete (it changes node_id) waits for this commit,
+         * so no sample lands after its node's data was erased. */
+        [PS_NODES_ALIVE] = "SELECT node_ref, last_seen FROM nodes WHERE node_ref = ANY($1::bigint[]) AND deleted = 0"
+                           " FOR KEY SHARE",
+        [PS_NODES_TOUCH] = "UPDATE nodes SET last_seen = greatest(last_seen, $2) WHERE node_ref = ANY($1::bigint[])",
         [PS_STREAMS_LOCK] = "SELECT stream_ref, coalesce(max_seq, -9223372036854775808) FROM streams"
                             " WHERE stream_ref = ANY($1::bigint[]) ORDER BY stream_ref FOR UPDATE",
         [PS_PROBE] = "SELECT s.stream_ref, s.seq FROM samples s"
@@ -1058,17 +1062,31 @@ static int pg_commit_rows(struct pg *p, struct store_batch *b, int64_t now, stru
                 return r;
         a = (struct params){ 0 };
         p_text(&a, (const char *) t1.p);
-        p_int(&a, now);
-        r = pg_run(p, PS_NODES_TOUCH, &a, "storing samples", &res);
+        r = pg_run(p, PS_NODES_ALIVE, &a, "storing samples", &res);
         if (r < 0)
                 return r;
+        size_t n_stale = 0;
         for (size_t i = 0; i < n_nodes; i++) {
                 nodes[i].alive = false;
                 for (int k = 0; k < PQntuples(res); k++)
-                        if (get_int(res, k, 0) == nodes[i].node_ref)
+                        if (get_int(res, k, 0) == nodes[i].node_ref) {
                                 nodes[i].alive = true;
+                                if (get_int(res, k, 1) < now - LAST_SEEN_SLACK)
+                                        ints[n_stale++] = nodes[i].node_ref;
+                        }
         }
         PQclear(TAKE_PTR(res));
+        if (n_stale > 0) {
+                r = array_text(&t1, ints, n_stale);
+                if (r < 0)
+                        return r;
+                a = (struct params){ 0 };
+                p_text(&a, (const char *) t1.p);
+                p_int(&a, now);
+                r = pg_run(p, PS_NODES_TOUCH, &a, "storing samples", NULL);
+                if (r < 0)
+                        return r;
+        }
 
         /* The streams of the living nodes, locked, with their highest seq. */
         for (size_t i = 0, k = 0; i < b->n; i++) {

@@ -35,6 +35,7 @@ enum stmt {
         ST_NODE_DELETE,
         ST_NODE_DELETE_LATEST,
         ST_NODE_COUNT,
+        ST_NODE_ALIVE,
         ST_NODE_TOUCH,
         ST_CLIENT_GET,
         ST_CLIENT_PUT,
@@ -92,7 +93,8 @@ static const char *const stmt_sql[_ST_MAX] = {
                            " RETURNING node_ref",
         [ST_NODE_DELETE_LATEST] = "DELETE FROM latest WHERE node_ref = ?1",
         [ST_NODE_COUNT] = "SELECT count(*) FROM nodes WHERE node_id IS NOT NULL",
-        [ST_NODE_TOUCH] = "UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE node_ref = ?1 AND deleted = 0",
+        [ST_NODE_ALIVE] = "SELECT last_seen FROM nodes WHERE node_ref = ?1 AND deleted = 0",
+        [ST_NODE_TOUCH] = "UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE node_ref = ?1",
         [ST_CLIENT_GET] = "SELECT hash FROM clients WHERE username = ?1",
         [ST_CLIENT_PUT] = "INSERT INTO clients (username, hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         [ST_METRIC_GET] = "SELECT metric_ref FROM metrics WHERE path = ?1",
@@ -717,12 +719,26 @@ static int sq_commit_rows(struct sq *q, struct store_batch *b, int64_t now, stru
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_nodes; i++) {
-                int64_t args[] = { nodes[i].node_ref, now };
+                int64_t args[] = { nodes[i].node_ref, now }, last_seen;
 
-                r = sq_bind_step(q, ST_NODE_TOUCH, args, ELEMENTSOF(args), "storing samples");
-                if (r < 0)
-                        return r;
-                nodes[i].alive = r > 0;
+                {
+                        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                        r = sq_stmt(q, ST_NODE_ALIVE, &st);
+                        if (r < 0)
+                                return r;
+                        sqlite3_bind_int64(st, 1, nodes[i].node_ref);
+                        r = sq_step(q, st, "storing samples");
+                        if (r < 0)
+                                return r;
+                        nodes[i].alive = r > 0;
+                        last_seen = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+                }
+                if (nodes[i].alive && last_seen < now - LAST_SEEN_SLACK) {
+                        r = sq_bind_step(q, ST_NODE_TOUCH, args, ELEMENTSOF(args), "storing samples");
+                        if (r < 0)
+                                return r;
+                }
         }
 
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -1192,21 +1208,24 @@ static int sq_ping(struct store *s) {
         return sq_count(SQ(s), ST_NODE_COUNT, &n);
 }
 
+/* The pages in use, WAL included: the file may be larger (free pages kept
+ * for reuse) and the WAL file is a temporary copy that is reused. */
 static int sq_size_bytes(struct store *s, uint64_t *ret) {
         struct sq *q = SQ(s);
-        _cleanup_free_ char *wal = NULL;
-        struct stat st;
-        uint64_t size;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(q->db,
+                                    "SELECT (page_count - freelist_count) * page_size"
+                                    " FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+                                    -1, &st, NULL),
+            r;
 
-        if (stat(q->path, &st) < 0)
-                return log_error_errno(errno, "Cannot stat %s: %m", q->path);
-        size = (uint64_t) st.st_size;
-        if (asprintf(&wal, "%s-wal", q->path) < 0)
-                return -ENOMEM;
-        if (stat(wal, &st) >= 0)
-                size += (uint64_t) st.st_size;
-        *ret = size;
-        return 0;
+        if (rc != SQLITE_OK)
+                return sq_fail(q, rc, "measuring the database");
+        r = sq_step(q, st, "measuring the database");
+        if (r > 0)
+                *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        sqlite3_finalize(TAKE_PTR(st));
+        return r < 0 ? r : r == 0 ? -EIO : 0;
 }
 
 static void sq_close(struct store *s) {

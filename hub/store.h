@@ -90,7 +90,7 @@ struct store_node {
         char machine_id[STORE_MACHINE_ID_MAX + 1];
         char token_sha256[STORE_TOKEN_SHA256_HEX + 1]; /* "" = no token */
         char cert_subject[STORE_CERT_SUBJECT_MAX + 1];
-        int64_t first_seen, last_seen; /* ms */
+        int64_t first_seen, last_seen; /* ms; commits move last_seen to the minute */
 };
 
 /* Insert or replace the node with this node_id. On update, first_seen keeps
@@ -178,6 +178,9 @@ int store_batch_truncate(struct store_batch *b, size_t n);
 /* Store every queued sample in one transaction, deduplicated by
  * (node, stream, seq), and return only once it is durable (SQLite: WAL
  * fsync'd; PostgreSQL: COMMIT acknowledged), so the caller may acknowledge.
+ * Each node's last_seen becomes the commit's time when it was more than a
+ * minute older (rewriting a node row per batch would cost more than the
+ * samples when every sample is another node's).
  * All or nothing: on failure nothing of the batch is stored and it keeps its
  * samples, so it may be committed again (after -ENOTCONN / -EAGAIN) or
  * rolled back. On success the batch is empty and may be reused. */

@@ -581,6 +581,11 @@ BOTH(batch_all_or_nothing) {
         cr_assert_eq(res.acked, 5);
         cr_assert_eq(res.duplicates, 0);
         cr_assert_eq(count_samples(e, "n"), 5);
+        /* The commit saw the node now. */
+        struct store_node n;
+        cr_assert_eq(store_node_get(e->s, "n", &n), 0);
+        cr_assert_gt(n.last_seen, T0 + 365 * MS_PER_DAY);
+        cr_assert_eq(n.first_seen, T0);
 
         /* Bad fields are refused the same way. */
         struct store_sample bad = { .node_id = "n", .stream = "s", .seq = 1, .ts = -1, .json = "{}", .json_len = 2 };
