@@ -163,6 +163,34 @@ static void node_put(struct store *s, const char *id) {
                 die("store_node_upsert", r);
 }
 
+static uint64_t commit(struct store_batch *b) {
+        struct store_batch_result res;
+        int r = store_batch_commit(b, &res);
+
+        if (r < 0)
+                die("store_batch_commit", r);
+        return res.acked;
+}
+
+/* Generate the node's sample seq (10 s apart) and add it. */
+static void add_generated(struct store_batch *b, cJSON *j, const cJSON *orig, struct sample_values *vals,
+                          const char *node, int64_t seq) {
+        _cleanup_json_ cJSON *parsed = NULL;
+        int64_t ts = BASE_MS + seq * STEP_MS;
+        char *text;
+        int r;
+
+        sample_text(j, orig, node, seq, ts, &text);
+        parsed = cJSON_Parse(text);
+        if (!parsed || sample_values_flatten(parsed, vals) < 0)
+                die("a generated sample", EINVAL);
+        struct store_sample x = { node, "boot", seq, ts, text, strlen(text), vals->v, vals->n };
+        r = store_batch_add(b, &x);
+        free(text);
+        if (r < 0)
+                die("store_batch_add", r);
+}
+
 /* A sample of the file ready to add: what the API layer does per line. */
 struct prepared {
         cJSON *j;
@@ -228,22 +256,12 @@ static int mode_ingest(int argc, char **argv) {
                 samples++;
                 values += p.x.n_values;
                 json_bytes += (uint64_t) len;
-                if (store_batch_count(b) == (size_t) batch_size) {
-                        struct store_batch_result res;
-
-                        r = store_batch_commit(b, &res);
-                        if (r < 0)
-                                die("store_batch_commit", r);
-                        acked += res.acked;
-                }
+                if (store_batch_count(b) == (size_t) batch_size)
+                        acked += commit(b);
                 spent += now_s() - t;
         }
         t = now_s();
-        struct store_batch_result res;
-        r = store_batch_commit(b, &res);
-        if (r < 0)
-                die("store_batch_commit", r);
-        acked += res.acked;
+        acked += commit(b);
         spent += now_s() - t;
         r = store_size_bytes(s, &size);
         if (r < 0)
@@ -321,19 +339,9 @@ static int mode_history(int argc, char **argv) {
                 die("store_batch_begin", r);
         t0 = now_s();
         for (int64_t seq = 0; seq < n; seq++) {
-                char *text;
-
-                sample_text(j, orig, "history", seq, BASE_MS + seq * STEP_MS, &text);
-                _cleanup_json_ cJSON *parsed = cJSON_Parse(text);
-                sample_values_flatten(parsed, vals);
-                struct store_sample x = { "history", "boot", seq, BASE_MS + seq * STEP_MS, text, strlen(text), vals->v,
-                                          vals->n };
-                r = store_batch_add(b, &x);
-                free(text);
-                if (r < 0)
-                        die("store_batch_add", r);
-                if (store_batch_count(b) == 500 && (r = store_batch_commit(b, NULL)) < 0)
-                        die("store_batch_commit", r);
+                add_generated(b, j, orig, vals, "history", seq);
+                if (store_batch_count(b) == 500)
+                        commit(b);
         }
         if ((r = store_batch_commit(b, NULL)) < 0)
                 die("store_batch_commit", r);
@@ -397,18 +405,11 @@ static int mode_latest(int argc, char **argv) {
         if (r < 0)
                 die("store_batch_begin", r);
         for (long i = 0; i < nodes; i++) {
-                char node[32], *text;
+                char node[32];
 
                 snprintf(node, sizeof(node), "node-%05ld", i);
                 node_put(s, node);
-                sample_text(j, orig, node, 1, BASE_MS, &text);
-                _cleanup_json_ cJSON *parsed = cJSON_Parse(text);
-                sample_values_flatten(parsed, vals);
-                struct store_sample x = { node, "boot", 1, BASE_MS, text, strlen(text), vals->v, vals->n };
-                r = store_batch_add(b, &x);
-                free(text);
-                if (r < 0)
-                        die("store_batch_add", r);
+                add_generated(b, j, orig, vals, node, 1);
         }
         if ((r = store_batch_commit(b, NULL)) < 0)
                 die("store_batch_commit", r);

@@ -180,7 +180,7 @@ struct store {
                 int64_t *refs;
                 size_t n;
         } *layouts;
-        size_t n_layouts;
+        size_t n_layouts, layouts_cap;
         /* Pending rollups this handle knows exist: (node, res, start) of
          * chunks not complete at watermark pending_wm, which therefore no
          * maintainer can have removed yet. Saves a write per commit for

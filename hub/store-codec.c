@@ -6,27 +6,14 @@
 
 #include <zstd.h>
 
+#include "grow.h"
 #include "macro.h"
 #include "store-codec.h"
 
 int bytes_reserve(struct bytes *b, size_t more) {
-        size_t cap;
-        uint8_t *p;
-
-        if (b->cap - b->len >= more)
-                return 0;
-        cap = b->cap ? b->cap : 256;
-        while (cap - b->len < more) {
-                if (cap > SIZE_MAX / 2)
-                        return -ENOMEM;
-                cap *= 2;
-        }
-        p = realloc(b->p, cap);
-        if (!p)
+        if (more > SIZE_MAX - b->len)
                 return -ENOMEM;
-        b->p = p;
-        b->cap = cap;
-        return 0;
+        return GROW(b->p, b->cap, b->len + more, 256);
 }
 
 void bytes_done(struct bytes *b) {

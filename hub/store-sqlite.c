@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "grow.h"
 #include "log.h"
 #include "macro.h"
 #include "store-backend.h"
@@ -981,12 +982,10 @@ static int sq_deleted_nodes_each(struct store *s, int (*cb)(int64_t ref, void *u
                 if (r < 0)
                         return r;
                 while ((r = sq_step(q, st, "listing deleted nodes")) > 0) {
-                        if (n == cap) {
-                                int64_t *p = reallocarray(refs, cap = cap ? cap * 2 : 16, sizeof(*refs));
-                                if (!p)
-                                        return -ENOMEM;
-                                refs = p;
-                        }
+                        int g = GROW(refs, cap, n + 1, 16);
+
+                        if (g < 0)
+                                return g;
                         refs[n++] = sqlite3_column_int64(st, 0);
                 }
                 if (r < 0)
