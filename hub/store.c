@@ -254,31 +254,37 @@ static int cache_fill(struct store_map *m, const void *key, size_t len, int r, i
 static int node_ref(struct store *s, const char *node_id, int64_t *ret) {
         size_t len = strlen(node_id);
         int64_t ref = 0;
+        int r;
 
         if (store_map_get(s->node_cache, node_id, len, ret))
                 return 0;
-        return cache_fill(s->node_cache, node_id, len, s->ops->node_get(s, node_id, NULL, &ref), ref, ret);
+        r = s->ops->node_get(s, node_id, NULL, &ref);
+        return cache_fill(s->node_cache, node_id, len, r, ref, ret);
 }
 
 static int stream_ref(struct store *s, int64_t node, const char *name, int64_t *ret) {
         char key[sizeof(int64_t) + STORE_STREAM_MAX];
         size_t len = strlen(name);
         int64_t ref = 0;
+        int r;
 
         memcpy(key, &node, sizeof(node));
         memcpy(key + sizeof(node), name, len);
         if (store_map_get(s->stream_cache, key, sizeof(node) + len, ret))
                 return 0;
-        return cache_fill(s->stream_cache, key, sizeof(node) + len, s->ops->stream_ref(s, node, name, &ref), ref, ret);
+        r = s->ops->stream_ref(s, node, name, &ref);
+        return cache_fill(s->stream_cache, key, sizeof(node) + len, r, ref, ret);
 }
 
 static int metric_ref(struct store *s, const char *path, bool create, int64_t *ret) {
         size_t len = strlen(path);
         int64_t ref = 0;
+        int r;
 
         if (store_map_get(s->metric_cache, path, len, ret))
                 return 0;
-        return cache_fill(s->metric_cache, path, len, s->ops->metric_ref(s, path, create, &ref), ref, ret);
+        r = s->ops->metric_ref(s, path, create, &ref);
+        return cache_fill(s->metric_cache, path, len, r, ref, ret);
 }
 
 /* The metric refs of a layout, loaded once per handle. Layouts never

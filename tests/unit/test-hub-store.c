@@ -231,7 +231,10 @@ static int add_v(struct env *e, struct store_batch *b, const char *node, const c
                 .values = e->vals->v,
                 .n_values = e->vals->n,
         };
-        return store_batch_add(b, &x);
+        int r = store_batch_add(b, &x);
+        if (r < 0 && getenv("HS_DEBUG"))
+                fprintf(stderr, "add: %s\n", strerror(-r));
+        return r;
 }
 
 static int add(struct env *e, struct store_batch *b, const char *node, const char *stream, int64_t seq, int64_t ts) {
