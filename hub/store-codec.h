@@ -7,7 +7,7 @@
 
 #include "store.h"
 
-/* How the store lays bytes out in the database (docs/hub.md, "Storage"),
+/* How the store lays bytes out in the database (docs/fleet.md, "Storage"),
  * and the arithmetic of downsampling. Pure: no database, no files; the
  * same code serves both back ends, so they store the same bytes.
  *

@@ -14,7 +14,7 @@
 #include "store-backend.h"
 #include "timeutil.h"
 
-/* The PostgreSQL back end (docs/hub.md, "Storage"): the same tables as the
+/* The PostgreSQL back end (docs/fleet.md, "Storage"): the same tables as the
  * SQLite one, raw samples partitioned by day (retention drops whole
  * partitions, no long DELETE), a batch sent with COPY (binary) and the small
  * statements around it in one pipeline. A lost connection is reopened with

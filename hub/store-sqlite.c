@@ -13,7 +13,7 @@
 #include "macro.h"
 #include "store-backend.h"
 
-/* The SQLite back end (docs/hub.md, "Storage"): one file in the state
+/* The SQLite back end (docs/fleet.md, "Storage"): one file in the state
  * directory, WAL so that readers never wait for the writer, one writer at a
  * time taking the lock up front (BEGIN IMMEDIATE: a transaction that starts
  * reading and later writes could otherwise fail with SQLITE_BUSY half-way),
