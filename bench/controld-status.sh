@@ -2,13 +2,31 @@
 # GET /status throughput and p99 latency: resolvix-controld against a minimal
 # Python http.server answering the same JSON, both driven by wrk on loopback
 # in one run. Prints each and the ratio. Budget (docs/performance.md): >= 20,000 req/s.
-#   bench/controld-status.sh [SECONDS]   (default 10)
+#   bench/controld-status.sh [--seconds N] [--build DIR]   (10 s; build/ or RESOLVIX_BUILD_DIR)
 set -eu
+secs=10
+build=${RESOLVIX_BUILD_DIR:-}
+while [ $# -gt 0 ]; do
+        case $1 in
+        --seconds) secs=$2; shift 2 ;;
+        --build) build=$2; shift 2 ;;
+        [0-9]*) secs=$1; shift ;;
+        *) echo "usage: $0 [--seconds N] [--build DIR]" >&2; exit 2 ;;
+        esac
+done
+# A directory given is taken from where the command was typed, the default in this tree.
+if [ -n "$build" ]; then
+        [ -d "$build" ] || { echo "no directory $build" >&2; exit 1; }
+        build=$(cd "$build" && pwd)
+fi
 cd "$(dirname "$0")/.."
-secs=${1:-10}
-build=${RESOLVIX_BUILD_DIR:-build}
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-[ -x "$build/controld/resolvix-controld" ] || { echo "build first: meson setup $build && ninja -C $build" >&2; exit 1; }
+build=${build:-build}
+for p in wrk curl; do
+        command -v $p >/dev/null || { echo "$p is missing: install it with packaging/deps.sh test" >&2; exit 1; }
+done
+[ -f "$build/build.ninja" ] || { echo "no build in $build: run packaging/run-from-source.sh (or meson setup $build)" >&2; exit 1; }
+# A figure from a stale binary would mislead: bring it up to date first.
+out=$(ninja -C "$build" controld/resolvix-controld 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 pids=""

@@ -118,5 +118,6 @@ int main(int argc, char **argv) {
                 }
         }
         printf("{\"puts\": %lld, \"seconds\": %.3f}\n", total, now() - start);
+        free(conns);
         return 0;
 }

@@ -9,7 +9,6 @@
  *   livelogs-follow-client tail - FILE throughput|latency N
  *
  * Prints one JSON object on stdout. */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -318,5 +317,6 @@ int main(int argc, char **argv) {
                 kill(r.tail_pid, SIGTERM);
                 waitpid(r.tail_pid, NULL, 0);
         }
+        free(r.buf);
         return 0;
 }

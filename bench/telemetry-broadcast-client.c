@@ -199,5 +199,7 @@ int main(int argc, char **argv) {
         qsort(ms, (size_t) rounds, sizeof *ms, cmp);
         printf("{\"clients\": %d, \"rounds\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f}\n", n,
                rounds, ms[rounds / 2], ms[0], ms[rounds - 1]);
+        free(ms);
+        free(cl);
         return 0;
 }

@@ -23,6 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import needs
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 
@@ -75,20 +77,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--build", default=os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build"))
+    needs.build_option(ap)
     args = ap.parse_args()
-    build = Path(args.build).resolve()
     n = args.clients
+    needs.debian("util-linux", "python3-websockets")  # taskset; the Python peer
+    node_path = needs.node_clients()
+    telemetryd, client, floor = needs.built(args.build, "telemetryd/telemetryd", "bench/telemetry-broadcast-client",
+                                            "bench/telemetry-broadcast-floor")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        client = tmp / "clients"
-        floor = tmp / "floor"
-        for src, exe in (("telemetry-broadcast-client.c", client), ("telemetry-broadcast-floor.c", floor)):
-            subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", str(BENCH / src), "-o", str(exe)], check=True)
-
         port = free_port()
-        td = start([build / "telemetryd" / "telemetryd", "--listen", "127.0.0.1", "--port", port,
+        td = start([telemetryd, "--listen", "127.0.0.1", "--port", port,
                     "--interval", 86400, "--max-clients", n + 16],
                    env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]})
         try:
@@ -103,7 +103,7 @@ def main():
         peers = {}
         for name, cmd, env in (
             ("Node ws", ["node", BENCH / "telemetry-broadcast-node.js"],
-             {"NODE_PATH": str(ROOT / "tests" / "node_modules")}),
+             {"NODE_PATH": node_path}),
             ("Python websockets", ["/usr/bin/python3", BENCH / "telemetry-broadcast-py.py"], {}),
             ("raw write() floor (C, no library)", [floor], {}),
         ):

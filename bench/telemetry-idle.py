@@ -14,9 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import needs
+
 
 CLIENTS = r"""
 import asyncio, sys, websockets
@@ -80,9 +80,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--clients", type=int, default=10)
-    ap.add_argument("--build", default=os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build"))
+    needs.build_option(ap)
     args = ap.parse_args()
-    build = Path(args.build).resolve()
+    needs.debian("prometheus-node-exporter", "python3-websockets")  # the peer; the clients
+    telemetryd, = needs.built(args.build, "telemetryd/telemetryd")
     exporter = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if not exporter:
         raise SystemExit("prometheus-node-exporter is not installed")
@@ -90,7 +91,7 @@ def main():
     port, ne_port = free_port(), free_port()
     procs = []
     try:
-        td = subprocess.Popen([build / "telemetryd" / "telemetryd", "--listen", "127.0.0.1", "--port", str(port),
+        td = subprocess.Popen([telemetryd, "--listen", "127.0.0.1", "--port", str(port),
                                "--interval", "1"], env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(td)

@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
                 qsort(cost, (size_t) count, sizeof *cost, cmp);
                 printf("{\"median_us\": %.1f, \"mean_us\": %.1f, \"p90_us\": %.1f, \"processes\": %u}\n",
                        cost[count / 2], sum / count, cost[count * 9 / 10], procs);
+                free(cost);
                 return 0;
         }
         if (sampler_new(NULL, &s) < 0)

@@ -4,7 +4,7 @@ against the same fields through psutil and against one node_exporter scrape,
 all in one run. Prints ours, each peer's figure and the ratio.
 
 Usage: bench/telemetry-sample-cpu.py [--samples N] [--build DIR]
-Needs a build (ninja -C build), python3-psutil and prometheus-node-exporter.
+Needs python3-psutil and prometheus-node-exporter (packaging/deps.sh test).
 """
 import argparse
 import json
@@ -13,26 +13,12 @@ import shutil
 import socket
 import statistics
 import subprocess
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import needs
+
 SPACING = 0.02  # samples 20 ms apart, so caches are as cold as between ticks
-
-
-def build_driver(build, out):
-    flags = subprocess.run(
-        ["pkg-config", "--cflags", "--libs", "libcjson", "libsystemd", "libwebsockets"],
-        check=True, capture_output=True, text=True,
-    ).stdout.split()
-    subprocess.run(
-        ["cc", "-D_GNU_SOURCE", "-O2", f"-I{ROOT / 'shared'}", f"-I{build}",
-         str(ROOT / "bench" / "telemetry-sample-cost.c"), str(build / "shared" / "libresolvix-shared.a"),
-         *flags, "-lm", "-o", str(out)],
-        check=True,
-    )
 
 
 def ours(driver, n, *mode):
@@ -135,15 +121,13 @@ def node_exporter_scrape_ms(n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=200)
-    ap.add_argument("--build", default=os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build"))
+    needs.build_option(ap)
     args = ap.parse_args()
-    build = Path(args.build).resolve()
+    needs.debian("python3-psutil", "prometheus-node-exporter")
+    driver, = needs.built(args.build, "bench/telemetry-sample-cost")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        driver = Path(tmp) / "telemetry-sample-cost"
-        build_driver(build, driver)
-        us = ours(driver, args.samples)
-        bare = ours(driver, args.samples, "bare")
+    us = ours(driver, args.samples)
+    bare = ours(driver, args.samples, "bare")
     ps = psutil_sample_ms(max(20, args.samples // 4))
     ne, ne_rss = node_exporter_scrape_ms(max(50, args.samples // 2))
     ours_ms = us["median_us"] / 1000

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "build-config.h"
 #include "buildtree.h"
+#include "connections.h"
 #include "errors.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -28,7 +29,7 @@ struct request {
         bool too_large;
 
         struct command command;
-        struct supervised *target;
+        struct worker *target;
         struct waiter waiter;
         bool parked;    /* in a waiter list */
         bool suspended; /* MHD connection suspended */
@@ -144,7 +145,7 @@ static unsigned status_for_detail(const char *detail) {
 
 /* A worker's stream port and what it runs with: the interval, or the log
  * actually followed (the journal, when livelogd fell back to it). */
-static void add_stream_fields(cJSON *o, const struct supervised *w) {
+static void add_stream_fields(cJSON *o, const struct worker *w) {
         const struct conf *c = &w->manager->conf;
 
         if (w->kind == KIND_TELEMETRY) {
@@ -157,7 +158,7 @@ static void add_stream_fields(cJSON *o, const struct supervised *w) {
 }
 
 /* What a started worker looks like in an answer: pid, port, and what it runs with. */
-static cJSON *worker_answer(const struct supervised *w, const char *status) {
+static cJSON *worker_answer(const struct worker *w, const char *status) {
         cJSON *o = cJSON_CreateObject();
 
         cJSON_AddStringToObject(o, "status", status);
@@ -198,12 +199,42 @@ static void park(struct request *r) {
         r->parked = true;
 }
 
+/* What a command wants is written down before anything is done: one that
+ * could not be kept across a restart of controld is refused, not half done. */
+static bool persist(struct request *r, struct worker *w, bool desired, unsigned interval) {
+        bool was_desired = w->desired;
+        unsigned was_interval = w->interval;
+        char message[PATH_MAX + 128];
+        int e;
+
+        if (desired == was_desired && interval == was_interval)
+                return true;
+        w->desired = desired;
+        w->interval = interval;
+        e = manager_save_state(r->manager);
+        if (e >= 0)
+                return true;
+        w->desired = was_desired;
+        w->interval = was_interval;
+        snprintf(message, sizeof message, "cannot save the desired state in %s: %s; nothing was changed",
+                 r->manager->conf.control.state_dir, strerror(-e));
+        set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_not_saved", message);
+        return false;
+}
+
 static void control(struct request *r) {
         struct manager *m = r->manager;
         struct request_error err;
-        struct supervised *w;
+        struct worker *w;
+        unsigned interval;
+        int e;
 
-        if (command_parse(r->body, r->len, &r->command, &err) < 0) {
+        e = command_parse(r->body, r->len, &r->command, &err);
+        if (e == -ENOMEM) {
+                set_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out_of_memory", "out of memory");
+                return;
+        }
+        if (e < 0) {
                 set_error(r, MHD_HTTP_BAD_REQUEST, err.detail, err.message);
                 return;
         }
@@ -212,38 +243,45 @@ static void control(struct request *r) {
                 return;
         }
         w = r->target = &m->workers[r->command.target];
+        interval = r->command.has_interval ? r->command.interval : w->interval;
         log_info("Control: %s", r->command.name);
 
         switch (r->command.verb) {
         case VERB_START:
                 if (w->state == WORKER_RUNNING) {
-                        bool changed = r->command.has_interval && r->command.interval != w->interval;
-                        if (changed)
-                                (void) supervised_set_interval(w, r->command.interval);
+                        bool changed = interval != w->interval;
+                        if (changed) {
+                                if (!persist(r, w, true, interval))
+                                        return;
+                                (void) worker_set_interval(w, interval);
+                        }
                         set_answer(r, MHD_HTTP_OK, worker_answer(w, changed ? "reconfigured" : "already_running"));
                         return;
                 }
                 __attribute__((fallthrough));
         case VERB_RESTART:
                 /* Both wait for the worker's READY=1, with the interval asked for. */
-                if (r->command.has_interval)
-                        w->interval = r->command.interval;
+                if (!persist(r, w, true, interval))
+                        return;
                 park(r);
-                if (r->command.verb == VERB_START)
-                        supervised_start(w, &r->waiter);
+                /* One that stopped answering is not "already running": it is replaced. */
+                if (r->command.verb == VERB_START && w->state != WORKER_UNRESPONSIVE)
+                        worker_start(w, &r->waiter);
                 else
-                        supervised_restart(w, &r->waiter);
+                        worker_restart(w, &r->waiter);
                 return;
 
         case VERB_STOP:
-                if (!supervised_alive(w) && w->state != WORKER_BACKOFF) {
+                if (!persist(r, w, false, w->interval))
+                        return;
+                if (!worker_alive(w) && w->state != WORKER_BACKOFF) {
                         bool was_failed = w->state == WORKER_FAILED;
-                        supervised_stop(w, NULL);
+                        worker_stop(w, NULL);
                         set_answer(r, MHD_HTTP_OK, simple_status(was_failed ? "stopped" : "already_stopped"));
                         return;
                 }
                 park(r);
-                supervised_stop(w, &r->waiter);
+                worker_stop(w, &r->waiter);
                 return;
         }
 }
@@ -322,7 +360,7 @@ static enum MHD_Result send_asset(struct request *r, const struct asset *a) {
 
 /* ---- GET /status and /health ---------------------------------------------- */
 
-static cJSON *worker_status(const struct supervised *w) {
+static cJSON *worker_status(const struct worker *w) {
         cJSON *o = cJSON_CreateObject();
         char when[ISO8601_MAX];
 
@@ -345,7 +383,7 @@ static cJSON *worker_status(const struct supervised *w) {
                         cJSON_AddNumberToObject(e, "code", w->last_exit.code);
         } else
                 cJSON_AddNullToObject(o, "last_exit");
-        if (w->state == WORKER_RUNNING && w->started_at) {
+        if ((w->state == WORKER_RUNNING || w->state == WORKER_UNRESPONSIVE) && w->started_at) {
                 format_iso8601(w->started_at, when);
                 cJSON_AddStringToObject(o, "started_at", when);
         } else
@@ -355,7 +393,7 @@ static cJSON *worker_status(const struct supervised *w) {
 
 static void status(struct request *r) {
         const struct manager *m = r->manager;
-        const struct supervised *ll = &m->workers[KIND_LIVELOGS];
+        const struct worker *ll = &m->workers[KIND_LIVELOGS];
         cJSON *o = cJSON_CreateObject();
 
         cJSON_AddStringToObject(o, "node_id", m->node_id);
@@ -373,7 +411,7 @@ static void health(struct request *r) {
         bool healthy = !m->shutting_down;
 
         for (size_t i = 0; i < _KIND_MAX; i++) {
-                const struct supervised *w = &m->workers[i];
+                const struct worker *w = &m->workers[i];
                 if (w->desired && w->state != WORKER_RUNNING)
                         healthy = false;
                 cJSON_AddStringToObject(workers, w->name, worker_state_to_string(w->state));
@@ -394,10 +432,29 @@ static bool authorized(struct manager *m, struct MHD_Connection *c) {
         return bearer_matches(h, m->conf.control.token);
 }
 
+static struct access_rules access_rules(const struct manager *m) {
+        return (struct access_rules){
+                .listen = m->conf.control.listen,
+                .port = m->conf.control.port,
+                .allowed_hosts = m->conf.control.allowed_hosts,
+                .allowed_origins = m->conf.control.allowed_origins,
+        };
+}
+
 /* Checks made before any body is read: a refused request costs nothing. */
 static bool refuse_early(struct request *r, enum route route, const char *method, const char **allow) {
-        const char *v;
+        struct access_rules rules = access_rules(r->manager);
+        const char *v, *host;
 
+        /* First of all: a page whose name was rebound to this node must not
+         * learn even which paths exist. */
+        host = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        if (!host_allowed(host, &rules)) {
+                set_error(r, MHD_HTTP_MISDIRECTED_REQUEST, "misdirected_host",
+                          "this resolvix-controld answers only for localhost, 127.0.0.1, [::1], its listen "
+                          "address and the names in [control] allowed_hosts");
+                return true;
+        }
         if (route == ROUTE_NONE) {
                 set_error(r, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such endpoint; try /status, /health or /control, or / for the dashboard");
@@ -423,6 +480,16 @@ static bool refuse_early(struct request *r, enum route route, const char *method
         }
         if (route != ROUTE_CONTROL)
                 return false;
+        /* A browser says which page sends the command: only the dashboard's
+         * own, or one the operator allowed, may (a token in a page is no
+         * defence against the page itself). */
+        v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+        if (!origin_allowed(v, host, &rules)) {
+                set_error(r, MHD_HTTP_FORBIDDEN, "origin_not_allowed",
+                          "commands from a web page are taken only from this controld's own dashboard or an "
+                          "origin in [control] allowed_origins");
+                return true;
+        }
         v = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (v && strtoull(v, NULL, 10) > CONTROL_BODY_MAX) {
                 set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the request body is over 64 KiB");
@@ -478,6 +545,10 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const c
                 return MHD_YES;
         }
 
+        /* The request is whole: what follows is ours to answer, in whatever
+         * time a worker takes. */
+        connection_request_received(connection);
+
         if (r->too_large) {
                 set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the request body is over 64 KiB");
                 return send_answer(r, NULL);
@@ -512,10 +583,13 @@ void api_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                    enum MHD_RequestTerminationCode toe) {
         struct request *r = *con_cls;
 
+        /* Answered: the connection may carry the next request, which has
+         * a deadline of its own. */
+        connection_request_done(connection);
         if (!r)
                 return;
         if (r->parked && r->target)
-                supervised_forget(r->target, &r->waiter);
+                worker_forget(r->target, &r->waiter);
         free(r->body);
         free(r->answer);
         free(r);

@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "api.h"
+#include "connections.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -18,18 +19,31 @@
 #include "state.h"
 #include "timeutil.h"
 
-/* Connections libmicrohttpd holds at once; beyond that it stops accepting. */
-#define HTTP_CONNECTION_LIMIT 512
+/* libmicrohttpd's idle timeout: it still covers an answer the peer does not
+ * read; a request that does not arrive is cut by request_deadline. */
 #define HTTP_CONNECTION_TIMEOUT_S 30
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        struct manager *m = cls;
         char line[512];
         size_t n;
 
+        /* Said once per refused connection: a flood would flood the journal. */
+        if (streq(fmt, "Server reached connection limit. Closing inbound connection.\n")) {
+                connections_refused(&m->connections);
+                return;
+        }
         vsnprintf(line, sizeof line, fmt, ap);
         n = strlen(line);
         while (n > 0 && line[n - 1] == '\n')
                 line[--n] = '\0';
+        /* A peer gone in the middle of its request, or one cut at its
+         * deadline (counted in one line by connections.c): no news. */
+        if (strneq(fmt, "Connection socket is closed when reading request", 48) ||
+            strneq(fmt, "Socket has been disconnected when reading request", 49)) {
+                log_debug("http: %s", line);
+                return;
+        }
         log_warning("http: %s", line);
 }
 
@@ -86,12 +100,22 @@ static int start_http(struct manager *m) {
         if (fd < 0)
                 return log_error_errno(fd, "Cannot listen on %s: %m", where);
 
+        r = connections_init(&m->connections, m);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        /* Past max_connections libmicrohttpd stops accepting (newcomers
+         * wait); past max_connections_per_ip it closes the newcomer at once,
+         * so that a few addresses cannot take every connection. */
         m->httpd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                                     api_handle, m,
                                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
                                     MHD_OPTION_LISTEN_SOCKET, fd,
                                     MHD_OPTION_NOTIFY_COMPLETED, api_completed, m,
-                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_CONNECTION_LIMIT,
+                                    MHD_OPTION_NOTIFY_CONNECTION, connections_notify, &m->connections,
+                                    MHD_OPTION_CONNECTION_LIMIT, m->conf.control.max_connections,
+                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, m->conf.control.max_connections_per_ip,
                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONNECTION_TIMEOUT_S,
                                     MHD_OPTION_END);
         if (!m->httpd) {
@@ -159,7 +183,7 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
          * children's words count. */
         for (size_t i = 0; i < _KIND_MAX; i++)
                 if (m->workers[i].pid > 0 && m->workers[i].pid == cred->pid) {
-                        supervised_notify(&m->workers[i], buf);
+                        worker_notify(&m->workers[i], buf);
                         return 0;
                 }
         log_debug("Ignored a notify message from pid %d, which is not a worker", (int) cred->pid);
@@ -227,9 +251,9 @@ static void restore_state(struct manager *m) {
 
         m->workers[KIND_TELEMETRY].interval = s.interval;
         if (s.telemetry)
-                supervised_start(&m->workers[KIND_TELEMETRY], NULL);
+                worker_start(&m->workers[KIND_TELEMETRY], NULL);
         if (s.livelogs)
-                supervised_start(&m->workers[KIND_LIVELOGS], NULL);
+                worker_start(&m->workers[KIND_LIVELOGS], NULL);
         (void) manager_save_state(m);
 }
 
@@ -242,7 +266,7 @@ static bool any_starting(const struct manager *m) {
 
 static bool any_alive(const struct manager *m) {
         for (size_t i = 0; i < _KIND_MAX; i++)
-                if (supervised_alive(&m->workers[i]))
+                if (worker_alive(&m->workers[i]))
                         return true;
         return false;
 }
@@ -251,7 +275,7 @@ static void status_line(const struct manager *m, char *buf, size_t size) {
         size_t off = 0;
 
         for (size_t i = 0; i < _KIND_MAX && off < size; i++) {
-                const struct supervised *w = &m->workers[i];
+                const struct worker *w = &m->workers[i];
                 int n;
 
                 if (w->pid > 0)
@@ -302,7 +326,7 @@ static int on_shutdown_signal(sd_event_source *s, const struct signalfd_siginfo 
         log_info("Received SIG%s: stopping workers and exiting", sigabbrev_np((int) si->ssi_signo) ?: "?");
         (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping workers");
         for (size_t i = 0; i < _KIND_MAX; i++)
-                supervised_shutdown(&m->workers[i]);
+                worker_shutdown(&m->workers[i]);
         manager_worker_changed(m);
         return 0;
 }
@@ -322,29 +346,34 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
                 reload_done(m);
                 return 0;
         }
-        if (!streq(next.control.listen, m->conf.control.listen) || next.control.port != m->conf.control.port)
-                log_warning("[control] listen/port changes take effect only when controld restarts");
+        if (!streq(next.control.listen, m->conf.control.listen) || next.control.port != m->conf.control.port ||
+            next.control.max_connections != m->conf.control.max_connections ||
+            next.control.max_connections_per_ip != m->conf.control.max_connections_per_ip)
+                log_warning("[control] listen, port, max_connections and max_connections_per_ip changes take "
+                            "effect only when controld restarts");
         /* The socket stays where it is: keep the old address in the new config. */
         snprintf(next.control.listen, sizeof next.control.listen, "%s", m->conf.control.listen);
         next.control.port = m->conf.control.port;
+        next.control.max_connections = m->conf.control.max_connections;
+        next.control.max_connections_per_ip = m->conf.control.max_connections_per_ip;
         m->conf = next;
         log_set_max_level(m->conf.node.verbose ? LOG_DEBUG : LOG_INFO);
         node_id_resolve(m->conf.node.id, m->node_id, sizeof m->node_id);
         log_info("Configuration reloaded from %s", m->conf.path[0] ? m->conf.path : "defaults and environment");
 
         if (m->conf.telemetry.interval != old_interval)
-                (void) supervised_set_interval(&m->workers[KIND_TELEMETRY], m->conf.telemetry.interval);
+                (void) worker_set_interval(&m->workers[KIND_TELEMETRY], m->conf.telemetry.interval);
         /* A worker whose settings changed is restarted to pick them up. */
         for (size_t i = 0; i < _KIND_MAX; i++) {
-                struct supervised *w = &m->workers[i];
+                struct worker *w = &m->workers[i];
                 char **env;
 
                 if (w->state != WORKER_RUNNING)
                         continue;
-                env = supervised_build_env(w);
+                env = worker_build_env(w);
                 if (env && !strv_equal(env, w->env)) {
                         log_info("%s: settings changed; restarting the worker", w->name);
-                        supervised_restart(w, NULL);
+                        worker_restart(w, NULL);
                 }
                 strv_free(env);
         }
@@ -370,7 +399,7 @@ int manager_new(const struct manager_args *args, struct manager **ret) {
         m->started_usec = now_usec(CLOCK_MONOTONIC);
         node_id_resolve(m->conf.node.id, m->node_id, sizeof m->node_id);
         for (size_t i = 0; i < _KIND_MAX; i++)
-                supervised_init(&m->workers[i], m, (enum worker_kind) i);
+                worker_init(&m->workers[i], m, (enum worker_kind) i);
 
         /* Children are watched through pidfds; SIGCHLD itself is not wanted. */
         sigemptyset(&mask);
@@ -428,12 +457,13 @@ void manager_free(struct manager *m) {
         if (!m)
                 return;
         for (size_t i = 0; i < _KIND_MAX; i++)
-                supervised_done(&m->workers[i]);
+                worker_done(&m->workers[i]);
         m->httpd_io = sd_event_source_disable_unref(m->httpd_io);
         m->httpd_timer = sd_event_source_disable_unref(m->httpd_timer);
         m->httpd_kick = sd_event_source_disable_unref(m->httpd_kick);
         if (m->httpd)
                 MHD_stop_daemon(m->httpd);
+        connections_done(&m->connections);
         m->notify_source = sd_event_source_disable_unref(m->notify_source);
         if (m->notify_fd >= 0)
                 close(m->notify_fd);

@@ -8,7 +8,8 @@
 #include <systemd/sd-event.h>
 
 #include "conf.h"
-#include "supervisor.h"
+#include "connections.h"
+#include "worker.h"
 
 /* What main() hands over: the parsed configuration, and the command line it
  * came from so that SIGHUP can parse it again the same way. */
@@ -28,9 +29,10 @@ struct manager {
         char node_id[256];
         uint64_t started_usec; /* CLOCK_MONOTONIC */
 
-        struct supervised workers[_KIND_MAX];
+        struct worker workers[_KIND_MAX];
 
         struct MHD_Daemon *httpd;
+        struct connections connections;
         sd_event_source *httpd_io;
         sd_event_source *httpd_timer;
         sd_event_source *httpd_kick;

@@ -14,6 +14,23 @@ static int pidfd_open(pid_t pid, unsigned flags) {
         return (int) syscall(SYS_pidfd_open, pid, flags);
 }
 
+/* In the child: SPAWN_WATCHDOG_PID becomes WATCHDOG_PID=<our pid>. The
+ * array is the child's own copy of the parent's memory, so it may change. */
+static void name_watchdog_pid(char *const envp[]) {
+        static char entry[sizeof SPAWN_WATCHDOG_PID + 20] = SPAWN_WATCHDOG_PID;
+        char digits[20];
+        size_t n = 0, at = sizeof SPAWN_WATCHDOG_PID - 1;
+
+        for (unsigned long pid = (unsigned long) getpid(); pid > 0 || n == 0; pid /= 10)
+                digits[n++] = (char) ('0' + pid % 10);
+        while (n > 0)
+                entry[at++] = digits[--n];
+        entry[at] = '\0';
+        for (size_t i = 0; envp[i]; i++)
+                if (streq(envp[i], SPAWN_WATCHDOG_PID))
+                        ((char **) envp)[i] = entry;
+}
+
 /* Runs in the child: only async-signal-safe calls until execve. Reports
  * failure as an errno on errpipe and exits. */
 _noreturn_ static void child(char *const argv[], char *const envp[], pid_t parent, int errpipe) {
@@ -44,6 +61,7 @@ _noreturn_ static void child(char *const argv[], char *const envp[], pid_t paren
         }
         if (syscall(SYS_close_range, (unsigned) errpipe + 1, ~0U, 0) < 0)
                 goto fail;
+        name_watchdog_pid(envp);
         execve(argv[0], argv, envp);
 fail:
         err = errno;

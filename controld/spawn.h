@@ -10,3 +10,8 @@
  * — including the child's execve() failure, so that a missing executable is
  * an error here and not a mysterious exit later. */
 int spawn_worker(char *const argv[], char *const envp[], pid_t *ret_pid, int *ret_pidfd);
+
+/* An entry of envp that is exactly this is completed with the child's own
+ * pid, which nobody knows before fork(): what systemd sets for a service's
+ * watchdog, so that sd_watchdog_enabled() answers for the worker alone. */
+#define SPAWN_WATCHDOG_PID "WATCHDOG_PID="

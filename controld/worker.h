@@ -1,69 +1,100 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Supervision as an explicit table: a worker is in one state, an event
- * arrives, worker_decide() says what state follows and what to do. It is
- * pure, so the whole table is unit-tested; worker.c carries the actions out. */
+#include <systemd/sd-event.h>
 
-enum worker_state {
-        WORKER_STOPPED,
-        WORKER_STARTING, /* spawned, waiting for READY=1 */
-        WORKER_RUNNING,
-        WORKER_STOPPING, /* SIGTERM sent, waiting for the exit */
-        WORKER_BACKOFF,  /* crashed, restart timer armed */
-        WORKER_FAILED,   /* crashed too often, or could not start: no restarts */
-        _WORKER_STATE_MAX,
+#include "supervision.h"
+
+struct manager;
+
+enum worker_kind {
+        KIND_TELEMETRY,
+        KIND_LIVELOGS,
+        _KIND_MAX,
 };
 
-enum worker_event {
-        WORKER_EV_START,   /* an operator (or restore) wants it running */
-        WORKER_EV_STOP,    /* an operator (or shutdown) wants it stopped */
-        WORKER_EV_READY,   /* READY=1 from the worker's pid */
-        WORKER_EV_EXIT,    /* the process is gone */
-        WORKER_EV_TIMEOUT, /* the armed timer fired */
-        _WORKER_EVENT_MAX,
+/* How a start or stop request ended, handed to whoever waits for it. */
+struct outcome {
+        int error;          /* 0 on success, else a negative errno */
+        const char *detail; /* machine word on error: port_in_use, ... */
+        char message[512];  /* human sentence on error */
 };
 
-enum worker_action {
-        WORKER_ACT_NONE,
-        WORKER_ACT_SPAWN,          /* fork+exec, arm the readiness timer */
-        WORKER_ACT_TERMINATE,      /* SIGTERM, arm the SIGKILL timer */
-        WORKER_ACT_KILL,           /* SIGKILL */
-        WORKER_ACT_SCHEDULE,       /* arm the restart timer (backoff) */
-        WORKER_ACT_CANCEL_TIMER,
+/* A request parked until the worker reaches a state: embedded in the API's
+ * per-connection context. */
+struct waiter {
+        struct waiter *next;
+        void (*done)(struct waiter *w, const struct outcome *o);
 };
 
-struct worker_facts {
-        bool operator_waiting;   /* a start request waits for the outcome */
-        bool restart_after_stop; /* a restart asked to start again once stopped */
-        unsigned recent_crashes; /* within the crash window, this exit included */
+struct last_exit {
+        bool valid;
+        bool signaled;
+        int code; /* exit status or signal number */
 };
 
-struct worker_decision {
-        enum worker_state next;
-        enum worker_action action;
-        bool answer_started;   /* tell waiting start requests it is up */
-        bool answer_failed;    /* tell waiting start requests it is not */
-        bool answer_stopped;   /* tell waiting stop requests it is down */
-        bool count_crash;      /* this event is a crash */
+/* One worker process controld supervises: what it should be doing, what it
+ * is doing (its state in the table of supervision.h), and the process. */
+struct worker {
+        struct manager *manager;
+        enum worker_kind kind;
+        const char *name;       /* "telemetry" */
+        const char *executable; /* "telemetryd" */
+
+        enum worker_state state;
+        bool desired;      /* should it run: what is persisted */
+        unsigned interval; /* telemetry only: what it was last told */
+
+        pid_t pid;
+        uint64_t watchdog_usec; /* the period the running process was given; 0 = none */
+        sd_event_source *child_source;
+        sd_event_source *timer; /* start, stop, backoff, or watchdog: one at a time */
+        char **env; /* environment it was started with, NULL-terminated */
+
+        uint64_t crash_times[WORKER_CRASH_LIMIT + 1]; /* CLOCK_MONOTONIC usec, ring */
+        unsigned restarts;
+        uint64_t started_at; /* CLOCK_REALTIME usec of the last READY */
+        struct last_exit last_exit;
+
+        /* What the current run reported on NOTIFY_SOCKET. */
+        char status[256];
+        char error_detail[32];
+        char followed[PATH_MAX]; /* livelogs: RESOLVIX_LOG_FILE */
+
+        bool restart_after_stop;
+        struct waiter *start_waiters;
+        struct waiter *stop_waiters;
 };
 
-#define WORKER_CRASH_WINDOW_USEC (60ULL * 1000000ULL)
-#define WORKER_CRASH_LIMIT 5
-#define WORKER_BACKOFF_MIN_USEC (100ULL * 1000ULL)
-#define WORKER_BACKOFF_MAX_USEC (30ULL * 1000000ULL)
-#define WORKER_STOP_TIMEOUT_USEC (5ULL * 1000000ULL)
-#define WORKER_READY_TIMEOUT_USEC (10ULL * 1000000ULL)
+void worker_init(struct worker *w, struct manager *m, enum worker_kind kind);
+void worker_done(struct worker *w);
 
-struct worker_decision worker_decide(enum worker_state state, enum worker_event event,
-                                     const struct worker_facts *facts);
+/* Operator requests. The waiter (optional) is told the outcome once known. */
+void worker_start(struct worker *w, struct waiter *waiter);
+void worker_stop(struct worker *w, struct waiter *waiter);
+void worker_restart(struct worker *w, struct waiter *waiter);
 
-/* 0.1 s for the first crash, doubling per crash in the window, at most 30 s. */
-uint64_t worker_backoff_usec(unsigned recent_crashes);
+/* A waiting request went away (its client disconnected): drop it. */
+void worker_forget(struct worker *w, struct waiter *waiter);
 
-const char *worker_state_to_string(enum worker_state s);
-const char *worker_event_to_string(enum worker_event e);
+/* Stop for controld's own shutdown: the desired state is kept, so the worker
+ * comes back when controld does. */
+void worker_shutdown(struct worker *w);
+
+/* Hand a running telemetry worker a new interval without a restart. */
+int worker_set_interval(struct worker *w, unsigned interval);
+
+/* A datagram from NOTIFY_SOCKET that came from w->pid. */
+void worker_notify(struct worker *w, const char *fields);
+
+/* The environment this worker would be started with now; freed with strv_free. */
+char **worker_build_env(const struct worker *w);
+void strv_free(char **l);
+bool strv_equal(char *const *a, char *const *b);
+
+bool worker_alive(const struct worker *w);

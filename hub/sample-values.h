@@ -8,7 +8,7 @@
 #include "store.h"
 
 /* The numeric values of one pushed sample, as the hub stores and queries them
- * (docs/hub.md, "Metric names"). Pure: JSON in, names and numbers out.
+ * (docs/fleet.md, "Storage"). Pure: JSON in, names and numbers out.
  *
  * Which object is flattened:
  *   - a resolvix sample (it has an object "metrics"): that object, so

@@ -17,6 +17,8 @@
 #define MS_PER_MINUTE INT64_C(60000)
 #define MS_PER_HOUR INT64_C(3600000)
 #define MS_PER_DAY INT64_C(86400000)
+/* How stale nodes.last_seen may get before a commit rewrites it. */
+#define LAST_SEEN_SLACK MS_PER_MINUTE
 
 /* A rollup row covers one hour in minutes or one day in hours. */
 #define RES_MINUTE 60
@@ -50,6 +52,7 @@ typedef int (*raw_row_cb)(const struct raw_row *row, void *userdata);
 struct batch_row {
         int64_t node_ref, stream_ref, seq, ts;
         size_t vals_off, vals_len, body_off, body_len;
+        size_t plain_off, plain_len; /* the body as is, for the latest table */
 };
 
 struct store_batch {
@@ -161,6 +164,8 @@ struct store_ops {
         int (*purge_node)(struct store *s, int64_t node_ref, unsigned max_rows);
         /* The smallest start of any pending rollup; -ENODATA. */
         int (*pending_oldest)(struct store *s, int64_t *ret);
+        /* The back end's own chores, first in every store_maintain(). */
+        int (*housekeeping)(struct store *s, int64_t now);
 };
 
 struct store {
@@ -175,7 +180,7 @@ struct store {
                 int64_t *refs;
                 size_t n;
         } *layouts;
-        size_t n_layouts;
+        size_t n_layouts, layouts_cap;
         /* Pending rollups this handle knows exist: (node, res, start) of
          * chunks not complete at watermark pending_wm, which therefore no
          * maintainer can have removed yet. Saves a write per commit for
@@ -183,6 +188,7 @@ struct store {
         struct store_map *pending_cache;
         int64_t pending_wm;
         struct bytes pending_new; /* keys to cache once the commit is durable */
+        struct bytes layout_key;  /* scratch for sample_layout() */
 };
 
 /* store.c */

@@ -7,7 +7,7 @@
 
 #include "store.h"
 
-/* How the store lays bytes out in the database (docs/hub.md, "Storage"),
+/* How the store lays bytes out in the database (docs/fleet.md, "Storage"),
  * and the arithmetic of downsampling. Pure: no database, no files; the
  * same code serves both back ends, so they store the same bytes.
  *
@@ -19,7 +19,9 @@
  *   chunk        one rollup row: a version byte, then per slot that has
  *                values: varint slot, varint count, min, max, sum, last
  *   body         a version byte, then a zstd frame of the raw JSON made
- *                with the built-in dictionary of that version */
+ *                with the built-in dictionary of that version; version 0:
+ *                the JSON as is (the latest sample of each node, read far
+ *                more often than written: /api/v1/nodes, the fleet view) */
 
 /* A growable byte buffer. */
 struct bytes {
@@ -74,6 +76,8 @@ int body_codec_new(struct body_codec **ret);
 void body_codec_free(struct body_codec *c);
 /* Append the stored form of json to out. */
 int body_compress(struct body_codec *c, const char *json, size_t len, struct bytes *out);
+/* Append json in the uncompressed form (version 0). */
+int body_plain(const char *json, size_t len, struct bytes *out);
 /* The JSON back, NUL-terminated, in a buffer owned by c and valid until the
  * next call. -EBADMSG on damage or an unknown version. */
 int body_decompress(struct body_codec *c, const uint8_t *p, size_t len, const char **ret, size_t *ret_len);

@@ -22,17 +22,36 @@ struct store_map {
         size_t cap, used, live; /* used counts tombstones too */
 };
 
-/* FNV-1a, then a final mix so that the low bits used as index are spread. */
-uint64_t store_hash(const void *key, size_t len) {
-        const unsigned char *p = key;
-        uint64_t h = 0xcbf29ce484222325ULL;
-
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ p[i]) * 0x100000001b3ULL;
+/* Eight bytes a step (keys run to kilobytes: a sample's metric paths),
+ * multiply-xorshift mixing, a final avalanche so the low bits that index
+ * the table are spread. */
+static uint64_t mix(uint64_t h) {
         h ^= h >> 33;
         h *= 0xff51afd7ed558ccdULL;
         h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 33;
         return h;
+}
+
+uint64_t store_hash(const void *key, size_t len) {
+        const unsigned char *p = key;
+        uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+        size_t i = 0;
+
+        for (; i + 8 <= len; i += 8) {
+                uint64_t w;
+
+                memcpy(&w, p + i, 8);
+                h = (h ^ mix(w)) * 0x100000001b3ULL;
+        }
+        if (i < len) {
+                uint64_t w = 0;
+
+                memcpy(&w, p + i, len - i);
+                h = (h ^ mix(w)) * 0x100000001b3ULL;
+        }
+        return mix(h);
 }
 
 struct store_map *store_map_new(void) {

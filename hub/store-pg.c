@@ -14,7 +14,7 @@
 #include "store-backend.h"
 #include "timeutil.h"
 
-/* The PostgreSQL back end (docs/hub.md, "Storage"): the same tables as the
+/* The PostgreSQL back end (docs/fleet.md, "Storage"): the same tables as the
  * SQLite one, raw samples partitioned by day (retention drops whole
  * partitions, no long DELETE), a batch sent with COPY (binary) and the small
  * statements around it in one pipeline. A lost connection is reopened with
@@ -62,6 +62,7 @@ enum stmt {
         PS_LAYOUT_PUT,
         PS_LAYOUT_GET,
         PS_WM_SHARE,
+        PS_NODES_ALIVE,
         PS_NODES_TOUCH,
         PS_STREAMS_LOCK,
         PS_PROBE,
@@ -128,8 +129,11 @@ static const char *const stmt_sql[_PS_MAX] = {
         [PS_LAYOUT_GET] = "SELECT refs FROM layouts WHERE layout_ref = $1",
         [PS_WM_SHARE] = "SELECT pg_advisory_xact_lock_shared(" WATERMARK_LOCK "),"
                         " coalesce((SELECT value FROM state WHERE name = 'rolled_until'), 0)",
-        [PS_NODES_TOUCH] = "UPDATE nodes SET last_seen = greatest(last_seen, $2)"
-                           " WHERE node_ref = ANY($1::bigint[]) AND deleted = 0 RETURNING node_ref",
+        /* KEY SHARE: a delete (it changes node_id) waits for this commit,
+         * so no sample lands after its node's data was erased. */
+        [PS_NODES_ALIVE] = "SELECT node_ref, last_seen FROM nodes WHERE node_ref = ANY($1::bigint[]) AND deleted = 0"
+                           " FOR KEY SHARE",
+        [PS_NODES_TOUCH] = "UPDATE nodes SET last_seen = greatest(last_seen, $2) WHERE node_ref = ANY($1::bigint[])",
         [PS_STREAMS_LOCK] = "SELECT stream_ref, coalesce(max_seq, -9223372036854775808) FROM streams"
                             " WHERE stream_ref = ANY($1::bigint[]) ORDER BY stream_ref FOR UPDATE",
         [PS_PROBE] = "SELECT s.stream_ref, s.seq FROM samples s"
@@ -234,7 +238,7 @@ static const char *const migrations[] = {
         " stream_ref bigint NOT NULL,"
         " seq bigint NOT NULL,"
         " body bytea NOT NULL);"
-        "ALTER TABLE latest ALTER COLUMN body SET STORAGE EXTERNAL;"
+        ""
         "INSERT INTO latest (node_ref, ts, stream_ref, seq, body)"
         " SELECT s.node_ref, s.ts, s.stream_ref, s.seq, s.body FROM nodes n JOIN samples s ON s.node_ref = n.node_ref"
         " WHERE (s.ts, s.stream_ref, s.seq) = (SELECT ts, stream_ref, seq FROM samples t"
@@ -1058,17 +1062,31 @@ static int pg_commit_rows(struct pg *p, struct store_batch *b, int64_t now, stru
                 return r;
         a = (struct params){ 0 };
         p_text(&a, (const char *) t1.p);
-        p_int(&a, now);
-        r = pg_run(p, PS_NODES_TOUCH, &a, "storing samples", &res);
+        r = pg_run(p, PS_NODES_ALIVE, &a, "storing samples", &res);
         if (r < 0)
                 return r;
+        size_t n_stale = 0;
         for (size_t i = 0; i < n_nodes; i++) {
                 nodes[i].alive = false;
                 for (int k = 0; k < PQntuples(res); k++)
-                        if (get_int(res, k, 0) == nodes[i].node_ref)
+                        if (get_int(res, k, 0) == nodes[i].node_ref) {
                                 nodes[i].alive = true;
+                                if (get_int(res, k, 1) < now - LAST_SEEN_SLACK)
+                                        ints[n_stale++] = nodes[i].node_ref;
+                        }
         }
         PQclear(TAKE_PTR(res));
+        if (n_stale > 0) {
+                r = array_text(&t1, ints, n_stale);
+                if (r < 0)
+                        return r;
+                a = (struct params){ 0 };
+                p_text(&a, (const char *) t1.p);
+                p_int(&a, now);
+                r = pg_run(p, PS_NODES_TOUCH, &a, "storing samples", NULL);
+                if (r < 0)
+                        return r;
+        }
 
         /* The streams of the living nodes, locked, with their highest seq. */
         for (size_t i = 0, k = 0; i < b->n; i++) {
@@ -1199,7 +1217,7 @@ static int pg_commit_rows(struct pg *p, struct store_batch *b, int64_t now, stru
                 p_int(&a, row->ts);
                 p_int(&a, row->stream_ref);
                 p_int(&a, row->seq);
-                p_bytes(&a, b->data.p + row->body_off, row->body_len);
+                p_bytes(&a, b->data.p + row->plain_off, row->plain_len);
                 r = pipe_send(p, PS_LATEST_PUT, &a);
         }
         if (r >= 0)
@@ -1530,17 +1548,25 @@ static int pg_chunk_put(struct store *s, int64_t node_ref, int64_t metric_ref, i
         return pg_run(PG(s), PS_CHUNK_PUT, &a, "storing a rollup", NULL);
 }
 
-/* Whole days: a partition goes once its day ends at or before `before`;
- * tomorrow's is made ahead so the turn of the day waits for no DDL. */
-static int pg_expire_raw(struct store *s, int64_t before, unsigned max_rows) {
+/* Today's and tomorrow's partitions made ahead, so that the turn of the
+ * day waits for no DDL in a commit. */
+static int pg_housekeeping(struct store *s, int64_t now) {
         struct pg *p = PG(s);
-        _cleanup_result_ PGresult *res = NULL;
-        int64_t today = (int64_t) (now_usec(CLOCK_REALTIME) / USEC_PER_SEC / 86400);
-        int dropped = 0, r;
+        int64_t today = floor_to(now, MS_PER_DAY) / MS_PER_DAY;
+        int r;
 
         for (int64_t d = today; d <= today + 1; d++)
                 if ((r = partition_ensure(p, d)) < 0)
                         return r;
+        return 0;
+}
+
+/* Whole days: a partition goes once its day ends at or before `before`. */
+static int pg_expire_raw(struct store *s, int64_t before, unsigned max_rows) {
+        struct pg *p = PG(s);
+        _cleanup_result_ PGresult *res = NULL;
+        int dropped = 0, r;
+
         r = pg_run(p, PS_PARTITIONS, NULL, "listing partitions", &res);
         if (r < 0)
                 return r;
@@ -1670,6 +1696,7 @@ static const struct store_ops pg_ops = {
         .expire_rollups = pg_expire_rollups,
         .purge_node = pg_purge_node,
         .pending_oldest = pg_pending_oldest,
+        .housekeeping = pg_housekeeping,
 };
 
 /* The URL without its password, for messages. */

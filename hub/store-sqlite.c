@@ -8,11 +8,12 @@
 
 #include <sqlite3.h>
 
+#include "grow.h"
 #include "log.h"
 #include "macro.h"
 #include "store-backend.h"
 
-/* The SQLite back end (docs/hub.md, "Storage"): one file in the state
+/* The SQLite back end (docs/fleet.md, "Storage"): one file in the state
  * directory, WAL so that readers never wait for the writer, one writer at a
  * time taking the lock up front (BEGIN IMMEDIATE: a transaction that starts
  * reading and later writes could otherwise fail with SQLITE_BUSY half-way),
@@ -22,6 +23,10 @@
  * latter). Grouped commits pay that fsync once for many samples. */
 
 #define BUSY_TIMEOUT_MS 5000
+/* Pages in the WAL before a commit copies them back into the database
+ * itself. store_maintain() checkpoints every few seconds, off the commit
+ * path; this is the bound when it does not run. */
+#define WAL_AUTOCHECKPOINT_PAGES "8192"
 
 enum stmt {
         ST_NODE_UPSERT,
@@ -31,6 +36,7 @@ enum stmt {
         ST_NODE_DELETE,
         ST_NODE_DELETE_LATEST,
         ST_NODE_COUNT,
+        ST_NODE_ALIVE,
         ST_NODE_TOUCH,
         ST_CLIENT_GET,
         ST_CLIENT_PUT,
@@ -88,7 +94,8 @@ static const char *const stmt_sql[_ST_MAX] = {
                            " RETURNING node_ref",
         [ST_NODE_DELETE_LATEST] = "DELETE FROM latest WHERE node_ref = ?1",
         [ST_NODE_COUNT] = "SELECT count(*) FROM nodes WHERE node_id IS NOT NULL",
-        [ST_NODE_TOUCH] = "UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE node_ref = ?1 AND deleted = 0",
+        [ST_NODE_ALIVE] = "SELECT last_seen FROM nodes WHERE node_ref = ?1 AND deleted = 0",
+        [ST_NODE_TOUCH] = "UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE node_ref = ?1",
         [ST_CLIENT_GET] = "SELECT hash FROM clients WHERE username = ?1",
         [ST_CLIENT_PUT] = "INSERT INTO clients (username, hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         [ST_METRIC_GET] = "SELECT metric_ref FROM metrics WHERE path = ?1",
@@ -713,12 +720,26 @@ static int sq_commit_rows(struct sq *q, struct store_batch *b, int64_t now, stru
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_nodes; i++) {
-                int64_t args[] = { nodes[i].node_ref, now };
+                int64_t args[] = { nodes[i].node_ref, now }, last_seen;
 
-                r = sq_bind_step(q, ST_NODE_TOUCH, args, ELEMENTSOF(args), "storing samples");
-                if (r < 0)
-                        return r;
-                nodes[i].alive = r > 0;
+                {
+                        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                        r = sq_stmt(q, ST_NODE_ALIVE, &st);
+                        if (r < 0)
+                                return r;
+                        sqlite3_bind_int64(st, 1, nodes[i].node_ref);
+                        r = sq_step(q, st, "storing samples");
+                        if (r < 0)
+                                return r;
+                        nodes[i].alive = r > 0;
+                        last_seen = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+                }
+                if (nodes[i].alive && last_seen < now - LAST_SEEN_SLACK) {
+                        r = sq_bind_step(q, ST_NODE_TOUCH, args, ELEMENTSOF(args), "storing samples");
+                        if (r < 0)
+                                return r;
+                }
         }
 
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -772,7 +793,7 @@ static int sq_commit_rows(struct sq *q, struct store_batch *b, int64_t now, stru
                 sqlite3_bind_int64(st, 2, row->ts);
                 sqlite3_bind_int64(st, 3, row->stream_ref);
                 sqlite3_bind_int64(st, 4, row->seq);
-                sqlite3_bind_blob(st, 5, b->data.p + row->body_off, (int) row->body_len, SQLITE_STATIC);
+                sqlite3_bind_blob(st, 5, b->data.p + row->plain_off, (int) row->plain_len, SQLITE_STATIC);
                 r = sq_step(q, st, "storing the latest sample");
                 if (r < 0)
                         return r;
@@ -961,12 +982,10 @@ static int sq_deleted_nodes_each(struct store *s, int (*cb)(int64_t ref, void *u
                 if (r < 0)
                         return r;
                 while ((r = sq_step(q, st, "listing deleted nodes")) > 0) {
-                        if (n == cap) {
-                                int64_t *p = reallocarray(refs, cap = cap ? cap * 2 : 16, sizeof(*refs));
-                                if (!p)
-                                        return -ENOMEM;
-                                refs = p;
-                        }
+                        int g = GROW(refs, cap, n + 1, 16);
+
+                        if (g < 0)
+                                return g;
                         refs[n++] = sqlite3_column_int64(st, 0);
                 }
                 if (r < 0)
@@ -1170,6 +1189,17 @@ static int sq_purge_node(struct store *s, int64_t node_ref, unsigned max_rows) {
         return r < 0 ? r : 0;
 }
 
+/* Copy what the WAL holds back into the database without waiting for
+ * readers (PASSIVE), so that commits seldom do it themselves. */
+static int sq_housekeeping(struct store *s, int64_t now) {
+        struct sq *q = SQ(s);
+        int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+                return sq_fail(q, rc, "checkpointing");
+        return 0;
+}
+
 /* ---- handle ------------------------------------------------------------- */
 
 static int sq_ping(struct store *s) {
@@ -1177,21 +1207,24 @@ static int sq_ping(struct store *s) {
         return sq_count(SQ(s), ST_NODE_COUNT, &n);
 }
 
+/* The pages in use, WAL included: the file may be larger (free pages kept
+ * for reuse) and the WAL file is a temporary copy that is reused. */
 static int sq_size_bytes(struct store *s, uint64_t *ret) {
         struct sq *q = SQ(s);
-        _cleanup_free_ char *wal = NULL;
-        struct stat st;
-        uint64_t size;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(q->db,
+                                    "SELECT (page_count - freelist_count) * page_size"
+                                    " FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+                                    -1, &st, NULL),
+            r;
 
-        if (stat(q->path, &st) < 0)
-                return log_error_errno(errno, "Cannot stat %s: %m", q->path);
-        size = (uint64_t) st.st_size;
-        if (asprintf(&wal, "%s-wal", q->path) < 0)
-                return -ENOMEM;
-        if (stat(wal, &st) >= 0)
-                size += (uint64_t) st.st_size;
-        *ret = size;
-        return 0;
+        if (rc != SQLITE_OK)
+                return sq_fail(q, rc, "measuring the database");
+        r = sq_step(q, st, "measuring the database");
+        if (r > 0)
+                *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        sqlite3_finalize(TAKE_PTR(st));
+        return r < 0 ? r : r == 0 ? -EIO : 0;
 }
 
 static void sq_close(struct store *s) {
@@ -1247,6 +1280,7 @@ static const struct store_ops sqlite_ops = {
         .expire_rollups = sq_expire_rollups,
         .purge_node = sq_purge_node,
         .pending_oldest = sq_pending_oldest,
+        .housekeeping = sq_housekeeping,
 };
 
 int store_open_sqlite(const char *state_dir, unsigned max_version, struct store **ret) {
@@ -1286,7 +1320,8 @@ int store_open_sqlite(const char *state_dir, unsigned max_version, struct store 
                     "PRAGMA journal_mode = WAL;"
                     "PRAGMA synchronous = FULL;"
                     "PRAGMA foreign_keys = OFF;"
-                    "PRAGMA cache_size = -32768;",
+                    "PRAGMA cache_size = -32768;"
+                    "PRAGMA wal_autocheckpoint = " WAL_AUTOCHECKPOINT_PAGES ";",
                     "configuring the database");
         if (r < 0)
                 goto fail;

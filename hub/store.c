@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "grow.h"
 #include "log.h"
 #include "macro.h"
 #include "store-backend.h"
@@ -30,17 +31,6 @@ static const char *const kind_names[_STORE_NODE_KIND_MAX] = {
         [STORE_NODE_SYSTEM_MONITOR] = "system-monitor",
 };
 
-const char *store_node_kind_to_string(enum store_node_kind k) {
-        return k >= 0 && k < _STORE_NODE_KIND_MAX ? kind_names[k] : NULL;
-}
-
-int store_node_kind_from_string(const char *s) {
-        for (int k = 0; s && k < _STORE_NODE_KIND_MAX; k++)
-                if (streq(s, kind_names[k]))
-                        return k;
-        return -EINVAL;
-}
-
 static const char *const agg_names[_STORE_AGG_MAX] = {
         [STORE_AGG_AVG] = "avg",
         [STORE_AGG_MIN] = "min",
@@ -48,15 +38,31 @@ static const char *const agg_names[_STORE_AGG_MAX] = {
         [STORE_AGG_LAST] = "last",
 };
 
+static const char *name_of(const char *const *names, int n, int i) {
+        return i >= 0 && i < n ? names[i] : NULL;
+}
+
+static int index_of(const char *const *names, int n, const char *s) {
+        for (int i = 0; s && i < n; i++)
+                if (streq(s, names[i]))
+                        return i;
+        return -EINVAL;
+}
+
+const char *store_node_kind_to_string(enum store_node_kind k) {
+        return name_of(kind_names, _STORE_NODE_KIND_MAX, (int) k);
+}
+
+int store_node_kind_from_string(const char *s) {
+        return index_of(kind_names, _STORE_NODE_KIND_MAX, s);
+}
+
 const char *store_agg_to_string(enum store_agg a) {
-        return a >= 0 && a < _STORE_AGG_MAX ? agg_names[a] : NULL;
+        return name_of(agg_names, _STORE_AGG_MAX, (int) a);
 }
 
 int store_agg_from_string(const char *s) {
-        for (int a = 0; s && a < _STORE_AGG_MAX; a++)
-                if (streq(s, agg_names[a]))
-                        return a;
-        return -EINVAL;
+        return index_of(agg_names, _STORE_AGG_MAX, s);
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -92,6 +98,7 @@ void store_done(struct store *s) {
                 free(s->layouts[i].refs);
         free(s->layouts);
         bytes_done(&s->pending_new);
+        bytes_done(&s->layout_key);
 }
 
 static bool startswith(const char *s, const char *prefix) {
@@ -233,27 +240,32 @@ static int cache_put(struct store_map *m, const void *key, size_t len, int64_t v
         return store_map_put(m, key, len, value);
 }
 
-static int node_ref(struct store *s, const char *node_id, int64_t *ret) {
-        size_t len = strlen(node_id);
-        int64_t ref;
-        int r;
-
-        if (store_map_get(s->node_cache, node_id, len, ret))
-                return 0;
-        r = s->ops->node_get(s, node_id, NULL, &ref);
+/* After a miss: hand out and remember what the database answered (r). */
+static int cache_fill(struct store_map *m, const void *key, size_t len, int r, int64_t ref, int64_t *ret) {
         if (r < 0)
                 return r;
-        r = cache_put(s->node_cache, node_id, len, ref);
+        r = cache_put(m, key, len, ref);
         if (r < 0)
                 return r;
         *ret = ref;
         return 0;
 }
 
+static int node_ref(struct store *s, const char *node_id, int64_t *ret) {
+        size_t len = strlen(node_id);
+        int64_t ref = 0;
+        int r;
+
+        if (store_map_get(s->node_cache, node_id, len, ret))
+                return 0;
+        r = s->ops->node_get(s, node_id, NULL, &ref);
+        return cache_fill(s->node_cache, node_id, len, r, ref, ret);
+}
+
 static int stream_ref(struct store *s, int64_t node, const char *name, int64_t *ret) {
         char key[sizeof(int64_t) + STORE_STREAM_MAX];
         size_t len = strlen(name);
-        int64_t ref;
+        int64_t ref = 0;
         int r;
 
         memcpy(key, &node, sizeof(node));
@@ -261,30 +273,18 @@ static int stream_ref(struct store *s, int64_t node, const char *name, int64_t *
         if (store_map_get(s->stream_cache, key, sizeof(node) + len, ret))
                 return 0;
         r = s->ops->stream_ref(s, node, name, &ref);
-        if (r < 0)
-                return r;
-        r = cache_put(s->stream_cache, key, sizeof(node) + len, ref);
-        if (r < 0)
-                return r;
-        *ret = ref;
-        return 0;
+        return cache_fill(s->stream_cache, key, sizeof(node) + len, r, ref, ret);
 }
 
 static int metric_ref(struct store *s, const char *path, bool create, int64_t *ret) {
         size_t len = strlen(path);
-        int64_t ref;
+        int64_t ref = 0;
         int r;
 
         if (store_map_get(s->metric_cache, path, len, ret))
                 return 0;
         r = s->ops->metric_ref(s, path, create, &ref);
-        if (r < 0)
-                return r;
-        r = cache_put(s->metric_cache, path, len, ref);
-        if (r < 0)
-                return r;
-        *ret = ref;
-        return 0;
+        return cache_fill(s->metric_cache, path, len, r, ref, ret);
 }
 
 /* The metric refs of a layout, loaded once per handle. Layouts never
@@ -302,10 +302,9 @@ static int layout_get(struct store *s, int64_t ref, const struct layout **ret) {
         r = s->ops->layout_get(s, ref, &b);
         if (r < 0)
                 return r;
-        l = reallocarray(s->layouts, s->n_layouts + 1, sizeof(*s->layouts));
-        if (!l)
-                return -ENOMEM;
-        s->layouts = l;
+        r = GROW(s->layouts, s->layouts_cap, s->n_layouts + 1, 16);
+        if (r < 0)
+                return r;
         l = &s->layouts[s->n_layouts];
         *l = (struct layout){ .refs = calloc(b.len ? b.len : 1, sizeof(int64_t)) };
         if (!l->refs)
@@ -339,22 +338,28 @@ static int ref_cmp(const void *a, const void *b) {
 /* The layout of a sample's values: its paths in order, NUL-separated, is the
  * cache key, so that a sample shaped like the previous one costs one hash. */
 static int sample_layout(struct store *s, const struct store_sample *x, int64_t *ret) {
-        _cleanup_(bytes_done) struct bytes key = { 0 }, refs = { 0 };
+        _cleanup_(bytes_done) struct bytes refs = { 0 };
         _cleanup_free_ int64_t *sorted = NULL;
+        struct bytes key = s->layout_key;
         int64_t ref;
         int r;
 
+        key.len = 0;
         for (size_t i = 0; i < x->n_values; i++) {
                 size_t len = strlen(x->values[i].path);
 
                 r = bytes_reserve(&key, len + 1);
                 if (r < 0)
-                        return r;
+                        goto keep;
                 memcpy(key.p + key.len, x->values[i].path, len + 1);
                 key.len += len + 1;
         }
-        if (store_map_get(s->layout_cache, key.p ? key.p : (const uint8_t *) "", key.len, ret))
-                return 0;
+        r = store_map_get(s->layout_cache, key.p ? key.p : (const uint8_t *) "", key.len, ret);
+keep:
+        /* The buffer is kept for the next sample, whatever happens. */
+        s->layout_key = key;
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         sorted = calloc(x->n_values ? x->n_values : 1, sizeof(int64_t));
         if (!sorted)
@@ -411,7 +416,7 @@ int store_batch_truncate(struct store_batch *b, size_t n) {
         if (n > b->n)
                 return -EINVAL;
         b->n = n;
-        b->data.len = n > 0 ? b->rows[n - 1].body_off + b->rows[n - 1].body_len : 0;
+        b->data.len = n > 0 ? b->rows[n - 1].plain_off + b->rows[n - 1].plain_len : 0;
         b->failed = 0;
         return 0;
 }
@@ -452,15 +457,9 @@ static int batch_add(struct store_batch *b, const struct store_sample *x) {
         if (r < 0)
                 return r;
 
-        if (b->n == b->cap) {
-                size_t cap = b->cap ? b->cap * 2 : 64;
-                struct batch_row *rows = reallocarray(b->rows, cap, sizeof(*rows));
-
-                if (!rows)
-                        return -ENOMEM;
-                b->rows = rows;
-                b->cap = cap;
-        }
+        r = GROW(b->rows, b->cap, b->n + 1, 64);
+        if (r < 0)
+                return r;
         r = bytes_reserve(&b->data, 10 + x->n_values * VALUE_MAX_BYTES);
         if (r < 0)
                 return r;
@@ -476,6 +475,13 @@ static int batch_add(struct store_batch *b, const struct store_sample *x) {
                 return r;
         }
         row.body_len = b->data.len - row.body_off;
+        row.plain_off = b->data.len;
+        r = body_plain(x->json, x->json_len, &b->data);
+        if (r < 0) {
+                b->data.len = row.vals_off;
+                return r;
+        }
+        row.plain_len = b->data.len - row.plain_off;
         b->rows[b->n++] = row;
         return 0;
 }
@@ -489,13 +495,10 @@ int store_batch_add(struct store_batch *b, const struct store_sample *x) {
 }
 
 int batch_inserted_reserve(struct store_batch *b) {
-        if (b->inserted_cap < b->n) {
-                bool *p = reallocarray(b->inserted, b->n, sizeof(bool));
-                if (!p)
-                        return -ENOMEM;
-                b->inserted = p;
-                b->inserted_cap = b->n;
-        }
+        int r = GROW(b->inserted, b->inserted_cap, b->n, 64);
+
+        if (r < 0)
+                return r;
         memset(b->inserted, 0, b->n * sizeof(bool));
         return 0;
 }
@@ -645,14 +648,30 @@ static void *memdup(const void *p, size_t len) {
         return q ? memcpy(q, p, len) : NULL;
 }
 
+/* The JSON of a row, in the codec's buffer. */
+static int row_json(struct store *s, const struct raw_row *row, const char **json, size_t *len) {
+        int r = body_decompress(s->codec, row->body, row->body_len, json, len);
+
+        if (r < 0)
+                return log_error_errno(r, "A stored sample is damaged: %m");
+        return 0;
+}
+
+/* A node's ref from its id; -ENOENT for one that cannot exist. */
+static int node_lookup(struct store *s, const char *node_id, int64_t *ret) {
+        if (!valid_node_id(node_id))
+                return -ENOENT;
+        return node_ref(s, node_id, ret);
+}
+
 static int body_copy(const struct raw_row *row, void *u) {
         struct body_ctx *c = u;
         const char *json;
         size_t len;
-        int r = body_decompress(c->s->codec, row->body, row->body_len, &json, &len);
+        int r = row_json(c->s, row, &json, &len);
 
         if (r < 0)
-                return log_error_errno(r, "A stored sample is damaged: %m");
+                return r;
         c->json = memdup(json, len + 1);
         if (!c->json)
                 return -ENOMEM;
@@ -667,9 +686,7 @@ int store_sample_at(struct store *s, const char *node_id, int64_t at, char **ret
         int64_t ref;
         int r;
 
-        if (!valid_node_id(node_id))
-                return -ENOENT;
-        r = node_ref(s, node_id, &ref);
+        r = node_lookup(s, node_id, &ref);
         if (r < 0)
                 return r;
         r = at == INT64_MAX ? s->ops->latest(s, ref, body_copy, &c) : s->ops->row_at(s, ref, at, body_copy, &c);
@@ -690,9 +707,7 @@ int store_time_bounds(struct store *s, const char *node_id, int64_t *ret_first, 
         int64_t ref, first, last;
         int r;
 
-        if (!valid_node_id(node_id))
-                return -ENOENT;
-        r = node_ref(s, node_id, &ref);
+        r = node_lookup(s, node_id, &ref);
         if (r < 0)
                 return r;
         r = s->ops->time_bounds(s, ref, &first, &last);
@@ -714,10 +729,10 @@ static int each_one(const struct raw_row *row, void *u) {
         struct each_ctx *c = u;
         const char *json;
         size_t len;
-        int r = body_decompress(c->s->codec, row->body, row->body_len, &json, &len);
+        int r = row_json(c->s, row, &json, &len);
 
         if (r < 0)
-                return log_error_errno(r, "A stored sample is damaged: %m");
+                return r;
         return c->cb(row->ts, json, len, c->userdata);
 }
 
@@ -727,9 +742,7 @@ int store_samples_each(struct store *s, const char *node_id, int64_t start, int6
         int64_t ref;
         int r;
 
-        if (!valid_node_id(node_id))
-                return -ENOENT;
-        r = node_ref(s, node_id, &ref);
+        r = node_lookup(s, node_id, &ref);
         if (r < 0)
                 return r;
         if (end < start)
@@ -741,10 +754,10 @@ static int latest_one(const char *node_id, const struct raw_row *row, void *u) {
         struct each_ctx *c = u;
         const char *json;
         size_t len;
-        int r = body_decompress(c->s->codec, row->body, row->body_len, &json, &len);
+        int r = row_json(c->s, row, &json, &len);
 
         if (r < 0)
-                return log_error_errno(r, "A stored sample is damaged: %m");
+                return r;
         return c->latest_cb(node_id, row->ts, json, len, c->userdata);
 }
 
@@ -1021,9 +1034,7 @@ int store_query(struct store *s, const struct store_query *q, int64_t *ret_step,
         if (q->source == STORE_SOURCE_ROLLUP && (x.step == 0 || x.step % MS_PER_MINUTE != 0))
                 return -EINVAL;
         if (!all) {
-                if (!valid_node_id(q->node_id))
-                        return -ENOENT;
-                r = node_ref(s, q->node_id, &node);
+                r = node_lookup(s, q->node_id, &node);
                 if (r < 0)
                         return r;
         }
@@ -1090,7 +1101,7 @@ struct rollup_ctx {
         struct store_map *index; /* metric_ref -> slot array index */
         int64_t *metrics;
         struct agg *slots; /* n_metrics x res_slots(res) */
-        size_t n_metrics, cap;
+        size_t n_metrics, cap, slots_cap;
 };
 
 static int rollup_row(const struct raw_row *row, void *u) {
@@ -1117,20 +1128,9 @@ static int rollup_row(const struct raw_row *row, void *u) {
                         return log_error_errno(EBADMSG, "A stored sample's values are damaged.");
                 p += k;
                 if (!store_map_get(c->index, &m, sizeof(m), &idx)) {
-                        if (c->n_metrics == c->cap) {
-                                size_t cap = c->cap ? c->cap * 2 : 64;
-                                struct agg *slots = reallocarray(c->slots, cap * n_slots, sizeof(struct agg));
-                                int64_t *metrics;
-
-                                if (!slots)
-                                        return -ENOMEM;
-                                c->slots = slots;
-                                metrics = reallocarray(c->metrics, cap, sizeof(int64_t));
-                                if (!metrics)
-                                        return -ENOMEM;
-                                c->metrics = metrics;
-                                c->cap = cap;
-                        }
+                        if ((r = GROW(c->slots, c->slots_cap, (c->n_metrics + 1) * n_slots, 64 * n_slots)) < 0 ||
+                            (r = GROW(c->metrics, c->cap, c->n_metrics + 1, 64)) < 0)
+                                return r;
                         idx = (int64_t) c->n_metrics++;
                         c->metrics[idx] = m;
                         memset(&c->slots[idx * n_slots], 0, n_slots * sizeof(struct agg));
@@ -1275,6 +1275,9 @@ int store_maintain(struct store *s, int64_t now, const struct store_retention *r
 
         if (!ret)
                 ret = &keep;
+        r = s->ops->housekeeping(s, now);
+        if (r < 0)
+                return r;
         r = maintain_watermark(s, now, &wm);
         if (r < 0)
                 return r;

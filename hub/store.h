@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /* The hub's storage: one small, batch-shaped interface with two back ends,
- * chosen once by the database URL (docs/hub.md, "Storage"):
+ * chosen once by the database URL (docs/fleet.md, "Storage"):
  *
  *   ""              SQLite at <state_dir>/hub.sqlite, WAL, synchronous=FULL
  *   postgresql://…  PostgreSQL through libpq (also postgres://…)
@@ -27,7 +27,12 @@
  *   -ENOENT    no such node / client / sample
  * Nothing is logged for -ENOENT, -ENODATA, -EINVAL or -E2BIG.
  *
- * Times are Unix milliseconds (int64_t) everywhere. */
+ * Times are Unix milliseconds (int64_t) everywhere.
+ *
+ * Typical use by the daemon: one handle per thread; per group of pushes
+ * store_batch_begin() once, store_batch_add() per line (after
+ * sample_values_flatten()), store_batch_commit(), then answer every push of
+ * the group; store_maintain() every few seconds from one handle. */
 
 struct store;
 struct store_batch;
@@ -66,8 +71,8 @@ const char *store_backend(const struct store *s);
  * (subject to the back end's backoff). */
 int store_ping(struct store *s);
 
-/* Bytes the database occupies on disk (SQLite: main file + WAL; PostgreSQL:
- * pg_database_size of the current database). */
+/* Bytes the data takes (SQLite: pages in use, those still in the WAL
+ * included; PostgreSQL: pg_database_size() of the current database). */
 int store_size_bytes(struct store *s, uint64_t *ret);
 
 /* ---- nodes -------------------------------------------------------------- */
@@ -90,7 +95,7 @@ struct store_node {
         char machine_id[STORE_MACHINE_ID_MAX + 1];
         char token_sha256[STORE_TOKEN_SHA256_HEX + 1]; /* "" = no token */
         char cert_subject[STORE_CERT_SUBJECT_MAX + 1];
-        int64_t first_seen, last_seen; /* ms */
+        int64_t first_seen, last_seen; /* ms; commits move last_seen to the minute */
 };
 
 /* Insert or replace the node with this node_id. On update, first_seen keeps
@@ -178,6 +183,9 @@ int store_batch_truncate(struct store_batch *b, size_t n);
 /* Store every queued sample in one transaction, deduplicated by
  * (node, stream, seq), and return only once it is durable (SQLite: WAL
  * fsync'd; PostgreSQL: COMMIT acknowledged), so the caller may acknowledge.
+ * Each node's last_seen becomes the commit's time when it was more than a
+ * minute older (rewriting a node row per batch would cost more than the
+ * samples when every sample is another node's).
  * All or nothing: on failure nothing of the batch is stored and it keeps its
  * samples, so it may be committed again (after -ENOTCONN / -EAGAIN) or
  * rolled back. On success the batch is empty and may be reused. */

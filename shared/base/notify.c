@@ -34,6 +34,23 @@ int notify_send(const char *message) {
         return 0;
 }
 
+int notify_watchdog_usec(uint64_t *ret) {
+        const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+        unsigned long long v;
+        char *end;
+
+        if (!usec)
+                return 0;
+        if (pid && strtol(pid, &end, 10) != (long) getpid())
+                return 0;
+        errno = 0;
+        v = strtoull(usec, &end, 10);
+        if (errno != 0 || end == usec || *end != '\0' || v == 0)
+                return 0;
+        *ret = v;
+        return 1;
+}
+
 void notify_ready(const char *fields, const char *fmt, ...) {
         char status[512], message[1536];
         va_list ap;

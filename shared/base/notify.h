@@ -2,6 +2,7 @@
 #pragma once
 
 #include <signal.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -13,6 +14,12 @@
 /* Send one notify datagram ("KEY=VALUE" lines). 0 when sent or when there is
  * no NOTIFY_SOCKET, else a negative errno. */
 int notify_send(const char *message);
+
+/* The watchdog period the supervisor asks for, as systemd tells it:
+ * WATCHDOG_USEC, for this process when WATCHDOG_PID names it (or is unset).
+ * 1 with *ret set when a watchdog is wanted, 0 when not. The process then
+ * sends "WATCHDOG=1" at least every *ret / 2. */
+int notify_watchdog_usec(uint64_t *ret);
 
 /* READY=1 with a one-line STATUS=, plus `fields` ("KEY=VALUE" lines, or NULL)
  * for what the supervisor should learn at the same moment. */

@@ -27,6 +27,7 @@ enum conf_type {
         CONF_PATH,    /* absolute path */
         CONF_LOGFILE, /* absolute path or "journal" */
         CONF_ORIGINS, /* space-separated scheme://host[:port] */
+        CONF_HOSTS,   /* space-separated host names or addresses, no port */
         CONF_SIZE,    /* bytes, with an optional K, M or G (KiB, MiB, GiB) suffix */
         CONF_CIDRS,   /* space-separated addresses or address/prefix ranges */
 };
@@ -53,6 +54,12 @@ static const struct conf_key conf_keys[] = {
         { "control", "token", CONF_TOKEN, F(control.token), 0, 0, "", NULL },
         { "control", "state_dir", CONF_PATH, F(control.state_dir), 0, 0, NULL, NULL },
         { "control", "worker_dir", CONF_PATH, F(control.worker_dir), 0, 0, NULL, "RESOLVIX_WORKER_DIR" },
+        { "control", "allowed_hosts", CONF_HOSTS, F(control.allowed_hosts), 0, 0, "", NULL },
+        { "control", "allowed_origins", CONF_ORIGINS, F(control.allowed_origins), 0, 0, "", NULL },
+        { "control", "max_connections", CONF_UINT, F(control.max_connections), 1, 16384, "512", NULL },
+        { "control", "max_connections_per_ip", CONF_UINT, F(control.max_connections_per_ip), 1, 16384, "64", NULL },
+        { "control", "request_deadline", CONF_UINT, F(control.request_deadline), 1, 3600, "10", NULL },
+        { "control", "worker_watchdog", CONF_UINT, F(control.worker_watchdog), 0, 3600, "10", NULL },
 
         { "telemetry", "listen", CONF_ADDRESS, F(telemetry.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "telemetry", "port", CONF_PORT, F(telemetry.stream.port), 1, 65535, "8756", NULL },
@@ -213,6 +220,25 @@ static int origins_valid(const char *v) {
         return true;
 }
 
+/* Names and addresses as a Host header carries them, without the port:
+ * node7.example.com, 192.0.2.7, [2001:db8::7]. */
+static int hosts_valid(const char *v) {
+        char copy[CONF_ORIGINS_MAX];
+        char *save = NULL;
+
+        snprintf(copy, sizeof copy, "%s", v);
+        for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+                size_t n = strlen(tok);
+                bool bracketed = tok[0] == '[' && tok[n - 1] == ']';
+
+                if (n > 255 || strspn(tok, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:") != n)
+                        return false;
+                if (!bracketed && strpbrk(tok, "[]:"))
+                        return false;
+        }
+        return true;
+}
+
 int conf_set(struct conf *c, const char *section, const char *key, const char *value,
              const char *origin, char *err, size_t errsz) {
         const struct conf_key *k = conf_key_find(section, key);
@@ -308,6 +334,11 @@ int conf_set(struct conf *c, const char *section, const char *key, const char *v
         case CONF_ORIGINS:
                 if (!origins_valid(value))
                         return BAD("space-separated origins such as https://ops.example.com");
+                break;
+
+        case CONF_HOSTS:
+                if (!hosts_valid(value))
+                        return BAD("space-separated host names or addresses such as node7.example.com, without port");
                 break;
         }
 

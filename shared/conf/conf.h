@@ -40,6 +40,12 @@ struct conf {
                 char token[CONF_TOKEN_MAX];
                 char state_dir[PATH_MAX];
                 char worker_dir[PATH_MAX];
+                char allowed_hosts[CONF_ORIGINS_MAX];   /* space-separated, beside its own names */
+                char allowed_origins[CONF_ORIGINS_MAX]; /* space-separated, beside its own page */
+                unsigned max_connections;
+                unsigned max_connections_per_ip;
+                unsigned request_deadline; /* seconds for a whole request, headers and body */
+                unsigned worker_watchdog;  /* seconds without WATCHDOG=1 before a worker is unresponsive; 0 = off */
         } control;
 
         struct {

@@ -74,6 +74,8 @@ struct ws_server {
         lws_retry_bo_t retry;
         struct fd_watch *watches;
         lws_sorted_usec_list_t shutdown_timer;
+        lws_sorted_usec_list_t watchdog_timer;
+        uint64_t watchdog_usec;
         unsigned clients;
         unsigned holds;
         unsigned long long frames_sent;
@@ -629,6 +631,18 @@ static void on_signal(struct ws_server *s, int fd, void *data) {
         }
 }
 
+/* ---- the supervisor's watchdog ------------------------------------------ */
+
+/* Sent from the loop itself: a loop that is stopped or stuck stops sending,
+ * and the supervisor (controld, or systemd) finds out. Half the period, as
+ * sd_watchdog_enabled(3) advises. */
+static void watchdog_ping(lws_sorted_usec_list_t *sul) {
+        struct ws_server *s = lws_container_of(sul, struct ws_server, watchdog_timer);
+
+        (void) notify_send("WATCHDOG=1");
+        lws_sul_schedule(s->context, 0, &s->watchdog_timer, watchdog_ping, (lws_usec_t) s->watchdog_usec / 2);
+}
+
 /* ---- the protocol callback ---------------------------------------------- */
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
@@ -847,6 +861,8 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                 ws_server_free(s);
                 return log_error_errno(r, "Cannot set up signal handling: %m");
         }
+        if (notify_watchdog_usec(&s->watchdog_usec) > 0)
+                watchdog_ping(&s->watchdog_timer);
 
         *ret = s;
         return 0;
@@ -864,6 +880,7 @@ void ws_server_free(struct ws_server *s) {
                 return;
         if (s->context) {
                 lws_sul_cancel(&s->shutdown_timer);
+                lws_sul_cancel(&s->watchdog_timer);
                 lws_context_destroy(s->context);
         }
         /* lws closed every watched fd, the signalfd included, with the context. */

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import pid_alive, poll
+from support import pid_alive, poll
 
 JSON = {"Content-Type": "application/json"}
 WORKER_KEYS = {"telemetry": {"running", "pid", "ws_port", "interval"}, "livelogs": {"running", "pid", "ws_port"}}
@@ -194,6 +194,11 @@ BAD_BODIES = [
     ('{"command": "start_telemetry", "colour": "red"}', "unknown_field"),
     ('{"command": "stop_telemetry", "interval": 5}', "unknown_field"),
     ('{"command": "start_livelogs", "interval": 5}', "unknown_field"),
+    # Which of two values would count is a guess: refuse both.
+    ('{"command": "stop_telemetry", "command": "start_telemetry"}', "duplicate_field"),
+    ('{"command": "start_telemetry", "interval": 5, "interval": 600}', "duplicate_field"),
+    ('{"command": "bogus", "command": "start_telemetry"}', "duplicate_field"),
+    ('{"command": "start_telemetry", "x": 1, "y": 2, "x": 3}', "duplicate_field"),
 ]
 
 
@@ -205,6 +210,31 @@ def test_bad_body_is_400(cd, body, detail):
     assert set(r.json) == {"status", "detail", "message"}
     assert (r.json["status"], r.json["detail"]) == ("error", detail)
     assert len(r.json["message"]) > 10
+
+
+def raw_post(cd, body):
+    """POST /control with body as bytes; (status, raw answer bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", cd.port, timeout=20)
+    try:
+        conn.request("POST", "/control", body=body, headers=JSON)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("key", [b"\xff\xfe", b"caf\xc3", b"a" * 63 + "\u00e9".encode(), b"\xed\xa0\x80",
+                                 "\u00e9t\u00e9".encode() * 30])
+def test_invalid_utf8_is_never_echoed(cd, key):
+    status, data = raw_post(cd, b'{"command": "start_telemetry", "' + key + b'": 1}')
+    assert status == 400
+    # Valid UTF-8, valid JSON, whatever the client sent.
+    answer = json.loads(data.decode("utf-8"))
+    assert answer["detail"] == "unknown_field", answer
+    assert len(answer["message"]) < 200
+    status, data = raw_post(cd, b'{"command": "start_telemetry", "' + key + b'": 1, "' + key + b'": 2}')
+    assert (status, json.loads(data.decode("utf-8"))["detail"]) == (400, "duplicate_field")
+    assert cd.status()["telemetry"]["running"] is False
 
 
 def test_interval_bounds_accepted(cd):
@@ -295,7 +325,7 @@ def test_body_limit_chunked(cd):
 def test_huge_content_length_refused_before_body(cd):
     # Announce 1 GiB and send nothing: the answer must not wait for the body.
     with socket.create_connection(("127.0.0.1", cd.port), timeout=5) as s:
-        s.sendall(b"POST /control HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        s.sendall(b"POST /control HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 1073741824\r\n\r\n")
         data = b""
         while b"\r\n\r\n" not in data:
@@ -424,18 +454,22 @@ def test_keep_alive_connection(cd):
     assert answers[4][1]["status"] == "healthy"
 
 
-def test_connection_limit(cd):
-    """controld holds at most 512 connections; past that it stops accepting,
-    and the next client is served once others leave."""
+def test_connection_limit(controld):
+    """controld holds at most [control] max_connections; past that it stops
+    accepting, says so in its log, and the next client is served once others
+    leave."""
+    cd = controld
+    cd.start(env={"RESOLVIX_CONTROL_MAX_CONNECTIONS": "40"})
     held = []
     try:
-        for _ in range(512):
-            held.append(socket.create_connection(("127.0.0.1", cd.port), timeout=5))
+        for i in range(40):
+            held.append(socket.create_connection(("127.0.0.1", cd.port), timeout=5,
+                                                 source_address=(f"127.0.0.{2 + i % 4}", 0)))
         # Every held connection is served: the last one too.
-        held[-1].sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        held[-1].sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert held[-1].recv(4096).startswith(b"HTTP/1.1 200")
         extra = socket.create_connection(("127.0.0.1", cd.port), timeout=0.5)
-        extra.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        extra.sendall(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         with pytest.raises(socket.timeout):
             extra.recv(4096)
     finally:
@@ -444,3 +478,4 @@ def test_connection_limit(cd):
     extra.settimeout(5)
     with extra:
         assert extra.recv(4096).startswith(b"HTTP/1.1 200")
+    cd.wait_log("connection limit")

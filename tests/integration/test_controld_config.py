@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import binary, free_port, pid_alive
+from support import binary, free_port, pid_alive
 
 
 def run(cd, *args, env=None, timeout=10):

@@ -8,7 +8,7 @@ import signal
 import socket
 import time
 
-from conftest import poll
+from support import poll
 
 
 def accepts(port):
@@ -108,15 +108,17 @@ def test_watchdog_of_another_pid_is_not_ours(controld, notify_socket):
 
 def test_workers_get_private_notify_socket_and_clean_env(controld, notify_socket):
     controld.start(env={"NOTIFY_SOCKET": notify_socket.path, "WATCHDOG_USEC": "5000000",
-                        "LEAKY_SECRET": "do-not-pass", "LANG": "C.UTF-8"})
+                        "LEAKY_SECRET": "do-not-pass", "LANG": "C.UTF-8",
+                        "RESOLVIX_CONTROL_WORKER_WATCHDOG": "7"})
     notify_socket.messages_until("READY")
     pid = controld.control("start_telemetry").json["pid"]
     env = dict(kv.split("=", 1) for kv in
                open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if "=" in kv)
     assert env["NOTIFY_SOCKET"].startswith("@resolvix-controld/")
     assert env["NOTIFY_SOCKET"] != notify_socket.path
-    for leaked in ("LEAKY_SECRET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-        assert leaked not in env
+    assert "LEAKY_SECRET" not in env
+    # The watchdog a worker gets is controld's own for it, not systemd's for controld.
+    assert (env["WATCHDOG_USEC"], env["WATCHDOG_PID"]) == ("7000000", str(pid))
     assert env["LANG"] == "C.UTF-8"
     assert env["RESOLVIX_CONFIG"] == ""
     assert env["RESOLVIX_NODE_ID"] == "test-node"

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import pid_alive, poll, wait_port
+from support import pid_alive, poll, wait_port
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_start_timeout_is_503(cd, pool):
     # a client that gives up does no harm, and health says degraded.
     second = pool.submit(cd.control, "start_telemetry")
     with socket.create_connection(("127.0.0.1", cd.port)) as quitter:
-        quitter.sendall(b'POST /control HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+        quitter.sendall(b'POST /control HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
                         b'Content-Length: 30\r\n\r\n{"command": "start_telemetry"}')
         # Gone only once controld has parked it with the other two.
         poll(lambda: cd.log().count("Control: start_telemetry") == 3, 5, "three parked starts")

@@ -8,7 +8,8 @@ import threading
 
 import websockets
 
-from test_ctl_helpers import ctl
+from ctl_support import ctl
+from support import poll
 
 MESSAGE_MAX = 4 << 20
 REPLY_MAX = 64 << 20
@@ -67,7 +68,6 @@ def test_a_message_over_the_bound_closes_with_1009():
         assert r.returncode == 1, r
         assert r.stdout == ""
         assert f"telemetryd at 127.0.0.1:{srv.port} sent a message over 4 MiB; closing" in r.stderr
-        from conftest import poll
         poll(lambda: srv.closes, 5, "the server seeing the close")
         assert srv.closes == [1009]
     finally:

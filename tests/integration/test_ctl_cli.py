@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from conftest import free_port
-from test_ctl_helpers import NODE_ID, ctl, nodes  # noqa: F401 (a fixture)
+from ctl_support import NODE_ID, ctl
+from support import free_port
 
 COMMANDS = ["status", "start", "stop", "restart", "watch", "logs", "cpu", "memory", "processes", "disks", "network",
             "put", "get"]

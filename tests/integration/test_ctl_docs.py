@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, binary
-from test_ctl_helpers import ctl
+from ctl_support import ctl
+from support import ROOT, binary
 
 MAN = ROOT / "packaging" / "resolvixctl.1"
 COMPLETION = ROOT / "packaging" / "resolvixctl.bash-completion"

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from test_ctl_helpers import ctl
+from ctl_support import ctl
 
 SECTIONS = {"cpu": "cpu", "memory": "memory", "processes": "processes", "disks": "disk", "network": "network"}
 

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import binary, poll
-from test_ctl_helpers import NODE_ID, ctl, ctl_env, ctl_popen, nodes, read_lines  # noqa: F401 (a fixture)
+from ctl_support import NODE_ID, ctl, ctl_env, ctl_popen, read_lines
+from support import binary, poll
 
 
 @pytest.fixture

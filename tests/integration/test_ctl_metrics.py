@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from conftest import free_port
-from test_ctl_helpers import ctl, nodes  # noqa: F401 (a fixture)
+from ctl_support import ctl
+from support import free_port
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from conftest import binary
-from test_ctl_helpers import NODE_ID, ctl, ctl_env, ctl_popen, nodes, read_lines  # noqa: F401 (a fixture)
+from ctl_support import NODE_ID, ctl, ctl_env, ctl_popen, read_lines
+from support import binary
 
 LINE = re.compile(r"(\S+) (\S+) cpu ([\d.]+)% load ([\d.]+) mem ([\d.]+)% swap ([\d.]+)% disk_read ([\d.]+) "
                   r"disk_write ([\d.]+) MiB/s net_recv ([\d.]+) net_sent ([\d.]+) MiB/s conns (\d+) procs (\d+)")

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
-from test_ctl_helpers import NODE_ID, nodes  # noqa: F401 (a fixture)
+from ctl_support import NODE_ID
+from support import ROOT
 
 CLIENT = ROOT / "tests" / "integration" / "clients" / "dashboard-browser.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"

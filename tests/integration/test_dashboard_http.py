@@ -4,8 +4,7 @@ Content-Security-Policy on the page, and no token needed for the page
 itself while the API still asks for it."""
 import pytest
 
-from conftest import ROOT
-from test_ctl_helpers import nodes  # noqa: F401 (a fixture)
+from support import ROOT
 
 FILES = {
     "/": ("text/html; charset=utf-8", ROOT / "controld" / "dashboard" / "index.html"),

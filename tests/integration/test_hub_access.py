@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from test_hub_helpers import Hub
+from hub_support import Hub
 
 ADDR = "10.77.0.1"
 

@@ -5,7 +5,6 @@ import time
 
 import requests
 
-from test_hub_helpers import hub, hub_factory, pg_server  # noqa: F401  (fixtures)
 
 
 def stats(i):

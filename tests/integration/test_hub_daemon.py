@@ -9,8 +9,8 @@ import time
 
 import websockets
 
-from conftest import binary, poll
-from test_hub_helpers import Hub, sample
+from support import binary, poll
+from hub_support import Hub, sample
 
 
 def run(*args, env=None):

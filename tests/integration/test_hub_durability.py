@@ -5,8 +5,8 @@ import subprocess
 import threading
 import time
 
-from conftest import poll
-from test_hub_helpers import PostgreSQL, Hub, hub_factory, pg_server, sample  # noqa: F401  (fixtures)
+from support import poll
+from hub_support import Hub, PostgreSQL, sample
 
 NODES = 4
 BATCH = 50

@@ -7,7 +7,6 @@ import time
 import requests
 import websocket
 
-from test_hub_helpers import hub, hub_factory, pg_server  # noqa: F401  (fixtures)
 
 WOOD = "d29vZDoxMjM="  # base64("wood:123"), as the Flask server's README shows
 

@@ -7,9 +7,8 @@ import time
 
 import websockets
 
-from conftest import poll
-from test_hub_helpers import (ENROLL, hub, hub_factory, ndjson, pg_server, sample,  # noqa: F401  (fixtures)
-                              wait_status)
+from support import poll
+from hub_support import ENROLL, ndjson, sample, wait_status
 
 
 def test_enrol(hub):

@@ -4,13 +4,8 @@ import time
 
 import pytest
 
-from conftest import free_port
-from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd are fixtures)
-    load_seed_client,
-    run_concurrently,
-    start_ingest,
-    start_telemetryd,
-)
+from ingest_support import load_seed_client, run_concurrently
+from support import free_port
 
 seed = load_seed_client()
 

@@ -3,14 +3,8 @@ under state_dir), and the ingest port's start-up failures are named."""
 import signal
 import socket
 
-from conftest import binary, control, free_port, get_status, pid_alive, poll, start_controld, wait_port
-from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd are fixtures)
-    LOG_NAME,
-    OK,
-    expect,
-    start_ingest,
-    start_telemetryd,
-)
+from ingest_support import LOG_NAME, OK, expect
+from support import binary, control, free_port, get_status, pid_alive, poll, start_controld, wait_port
 
 PUTS = (b"put palm.cpu 0.5 1150864247\nput palm.cpu 2 1150864248\nput eardrum.cpu 3 1150864250\n"
         b"put palm.cpu 0.7 1150864247\nput third 0.1 -1\n")

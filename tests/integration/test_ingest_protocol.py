@@ -5,8 +5,7 @@ import resource
 import threading
 import time
 
-from conftest import poll
-from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd are fixtures)
+from ingest_support import (
     ERROR,
     OK,
     closed_by_server,
@@ -17,9 +16,8 @@ from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd
     rss_kib,
     readable,
     run_concurrently,
-    start_ingest,
-    start_telemetryd,
 )
+from support import poll
 
 # One session, in order: each request and the exact reply it gets.
 SESSION = [

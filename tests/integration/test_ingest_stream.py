@@ -3,13 +3,8 @@ every sample (metrics.custom) and in /metrics (resolvix_custom_metric)."""
 import asyncio
 import json
 
-from test_ingest_helpers import (  # noqa: F401  (start_ingest, start_telemetryd are fixtures)
-    OK,
-    PROM_SAMPLE,
-    start_ingest,
-    start_telemetryd,
-)
-from test_telemetry_helpers import connect, recv_sample
+from ingest_support import OK, PROM_SAMPLE
+from telemetry_support import connect, recv_sample
 
 
 def sample(ing):

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from conftest import binary, control, free_port, get_status as status, start_controld
-from test_livelogs_support import JOURNAL_NS, NODE_ID, append, connect, receive, run
+from livelogs_support import JOURNAL_NS, NODE_ID, append, connect, receive, run
+from support import binary, control, free_port, get_status as status, start_controld
 
 
 def controld(procs, tmp_path, log_file, wrap=()):

@@ -9,8 +9,17 @@ import struct
 
 import pytest
 
-from test_livelogs_support import (JOURNAL_NS, append, connect, journal_log, journalctl,  # noqa: F401
-                                   livelogd_exits_cleanly, receive, run, start, stderr_of)
+from livelogs_support import (
+    JOURNAL_NS,
+    append,
+    connect,
+    journal_log,
+    journalctl,
+    receive,
+    run,
+    start,
+    stderr_of,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a private mount namespace needs root")
 

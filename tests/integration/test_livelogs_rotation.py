@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from test_livelogs_support import append, connect, livelogd_exits_cleanly, run, start  # noqa: F401
+from livelogs_support import append, connect, run, start
 
 
 class Writer:

@@ -12,10 +12,21 @@ from pathlib import Path
 import pytest
 import websockets
 
-from conftest import ROOT
-from test_livelogs_support import (NodeCollector, RawClient, append, check_frame, connect,  # noqa: F401
-                                   livelogd_exits_cleanly, numbered, receive, run, start, started, stderr_of,
-                                   wait_until)
+from livelogs_support import (
+    NodeCollector,
+    RawClient,
+    append,
+    check_frame,
+    connect,
+    numbered,
+    receive,
+    run,
+    start,
+    started,
+    stderr_of,
+    wait_until,
+)
+from support import ROOT
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 decided at the handshake."""
 import asyncio
 
-from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixture)
+from telemetry_support import (
     connect,
     handshake_status,
     node,
@@ -10,7 +10,6 @@ from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixtu
     recv_json,
     recv_sample,
     split_frames,
-    start_telemetryd,
 )
 
 TOKEN = "s3cret-token"

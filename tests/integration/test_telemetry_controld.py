@@ -6,8 +6,8 @@ import socket
 
 import websockets
 
-from conftest import binary, control, free_port, get_status as status, start_controld
-from test_telemetry_helpers import NODE_ID, connect, recv_sample
+from support import binary, control, free_port, get_status as status, start_controld
+from telemetry_support import NODE_ID, connect, recv_sample
 
 
 def controld(procs, tmp_path, ws_port):

@@ -2,12 +2,7 @@
 import asyncio
 import json
 
-from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixture)
-    PROM_LINE,
-    connect,
-    recv_sample,
-    start_telemetryd,
-)
+from telemetry_support import PROM_LINE, connect, recv_sample
 
 
 def test_sample(start_telemetryd):

@@ -2,14 +2,13 @@
 import asyncio
 import subprocess
 
-from conftest import binary
-from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixture)
+from support import binary
+from telemetry_support import (
     RESOLVIX_SIGNAL_INTERVAL,
     connect,
     raw_client,
     read_frames,
     recv_sample,
-    start_telemetryd,
 )
 
 CLIENTS = 1000

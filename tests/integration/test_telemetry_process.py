@@ -4,13 +4,8 @@ import asyncio
 import socket
 import subprocess
 
-from conftest import binary, free_port
-from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixture)
-    RESOLVIX_SIGNAL_INTERVAL,
-    connect,
-    recv_sample,
-    start_telemetryd,
-)
+from support import binary, free_port
+from telemetry_support import RESOLVIX_SIGNAL_INTERVAL, connect, recv_sample
 
 
 def test_ready_status_names_address_port_and_interval(start_telemetryd):

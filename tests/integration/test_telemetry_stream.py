@@ -7,14 +7,13 @@ import time
 
 import websockets
 
-from conftest import free_port
-from test_telemetry_helpers import (  # noqa: F401  (start_telemetryd is a fixture)
+from support import free_port
+from telemetry_support import (
     NODE_ID,
     connect,
     node,
     recv_json,
     recv_sample,
-    start_telemetryd,
 )
 
 GIB = 1 << 30

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "packaging"
 CONF = PKG / "resolvix.conf"
 MAN_PAGES = [PKG / "resolvix-controld.8", PKG / "resolvix-hub.8", PKG / "resolvix.conf.5"]
-SECURITY_LIMIT = 2.5
+SECURITY_LIMIT = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,48 @@ def test_unit_security_exposure_offline(unit):
     assert m, p.stdout + p.stderr
     print(f"systemd-analyze security --offline=yes packaging/{unit}: {m.group(1)}")
     assert float(m.group(1)) <= SECURITY_LIMIT, p.stdout
+
+
+def unit_settings():
+    """[Service] assignments of the unit, the last one of each key winning."""
+    out, section = {}, None
+    for line in (PKG / "resolvix.service").read_text().splitlines():
+        if m := re.fullmatch(r"\[(\w+)\]", line.strip()):
+            section = m.group(1)
+        elif section == "Service" and (m := re.fullmatch(r"(\w+)=(.*)", line.strip())):
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def size_bytes(value):
+    m = re.fullmatch(r"(\d+)([KMG]?)", value)
+    assert m, f"not a size: {value!r}"
+    return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)]
+
+
+def test_unit_bounds_memory_tasks_and_files(controld):
+    """controld and its two workers are bounded as a whole (MemoryMax=,
+    TasksMax=), and every process may open what its configured clients need."""
+    unit = unit_settings()
+    for key in ("MemoryMax", "TasksMax", "LimitNOFILE"):
+        assert key in unit, f"resolvix.service sets no {key}="
+    conf = parse_dump(check(controld, "--config", str(CONF)))
+    clients = int(conf[("telemetry", "max_clients")]) + int(conf[("livelogs", "max_clients")])
+    ingest = int(conf[("telemetry", "ingest_max_clients")])
+    control = int(conf[("control", "max_connections")])
+    margin = 64  # listening sockets, signalfd, inotify, journal, /proc reads, the notify socket
+    nofile = int(unit["LimitNOFILE"])
+    assert nofile >= clients + ingest + control + margin, (nofile, clients, ingest, control)
+    # What the three may hold at the configured maxima (the unit's comment
+    # spells it out): the cap must leave room for it, and still be a cap.
+    kib, mib = 1 << 10, 1 << 20
+    budget = (3 * 6 * mib                                  # each process idle
+              + clients * (6 + 64) * kib                   # a stream client: worker + socket buffers
+              + ingest * (1 + 16) * kib                    # an ingest client: line + socket buffers
+              + int(conf[("telemetry", "ingest_max_metrics")]) * int(conf[("telemetry", "ingest_max_points")]) * 16
+              + control * (32 + 64) * kib)                 # a control connection: libmicrohttpd + body
+    memory = size_bytes(unit["MemoryMax"])
+    assert budget <= memory <= 2 * budget, (memory // mib, budget // mib)
+    # Three single-threaded processes, plus ExecReload's kill.
+    tasks = int(unit["TasksMax"])
+    assert 4 <= tasks <= 64, tasks

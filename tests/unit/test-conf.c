@@ -103,6 +103,13 @@ static const struct bad_case bad_cases[] = {
         { "[livelogs]\nlog_file = syslog\n", 2, "expected an absolute path or \"journal\"" },
         { "[telemetry]\nallowed_origins = example.com\n", 2, "expected space-separated origins" },
         { "[control]\ntoken = two words\n", 2, "expected printable characters without spaces" },
+        { "[control]\nallowed_hosts = http://node7\n", 2, "expected space-separated host names" },
+        { "[control]\nallowed_hosts = node7:8754\n", 2, "without port" },
+        { "[control]\nallowed_hosts = a/b\n", 2, "expected space-separated host names" },
+        { "[control]\nallowed_origins = node7\n", 2, "expected space-separated origins" },
+        { "[control]\nrequest_deadline = 0\n", 2, "expected a whole number 1..3600" },
+        { "[control]\nworker_watchdog = 3601\n", 2, "expected a whole number 0..3600" },
+        { "[control]\nmax_connections_per_ip = 0\n", 2, "expected a whole number 1..16384" },
         { "interval = 5\n", 1, "outside of any section" },
         { "[telemetry\n", 1, "syntax error" },
         { "[telemetry]\njust a line\n", 2, "syntax error" },
@@ -264,6 +271,26 @@ Test(conf, ingest_bounds) {
                                      cases[i].key);
                 }
         }
+}
+
+Test(conf, control_access_keys) {
+        struct conf c;
+        char err[256] = "";
+
+        conf_defaults(&c);
+        cr_assert_str_eq(c.control.allowed_hosts, "");
+        cr_assert_str_eq(c.control.allowed_origins, "");
+        cr_assert_eq(c.control.max_connections, 512);
+        cr_assert_eq(c.control.max_connections_per_ip, 64);
+        cr_assert_eq(c.control.request_deadline, 10);
+        cr_assert_eq(c.control.worker_watchdog, 10);
+        cr_assert_eq(conf_set(&c, "control", "allowed_hosts", "node7.example.com 192.0.2.7 [2001:db8::7]", "test",
+                              err, sizeof err), 0, "%s", err);
+        cr_assert_str_eq(c.control.allowed_hosts, "node7.example.com 192.0.2.7 [2001:db8::7]");
+        cr_assert_eq(conf_set(&c, "control", "worker_watchdog", "0", "test", err, sizeof err), 0, "%s", err);
+        cr_assert_lt(conf_set(&c, "control", "allowed_hosts", "2001:db8::7", "test", err, sizeof err), 0);
+        cr_assert_lt(conf_set(&c, "control", "allowed_hosts", "[2001:db8::7", "test", err, sizeof err), 0);
+        cr_assert_str_eq(c.control.allowed_hosts, "node7.example.com 192.0.2.7 [2001:db8::7]");
 }
 
 Test(conf, loopback_detection) {

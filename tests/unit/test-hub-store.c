@@ -231,7 +231,10 @@ static int add_v(struct env *e, struct store_batch *b, const char *node, const c
                 .values = e->vals->v,
                 .n_values = e->vals->n,
         };
-        return store_batch_add(b, &x);
+        int r = store_batch_add(b, &x);
+        if (r < 0 && getenv("HS_DEBUG"))
+                fprintf(stderr, "add: %s\n", strerror(-r));
+        return r;
 }
 
 static int add(struct env *e, struct store_batch *b, const char *node, const char *stream, int64_t seq, int64_t ts) {
@@ -581,6 +584,11 @@ BOTH(batch_all_or_nothing) {
         cr_assert_eq(res.acked, 5);
         cr_assert_eq(res.duplicates, 0);
         cr_assert_eq(count_samples(e, "n"), 5);
+        /* The commit saw the node now. */
+        struct store_node n;
+        cr_assert_eq(store_node_get(e->s, "n", &n), 0);
+        cr_assert_gt(n.last_seen, T0 + 365 * MS_PER_DAY);
+        cr_assert_eq(n.first_seen, T0);
 
         /* Bad fields are refused the same way. */
         struct store_sample bad = { .node_id = "n", .stream = "s", .seq = 1, .ts = -1, .json = "{}", .json_len = 2 };

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "worker.h"
+#include "supervision.h"
 
 struct row {
         enum worker_state state;
@@ -23,7 +23,9 @@ static const struct row table[] = {
         { S(STOPPED),  E(START),   { 0 },                        S(STARTING),  A(SPAWN),         0,  0,  0,  0 },
         { S(STOPPED),  E(STOP),    { 0 },                        S(STOPPED),   A(NONE),          0,  0,  1,  0 },
         { S(STOPPED),  E(EXIT),    { 0 },                        S(STOPPED),   A(NONE),          0,  0,  0,  0 },
-        { S(STARTING), E(READY),   { .operator_waiting = true }, S(RUNNING),   A(CANCEL_TIMER),  1,  0,  0,  0 },
+        { S(STARTING), E(READY),   { .operator_waiting = true }, S(RUNNING),   A(WATCH),         1,  0,  0,  0 },
+        /* pings before READY=1 change nothing: the readiness timer runs on */
+        { S(STARTING), E(PING),    { 0 },                        S(STARTING),  A(NONE),          0,  0,  0,  0 },
         /* exits before ready: an operator waiting gets the error, no retry */
         { S(STARTING), E(EXIT),    { .operator_waiting = true, .recent_crashes = 1 },
                                                                  S(FAILED),    A(NONE),          0,  1,  0,  0 },
@@ -41,6 +43,16 @@ static const struct row table[] = {
         { S(RUNNING),  E(STOP),    { 0 },                        S(STOPPING),  A(TERMINATE),     0,  0,  0,  0 },
         { S(RUNNING),  E(READY),   { 0 },                        S(RUNNING),   A(NONE),          0,  0,  0,  0 },
         { S(RUNNING),  E(START),   { 0 },                        S(RUNNING),   A(NONE),          0,  0,  0,  0 },
+        /* watchdog: each ping re-arms; a silent period makes it unresponsive, a second one kills it */
+        { S(RUNNING),  E(PING),    { 0 },                        S(RUNNING),   A(WATCH),         0,  0,  0,  0 },
+        { S(RUNNING),  E(TIMEOUT), { 0 },                        S(UNRESPONSIVE), A(WATCH),      0,  0,  0,  0 },
+        { S(UNRESPONSIVE), E(PING), { 0 },                       S(RUNNING),   A(WATCH),         0,  0,  0,  0 },
+        { S(UNRESPONSIVE), E(TIMEOUT), { 0 },                    S(UNRESPONSIVE), A(KILL),       0,  0,  0,  0 },
+        { S(UNRESPONSIVE), E(EXIT), { .recent_crashes = 1 },     S(BACKOFF),   A(SCHEDULE),      0,  0,  0,  1 },
+        { S(UNRESPONSIVE), E(EXIT), { .recent_crashes = 6 },     S(FAILED),    A(NONE),          0,  0,  0,  1 },
+        { S(UNRESPONSIVE), E(STOP), { 0 },                       S(STOPPING),  A(TERMINATE),     0,  0,  0,  0 },
+        { S(UNRESPONSIVE), E(START), { .operator_waiting = true }, S(UNRESPONSIVE), A(NONE),     0,  0,  0,  0 },
+        { S(STOPPING), E(PING),    { 0 },                        S(STOPPING),  A(NONE),          0,  0,  0,  0 },
         { S(STOPPING), E(EXIT),    { 0 },                        S(STOPPED),   A(CANCEL_TIMER),  0,  0,  1,  0 },
         { S(STOPPING), E(EXIT),    { .restart_after_stop = true }, S(STARTING), A(SPAWN),        0,  0,  1,  0 },
         { S(STOPPING), E(TIMEOUT), { 0 },                        S(STOPPING),  A(KILL),          0,  0,  0,  0 },
@@ -97,4 +109,6 @@ Test(supervision, names) {
         cr_expect_str_eq(worker_state_to_string(WORKER_FAILED), "failed");
         cr_expect_str_eq(worker_state_to_string(_WORKER_STATE_MAX), "invalid");
         cr_expect_str_eq(worker_event_to_string(WORKER_EV_READY), "ready");
+        cr_expect_str_eq(worker_state_to_string(WORKER_UNRESPONSIVE), "unresponsive");
+        cr_expect_str_eq(worker_event_to_string(WORKER_EV_PING), "ping");
 }

@@ -8,6 +8,8 @@
  *   ready-delay-ms=N        send READY=1 only N ms after listening
  *   crash-after-ms=N        abort() N ms after becoming ready
  *   ignore-term             ignore SIGTERM (controld must SIGKILL it)
+ *   hang-after-ms=N         N ms after becoming ready, block the loop for
+ *                           good (no more WATCHDOG=1: controld must notice)
  * GET /state answers {"role":..., "pid":..., "interval":...} so tests can see
  * what the worker was told, e.g. a new interval delivered by signal. */
 #include <libgen.h>
@@ -28,13 +30,14 @@ struct behaviour {
         bool no_ready;
         unsigned crash_after_ms;
         unsigned ready_delay_ms;
+        unsigned hang_after_ms;
         bool ignore_term;
 };
 
 static unsigned interval;
 static const char *role;
 static struct conf conf;
-static lws_sorted_usec_list_t crash_timer, ready_timer;
+static lws_sorted_usec_list_t crash_timer, ready_timer, hang_timer;
 
 static void read_behaviour(const char *argv0, struct behaviour *b) {
         char path[PATH_MAX], dir[PATH_MAX], buf[1024];
@@ -51,6 +54,8 @@ static void read_behaviour(const char *argv0, struct behaviour *b) {
                 if (sscanf(l, "crash-after-ms=%u", &b->crash_after_ms) == 1)
                         continue;
                 if (sscanf(l, "ready-delay-ms=%u", &b->ready_delay_ms) == 1)
+                        continue;
+                if (sscanf(l, "hang-after-ms=%u", &b->hang_after_ms) == 1)
                         continue;
                 if (streq(l, "no-ready"))
                         b->no_ready = true;
@@ -87,6 +92,14 @@ static void on_signal(struct ws_server *s, const struct signalfd_siginfo *si) {
 static void crash(lws_sorted_usec_list_t *sul) {
         log_error("test worker: crashing as asked");
         abort();
+}
+
+static void hang(lws_sorted_usec_list_t *sul) {
+        log_error("test worker: hanging as asked");
+        /* Every signal but SIGKILL is blocked or read from a signalfd: this
+         * never returns. */
+        for (;;)
+                pause();
 }
 
 static void report_ready(lws_sorted_usec_list_t *sul) {
@@ -153,6 +166,9 @@ int main(int argc, char **argv) {
         if (b.crash_after_ms > 0)
                 lws_sul_schedule(ws_server_context(s), 0, &crash_timer, crash,
                                  (lws_usec_t) b.crash_after_ms * LWS_US_PER_MS);
+        if (b.hang_after_ms > 0)
+                lws_sul_schedule(ws_server_context(s), 0, &hang_timer, hang,
+                                 (lws_usec_t) b.hang_after_ms * LWS_US_PER_MS);
         r = ws_server_run(s);
         ws_server_free(s);
         return r < 0 ? 1 : 0;

@@ -7,9 +7,7 @@ import os
 import subprocess
 import threading
 
-import pytest
-
-from conftest import MEMORY_ERROR, binary, free_port, poll, start_controld
+from support import MEMORY_ERROR, binary, free_port, poll, start_controld
 
 NODE_ID = "ctl-test-node"
 
@@ -90,20 +88,6 @@ class Node:
             finally:
                 conn.close()
         poll(seen, timeout, f"{text!r} in livelogd's tail")
-
-
-@pytest.fixture
-def nodes(procs, tmp_path):
-    """nodes(**kw) starts a Node; each is stopped and its log checked at the end."""
-    made = []
-
-    def make(**kw):
-        made.append(Node(procs, tmp_path, **kw))
-        return made[-1]
-
-    yield make
-    for n in made:
-        n.close()
 
 
 def ctl_env(extra=None):

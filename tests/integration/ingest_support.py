@@ -1,5 +1,6 @@
 """What the custom-metrics (ingest port) tests share: a telemetryd with its
-ingest port on, raw TCP sessions, the Python protocol client.
+ingest port on (started by the start_ingest fixture in conftest.py), raw TCP
+sessions, the protocol's Python client.
 
 No tests here; the test_ingest_*.py files import from this module."""
 import importlib.util
@@ -8,11 +9,6 @@ import select
 import socket
 import threading
 from pathlib import Path
-
-import pytest
-
-from conftest import free_port
-from test_telemetry_helpers import start_telemetryd  # noqa: F401  (a fixture the one below uses)
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 OK = b"ok\n\n"
@@ -140,20 +136,3 @@ def run_concurrently(fn, n):
     for t in threads:
         t.join()
     return errors
-
-
-@pytest.fixture
-def start_ingest(start_telemetryd, tmp_path):
-    """start_ingest(max_line=..., state_dir=..., ...) -> a ready Ingest.
-    Keyword arguments named after [telemetry] ingest_* keys set them."""
-
-    def start(*args, state_dir=None, ingest_port=None, interval=1, env=None, **bounds):
-        port = ingest_port or free_port()
-        state = Path(state_dir or tmp_path / "state")
-        full = {"RESOLVIX_TELEMETRY_INGEST_PORT": str(port), "RESOLVIX_CONTROL_STATE_DIR": str(state)}
-        for key, value in bounds.items():
-            full[f"RESOLVIX_TELEMETRY_INGEST_{key.upper()}"] = str(value)
-        full.update(env or {})
-        return Ingest(start_telemetryd(*args, interval=interval, env=full), port, state)
-
-    return start

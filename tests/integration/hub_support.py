@@ -1,8 +1,7 @@
-"""What the resolvix-hub tests share: a real hub on loopback with a database of
-its own (SQLite, or PostgreSQL started by tests/pg-server.sh), and the clients
-its users run.
-
-No tests here; the test_hub_*.py files import from this module."""
+"""What the resolvix-hub tests build on: a real hub on loopback with a
+database of its own (SQLite, or PostgreSQL started by tests/pg-server.sh),
+and the samples its nodes push. The fixtures (hub, hub_factory, pg_server)
+are in conftest.py."""
 import gzip as gz
 import http.client
 import json
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MEMORY_ERROR, NotifySocket, Response, binary, drain, free_port, merged_env, poll
+from support import MEMORY_ERROR, NotifySocket, Response, binary, drain, free_port, merged_env, poll
 
 TESTS = Path(__file__).resolve().parents[1]
 ENROLL = "enroll-secret"
@@ -97,13 +96,6 @@ class PostgreSQL:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    server = PostgreSQL()
-    yield server
-    server.cleanup()
 
 
 class Hub:
@@ -210,37 +202,6 @@ class Hub:
         """Every raw point of a node, as (t, v)."""
         answer = self.query(node=node_id, metric=metric, start=start, end=time.time() + 700)
         return [tuple(p) for s in answer["series"] for p in s["points"]]
-
-
-@pytest.fixture(params=BACKENDS)
-def hub_factory(request, procs, tmp_path):
-    """Make Hub objects (not started) on the parametrized back end."""
-    made = []
-
-    def make(sub="a"):
-        d = tmp_path / sub
-        d.mkdir(exist_ok=True)
-        if request.param == "postgresql":
-            pg = request.getfixturevalue("pg_server")
-            h = Hub(procs, d, pg.new_database())
-        else:
-            h = Hub(procs, d)
-        h.backend = request.param
-        made.append(h)
-        return h
-
-    yield make
-    procs.stop_all()
-    for h in made:
-        h.check_logs()
-
-
-@pytest.fixture
-def hub(hub_factory):
-    """A started hub on each back end in turn."""
-    h = hub_factory()
-    h.start()
-    return h
 
 
 def wait_status(fn, want, timeout=10.0, what="status"):

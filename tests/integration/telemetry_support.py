@@ -1,4 +1,5 @@
-"""What the telemetryd tests share: start the real worker, talk to it.
+"""What the telemetryd tests share: the running worker (started by the
+start_telemetryd fixture in conftest.py) and the clients that talk to it.
 
 No tests here; the test_telemetry_*.py files import from this module."""
 import asyncio
@@ -14,10 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 import websockets
-
-from conftest import binary, free_port
 
 TESTS = Path(__file__).resolve().parents[1]
 CLIENTS = Path(__file__).resolve().parent / "clients"
@@ -84,41 +82,6 @@ class Telemetryd:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=timeout)
         return self.proc.returncode, self.log()
-
-
-@pytest.fixture
-def start_telemetryd(procs, notify_socket, tmp_path):
-    """start_telemetryd(*args, env=...) -> a ready Telemetryd on a free port."""
-    count = 0
-
-    def start(*args, env=None, interval=1, port=None):
-        nonlocal count
-        count += 1
-        # A file, not a pipe: nobody reads a pipe during the test, and a
-        # full one would stop the worker at its next log line.
-        log_path = tmp_path / f"telemetryd-{count}.log"
-        port = port or free_port()
-        full_env = {
-            "NOTIFY_SOCKET": notify_socket.path,
-            "RESOLVIX_NODE_ID": NODE_ID,
-            "RESOLVIX_TELEMETRY_LISTEN": "127.0.0.1",
-            # Off unless a test turns it on: the default port is shared
-            # with whoever else runs tests, and so would its state be.
-            "RESOLVIX_TELEMETRY_INGEST_PORT": "0",
-        }
-        full_env.update(env or {})
-        with open(log_path, "wb") as log:
-            p = procs.start(
-                [binary("telemetryd/telemetryd"), "--port", str(port), "--interval", str(interval), *args],
-                env=full_env,
-                stdout=log,
-                stderr=log,
-            )
-        pid, fields = notify_socket.wait_for("READY", timeout=10)
-        assert pid == p.pid
-        return Telemetryd(p, port, fields, log_path)
-
-    return start
 
 
 async def recv_sample(ws, timeout=5):
