@@ -1,6 +1,7 @@
 """Who may ask what, seen from a peer that is not on loopback: the hub and
 its client run in a network namespace of the test's own whose interface also
 holds 10.77.0.1, the client connecting from that address to it."""
+import os
 import shutil
 import signal
 import subprocess
@@ -8,6 +9,7 @@ import subprocess
 import pytest
 
 from hub_support import Hub
+from support import poll
 
 ADDR = "10.77.0.1"
 
@@ -19,6 +21,10 @@ def netns(procs):
     holder = subprocess.Popen(["unshare", "--net", "sleep", "600"])
     ns = f"/proc/{holder.pid}/ns/net"
     try:
+        # Until unshare has run, the holder is still in this namespace: the
+        # address must not land on this machine's own loopback.
+        own = os.readlink("/proc/self/ns/net")
+        poll(lambda: holder.poll() is None and os.readlink(ns) != own, 10, "a network namespace of its own")
         out = subprocess.run(["nsenter", f"--net={ns}", "sh", "-ec",
                               f"ip link set lo up; ip addr add {ADDR}/24 dev lo"],
                              capture_output=True, text=True, timeout=30)
