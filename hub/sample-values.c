@@ -129,7 +129,8 @@ static void walk_value(struct walk *w, const cJSON *j, unsigned depth) {
         walk_children(w, j, depth + 1);
 }
 
-/* A seed-001 record: the three figures its reports carry, under the names
+/* A record of the collection server's client API (docs/fleet.md, "Flask
+ * system-monitor API"): the three figures its reports carry, under the names
  * the report uses ("cpu", "mem", "storage"); its clients post "cpu_load". */
 static void walk_client_record(struct walk *w, const cJSON *j) {
         static const struct {

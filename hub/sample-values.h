@@ -13,10 +13,12 @@
  * Which object is flattened:
  *   - a resolvix sample (it has an object "metrics"): that object, so
  *     metrics.cpu.load_avg_1min is "cpu.load_avg_1min";
- *   - a seed-002 send_stats body (an object "stats"): that object, so
+ *   - a send_stats body of the system-monitor agent protocol (docs/fleet.md,
+ *     "System Monitor protocol"; an object "stats"): that object, so
  *     "cpu.percent_used", "disks.sda1.used", "network.eth0.bytes_recv";
- *   - otherwise a seed-001 record: its numbers "cpu" (or "cpu_load"), "mem"
- *     and "storage".
+ *   - otherwise a record of the collection server's client API
+ *     (docs/fleet.md, "Flask system-monitor API"): its numbers "cpu" (or
+ *     "cpu_load"), "mem" and "storage".
  * Naming: object keys joined by '.'; a '.' or '\' inside a key is escaped
  * with '\' ("disk.disk_usage./srv/a\.b.usage_percent"), so per-mount and
  * per-interface objects keep their own names; an array of numbers is named

@@ -79,8 +79,8 @@ int store_size_bytes(struct store *s, uint64_t *ret);
 
 enum store_node_kind {
         STORE_NODE_RESOLVIX,       /* "resolvix": pushd */
-        STORE_NODE_CLIENT,         /* "client": a seed-001 client */
-        STORE_NODE_SYSTEM_MONITOR, /* "system-monitor": a seed-002 agent */
+        STORE_NODE_CLIENT,         /* "client": a client of the collection server's client API */
+        STORE_NODE_SYSTEM_MONITOR, /* "system-monitor": a system-monitor agent (docs/fleet.md) */
         _STORE_NODE_KIND_MAX,
 };
 
@@ -127,7 +127,7 @@ int store_node_delete(struct store *s, const char *node_id);
 
 int store_node_count(struct store *s, uint64_t *ret);
 
-/* ---- seed-001 client registrations -------------------------------------- */
+/* ---- client registrations (docs/fleet.md, "Flask system-monitor API") -- */
 
 /* The stored crypt(5) hash for username, into hash (at least
  * STORE_PASSWORD_HASH_MAX + 1 bytes). -ENOENT when not registered. */
