@@ -48,18 +48,16 @@ int respond_pyjson(struct ws_http_response *r, int status, const cJSON *j) {
         return respond_raw(r, status, "application/json", s, len);
 }
 
+/* The body every resolvix server gives its errors (ws_http_error), with a
+ * message that may quote what the client sent. */
 int respond_error(struct ws_http_response *r, int status, const char *detail, const char *fmt, ...) {
-        _cleanup_json_ cJSON *j = cJSON_CreateObject();
         char message[512];
         va_list ap;
 
         va_start(ap, fmt);
         vsnprintf(message, sizeof message, fmt, ap);
         va_end(ap);
-        if (!j || !cJSON_AddStringToObject(j, "status", "error") || !cJSON_AddStringToObject(j, "detail", detail) ||
-            !cJSON_AddStringToObject(j, "message", message))
-                return -ENOMEM;
-        return respond_json(r, status, j);
+        return ws_http_error(r, status, detail, message);
 }
 
 int respond_flask_error(struct ws_http_response *r, int status, const char *error) {
