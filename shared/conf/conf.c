@@ -17,6 +17,7 @@
 #include "errors.h"
 #include "log.h"
 #include "macro.h"
+#include "net.h"
 
 enum conf_type {
         CONF_STRING,  /* free text without control characters */
@@ -29,6 +30,8 @@ enum conf_type {
         CONF_LOGFILE, /* absolute path or "journal" */
         CONF_ORIGINS, /* space-separated scheme://host[:port] */
         CONF_HOSTS,   /* space-separated host names or addresses, no port */
+        CONF_SIZE,    /* bytes, with an optional K, M or G (KiB, MiB, GiB) suffix */
+        CONF_CIDRS,   /* space-separated addresses or address/prefix ranges */
 };
 
 struct conf_key {
@@ -86,6 +89,19 @@ static const struct conf_key conf_keys[] = {
         { "livelogs", "allowed_origins", CONF_ORIGINS, F(livelogs.stream.allowed_origins), 0, 0, "", NULL },
         { "livelogs", "max_clients", CONF_UINT, F(livelogs.stream.max_clients), 1, 100000, "1024", NULL },
         { "livelogs", "ping_interval", CONF_UINT, F(livelogs.stream.ping_interval), 1, 3600, "30", NULL },
+
+        { "hub", "listen", CONF_ADDRESS, F(hub.stream.listen), 0, 0, "0.0.0.0", NULL },
+        { "hub", "port", CONF_PORT, F(hub.stream.port), 1, 65535, "8757", NULL },
+        { "hub", "database", CONF_STRING, F(hub.database), 0, 0, "", NULL },
+        { "hub", "token", CONF_TOKEN, F(hub.stream.token), 0, 0, "", NULL },
+        { "hub", "enroll_token", CONF_TOKEN, F(hub.enroll_token), 0, 0, "", NULL },
+        { "hub", "retention_days", CONF_UINT, F(hub.retention_days), 1, 36500, "14", NULL },
+        { "hub", "rollup_retention_days", CONF_UINT, F(hub.rollup_retention_days), 1, 36500, "730", NULL },
+        { "hub", "agent_allow", CONF_CIDRS, F(hub.agent_allow), 0, 0, "127.0.0.1/8 ::1", NULL },
+        { "hub", "max_nodes", CONF_UINT, F(hub.max_nodes), 1, 10000000, "100000", NULL },
+        { "hub", "max_body", CONF_SIZE, F(hub.max_body), 1024, 1073741824, "8 MiB", NULL },
+        { "hub", "max_clients", CONF_UINT, F(hub.stream.max_clients), 1, 1000000, "16384", NULL },
+        { "hub", "ping_interval", CONF_UINT, F(hub.stream.ping_interval), 1, 3600, "30", NULL },
 };
 
 #undef F
@@ -141,6 +157,42 @@ static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out) 
         return 0;
 }
 
+/* "8388608", "8M", "8 MiB", "512 KiB". */
+static int parse_size(const char *v, unsigned min, unsigned max, unsigned *out) {
+        static const struct {
+                const char *suffix[3];
+                unsigned shift;
+        } units[] = {
+                { { "", "B", NULL }, 0 },
+                { { "K", "KiB", "KB" }, 10 },
+                { { "M", "MiB", "MB" }, 20 },
+                { { "G", "GiB", "GB" }, 30 },
+        };
+        char *end;
+        unsigned long long n;
+
+        if (!isdigit((unsigned char) v[0]))
+                return -EINVAL;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (errno != 0)
+                return -ERANGE;
+        while (*end == ' ')
+                end++;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                for (size_t j = 0; j < ELEMENTSOF(units[i].suffix) && units[i].suffix[j]; j++)
+                        if (strcasecmp(end, units[i].suffix[j]) == 0) {
+                                if (n > (ULLONG_MAX >> units[i].shift))
+                                        return -ERANGE;
+                                n <<= units[i].shift;
+                                if (n < min || n > max)
+                                        return -ERANGE;
+                                *out = (unsigned) n;
+                                return 0;
+                        }
+        return -EINVAL;
+}
+
 static bool all_chars(const char *v, int (*ok)(int)) {
         for (const char *p = v; *p; p++)
                 if (!ok((unsigned char) *p))
@@ -191,7 +243,7 @@ int conf_set(struct conf *c, const char *section, const char *key, const char *v
 
         if (!k) {
                 if (!section_known(section))
-                        return fail_with(err, errsz, "%s: unknown section [%s] (expected node, control, telemetry or livelogs)",
+                        return fail_with(err, errsz, "%s: unknown section [%s] (expected node, control, telemetry, livelogs or hub)",
                                     origin, section);
                 return fail_with(err, errsz, "%s: unknown key '%s' in section [%s]", origin, key, section);
         }
@@ -223,6 +275,27 @@ int conf_set(struct conf *c, const char *section, const char *key, const char *v
                 }
                 *(unsigned *) field = u;
                 return 0;
+        }
+
+        case CONF_SIZE: {
+                char what[96];
+
+                if (parse_size(value, k->min, k->max, &u) < 0) {
+                        snprintf(what, sizeof what, "a size from %u to %u bytes, with an optional K, M or G suffix",
+                                 k->min, k->max);
+                        return BAD(what);
+                }
+                *(unsigned *) field = u;
+                return 0;
+        }
+
+        case CONF_CIDRS: {
+                struct cidr list[64];
+                size_t n;
+
+                if (!all_chars(value, is_text) || cidr_list_parse(value, list, ELEMENTSOF(list), &n) < 0)
+                        return BAD("space-separated addresses or ranges such as 127.0.0.1/8 ::1 (at most 64)");
+                break;
         }
 
         case CONF_ADDRESS: {
@@ -485,6 +558,7 @@ int conf_get(const struct conf *c, const char *section, const char *key, char *b
                 snprintf(buf, bufsz, "%u", (unsigned) *(const uint16_t *) field);
                 break;
         case CONF_UINT:
+        case CONF_SIZE:
                 snprintf(buf, bufsz, "%u", *(const unsigned *) field);
                 break;
         default:
@@ -520,7 +594,7 @@ void conf_dump(const struct conf *c, FILE *f) {
         for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
                 const struct conf_key *k = &conf_keys[i];
                 char value[PATH_MAX];
-                bool secret = streq(k->key, "token");
+                bool secret = streq(k->key, "token") || streq(k->key, "enroll_token");
 
                 if (!section || !streq(section, k->section)) {
                         section = k->section;

@@ -66,6 +66,17 @@ struct conf {
                 char log_file[PATH_MAX];
                 unsigned backlog;
         } livelogs;
+
+        struct {
+                struct conf_stream stream; /* stream.token: the query token; max_clients bounds WebSocket clients */
+                char database[PATH_MAX];   /* "" = SQLite under [control] state_dir; postgresql://... */
+                char enroll_token[CONF_TOKEN_MAX];
+                unsigned retention_days;
+                unsigned rollup_retention_days;
+                char agent_allow[CONF_ORIGINS_MAX]; /* space-separated CIDRs */
+                unsigned max_nodes;
+                unsigned max_body; /* bytes */
+        } hub;
 };
 
 #define CONF_DEFAULT_PATH RESOLVIX_SYSCONFDIR "/resolvix.conf"

@@ -158,6 +158,9 @@ const struct meminfo_key meminfo_keys[] = {
         { "Shmem", offsetof(struct meminfo, shmem) },
         { "SwapTotal", offsetof(struct meminfo, swap_total) },
         { "SwapFree", offsetof(struct meminfo, swap_free) },
+        { "Active", offsetof(struct meminfo, active) },
+        { "Inactive", offsetof(struct meminfo, inactive) },
+        { "Slab", offsetof(struct meminfo, slab) },
 };
 const size_t meminfo_keys_count = ELEMENTSOF(meminfo_keys);
 

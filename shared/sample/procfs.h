@@ -39,6 +39,7 @@ int procfs_stat_next_cpu(const char **cursor, struct stat_cpu *ret);
 struct meminfo {
         uint64_t total, free, available, buffers, cached, sreclaimable, shmem;
         uint64_t swap_total, swap_free;
+        uint64_t active, inactive, slab;
         bool has_available; /* false: kernel < 3.14, available is estimated */
 };
 

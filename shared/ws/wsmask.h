@@ -16,8 +16,8 @@
  * headers. So the bytes it reads from a client are looked at on their way
  * in: this file defines recv(), which lws calls for every plain socket and
  * which the executable's definition takes over from libc's for it (the
- * ordinary symbol interposition; only telemetryd and livelogd link this
- * file). For a socket the server has not accepted it is libc's recv() and
+ * ordinary symbol interposition; only the programs built on wsserver.c,
+ * resolvix-hub among them, link this file). For a socket the server has not accepted it is libc's recv() and
  * nothing more. For an accepted one, a scanner follows the byte stream
  * (HTTP requests to their blank line, then frame headers and payload
  * lengths) and, once the connection is a WebSocket, cuts the data short of

@@ -32,6 +32,9 @@
  * answer would sit in kernel memory, which peers that never read could
  * pile up. The rest of the answer waits where it already is (the ring). */
 #define STREAM_SNDBUF (64 * 1024)
+/* A body over max_body is read and dropped up to this much more, so that
+ * the peer is still reading when its 413 comes; beyond it, it is cut off. */
+#define BODY_DRAIN_MAX (16u << 20)
 
 enum conn_kind {
         CONN_HTTP,
@@ -59,7 +62,18 @@ struct conn {
         unsigned n_replies;
         struct ws_http_response http;
         size_t http_sent;
+        bool headers_sent;
+        bool written;   /* all of the answer is out; the connection ends */
         bool streaming; /* http is streamed and http_done() is owed */
+        /* The request: its body so far (ops->request), and its answer's fate. */
+        const char *method;
+        char *path;
+        char *body;
+        size_t body_len, body_cap, body_dropped;
+        uint64_t deadline;  /* lws_now_usecs() by which the body must be in */
+        bool awaiting_body; /* dispatched at BODY_COMPLETION, not before */
+        bool pending;       /* answered later, by ws_http_respond() */
+        bool close_after;   /* the connection ends with this answer */
         char peer[INET6_ADDRSTRLEN];
         max_align_t user[];
 };
@@ -77,6 +91,7 @@ struct ws_server {
         lws_sorted_usec_list_t watchdog_timer;
         uint64_t watchdog_usec;
         unsigned clients;
+        unsigned holds;
         unsigned long long frames_sent;
         bool stopping;
         bool done;
@@ -111,6 +126,19 @@ bool ws_server_stopping(const struct ws_server *s) {
 
 unsigned long long ws_server_frames_sent(const struct ws_server *s) {
         return s->frames_sent;
+}
+
+void ws_server_hold(struct ws_server *s) {
+        s->holds++;
+}
+
+void ws_server_release(struct ws_server *s) {
+        if (s->holds > 0)
+                s->holds--;
+        if (s->stopping && s->clients == 0 && s->holds == 0) {
+                s->done = true;
+                lws_cancel_service(s->context);
+        }
 }
 
 /* ---- handshake checks --------------------------------------------------- */
@@ -290,15 +318,6 @@ static int send_queued_reply(struct lws *wsi, struct conn *c) {
         return r;
 }
 
-static void conn_free(struct conn *c) {
-        while (c->n_replies > 0)
-                free(c->replies[--c->n_replies]);
-        free(c->rx);
-        c->rx = NULL;
-        free(c->http.body);
-        c->http.body = NULL;
-}
-
 /* ---- inbound messages --------------------------------------------------- */
 
 static int too_large(struct ws_server *s, struct lws *wsi, struct conn *c) {
@@ -368,36 +387,256 @@ static void http_stream_done(struct ws_server *s, struct lws *wsi, struct conn *
                 s->ops->http_done(s, wsi, conn_user(c));
 }
 
-/* What the worker answers, or the error that stands for it. */
-static int http_answer(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
-        struct ws_http_response *r = &c->http;
-        _cleanup_free_ char *message = NULL;
-        const char *why;
-        unsigned denied;
-        int err;
+/* Forget the request the connection served or was serving. */
+static void request_reset(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        http_stream_done(s, wsi, c);
+        free(c->http.body);
+        free(c->path);
+        free(c->body);
+        c->http = (struct ws_http_response){ 0 };
+        c->method = NULL;
+        c->path = c->body = NULL;
+        c->body_len = c->body_cap = c->body_dropped = 0;
+        c->headers_sent = c->written = c->pending = c->close_after = c->awaiting_body = false;
+        c->http_sent = 0;
+}
 
-        denied = access_denied(s, wsi, &why);
-        if (denied) {
-                log_notice("Refused HTTP client %s: %u %s", c->peer, denied, why);
-                return ws_http_error(r, (int) denied,
-                                     denied == HTTP_STATUS_UNAUTHORIZED ? "unauthorized" : "forbidden", why);
-        }
-        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-                return ws_http_error(r, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
-                                     "only GET is served on this port");
-        err = s->ops->http ? s->ops->http(s, wsi, conn_user(c), path, r) : -ENOENT;
-        if (err >= 0) {
-                c->streaming = r->streamed;
-                return r->body || r->len == 0 || r->streamed ? 0 : -ENOMEM;
-        }
+static void conn_free(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        while (c->n_replies > 0)
+                free(c->replies[--c->n_replies]);
+        free(c->rx);
+        c->rx = NULL;
+        request_reset(s, wsi, c);
+}
+
+/* Every answer, given at once or later, streamed or not, starts here; its
+ * headers are written from the writeable callback like its body. */
+static int http_start(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        struct ws_http_response *r = &c->http;
+
+        if (r->streamed) {
+                int fd = lws_get_socket_fd(wsi), size = STREAM_SNDBUF;
+
+                if (!s->ops->http_body)
+                        return -1;
+                c->streaming = true;
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0)
+                        log_debug_errno(errno, "Cannot limit the send buffer of an HTTP client: %m");
+        } else if (!r->body && r->len > 0)
+                return -1;
+        if (r->status == HTTP_STATUS_UNAUTHORIZED && !r->www_authenticate)
+                r->www_authenticate = "Bearer";
+        /* A deadline for the whole answer, not an idle timer that each byte
+         * taken resets: a peer that reads slowly or not at all gives up its
+         * connection as surely as one that answers no ping. A GET server's
+         * deadline runs from the request's headers (http_begin). */
+        if (s->ops->request)
+                lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->params.request_deadline);
+        c->headers_sent = false;
+        c->http_sent = 0;
+        lws_callback_on_writable(wsi);
+        return 0;
+}
+
+/* The answer for a handler that failed: 404 for -ENOENT, else 500. */
+static int handler_failed(struct conn *c, const char *method, const char *path, int err) {
+        _cleanup_free_ char *message = NULL;
+
         if (err != -ENOENT) {
-                log_error_errno(err, "Failed to answer GET %s: %m", path);
-                return ws_http_error(r, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error",
+                log_error_errno(err, "Failed to answer %s %s: %m", method, path);
+                return ws_http_error(&c->http, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error",
                                      "the answer could not be made; see the server's log");
         }
         if (asprintf(&message, "no such path: %s", path) < 0)
                 return -ENOMEM;
-        return ws_http_error(r, HTTP_STATUS_NOT_FOUND, "not_found", message);
+        return ws_http_error(&c->http, HTTP_STATUS_NOT_FOUND, "not_found", message);
+}
+
+/* A server without ops->request serves GET alone. */
+static int http_get(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
+        struct ws_http_response *r = &c->http;
+        int err;
+
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+                err = ws_http_error(r, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
+                                    "only GET is served on this port");
+                r->allow = "GET";
+                return err;
+        }
+        err = s->ops->http ? s->ops->http(s, wsi, conn_user(c), path, r) : -ENOENT;
+        return err < 0 ? handler_failed(c, "GET", path, err) : 0;
+}
+
+static const char *request_method(struct lws *wsi) {
+        static const struct {
+                enum lws_token_indexes token;
+                const char *name;
+        } methods[] = {
+                { WSI_TOKEN_GET_URI, "GET" },       { WSI_TOKEN_POST_URI, "POST" },
+                { WSI_TOKEN_PUT_URI, "PUT" },       { WSI_TOKEN_PATCH_URI, "PATCH" },
+                { WSI_TOKEN_DELETE_URI, "DELETE" }, { WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
+                { WSI_TOKEN_HEAD_URI, "HEAD" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                if (lws_hdr_total_length(wsi, methods[i].token) > 0)
+                        return methods[i].name;
+        return "";
+}
+
+static unsigned seconds_left(const struct conn *c) {
+        uint64_t now = (uint64_t) lws_now_usecs();
+
+        return now >= c->deadline ? 1 : (unsigned) ((c->deadline - now + LWS_US_PER_SEC - 1) / LWS_US_PER_SEC);
+}
+
+static int http_dispatch(struct ws_server *s, struct lws *wsi, struct conn *c) {
+        struct ws_http_request req = {
+                .method = c->method,
+                .path = c->path,
+                .body = c->body ? c->body : "",
+                .body_len = c->body_len,
+        };
+        char message[160];
+        int r;
+
+        if (c->body_dropped > 0) {
+                log_notice("Refused a %s %s from %s: body over %zu bytes", c->method, c->path, c->peer,
+                           s->params.max_body);
+                snprintf(message, sizeof message, "request body larger than %zu bytes", s->params.max_body);
+                c->close_after = true;
+                return ws_http_error(&c->http, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "body_too_large", message) < 0
+                               ? -1
+                               : http_start(s, wsi, c);
+        }
+        r = s->ops->request(s, wsi, conn_user(c), &req, &c->http);
+        if (r == -EINPROGRESS) {
+                c->pending = true;
+                /* The answer waits on work elsewhere; if it never comes,
+                 * the connection goes rather than waiting for ever. */
+                lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->params.request_deadline);
+                return 0;
+        }
+        if (r < 0 && handler_failed(c, c->method, c->path, r) < 0)
+                return -1;
+        return http_start(s, wsi, c);
+}
+
+static bool request_has_body(struct lws *wsi) {
+        char length[32];
+
+        if (lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+                return strtoull(length, NULL, 10) > 0;
+        return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+}
+
+static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
+        char length[32];
+        unsigned long long announced = 0;
+        const char *why;
+        unsigned denied;
+
+        c->kind = CONN_HTTP;
+        request_reset(s, wsi, c);
+        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        memset(conn_user(c), 0, s->ops->client_size);
+        c->method = request_method(wsi);
+        c->path = strdup(path);
+        if (!c->path)
+                return -1;
+
+        /* A server with a [stream] token or Origin list (telemetryd's and
+         * livelogd's stream ports) answers nothing else without them; the
+         * hub clears both and decides access path by path itself. */
+        denied = access_denied(s, wsi, &why);
+        if (denied) {
+                log_notice("Refused HTTP client %s: %u %s", c->peer, denied, why);
+                /* A body that may follow is not read: the answer ends the
+                 * connection. */
+                c->close_after = request_has_body(wsi);
+                return ws_http_error(&c->http, (int) denied,
+                                     denied == HTTP_STATUS_UNAUTHORIZED ? "unauthorized" : "forbidden", why) < 0
+                               ? -1
+                               : http_start(s, wsi, c);
+        }
+        if (!s->ops->request) {
+                lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) (2 * s->stream.ping_interval));
+                return http_get(s, wsi, c, path) < 0 ? -1 : http_start(s, wsi, c);
+        }
+
+        c->deadline = (uint64_t) lws_now_usecs() + s->params.request_deadline * LWS_US_PER_SEC;
+        if (lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+                announced = strtoull(length, NULL, 10);
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+                /* libwebsockets 4.1 does not decode a chunked request body:
+                 * its bytes would be read as the next request. */
+                c->close_after = true;
+                return ws_http_error(&c->http, HTTP_STATUS_LENGTH_REQUIRED, "length_required",
+                                     "send the body with a Content-Length") < 0
+                               ? -1
+                               : http_start(s, wsi, c);
+        }
+        if (announced == 0)
+                return http_dispatch(s, wsi, c);
+        if (announced > s->params.max_body) {
+                /* Not worth reading: say so once the peer has finished
+                 * sending, or cut it off if it sends far more. */
+                c->body_dropped = 1;
+        }
+        c->awaiting_body = true;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) seconds_left(c));
+        return 0;
+}
+
+static int http_body(struct ws_server *s, struct lws *wsi, struct conn *c, const void *in, size_t len) {
+        if ((uint64_t) lws_now_usecs() > c->deadline) {
+                log_notice("Closing %s: request body not in within %u s", c->peer, s->params.request_deadline);
+                return -1;
+        }
+        /* A deadline, not an idle timer: every byte does not buy more time. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) seconds_left(c));
+        if (len == 0)
+                return 0;
+        if (c->body_dropped > 0 || c->body_len + len > s->params.max_body) {
+                free(c->body);
+                c->body = NULL;
+                c->body_dropped += c->body_len + len;
+                c->body_len = 0;
+                return c->body_dropped > (size_t) BODY_DRAIN_MAX + s->params.max_body ? -1 : 0;
+        }
+        if (c->body_len + len + 1 > c->body_cap) {
+                size_t cap = c->body_cap ? c->body_cap : 4096;
+                char *p;
+
+                while (cap < c->body_len + len + 1)
+                        cap *= 2;
+                if (cap > s->params.max_body + 1)
+                        cap = s->params.max_body + 1;
+                p = realloc(c->body, cap);
+                if (!p)
+                        return -1;
+                c->body = p;
+                c->body_cap = cap;
+        }
+        memcpy(c->body + c->body_len, in, len);
+        c->body_len += len;
+        c->body[c->body_len] = '\0';
+        return 0;
+}
+
+int ws_http_respond(struct lws *wsi, struct ws_http_response *resp) {
+        struct ws_server *s = ws_server_from_wsi(wsi);
+        struct conn *c = lws_wsi_user(wsi);
+
+        if (!s || !c || c->kind != CONN_HTTP || !c->pending) {
+                free(resp->body);
+                resp->body = NULL;
+                return -EINVAL;
+        }
+        c->pending = false;
+        c->http = *resp;
+        resp->body = NULL;
+        return http_start(s, wsi, c) < 0 ? -EIO : 0;
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end) {
@@ -405,49 +644,40 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                            (int) strlen(value), p, end);
 }
 
-static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, const char *path) {
+static int http_headers(struct lws *wsi, struct conn *c) {
         unsigned char headers[LWS_PRE + 1024], *start = headers + LWS_PRE, *p = start,
                                               *end = headers + sizeof headers - 1;
         struct ws_http_response *r = &c->http;
+        char retry[16];
 
-        c->kind = CONN_HTTP;
-        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-        http_stream_done(s, wsi, c);
-        free(r->body);
-        *r = (struct ws_http_response){ 0 };
-        memset(conn_user(c), 0, s->ops->client_size);
-        /* A deadline for the whole answer, not an idle timer that each byte
-         * taken resets: a peer that reads slowly or not at all gives up its
-         * connection as surely as one that answers no ping. */
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) (2 * s->stream.ping_interval));
-
-        if (http_answer(s, wsi, c, path) < 0)
-                return -1;
+        snprintf(retry, sizeof retry, "%u", r->retry_after);
         if (r->streamed) {
-                int fd = lws_get_socket_fd(wsi), size = STREAM_SNDBUF;
-
-                if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0)
-                        log_debug_errno(errno, "Cannot limit the send buffer of an HTTP client: %m");
                 if (lws_add_http_header_status(wsi, (unsigned) r->status, &p, end) ||
                     add_header(wsi, "content-type:", r->content_type, &p, end) ||
                     add_header(wsi, "transfer-encoding:", "chunked", &p, end))
                         return -1;
         } else if (lws_add_http_common_headers(wsi, (unsigned) r->status, r->content_type, r->len, &p, end))
                 return -1;
-        if ((r->status == HTTP_STATUS_METHOD_NOT_ALLOWED && add_header(wsi, "allow:", "GET", &p, end)) ||
-            (r->status == HTTP_STATUS_UNAUTHORIZED && add_header(wsi, "www-authenticate:", "Bearer", &p, end)) ||
+        if ((r->allow && add_header(wsi, "allow:", r->allow, &p, end)) ||
+            (r->www_authenticate && add_header(wsi, "www-authenticate:", r->www_authenticate, &p, end)) ||
+            (r->retry_after > 0 && add_header(wsi, "retry-after:", retry, &p, end)) ||
+            (c->close_after && add_header(wsi, "connection:", "close", &p, end)) ||
             add_header(wsi, "cache-control:", "no-store", &p, end) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
                 return -1;
-        c->http_sent = 0;
+        c->headers_sent = true;
         lws_callback_on_writable(wsi);
         return 0;
 }
 
 static int http_finish(struct ws_server *s, struct lws *wsi, struct conn *c) {
-        free(c->http.body);
-        c->http.body = NULL;
-        http_stream_done(s, wsi, c);
+        if (c->close_after) {
+                c->written = true;
+                http_stream_done(s, wsi, c);
+                lws_callback_on_writable(wsi);
+                return 0;
+        }
+        request_reset(s, wsi, c);
         return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -488,6 +718,19 @@ static int http_writeable(struct ws_server *s, struct lws *wsi, struct conn *c) 
         size_t n = c->http.len - c->http_sent;
         bool last;
 
+        if (c->pending || c->http.status == 0)
+                return 0;
+        if (!c->headers_sent)
+                return http_headers(wsi, c);
+        if (c->written) {
+                /* Everything went out with the last write; close once lws
+                 * has handed the kernel what it had to buffer. */
+                if (lws_partial_buffered(wsi)) {
+                        lws_callback_on_writable(wsi);
+                        return 0;
+                }
+                return -1;
+        }
         if (c->streaming)
                 return http_stream_writeable(s, wsi, c);
         if (n > HTTP_CHUNK)
@@ -510,8 +753,9 @@ static int http_writeable(struct ws_server *s, struct lws *wsi, struct conn *c) 
 static void shutdown_deadline(lws_sorted_usec_list_t *sul) {
         struct ws_server *s = lws_container_of(sul, struct ws_server, shutdown_timer);
 
-        if (s->clients > 0)
-                log_warning("%u clients did not close in time; exiting anyway", s->clients);
+        if (s->clients > 0 || s->holds > 0)
+                log_warning("%u clients did not close in time, %u answers not given; exiting anyway", s->clients,
+                            s->holds);
         s->done = true;
         lws_cancel_service(s->context);
 }
@@ -522,7 +766,7 @@ static void ws_server_stop(struct ws_server *s) {
                 return;
         s->stopping = true;
         log_info("Stopping; closing %u clients", s->clients);
-        if (s->clients == 0) {
+        if (s->clients == 0 && s->holds == 0) {
                 s->done = true;
                 lws_cancel_service(s->context);
                 return;
@@ -568,6 +812,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 ws_mask_accepted((int) (intptr_t) in);
                 return 0;
         }
+        /* Also when lws has dropped the area already (CLOSED_HTTP after
+         * HTTP_DROP_PROTOCOL). */
+        if (reason == LWS_CALLBACK_CLOSED || reason == LWS_CALLBACK_CLOSED_HTTP)
+                ws_mask_closed(lws_get_socket_fd(wsi));
         /* Context-wide callbacks, and connections that closed before lws
          * gave them a per-connection area (a port probe sends nothing),
          * are none of ours. */
@@ -619,36 +867,49 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return s->ops->writeable ? s->ops->writeable(s, wsi, conn_user(c)) : 0;
 
         case LWS_CALLBACK_CLOSED:
-                ws_mask_closed(lws_get_socket_fd(wsi));
                 if (c->kind == CONN_WS) {
                         s->clients--;
                         if (s->ops->close)
                                 s->ops->close(s, wsi, conn_user(c));
-                        if (s->stopping && s->clients == 0) {
+                        if (s->stopping && s->clients == 0 && s->holds == 0) {
                                 s->done = true;
                                 lws_cancel_service(s->context);
                         }
                 }
-                conn_free(c);
+                conn_free(s, wsi, c);
                 return 0;
 
         case LWS_CALLBACK_HTTP:
                 return http_begin(s, wsi, c, in ? (const char *) in : "/");
 
         case LWS_CALLBACK_HTTP_BODY:
-                return 0; /* a POST's body: answered with 405 once it is in */
+                /* Without ops->request, a body is dropped: its request was
+                 * answered already (405, or refused). */
+                return c->kind == CONN_HTTP && s->ops->request && c->awaiting_body ? http_body(s, wsi, c, in, len)
+                                                                                   : 0;
 
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-                lws_callback_on_writable(wsi);
-                return 0;
+                /* lws also reports the empty body of a POST with
+                 * Content-Length: 0, which was dispatched already. */
+                if (c->kind != CONN_HTTP || !s->ops->request || !c->awaiting_body) {
+                        lws_callback_on_writable(wsi);
+                        return 0;
+                }
+                c->awaiting_body = false;
+                return http_dispatch(s, wsi, c);
 
         case LWS_CALLBACK_HTTP_WRITEABLE:
-                return c->streaming || c->http.body || c->http.len == 0 ? http_writeable(s, wsi, c) : 0;
+                return c->kind == CONN_HTTP ? http_writeable(s, wsi, c) : 0;
 
+        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+                /* lws frees this area right after, between two requests of
+                 * a keep-alive connection or as it closes one; CLOSED_HTTP
+                 * may then come with no area at all. */
         case LWS_CALLBACK_CLOSED_HTTP:
-                ws_mask_closed(lws_get_socket_fd(wsi));
-                http_stream_done(s, wsi, c);
-                conn_free(c);
+                if (c->kind == CONN_HTTP && c->pending && s->ops->request_gone)
+                        s->ops->request_gone(s, wsi, conn_user(c));
+                c->pending = false;
+                conn_free(s, wsi, c);
                 return 0;
 
         case LWS_CALLBACK_RAW_ADOPT_FILE:

@@ -18,9 +18,11 @@
  * signals as events, the handshake checks (token, Origin, max_clients) done in
  * FILTER_PROTOCOL_CONNECTION, inbound messages assembled up to a cap (larger
  * ones close with 1009), unmasked client frames closed with 1002 (wsmask.h),
- * idle peers dropped by ping timeout, plain HTTP GETs on the same port under
- * the same token and Origin rules and with a deadline to be taken by, and a
- * clean SIGTERM that closes every client with 1001.
+ * idle peers dropped by ping timeout, plain HTTP on the same port under the
+ * same token and Origin rules and with a deadline to be taken by (GETs, or
+ * every method with a capped body for a server with ops->request), answers
+ * given at once, later or piece by piece, and a clean SIGTERM that closes
+ * every client with 1001 and waits for the answers still owed.
  *
  * The worker supplies what it streams through ws_server_ops. Each callback gets
  * the wsi and the worker's own per-client area (client_size bytes, zeroed). */
@@ -35,6 +37,19 @@ struct ws_http_response {
         /* Instead of body: the body is made piece by piece by http_body(),
          * as the peer takes it, and sent chunked. */
         bool streamed;
+        /* Optional headers, left out when NULL or 0. A 401 always carries
+         * www-authenticate ("Bearer" unless set). */
+        const char *allow;            /* with 405: "GET, POST" */
+        const char *www_authenticate; /* with 401: "Bearer" */
+        unsigned retry_after;         /* seconds, with 429 and 503 */
+};
+
+/* One request to a server that serves more than GET (ops->request). */
+struct ws_http_request {
+        const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD" */
+        const char *path;   /* without the query: lws_get_urlarg_by_name() reads that */
+        const char *body;   /* NUL-terminated after body_len bytes; "" when none */
+        size_t body_len;
 };
 
 struct ws_server_ops {
@@ -65,6 +80,17 @@ struct ws_server_ops {
         ssize_t (*http_body)(struct ws_server *s, struct lws *wsi, void *client, char *buf, size_t size);
         /* A streamed response ended, finished or not. */
         void (*http_done)(struct ws_server *s, struct lws *wsi, void *client);
+        /* Instead of http, for a server that takes every method: called once
+         * a request that passed the token and Origin checks has its body (at
+         * most params.max_body bytes; more is answered 413 here), within
+         * params.request_deadline of its headers. client is the connection's
+         * own area, zeroed for each request. Return 0 with resp filled
+         * (streamed or not), -ENOENT for 404, or -EINPROGRESS to answer later
+         * with ws_http_respond(); if the peer goes away first,
+         * request_gone() says so and the answer is not wanted any more. */
+        int (*request)(struct ws_server *s, struct lws *wsi, void *client, const struct ws_http_request *req,
+                       struct ws_http_response *resp);
+        void (*request_gone)(struct ws_server *s, struct lws *wsi, void *client);
         /* SIGHUP or a queued real-time signal (controld sends SIGRTMIN+1 with
          * an int payload to change the interval). */
         void (*signal)(struct ws_server *s, const struct signalfd_siginfo *si);
@@ -74,6 +100,8 @@ struct ws_server_params {
         const char *name;             /* "telemetryd": used in messages */
         const struct conf_stream *stream;
         size_t max_message;           /* inbound text message cap; larger closes 1009 */
+        size_t max_body;              /* with ops->request: request body cap */
+        unsigned request_deadline;    /* with ops->request: seconds for a body to arrive, and again for a late answer */
         void *userdata;
 };
 
@@ -118,6 +146,15 @@ int ws_reply_textf(struct lws *wsi, const char *fmt, ...) _printf_(2, 3);
 /* Fill resp with a JSON error: {"status":"error","detail":...,"message":...},
  * the message made valid UTF-8 whatever bytes it holds. */
 int ws_http_error(struct ws_http_response *resp, int status, const char *detail, const char *message);
+
+/* Answer a request that ops->request left pending (-EINPROGRESS). Takes
+ * resp->body. Only from the loop's thread. */
+int ws_http_respond(struct lws *wsi, struct ws_http_response *resp);
+
+/* Work that SIGTERM must let finish before the loop ends (answers still
+ * being computed), besides the open clients. Each hold is released once. */
+void ws_server_hold(struct ws_server *s);
+void ws_server_release(struct ws_server *s);
 
 /* Count of all frames the server wrote, for /metrics. */
 unsigned long long ws_server_frames_sent(const struct ws_server *s);

@@ -8,6 +8,7 @@ import pytest
 
 import livelogs_support
 from ctl_support import Node
+from hub_support import BACKENDS, Hub, PostgreSQL
 from ingest_support import Ingest
 from support import Controld, NotifySocket, Processes, binary, free_port
 from telemetry_support import NODE_ID as TELEMETRY_NODE_ID, Telemetryd
@@ -126,3 +127,43 @@ def livelogd_exits_cleanly():
         err = w.proc.stderr.read().decode(errors="replace")
         assert code == 0, f"livelogd exited with {code}: {err}"
         assert "Sanitizer" not in err and "runtime error" not in err, err
+
+
+# ---- resolvix-hub -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pg_server():
+    server = PostgreSQL()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(params=BACKENDS)
+def hub_factory(request, procs, tmp_path):
+    """Make Hub objects (not started) on the parametrized back end."""
+    made = []
+
+    def make(sub="a"):
+        d = tmp_path / sub
+        d.mkdir(exist_ok=True)
+        if request.param == "postgresql":
+            pg = request.getfixturevalue("pg_server")
+            h = Hub(procs, d, pg.new_database())
+        else:
+            h = Hub(procs, d)
+        h.backend = request.param
+        made.append(h)
+        return h
+
+    yield make
+    procs.stop_all()
+    for h in made:
+        h.check_logs()
+
+
+@pytest.fixture
+def hub(hub_factory):
+    """A started hub on each back end in turn."""
+    h = hub_factory()
+    h.start()
+    return h

@@ -217,6 +217,19 @@ SANITIZER_OPTIONS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 MEMORY_ERROR = re.compile(r".*(AddressSanitizer|LeakSanitizer|runtime error:|ERROR SUMMARY: [1-9]).*")
 
 
+def merged_env(base, changes):
+    """base with the sanitizer settings of this environment, and changes
+    applied: a None value removes that variable."""
+    full = dict(base)
+    full.update({k: v for k, v in os.environ.items() if k in SANITIZER_OPTIONS})
+    for k, v in (changes or {}).items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = v
+    return full
+
+
 class Controld:
     """One resolvix-controld on loopback with ports, state and worker
     directories of its own. The workers are the stand-in test worker, linked
@@ -259,13 +272,7 @@ class Controld:
 
     def start(self, *args, env=None, wait=True):
         """Start controld (env adds to or, with None values, removes from self.env)."""
-        full = dict(self.env)
-        full.update({k: v for k, v in os.environ.items() if k in SANITIZER_OPTIONS})
-        for k, v in (env or {}).items():
-            if v is None:
-                full.pop(k, None)
-            else:
-                full[k] = v
+        full = merged_env(self.env, env)
         self.runs += 1
         self.log_path = self.dir / f"controld-{self.runs}.log"
         # e.g. RESOLVIX_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=1"

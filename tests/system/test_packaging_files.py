@@ -19,7 +19,8 @@ CONF = PKG / "resolvix.conf"
 MAN_PAGES = sorted(PKG.glob("*.[158]"))
 # Each program and its page.
 PROGRAMS = {"controld/resolvix-controld": "resolvix-controld.8", "telemetryd/telemetryd": "telemetryd.8",
-            "livelogd/livelogd": "livelogd.8", "resolvixctl/resolvixctl": "resolvixctl.1"}
+            "livelogd/livelogd": "livelogd.8", "resolvixctl/resolvixctl": "resolvixctl.1",
+            "hub/resolvix-hub": "resolvix-hub.8"}
 SECURITY_LIMIT = 2.0
 
 
@@ -146,14 +147,25 @@ def test_daemon_pages_have_every_part():
             assert re.search(rf"^{heading}$", text, re.M), f"{page} has no {heading}"
 
 
-def test_unit_security_exposure_offline():
+def test_hub_man_page_documents_every_option():
+    exe = Path(os.environ.get("RESOLVIX_BUILD_DIR", ROOT / "build")) / "hub" / "resolvix-hub"
+    if not exe.exists():
+        pytest.fail(f"{exe} is not built")
+    help_text = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=10).stdout
+    page = (PKG / "resolvix-hub.8").read_text().replace("\\-", "-")
+    for option in re.findall(r"--[a-z][a-z-]+", help_text):
+        assert option in page, f"{option} is not in resolvix-hub(8)"
+
+
+@pytest.mark.parametrize("unit", ["resolvix.service", "resolvix-hub.service"])
+def test_unit_security_exposure_offline(unit):
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed")
-    p = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(PKG / "resolvix.service")],
+    p = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(PKG / unit)],
                        capture_output=True, text=True, timeout=60)
     m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", p.stdout)
     assert m, p.stdout + p.stderr
-    print(f"systemd-analyze security --offline=yes packaging/resolvix.service: {m.group(1)}")
+    print(f"systemd-analyze security --offline=yes packaging/{unit}: {m.group(1)}")
     assert float(m.group(1)) <= SECURITY_LIMIT, p.stdout
 
 

@@ -326,3 +326,67 @@ Test(conf, loopback_detection) {
         cr_assert_not(conf_address_is_loopback("::"));
         cr_assert_not(conf_address_is_loopback("10.0.0.1"));
 }
+
+Test(conf, hub_defaults) {
+        struct conf c;
+
+        conf_defaults(&c);
+        cr_assert_str_eq(c.hub.stream.listen, "0.0.0.0");
+        cr_assert_eq(c.hub.stream.port, 8757);
+        cr_assert_str_eq(c.hub.database, "");
+        cr_assert_str_eq(c.hub.stream.token, "");
+        cr_assert_str_eq(c.hub.enroll_token, "");
+        cr_assert_eq(c.hub.retention_days, 14);
+        cr_assert_eq(c.hub.rollup_retention_days, 730);
+        cr_assert_str_eq(c.hub.agent_allow, "127.0.0.1/8 ::1");
+        cr_assert_eq(c.hub.max_nodes, 100000);
+        cr_assert_eq(c.hub.max_body, 8u << 20);
+}
+
+/* max_body takes the sizes an operator writes; agent_allow takes ranges. */
+Test(conf, hub_sizes_and_ranges) {
+        static const struct {
+                const char *key, *value;
+                bool ok;
+                unsigned size; /* for max_body */
+        } cases[] = {
+                { "max_body", "8 MiB", true, 8u << 20 },
+                { "max_body", "8M", true, 8u << 20 },
+                { "max_body", "512KiB", true, 512u << 10 },
+                { "max_body", "65536", true, 65536 },
+                { "max_body", "1 GiB", true, 1u << 30 },
+                { "max_body", "2 GiB", false, 0 },
+                { "max_body", "100", false, 0 },
+                { "max_body", "8 parsecs", false, 0 },
+                { "max_body", "-1", false, 0 },
+                { "max_body", "99999999999999999999 G", false, 0 },
+                { "agent_allow", "", true, 0 },
+                { "agent_allow", "10.0.0.0/8 192.168.1.7 fd00::/8 ::1", true, 0 },
+                { "agent_allow", "10.0.0.0/33", false, 0 },
+                { "agent_allow", "10.0.0.0/", false, 0 },
+                { "agent_allow", "example.com", false, 0 },
+                { "agent_allow", "::/129", false, 0 },
+        };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                struct conf c, before;
+                char err[256] = "";
+                int r;
+
+                conf_defaults(&c);
+                before = c;
+                r = conf_set(&c, "hub", cases[i].key, cases[i].value, "f.conf:3", err, sizeof err);
+                if (!cases[i].ok) {
+                        cr_assert_eq(r, -EINVAL, "%s = %s", cases[i].key, cases[i].value);
+                        cr_assert(strstr(err, "f.conf:3: [hub] "), "%s", err);
+                        cr_assert(strstr(err, cases[i].key), "%s", err);
+                        cr_assert_eq(memcmp(&c, &before, sizeof c), 0, "%s changed the config", cases[i].value);
+                } else if (strcmp(cases[i].key, "max_body") == 0) {
+                        cr_assert_eq(r, 0, "%s", err);
+                        cr_assert_eq(c.hub.max_body, cases[i].size, "%s", cases[i].value);
+                } else {
+                        cr_assert_eq(r, 0, "%s", err);
+                        cr_assert_str_eq(c.hub.agent_allow, cases[i].value);
+                }
+        }
+}

@@ -107,6 +107,9 @@ Test(procfs, meminfo_no_swap_captured) {
         cr_assert(m.has_available);
         cr_assert_eq(m.swap_total, 0);
         cr_assert_eq(m.swap_free, 0);
+        cr_assert_eq(m.active, 94216ULL * 1024);
+        cr_assert_eq(m.inactive, 206184ULL * 1024);
+        cr_assert_eq(m.slab, 86660ULL * 1024);
 }
 
 Test(procfs, meminfo_with_swap) {

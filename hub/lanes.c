@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "hub.h"
+#include "log.h"
+#include "sample-values.h"
+#include "timeutil.h"
+
+/* Bounds on what may wait: the writer's queue holds parsed samples (a few
+ * kilobytes each), the reader's holds requests that each cost a query or a
+ * password hash. Past them the peer is told to come back (503). */
+#define WRITE_QUEUE_MAX_SAMPLES 20000
+#define READ_QUEUE_MAX_JOBS 512
+
+struct queue {
+        struct job *head, *tail;
+        size_t jobs, samples;
+        struct store *store;
+        pthread_t thread;
+        bool started;
+};
+
+struct lanes {
+        struct hub *hub;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        struct queue writer, reader;
+        bool stop;
+        struct job *done_head, *done_tail;
+        int efd;
+        /* The writer's own. */
+        struct store_batch *batch;
+        struct sample_values values;
+};
+
+static void append(struct job **head, struct job **tail, struct job *j) {
+        j->next = NULL;
+        if (*tail)
+                (*tail)->next = j;
+        else
+                *head = j;
+        *tail = j;
+}
+
+static void finished(struct lanes *l, struct job *first, struct job *last) {
+        uint64_t one = 1;
+
+        pthread_mutex_lock(&l->lock);
+        if (l->done_tail)
+                l->done_tail->next = first;
+        else
+                l->done_head = first;
+        l->done_tail = last;
+        pthread_mutex_unlock(&l->lock);
+        (void) !write(l->efd, &one, sizeof one);
+}
+
+/* ---- the writer ----------------------------------------------------------- */
+
+static int add_samples(struct lanes *l, struct job *j) {
+        size_t mark = store_batch_count(l->batch);
+        int r;
+
+        j->values = 0;
+        for (size_t i = 0; i < j->n_samples; i++) {
+                struct job_sample *s = &j->samples[i];
+                struct store_sample ss;
+
+                if (s->tree)
+                        r = sample_values_flatten(s->tree, &l->values);
+                else {
+                        cJSON *t = cJSON_ParseWithLength(s->json, s->len);
+                        r = t ? sample_values_flatten(t, &l->values) : -EINVAL;
+                        cJSON_Delete(t);
+                }
+                if (r < 0)
+                        l->values.n = 0;
+                ss = (struct store_sample){
+                        .node_id = s->node_id,
+                        .stream = s->stream,
+                        .seq = s->seq,
+                        .ts = s->ts,
+                        .json = s->json,
+                        .json_len = s->len,
+                        .values = l->values.v,
+                        .n_values = l->values.n,
+                };
+                r = store_batch_add(l->batch, &ss);
+                cJSON_Delete(s->tree);
+                s->tree = NULL;
+                if (r < 0) {
+                        (void) store_batch_truncate(l->batch, mark);
+                        return r;
+                }
+                j->values += l->values.n;
+        }
+        return 0;
+}
+
+/* One transaction for the jobs from first up to (not including) end. */
+static void commit_jobs(struct lanes *l, struct job *first, struct job *end) {
+        struct store_batch_result res = { 0 };
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+        size_t ok_jobs = 0;
+        int r;
+
+        if (!l->batch) {
+                r = store_batch_begin(l->writer.store, &l->batch);
+                if (r < 0) {
+                        for (struct job *j = first; j != end; j = j->next)
+                                j->result = r;
+                        return;
+                }
+        }
+        for (struct job *j = first; j != end; j = j->next) {
+                j->result = 0;
+                j->commit_usec = 0;
+                if (j->upsert) {
+                        r = store_node_upsert(l->writer.store, j->upsert);
+                        if (r < 0) {
+                                j->result = r;
+                                continue;
+                        }
+                }
+                r = add_samples(l, j);
+                if (r < 0)
+                        j->result = r;
+                else
+                        ok_jobs++;
+        }
+        if (ok_jobs == 0)
+                return;
+        r = store_batch_commit(l->batch, &res);
+        if (r < 0) {
+                (void) store_batch_truncate(l->batch, 0);
+                for (struct job *j = first; j != end; j = j->next)
+                        if (j->result == 0)
+                                j->result = r;
+                return;
+        }
+        /* The store counts the whole transaction; a job's own figures are
+         * exact when it is alone or nothing was a duplicate. Jobs share a
+         * transaction only when every seq in them was new to this hub
+         * (node_samples_fresh), so a duplicate there means another hub
+         * stored the same sample: charged to the jobs in order. */
+        {
+                uint64_t dup = res.duplicates;
+
+                for (struct job *j = first; j != end; j = j->next) {
+                        uint64_t mine;
+
+                        if (j->result < 0)
+                                continue;
+                        /* Its node was deleted since: nothing of it stored. */
+                        if (j == first && !j->next && res.forgotten >= j->n_samples) {
+                                j->result = -ENOENT;
+                                continue;
+                        }
+                        mine = dup < j->n_samples ? dup : j->n_samples;
+                        j->duplicates = mine;
+                        j->acked = j->n_samples - mine;
+                        dup -= mine;
+                }
+        }
+        first->commit_usec = now_usec(CLOCK_MONOTONIC) - start;
+}
+
+/* Commit the batch jobs from list: every job whose seqs are all new to
+ * this hub in one transaction, each of the others in one of its own. Every
+ * job of list goes on to the done list. */
+static void commit_group(struct lanes *l, struct job *list, struct job **done_head, struct job **done_tail) {
+        struct job *clean_head = NULL, *clean_tail = NULL, *solo_head = NULL, *solo_tail = NULL, *next;
+
+        for (struct job *j = list; j; j = next) {
+                next = j->next;
+                if (j->solo)
+                        append(&solo_head, &solo_tail, j);
+                else
+                        append(&clean_head, &clean_tail, j);
+        }
+        if (clean_head)
+                commit_jobs(l, clean_head, NULL);
+        for (struct job *j = solo_head; j; j = j->next) {
+                struct job *after = j->next;
+
+                j->next = NULL;
+                commit_jobs(l, j, NULL);
+                j->next = after;
+        }
+        for (struct job *lists[] = { clean_head, solo_head }, **p = lists; p < lists + 2; p++)
+                for (struct job *j = *p; j; j = next) {
+                        next = j->next;
+                        append(done_head, done_tail, j);
+                }
+}
+
+static void *writer_main(void *userdata) {
+        struct lanes *l = userdata;
+
+        pthread_mutex_lock(&l->lock);
+        for (;;) {
+                struct job *list, *group_head = NULL, *group_tail = NULL, *done_head = NULL, *done_tail = NULL, *next;
+
+                while (!l->writer.head && !l->stop)
+                        pthread_cond_wait(&l->wake, &l->lock);
+                if (!l->writer.head)
+                        break;
+                list = l->writer.head;
+                l->writer.head = l->writer.tail = NULL;
+                l->writer.jobs = 0;
+                pthread_mutex_unlock(&l->lock);
+
+                /* Everything that waited goes in one transaction. A job with
+                 * its own work (a node deleted) runs in its place in the
+                 * order, after the batches queued before it: this handle
+                 * then knows of it, as the batches after it need. */
+                for (struct job *j = list; j; j = next) {
+                        next = j->next;
+                        j->next = NULL;
+                        if (!j->run) {
+                                append(&group_head, &group_tail, j);
+                                continue;
+                        }
+                        if (group_head) {
+                                commit_group(l, group_head, &done_head, &done_tail);
+                                group_head = group_tail = NULL;
+                        }
+                        j->run(j, l->writer.store, NULL);
+                        append(&done_head, &done_tail, j);
+                }
+                if (group_head)
+                        commit_group(l, group_head, &done_head, &done_tail);
+
+                pthread_mutex_lock(&l->lock);
+                for (struct job *j = done_head; j; j = j->next)
+                        l->writer.samples -= j->n_samples;
+                pthread_mutex_unlock(&l->lock);
+                finished(l, done_head, done_tail);
+                pthread_mutex_lock(&l->lock);
+        }
+        pthread_mutex_unlock(&l->lock);
+        return NULL;
+}
+
+/* ---- the reader ----------------------------------------------------------- */
+
+static void *reader_main(void *userdata) {
+        struct lanes *l = userdata;
+        struct lane_ctx ctx = { 0 };
+
+        pthread_mutex_lock(&l->lock);
+        for (;;) {
+                struct job *j;
+
+                while (!l->reader.head && !l->stop)
+                        pthread_cond_wait(&l->wake, &l->lock);
+                j = l->reader.head;
+                if (!j)
+                        break;
+                l->reader.head = j->next;
+                if (!l->reader.head)
+                        l->reader.tail = NULL;
+                l->reader.jobs--;
+                pthread_mutex_unlock(&l->lock);
+
+                j->next = NULL;
+                j->run(j, l->reader.store, &ctx);
+                finished(l, j, j);
+                pthread_mutex_lock(&l->lock);
+        }
+        pthread_mutex_unlock(&l->lock);
+        free(ctx.crypt_data);
+        return NULL;
+}
+
+/* ---- the loop's side ---------------------------------------------------- */
+
+static void on_done(struct ws_server *s, int fd, void *data) {
+        struct hub *h = data;
+        struct lanes *l = h->lanes;
+        struct job *list, *next;
+        uint64_t n;
+
+        (void) !read(fd, &n, sizeof n);
+        pthread_mutex_lock(&l->lock);
+        list = l->done_head;
+        l->done_head = l->done_tail = NULL;
+        pthread_mutex_unlock(&l->lock);
+        for (struct job *j = list; j; j = next) {
+                next = j->next;
+                j->next = NULL;
+                j->done(h, j);
+                ws_server_release(s);
+        }
+}
+
+int lanes_start(struct hub *h, struct store *writer, struct store *reader) {
+        struct lanes *l = calloc(1, sizeof *l);
+        int r, fd;
+
+        if (!l)
+                return -ENOMEM;
+        l->hub = h;
+        l->writer.store = writer;
+        l->reader.store = reader;
+        pthread_mutex_init(&l->lock, NULL);
+        pthread_cond_init(&l->wake, NULL);
+        l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (l->efd < 0) {
+                r = negative_errno();
+                free(l);
+                return log_error_errno(r, "Cannot create an eventfd: %m");
+        }
+        h->lanes = l;
+        fd = fcntl(l->efd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot duplicate the eventfd: %m");
+        r = ws_server_watch_fd(h->server, fd, on_done, h);
+        if (r < 0)
+                return r;
+        r = -pthread_create(&l->writer.thread, NULL, writer_main, l);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the writer thread: %m");
+        l->writer.started = true;
+        r = -pthread_create(&l->reader.thread, NULL, reader_main, l);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the reader thread: %m");
+        l->reader.started = true;
+        return 0;
+}
+
+int lanes_submit(struct hub *h, struct job *j) {
+        struct lanes *l = h->lanes;
+        struct queue *q = j->lane == LANE_WRITE ? &l->writer : &l->reader;
+
+        pthread_mutex_lock(&l->lock);
+        if ((j->lane == LANE_WRITE && q->samples > 0 && q->samples + j->n_samples > WRITE_QUEUE_MAX_SAMPLES) ||
+            (j->lane == LANE_READ && q->jobs >= READ_QUEUE_MAX_JOBS)) {
+                pthread_mutex_unlock(&l->lock);
+                return -EBUSY;
+        }
+        j->result = 0;
+        if (j->lane == LANE_WRITE && j->queued_usec == 0)
+                j->queued_usec = now_usec(CLOCK_MONOTONIC);
+        append(&q->head, &q->tail, j);
+        q->jobs++;
+        q->samples += j->n_samples;
+        pthread_cond_broadcast(&l->wake);
+        pthread_mutex_unlock(&l->lock);
+        ws_server_hold(h->server);
+        return 0;
+}
+
+size_t lanes_write_depth(struct hub *h) {
+        size_t n;
+
+        pthread_mutex_lock(&h->lanes->lock);
+        n = h->lanes->writer.samples;
+        pthread_mutex_unlock(&h->lanes->lock);
+        return n;
+}
+
+size_t lanes_read_depth(struct hub *h) {
+        size_t n;
+
+        pthread_mutex_lock(&h->lanes->lock);
+        n = h->lanes->reader.jobs;
+        pthread_mutex_unlock(&h->lanes->lock);
+        return n;
+}
+
+void lanes_stop(struct hub *h) {
+        struct lanes *l = h->lanes;
+        struct job *next;
+
+        if (!l)
+                return;
+        pthread_mutex_lock(&l->lock);
+        l->stop = true;
+        pthread_cond_broadcast(&l->wake);
+        pthread_mutex_unlock(&l->lock);
+        if (l->writer.started)
+                pthread_join(l->writer.thread, NULL);
+        if (l->reader.started)
+                pthread_join(l->reader.thread, NULL);
+        for (struct job *j = l->done_head; j; j = next) {
+                next = j->next;
+                job_free(j);
+        }
+        store_batch_free(l->batch);
+        close(l->efd);
+        pthread_cond_destroy(&l->wake);
+        pthread_mutex_destroy(&l->lock);
+        free(l);
+        h->lanes = NULL;
+}
+
+void job_free(struct job *j) {
+        if (!j)
+                return;
+        for (size_t i = 0; i < j->n_samples; i++)
+                cJSON_Delete(j->samples[i].tree);
+        if (j->free)
+                j->free(j);
+        else
+                free(j);
+}

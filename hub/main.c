@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "clientid.h"
+#include "fileio.h"
+#include "hub.h"
+#include "log.h"
+#include "notify.h"
+#include "timeutil.h"
+
+/* A WebSocket text message on /echo is one record: far below this. */
+#define MAX_MESSAGE (64 * 1024)
+/* The whole body of a request must arrive within this; a late answer
+ * (a commit) is waited for as long again. */
+#define REQUEST_DEADLINE_SEC 30
+#define CLIENT_CACHE_SLOTS 65536
+#define MAINTAIN_IDLE_USEC (30 * USEC_PER_SEC)
+#define MAINTAIN_BUSY_USEC (1 * USEC_PER_SEC)
+
+static const struct conf_flag flags[] = {
+        { "listen", 0, "hub", "listen", "ADDRESS", "address to listen on" },
+        { "port", 'p', "hub", "port", "PORT", "HTTP and WebSocket port" },
+        { "database", 'd', "hub", "database", "URL", "\"\" (SQLite in state_dir) or postgresql://..." },
+        { "state-dir", 0, "control", "state_dir", "DIR", "where the SQLite database lives" },
+        { "max-nodes", 0, "hub", "max_nodes", "N", "most nodes the hub will register" },
+        { 0 },
+};
+
+int64_t now_ms(void) {
+        return (int64_t) (now_usec(CLOCK_REALTIME) / USEC_PER_MSEC);
+}
+
+void hub_reject(struct hub *h, enum reject why) {
+        h->stats.rejected[why]++;
+}
+
+/* ---- store maintenance: rollups and expiry, a slice at a time ----------- */
+
+struct maintain_job {
+        struct job job;
+        struct store_retention retention;
+        int more;
+        uint64_t size;
+        bool size_known;
+};
+
+static void maintain_run(struct job *j, struct store *st, struct lane_ctx *ctx) {
+        struct maintain_job *m = container_of(j, struct maintain_job, job);
+
+        m->more = store_maintain(st, now_ms(), &m->retention);
+        j->result = m->more < 0 ? m->more : 0;
+        m->size_known = store_size_bytes(st, &m->size) == 0;
+}
+
+static void maintain_done(struct hub *h, struct job *j) {
+        struct maintain_job *m = container_of(j, struct maintain_job, job);
+
+        h->maintaining = false;
+        if (j->result < 0)
+                log_warning_errno(j->result, "Database maintenance failed: %m");
+        if (m->size_known) {
+                h->stats.db_size = m->size;
+                h->stats.db_size_known = true;
+        }
+        hub_maintain_later(h, m->more > 0 ? MAINTAIN_BUSY_USEC : MAINTAIN_IDLE_USEC);
+        job_free(j);
+}
+
+static void maintain_tick(lws_sorted_usec_list_t *sul) {
+        struct hub *h = container_of(sul, struct hub, maintain_timer);
+        struct maintain_job *m;
+
+        if (h->maintaining || ws_server_stopping(h->server))
+                return;
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return hub_maintain_later(h, MAINTAIN_IDLE_USEC);
+        m->job.lane = LANE_READ;
+        m->job.run = maintain_run;
+        m->job.done = maintain_done;
+        m->retention = (struct store_retention){ .raw_days = h->conf.hub.retention_days,
+                                                 .rollup_days = h->conf.hub.rollup_retention_days };
+        if (lanes_submit(h, &m->job) < 0) {
+                free(m);
+                hub_maintain_later(h, MAINTAIN_IDLE_USEC);
+                return;
+        }
+        h->maintaining = true;
+}
+
+void hub_maintain_later(struct hub *h, uint64_t usec) {
+        lws_sul_schedule(ws_server_context(h->server), 0, &h->maintain_timer, maintain_tick, (lws_usec_t) usec);
+}
+
+/* ---- systemd ------------------------------------------------------------ */
+
+static void watchdog_tick(lws_sorted_usec_list_t *sul) {
+        struct hub *h = container_of(sul, struct hub, watchdog_timer);
+
+        /* From the loop itself: a loop that stops turning stops these. */
+        (void) sd_notify(0, "WATCHDOG=1");
+        lws_sul_schedule(ws_server_context(h->server), 0, &h->watchdog_timer, watchdog_tick,
+                         (lws_usec_t) h->watchdog_usec / 2);
+}
+
+static int apply_agent_allow(struct hub *h, const char *list) {
+        size_t n;
+        int r = cidr_list_parse(list, h->agent_allow, ELEMENTSOF(h->agent_allow), &n);
+
+        if (r < 0)
+                return r;
+        h->n_agent_allow = n;
+        return 0;
+}
+
+void hub_reload(struct hub *h);
+void hub_reload(struct hub *h) {
+        static struct conf next;
+        struct conf_cli cli;
+        int r;
+
+        (void) sd_notify(0, "RELOADING=1");
+        r = conf_load_args(h->argc, h->argv, "", flags, &next, &cli);
+        if (r < 0) {
+                log_error("Configuration not reloaded: it has errors; the one in effect stays");
+                (void) sd_notify(0, "READY=1");
+                return;
+        }
+        if (!streq(next.hub.stream.listen, h->conf.hub.stream.listen) ||
+            next.hub.stream.port != h->conf.hub.stream.port || !streq(next.hub.database, h->conf.hub.database) ||
+            !streq(next.control.state_dir, h->conf.control.state_dir) ||
+            next.hub.max_body != h->conf.hub.max_body ||
+            next.hub.stream.max_clients != h->conf.hub.stream.max_clients)
+                log_warning("Listen, port, database, state_dir, max_body and max_clients change only with a restart");
+        if (apply_agent_allow(h, next.hub.agent_allow) < 0) {
+                log_error("Configuration not reloaded: bad agent_allow");
+                (void) sd_notify(0, "READY=1");
+                return;
+        }
+        memcpy(h->conf.hub.stream.token, next.hub.stream.token, sizeof next.hub.stream.token);
+        memcpy(h->conf.hub.enroll_token, next.hub.enroll_token, sizeof next.hub.enroll_token);
+        memcpy(h->conf.hub.agent_allow, next.hub.agent_allow, sizeof next.hub.agent_allow);
+        h->conf.hub.retention_days = next.hub.retention_days;
+        h->conf.hub.rollup_retention_days = next.hub.rollup_retention_days;
+        h->conf.hub.max_nodes = next.hub.max_nodes;
+        h->conf.node.verbose = next.node.verbose;
+        log_set_max_level(next.node.verbose ? LOG_DEBUG : LOG_INFO);
+        log_info("Configuration reloaded");
+        (void) sd_notify(0, "READY=1\nSTATUS=configuration reloaded");
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+static bool conf_valid(const struct conf *c) {
+        const char *db = c->hub.database;
+
+        if (db[0] && !strneq(db, "postgresql://", 13) && !strneq(db, "postgres://", 11)) {
+                log_error("Invalid configuration: [hub] database: expected empty (SQLite) or a postgresql:// URL, "
+                          "got '%s'", db);
+                return false;
+        }
+        return true;
+}
+
+static int load_node(const struct store_node *n, void *userdata) {
+        struct hub *h = userdata;
+
+        return registry_put(h->registry, n) ? 0 : -ENOMEM;
+}
+
+static int load_latest(const char *node_id, int64_t ts, const char *json, size_t len, void *userdata) {
+        struct hub *h = userdata;
+        struct node *n = registry_get(h->registry, node_id);
+
+        if (n) {
+                node_set_latest(n, ts, json, len);
+                /* Without a push since the start, the last sample is the
+                 * last sign of life. */
+                if (ts > n->s.last_seen)
+                        n->s.last_seen = ts;
+        }
+        return 0;
+}
+
+static int load_registry(struct hub *h, struct store *st) {
+        int r = store_nodes_each(st, load_node, h);
+
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the nodes from the database: %m");
+        r = store_latest_each(st, load_latest, h);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the nodes' latest samples: %m");
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        static struct hub h; /* struct conf is large: keep it off the stack */
+        struct store *writer = NULL, *reader = NULL;
+        struct conf_stream stream;
+        struct ws_server_params params;
+        int r, exit_code = 1;
+
+        log_open("resolvix-hub", NULL);
+        h.argc = argc;
+        h.argv = argv;
+        r = conf_main(argc, argv,
+                      "Collect samples from a fleet of nodes, keep their history and answer questions about it.",
+                      flags, &h.conf, conf_valid);
+        if (r >= 0)
+                return r;
+        log_route_lws();
+        (void) apply_agent_allow(&h, h.conf.hub.agent_allow);
+
+        /* systemd's StateDirectory= makes it; by hand, the hub does. */
+        if (h.conf.hub.database[0] == '\0') {
+                r = mkdir_parents(h.conf.control.state_dir, 0700);
+                if (r < 0 && r != -EEXIST) {
+                        notify_failure(r, "database_failed", "Cannot create %s: %s", h.conf.control.state_dir,
+                                       strerror(-r));
+                        goto out;
+                }
+        }
+        r = store_open(h.conf.hub.database, h.conf.control.state_dir, &writer);
+        if (r >= 0)
+                r = store_open(h.conf.hub.database, h.conf.control.state_dir, &reader);
+        if (r < 0) {
+                notify_failure(r, r == -ENOTCONN ? "database_unavailable" : "database_failed",
+                               "Cannot open the database (%s): %s",
+                               h.conf.hub.database[0] ? "PostgreSQL" : h.conf.control.state_dir, strerror(-r));
+                goto out;
+        }
+        h.backend = store_backend(writer);
+        if (registry_new(&h.registry) < 0 || fleet_new(&h.fleet) < 0 ||
+            client_cache_new(CLIENT_CACHE_SLOTS, &h.clients) < 0) {
+                log_error("Out of memory");
+                goto out;
+        }
+        if (load_registry(&h, reader) < 0)
+                goto out;
+        (void) monitor_cpu_load(&h.cpu);
+
+        /* Every path decides its own access (docs/fleet.md, "How the hub works"): the
+         * shared handshake check must not demand the query token of /echo. */
+        stream = h.conf.hub.stream;
+        stream.token[0] = '\0';
+        stream.allowed_origins[0] = '\0';
+        params = (struct ws_server_params){
+                .name = "resolvix-hub",
+                .stream = &stream,
+                .max_message = MAX_MESSAGE,
+                .max_body = h.conf.hub.max_body,
+                .request_deadline = REQUEST_DEADLINE_SEC,
+                .userdata = &h,
+        };
+        r = ws_server_new(&hub_ops, &params, &h.server);
+        if (r < 0)
+                goto out;
+        r = lanes_start(&h, writer, reader);
+        if (r < 0)
+                goto out;
+
+        if (sd_watchdog_enabled(false, &h.watchdog_usec) > 0 && h.watchdog_usec > 0)
+                watchdog_tick(&h.watchdog_timer);
+        hub_maintain_later(&h, 5 * USEC_PER_SEC);
+        log_info("Listening on %s:%u; %s database; %zu nodes known", h.conf.hub.stream.listen,
+                 h.conf.hub.stream.port, h.backend, registry_count(h.registry));
+        notify_ready(NULL, "listening on %s:%u, %s, %zu nodes", h.conf.hub.stream.listen, h.conf.hub.stream.port,
+                     h.backend, registry_count(h.registry));
+
+        r = ws_server_run(h.server);
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=committing what is queued");
+        exit_code = r < 0 ? 1 : 0;
+out:
+        /* Everything queued is committed before the database closes: a
+         * sample that reached the hub is stored even if its answer could
+         * not be sent any more. */
+        lanes_stop(&h);
+        if (h.server) {
+                lws_sul_cancel(&h.watchdog_timer);
+                lws_sul_cancel(&h.maintain_timer);
+        }
+        ws_server_free(h.server);
+        if (h.registry && h.fleet) {
+                size_t n = 0;
+                _cleanup_free_ struct node **nodes = registry_sorted(h.registry, &n);
+
+                for (size_t i = 0; nodes && i < n; i++)
+                        fleet_forget(&h, nodes[i]);
+        }
+        store_close(writer);
+        store_close(reader);
+        fleet_free(h.fleet);
+        registry_free(h.registry);
+        client_cache_free(h.clients);
+        if (exit_code == 0)
+                log_info("Stopped after storing %llu samples", (unsigned long long) h.stats.samples);
+        return exit_code;
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "build-config.h"
+#include "headline.h"
+#include "hub.h"
+#include "pyjson.h"
+
+/* GET /metrics (docs/fleet.md, "Native API"): the hub's own figures as
+ * resolvix_hub_*, and every node's headline values as resolvix_node_*
+ * with a node label, so that one scrape of the hub federates the fleet. */
+
+static const char *const reject_names[_REJECT_MAX] = {
+        [REJECT_BAD_REQUEST] = "bad_request",     [REJECT_UNAUTHORIZED] = "unauthorized",
+        [REJECT_FORBIDDEN] = "forbidden",         [REJECT_TOO_LARGE] = "too_large",
+        [REJECT_TOO_MANY_NODES] = "too_many_nodes", [REJECT_UNAVAILABLE] = "unavailable",
+};
+
+static void header(FILE *f, const char *name, const char *type, const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Node ids go into labels as they are: node_id_valid() and
+ * client_username_valid() let no quote, backslash or newline into one. */
+static void label(FILE *f, const char *value) {
+        fputs(value, f);
+}
+
+static void hub_figures(FILE *f, struct hub *h, struct node **nodes, size_t n, int64_t now) {
+        size_t kinds[_STORE_NODE_KIND_MAX] = { 0 }, online[_STORE_NODE_KIND_MAX] = { 0 };
+        uint64_t rejected = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                kinds[nodes[i]->s.kind]++;
+                if (node_online(nodes[i], now))
+                        online[nodes[i]->s.kind]++;
+        }
+        header(f, "resolvix_hub_build_info", "gauge", "The hub's version and storage back end.");
+        fprintf(f, "resolvix_hub_build_info{version=\"%s\",database=\"%s\"} 1\n", RESOLVIX_VERSION, h->backend);
+        header(f, "resolvix_hub_nodes", "gauge", "Nodes the hub knows, by kind.");
+        for (int k = 0; k < _STORE_NODE_KIND_MAX; k++)
+                fprintf(f, "resolvix_hub_nodes{kind=\"%s\"} %zu\n", store_node_kind_to_string(k), kinds[k]);
+        header(f, "resolvix_hub_nodes_online", "gauge", "Nodes whose last push is recent, by kind.");
+        for (int k = 0; k < _STORE_NODE_KIND_MAX; k++)
+                fprintf(f, "resolvix_hub_nodes_online{kind=\"%s\"} %zu\n", store_node_kind_to_string(k), online[k]);
+        header(f, "resolvix_hub_samples_ingested_total", "counter", "Samples stored.");
+        fprintf(f, "resolvix_hub_samples_ingested_total %llu\n", (unsigned long long) h->stats.samples);
+        header(f, "resolvix_hub_values_ingested_total", "counter", "Numeric values stored with those samples.");
+        fprintf(f, "resolvix_hub_values_ingested_total %llu\n", (unsigned long long) h->stats.values);
+        header(f, "resolvix_hub_samples_duplicate_total", "counter",
+               "Samples sent again that were stored already (counted, not stored twice).");
+        fprintf(f, "resolvix_hub_samples_duplicate_total %llu\n", (unsigned long long) h->stats.duplicates);
+        header(f, "resolvix_hub_requests_rejected_total", "counter", "Requests refused, by reason.");
+        for (int i = 0; i < _REJECT_MAX; i++) {
+                fprintf(f, "resolvix_hub_requests_rejected_total{reason=\"%s\"} %llu\n", reject_names[i],
+                        (unsigned long long) h->stats.rejected[i]);
+                rejected += h->stats.rejected[i];
+        }
+        header(f, "resolvix_hub_commit_duration_seconds", "histogram",
+               "How long each database transaction of pushed samples took.");
+        for (size_t i = 0; i < COMMIT_BUCKETS; i++)
+                fprintf(f, "resolvix_hub_commit_duration_seconds_bucket{le=\"%g\"} %llu\n", commit_bucket_le[i],
+                        (unsigned long long) h->stats.commit_buckets[i]);
+        fprintf(f, "resolvix_hub_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                (unsigned long long) h->stats.commits);
+        fprintf(f, "resolvix_hub_commit_duration_seconds_sum %.6f\n", h->stats.commit_seconds);
+        fprintf(f, "resolvix_hub_commit_duration_seconds_count %llu\n", (unsigned long long) h->stats.commits);
+        header(f, "resolvix_hub_queue_depth", "gauge", "Work waiting for the database, by thread.");
+        fprintf(f, "resolvix_hub_queue_depth{queue=\"write\",unit=\"samples\"} %zu\n", lanes_write_depth(h));
+        fprintf(f, "resolvix_hub_queue_depth{queue=\"read\",unit=\"jobs\"} %zu\n", lanes_read_depth(h));
+        if (h->stats.db_size_known) {
+                header(f, "resolvix_hub_database_size_bytes", "gauge", "Bytes the database occupies.");
+                fprintf(f, "resolvix_hub_database_size_bytes %llu\n", (unsigned long long) h->stats.db_size);
+        }
+        header(f, "resolvix_hub_clients", "gauge", "WebSocket clients connected (fleet stream and /echo).");
+        fprintf(f, "resolvix_hub_clients %u\n", ws_server_clients(h->server));
+        header(f, "resolvix_hub_fleet_clients", "gauge", "Clients of the fleet stream.");
+        fprintf(f, "resolvix_hub_fleet_clients %u\n", fleet_clients(h->fleet));
+}
+
+static void node_figures(FILE *f, struct node **nodes, size_t n, int64_t now) {
+        struct headline *hl = calloc(n ? n : 1, sizeof *hl);
+
+        if (!hl)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                cJSON *sample = nodes[i]->latest ? cJSON_ParseWithLength(nodes[i]->latest, nodes[i]->latest_len) : NULL;
+
+                headline_from_sample(sample, nodes[i]->s.kind, &hl[i]);
+                cJSON_Delete(sample);
+        }
+        header(f, "resolvix_node_online", "gauge", "1 while the node's last push is recent.");
+        for (size_t i = 0; i < n; i++) {
+                fputs("resolvix_node_online{node=\"", f);
+                label(f, nodes[i]->s.node_id);
+                fprintf(f, "\",kind=\"%s\"} %d\n", store_node_kind_to_string(nodes[i]->s.kind),
+                        node_online(nodes[i], now));
+        }
+        header(f, "resolvix_node_last_seen_timestamp_seconds", "gauge", "When the node last pushed.");
+        for (size_t i = 0; i < n; i++) {
+                if (nodes[i]->s.last_seen <= 0)
+                        continue;
+                fputs("resolvix_node_last_seen_timestamp_seconds{node=\"", f);
+                label(f, nodes[i]->s.node_id);
+                fprintf(f, "\"} %.3f\n", (double) nodes[i]->s.last_seen / 1000);
+        }
+        for (size_t k = 0; k < _HEADLINE_MAX; k++) {
+                char name[96], value[40];
+                bool any = false;
+
+                for (size_t i = 0; i < n && !any; i++)
+                        any = hl[i].has[k];
+                if (!any)
+                        continue;
+                snprintf(name, sizeof name, "resolvix_node_%s", headline_info[k].metric_name);
+                header(f, name, "gauge", headline_info[k].help);
+                for (size_t i = 0; i < n; i++) {
+                        if (!hl[i].has[k])
+                                continue;
+                        fprintf(f, "%s{node=\"", name);
+                        label(f, nodes[i]->s.node_id);
+                        pyjson_float_repr(hl[i].v[k], value, sizeof value);
+                        fprintf(f, "\"} %s\n", value);
+                }
+        }
+        free(hl);
+}
+
+int metrics_request(struct request *rq) {
+        struct hub *h = rq->h;
+        _cleanup_free_ struct node **nodes = NULL;
+        char *body = NULL;
+        size_t len = 0, n = 0;
+        int64_t now = now_ms();
+        FILE *f;
+
+        if (!streq(rq->req->method, "GET"))
+                return respond_method_not_allowed(rq->resp, "GET");
+        if (check_query_auth(rq) < 0)
+                return 0;
+        nodes = registry_sorted(h->registry, &n);
+        f = open_memstream(&body, &len);
+        if (!nodes || !f) {
+                if (f)
+                        fclose(f);
+                free(body);
+                return -ENOMEM;
+        }
+        hub_figures(f, h, nodes, n, now);
+        node_figures(f, nodes, n, now);
+        if (fclose(f) != 0) {
+                free(body);
+                return -ENOMEM;
+        }
+        return respond_raw(rq->resp, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "store.h"
+
+/* The numeric values of one pushed sample, as the hub stores and queries them
+ * (docs/fleet.md, "Storage"). Pure: JSON in, names and numbers out.
+ *
+ * Which object is flattened:
+ *   - a resolvix sample (it has an object "metrics"): that object, so
+ *     metrics.cpu.load_avg_1min is "cpu.load_avg_1min";
+ *   - a send_stats body of the system-monitor agent protocol (docs/fleet.md,
+ *     "System Monitor protocol"; an object "stats"): that object, so
+ *     "cpu.percent_used", "disks.sda1.used", "network.eth0.bytes_recv";
+ *   - otherwise a record of the collection server's client API
+ *     (docs/fleet.md, "Flask system-monitor API"): its numbers "cpu" (or
+ *     "cpu_load"), "mem" and "storage".
+ * Naming: object keys joined by '.'; a '.' or '\' inside a key is escaped
+ * with '\' ("disk.disk_usage./srv/a\.b.usage_percent"), so per-mount and
+ * per-interface objects keep their own names; an array of numbers is named
+ * by index ("cpu.cpu_per_core_percent.0"); arrays of anything else (such as
+ * top_memory_processes, a ranking rather than a series), strings, booleans
+ * and null carry no value. A key seen twice in one object counts once (the
+ * first). Bounds: STORE_VALUES_MAX values (the first in document order), a
+ * path of at most STORE_METRIC_MAX bytes, nesting at most
+ * SAMPLE_VALUES_DEPTH_MAX objects/arrays below the root; what exceeds them
+ * is counted in `skipped`. Non-finite numbers cannot occur in JSON. */
+
+#define SAMPLE_VALUES_DEPTH_MAX 8
+#define SAMPLE_VALUES_NAMES_MAX (STORE_VALUES_MAX * 48)
+
+struct sample_values {
+        size_t n;
+        size_t skipped;
+        struct store_value v[STORE_VALUES_MAX]; /* paths point into names */
+        size_t names_used;
+        char names[SAMPLE_VALUES_NAMES_MAX];
+};
+
+/* Fill out (reused between calls) from sample. Returns the number of values,
+ * or -EINVAL when sample is not a JSON object. When the name space runs out
+ * the remaining values are skipped (and counted). */
+int sample_values_flatten(const cJSON *sample, struct sample_values *out);
