@@ -91,6 +91,30 @@ def rss_kib(pid, field="VmRSS"):
     return 0
 
 
+def scrape_cpu_ms(p, url, n, warmup=3, settle=0.0):
+    """Wait until the server p answers on url, scrape it warmup times (after
+    settle seconds), then n times SPACING apart: (CPU ms per scrape, bytes of
+    the last answer, RSS KiB). One way of measuring for every server."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline or p.poll() is not None:
+                raise SystemExit(f"nothing answered on {url}")
+            time.sleep(0.05)
+    time.sleep(settle)
+    for _ in range(warmup):
+        size = len(urllib.request.urlopen(url, timeout=5).read())
+    before = cpu_seconds(p.pid)
+    for _ in range(n):
+        time.sleep(SPACING)
+        urllib.request.urlopen(url, timeout=5).read()
+    used = cpu_seconds(p.pid) - before
+    return used / n * 1000, size, rss_kib(p.pid)
+
+
 def node_exporter_scrape_ms(n):
     exe = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if not exe:
@@ -99,24 +123,8 @@ def node_exporter_scrape_ms(n):
     p = subprocess.Popen([exe, f"--web.listen-address=127.0.0.1:{port}"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        url = f"http://127.0.0.1:{port}/metrics"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        for _ in range(3):
-            urllib.request.urlopen(url, timeout=5).read()
-        before = cpu_seconds(p.pid)
-        for _ in range(n):
-            time.sleep(SPACING)
-            urllib.request.urlopen(url, timeout=5).read()
-        used = cpu_seconds(p.pid) - before
-        return used / n * 1000, rss_kib(p.pid)
+        ms, _, rss = scrape_cpu_ms(p, f"http://127.0.0.1:{port}/metrics", n)
+        return ms, rss
     finally:
         p.terminate()
         p.wait(timeout=10)

@@ -11,8 +11,6 @@ import argparse
 import importlib.util
 import os
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +26,7 @@ def load_sample_bench():
 
 
 helpers = load_sample_bench()
-free_port, cpu_seconds, rss_kib = helpers.free_port, helpers.cpu_seconds, helpers.rss_kib
+free_port = helpers.free_port
 SPACING = helpers.SPACING
 
 
@@ -36,25 +34,8 @@ def telemetryd_scrape_ms(argv, port, n, env):
     """(CPU ms per scrape, bytes per answer, RSS KiB) of the telemetryd argv starts."""
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        url = f"http://127.0.0.1:{port}/metrics"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or p.poll() is not None:
-                    raise SystemExit(f"{argv[0]} did not answer on {url}")
-                time.sleep(0.05)
-        time.sleep(0.5)  # past telemetryd's first tick
-        for _ in range(5):
-            size = len(urllib.request.urlopen(url, timeout=5).read())
-        before = cpu_seconds(p.pid)
-        for _ in range(n):
-            time.sleep(SPACING)
-            urllib.request.urlopen(url, timeout=5).read()
-        used = cpu_seconds(p.pid) - before
-        return used / n * 1000, size, rss_kib(p.pid)
+        # Past telemetryd's first tick before measuring.
+        return helpers.scrape_cpu_ms(p, f"http://127.0.0.1:{port}/metrics", n, warmup=5, settle=0.5)
     finally:
         p.terminate()
         p.wait(timeout=10)
