@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include "connections.h"
+#include "list.h"
 #include "log.h"
 #include "manager.h"
 #include "timeutil.h"
@@ -39,15 +40,7 @@ static void unlink_conn(struct http_conn *h) {
 
         if (!h->waiting)
                 return;
-        if (h->prev)
-                h->prev->next = h->next;
-        else
-                c->oldest = h->next;
-        if (h->next)
-                h->next->prev = h->prev;
-        else
-                c->newest = h->prev;
-        h->prev = h->next = NULL;
+        LIST_UNLINK(c->oldest, c->newest, h);
         h->waiting = false;
 }
 
@@ -69,12 +62,7 @@ static void start_clock(struct http_conn *h) {
 
         unlink_conn(h);
         h->since = now_usec(CLOCK_MONOTONIC);
-        h->prev = c->newest;
-        if (c->newest)
-                c->newest->next = h;
-        else
-                c->oldest = h;
-        c->newest = h;
+        LIST_APPEND(c->oldest, c->newest, h);
         h->waiting = true;
         if (was_empty || c->oldest == h)
                 arm(c);

@@ -12,6 +12,7 @@
 #include "grow.h"
 #include "ingest.h"
 #include "ingestproto.h"
+#include "list.h"
 #include "log.h"
 #include "metriclog.h"
 #include "net.h"
@@ -127,28 +128,11 @@ static void conn_destroy(struct conn *c) {
 }
 
 static void conn_unlink(struct conn *c) {
-        struct ingest *in = c->in;
-
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                in->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        else
-                in->conns_tail = c->prev;
-        c->prev = c->next = NULL;
+        LIST_UNLINK(c->in->conns, c->in->conns_tail, c);
 }
 
 static void conn_append(struct conn *c) {
-        struct ingest *in = c->in;
-
-        c->prev = in->conns_tail;
-        if (c->prev)
-                c->prev->next = c;
-        else
-                in->conns = c;
-        in->conns_tail = c;
+        LIST_APPEND(c->in->conns, c->in->conns_tail, c);
 }
 
 static void conn_close(struct conn *c) {
