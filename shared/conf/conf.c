@@ -62,6 +62,8 @@ static const struct conf_key conf_keys[] = {
         { "control", "max_connections_per_ip", CONF_UINT, F(control.max_connections_per_ip), 1, 16384, "64", NULL },
         { "control", "request_deadline", CONF_UINT, F(control.request_deadline), 1, 3600, "10", NULL },
         { "control", "worker_watchdog", CONF_UINT, F(control.worker_watchdog), 0, 3600, "10", NULL },
+        { "control", "tls_cert", CONF_PATH, F(control.tls_cert), 0, 0, "", NULL },
+        { "control", "tls_key", CONF_PATH, F(control.tls_key), 0, 0, "", NULL },
 
         { "telemetry", "listen", CONF_ADDRESS, F(telemetry.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "telemetry", "port", CONF_PORT, F(telemetry.stream.port), 1, 65535, "8756", NULL },
@@ -79,6 +81,8 @@ static const struct conf_key conf_keys[] = {
         { "telemetry", "ingest_max_clients", CONF_UINT, F(telemetry.ingest_max_clients), 1, 65536, "256", NULL },
         { "telemetry", "ingest_idle_timeout", CONF_UINT, F(telemetry.ingest_idle_timeout), 1, 86400, "60", NULL },
         { "telemetry", "textfile_dir", CONF_PATH, F(telemetry.textfile_dir), 0, 0, "", NULL },
+        { "telemetry", "tls_cert", CONF_PATH, F(telemetry.stream.tls_cert), 0, 0, "", NULL },
+        { "telemetry", "tls_key", CONF_PATH, F(telemetry.stream.tls_key), 0, 0, "", NULL },
 
         { "livelogs", "listen", CONF_ADDRESS, F(livelogs.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "livelogs", "port", CONF_PORT, F(livelogs.stream.port), 1, 65535, "8755", NULL },
@@ -89,6 +93,8 @@ static const struct conf_key conf_keys[] = {
         { "livelogs", "allowed_origins", CONF_ORIGINS, F(livelogs.stream.allowed_origins), 0, 0, "", NULL },
         { "livelogs", "max_clients", CONF_UINT, F(livelogs.stream.max_clients), 1, 100000, "1024", NULL },
         { "livelogs", "ping_interval", CONF_UINT, F(livelogs.stream.ping_interval), 1, 3600, "30", NULL },
+        { "livelogs", "tls_cert", CONF_PATH, F(livelogs.stream.tls_cert), 0, 0, "", NULL },
+        { "livelogs", "tls_key", CONF_PATH, F(livelogs.stream.tls_key), 0, 0, "", NULL },
 
         { "hub", "listen", CONF_ADDRESS, F(hub.stream.listen), 0, 0, "0.0.0.0", NULL },
         { "hub", "port", CONF_PORT, F(hub.stream.port), 1, 65535, "8757", NULL },
@@ -102,6 +108,21 @@ static const struct conf_key conf_keys[] = {
         { "hub", "max_body", CONF_SIZE, F(hub.max_body), 1024, 1073741824, "8 MiB", NULL },
         { "hub", "max_clients", CONF_UINT, F(hub.stream.max_clients), 1, 1000000, "16384", NULL },
         { "hub", "ping_interval", CONF_UINT, F(hub.stream.ping_interval), 1, 3600, "30", NULL },
+        { "hub", "tls_cert", CONF_PATH, F(hub.stream.tls_cert), 0, 0, "", NULL },
+        { "hub", "tls_key", CONF_PATH, F(hub.stream.tls_key), 0, 0, "", NULL },
+        { "hub", "tls_client_ca", CONF_PATH, F(hub.tls_client_ca), 0, 0, "", NULL },
+        { "hub", "remote_write_url", CONF_STRING, F(hub.remote_write_url), 0, 0, "", NULL },
+
+        { "push", "hub_url", CONF_STRING, F(push.hub_url), 0, 0, "", NULL },
+        { "push", "enroll_token", CONF_TOKEN, F(push.enroll_token), 0, 0, "", NULL },
+        { "push", "interval", CONF_UINT, F(push.interval), 1, 86400, "10", NULL },
+        { "push", "protocol", CONF_TOKEN, F(push.protocol), 0, 0, "resolvix", NULL },
+        { "push", "system_id", CONF_TOKEN, F(push.system_id), 0, 0, "auto", NULL },
+        { "push", "spool_max_mb", CONF_UINT, F(push.spool_max_mb), 1, 1048576, "256", NULL },
+        { "push", "backfill_rate", CONF_UINT, F(push.backfill_rate), 1, 100000, "50", NULL },
+        { "push", "autostart", CONF_BOOL, F(push.autostart), 0, 0, "false", NULL },
+        { "push", "ca_file", CONF_PATH, F(push.ca_file), 0, 0, "", NULL },
+        { "push", "insecure", CONF_BOOL, F(push.insecure), 0, 0, "false", NULL },
 };
 
 #undef F

@@ -24,6 +24,8 @@ struct conf_stream {
         unsigned max_clients;
         unsigned ping_interval; /* seconds idle before a ping; as long again without a pong drops the peer */
         bool autostart;
+        char tls_cert[PATH_MAX]; /* PEM; with tls_key the port serves only TLS; "" = plain */
+        char tls_key[PATH_MAX];
 };
 
 struct conf {
@@ -46,6 +48,8 @@ struct conf {
                 unsigned max_connections_per_ip;
                 unsigned request_deadline; /* seconds for a whole request, headers and body */
                 unsigned worker_watchdog;  /* seconds without WATCHDOG=1 before a worker is unresponsive; 0 = off */
+                char tls_cert[PATH_MAX];   /* PEM; with tls_key the port serves only TLS; "" = plain */
+                char tls_key[PATH_MAX];
         } control;
 
         struct {
@@ -76,7 +80,22 @@ struct conf {
                 char agent_allow[CONF_ORIGINS_MAX]; /* space-separated CIDRs */
                 unsigned max_nodes;
                 unsigned max_body; /* bytes */
+                char tls_client_ca[PATH_MAX]; /* PEM; "" = no client certificates asked for */
+                char remote_write_url[PATH_MAX]; /* "" = off; http(s)://... of a remote-write receiver */
         } hub;
+
+        struct {
+                char hub_url[CONF_ORIGINS_MAX]; /* space-separated, tried in turn */
+                char enroll_token[CONF_TOKEN_MAX];
+                unsigned interval;
+                char protocol[32];  /* "resolvix" or "system-monitor" */
+                char system_id[256]; /* "auto" = the node id */
+                unsigned spool_max_mb;
+                unsigned backfill_rate; /* spooled samples per second while catching up */
+                bool autostart;
+                char ca_file[PATH_MAX]; /* PEM CA for https hubs; "" = the system's */
+                bool insecure;          /* skip certificate verification (logged) */
+        } push;
 };
 
 #define CONF_DEFAULT_PATH RESOLVIX_SYSCONFDIR "/resolvix.conf"
