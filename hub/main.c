@@ -10,6 +10,7 @@
 #include "hub.h"
 #include "log.h"
 #include "notify.h"
+#include "remote-write.h"
 #include "timeutil.h"
 
 /* A WebSocket text message on /echo is one record: far below this. */
@@ -163,6 +164,8 @@ static bool conf_valid(const struct conf *c) {
                           "got '%s'", db);
                 return false;
         }
+        if (c->hub.remote_write_url[0] && !remote_write_url_valid(c->hub.remote_write_url))
+                return false;
         return true;
 }
 
@@ -259,6 +262,14 @@ int main(int argc, char **argv) {
         r = ws_server_new(&hub_ops, &params, &h.server);
         if (r < 0)
                 goto out;
+        if (h.conf.hub.remote_write_url[0]) {
+                r = remote_write_start(&h.conf, &h.remote_write);
+                if (r < 0) {
+                        notify_failure(r, "remote_write_failed", "Cannot start remote write to %s: %s",
+                                       h.conf.hub.remote_write_url, strerror(-r));
+                        goto out;
+                }
+        }
         r = lanes_start(&h, writer, reader);
         if (r < 0)
                 goto out;
@@ -279,6 +290,7 @@ out:
          * sample that reached the hub is stored even if its answer could
          * not be sent any more. */
         lanes_stop(&h);
+        remote_write_stop(h.remote_write);
         if (h.server) {
                 lws_sul_cancel(&h.watchdog_timer);
                 lws_sul_cancel(&h.maintain_timer);
