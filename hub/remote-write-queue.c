@@ -388,6 +388,10 @@ int rwq_read(struct rwq *q, size_t max_bytes, uint8_t **buf, size_t *cap, size_t
                 safe_close(q->read_fd);
                 segment_path(q, id, path, sizeof path);
                 q->read_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                /* Dropped for room just now: the next read starts at the
+                 * segment after it. */
+                if (q->read_fd < 0 && errno == ENOENT)
+                        return 0;
                 if (q->read_fd < 0)
                         return negative_errno();
                 q->read_fd_id = id;
