@@ -116,7 +116,8 @@ static int load(struct rwq *q) {
                         return -ENOMEM;
                 q->seg[q->n_seg++] = (struct segment){ .id = id };
         }
-        qsort(q->seg, q->n_seg, sizeof *q->seg, cmp_id);
+        if (q->n_seg > 1)
+                qsort(q->seg, q->n_seg, sizeof *q->seg, cmp_id);
 
         snprintf(path, sizeof path, "%s/position", q->dir);
         if (read_file(path, pos, sizeof pos) > 0 && sscanf(pos, "%" SCNx64 " %" SCNu64, &pid, &poff) != 2)
