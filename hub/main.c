@@ -135,8 +135,11 @@ void hub_reload(struct hub *h) {
             next.hub.stream.port != h->conf.hub.stream.port || !streq(next.hub.database, h->conf.hub.database) ||
             !streq(next.control.state_dir, h->conf.control.state_dir) ||
             next.hub.max_body != h->conf.hub.max_body ||
-            next.hub.stream.max_clients != h->conf.hub.stream.max_clients)
-                log_warning("Listen, port, database, state_dir, max_body and max_clients change only with a restart");
+            next.hub.stream.max_clients != h->conf.hub.stream.max_clients ||
+            !streq(next.hub.remote_write_url, h->conf.hub.remote_write_url) ||
+            next.hub.remote_write_queue_mb != h->conf.hub.remote_write_queue_mb)
+                log_warning("Listen, port, database, state_dir, max_body, max_clients and remote_write_* change only "
+                            "with a restart");
         if (apply_agent_allow(h, next.hub.agent_allow) < 0) {
                 log_error("Configuration not reloaded: bad agent_allow");
                 (void) sd_notify(0, "READY=1");

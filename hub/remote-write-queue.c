@@ -18,6 +18,7 @@
 #include "log.h"
 #include "macro.h"
 #include "remote-write-queue.h"
+#include "timeutil.h"
 
 static inline void closedirp(DIR **d) {
         if (*d)
@@ -318,16 +319,9 @@ out:
 }
 
 bool rwq_wait(struct rwq *q, int timeout_ms) {
-        struct timespec ts;
+        struct timespec ts = timespec_after(CLOCK_REALTIME, (uint64_t) timeout_ms * USEC_PER_MSEC);
         bool any;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
         pthread_mutex_lock(&q->lock);
         while (!q->woken && pthread_cond_timedwait(&q->more, &q->lock, &ts) == 0)
                 ;

@@ -281,15 +281,8 @@ static size_t discard(char *p, size_t size, size_t n, void *userdata) {
 
 /* Wait ms, or until the stop. */
 static void pause_ms(struct remote_write *rw, unsigned ms) {
-        struct timespec ts;
+        struct timespec ts = timespec_after(CLOCK_REALTIME, (uint64_t) ms * USEC_PER_MSEC);
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long) (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
         pthread_mutex_lock(&rw->lock);
         while (!rw->stop && pthread_cond_timedwait(&rw->wake, &rw->lock, &ts) == 0)
                 ;
