@@ -2,8 +2,8 @@
 stores to a real VictoriaMetrics (Debian's victoria-metrics) on loopback,
 and the values are read back through VictoriaMetrics' own API: exact
 values under node_exporter's names with a node label; an outage queued on
-disk and delivered once, across a hub restart; the queue's bound; a bad
-URL refused at start."""
+disk and delivered once, across a hub restart; the queue's bound; a
+receiver that refuses for good; a bad URL refused at start."""
 import json
 import shutil
 import socket
@@ -230,6 +230,27 @@ def test_queue_bound_drops_the_oldest(procs, tmp_path, vm):
     # What arrived is the newest, each once.
     kept = range(total - int(queued) + 1, total + 1)
     assert sorted(points) == [((base + s) * 1000, float(s)) for s in kept]
+    hub.check_logs()
+
+
+def test_refused_for_good_is_dropped_and_counted(procs, tmp_path, vm):
+    """A 4xx other than 429 will never succeed: those samples are counted
+    and dropped, and what comes after them is not held up."""
+    vm.start()
+    hub = rw_hub(procs, tmp_path, f"http://127.0.0.1:{vm.port}/api/v1/no-such-path")
+    hub.start()
+    token = hub.enroll("n1")
+    now = int(time.time())
+    assert hub.push(token, [sample(s, ts=now - 60 + s) for s in range(1, 21)]).json["acked"] == 20
+    poll(lambda: rw_metrics(hub)['resolvix_hub_remote_write_dropped_samples_total{reason="rejected"}'] == 20, 30,
+         "the refused samples counted")
+    m = rw_metrics(hub)
+    assert m["resolvix_hub_remote_write_queued_samples"] == 0
+    assert m["resolvix_hub_remote_write_sent_samples_total"] == 0
+    assert m["resolvix_hub_remote_write_failed_requests_total"] == 0
+    poll(lambda: "failed: HTTP 400; the samples are dropped" in hub.log(), 10, "the refusal logged")
+    # The samples stay stored in the hub.
+    assert len(hub.stored_seqs("n1")) == 20
     hub.check_logs()
 
 
