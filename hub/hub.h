@@ -113,6 +113,7 @@ struct job {
         struct job_sample *samples;
         size_t n_samples;
         bool solo; /* its own transaction, so its duplicates are counted exactly */
+        size_t staged; /* where its samples start among those staged for remote write */
         uint64_t acked, duplicates, values;
         uint64_t queued_usec;
         uint64_t commit_usec; /* the transaction's duration, on the first job in it only */
@@ -222,6 +223,7 @@ struct hub {
         struct registry *registry;
         struct fleet *fleet;
         struct client_cache *clients;
+        struct remote_write *remote_write; /* NULL: no remote_write_url */
         struct cidr agent_allow[HUB_AGENT_ALLOW_MAX];
         size_t n_agent_allow;
         struct cpu_load cpu;

@@ -9,6 +9,7 @@
 
 #include "hub.h"
 #include "log.h"
+#include "remote-write.h"
 #include "sample-values.h"
 #include "timeutil.h"
 
@@ -67,20 +68,27 @@ static int add_samples(struct lanes *l, struct job *j) {
         size_t mark = store_batch_count(l->batch);
         int r;
 
+        struct remote_write *rw = l->hub->remote_write;
+
         j->values = 0;
+        j->staged = rw ? remote_write_staged(rw) : 0;
         for (size_t i = 0; i < j->n_samples; i++) {
                 struct job_sample *s = &j->samples[i];
                 struct store_sample ss;
+                cJSON *t = s->tree ? s->tree : cJSON_ParseWithLength(s->json, s->len);
 
-                if (s->tree)
-                        r = sample_values_flatten(s->tree, &l->values);
-                else {
-                        cJSON *t = cJSON_ParseWithLength(s->json, s->len);
-                        r = t ? sample_values_flatten(t, &l->values) : -EINVAL;
-                        cJSON_Delete(t);
-                }
+                r = t ? sample_values_flatten(t, &l->values) : -EINVAL;
                 if (r < 0)
                         l->values.n = 0;
+                if (rw && remote_write_stage(rw, s->node_id, s->ts, t, &l->values) < 0) {
+                        if (t != s->tree)
+                                cJSON_Delete(t);
+                        remote_write_truncate(rw, j->staged);
+                        (void) store_batch_truncate(l->batch, mark);
+                        return -ENOMEM;
+                }
+                if (t != s->tree)
+                        cJSON_Delete(t);
                 ss = (struct store_sample){
                         .node_id = s->node_id,
                         .stream = s->stream,
@@ -96,6 +104,8 @@ static int add_samples(struct lanes *l, struct job *j) {
                 s->tree = NULL;
                 if (r < 0) {
                         (void) store_batch_truncate(l->batch, mark);
+                        if (rw)
+                                remote_write_truncate(rw, j->staged);
                         return r;
                 }
                 j->values += l->values.n;
@@ -139,6 +149,8 @@ static void commit_jobs(struct lanes *l, struct job *first, struct job *end) {
         r = store_batch_commit(l->batch, &res);
         if (r < 0) {
                 (void) store_batch_truncate(l->batch, 0);
+                if (l->hub->remote_write)
+                        remote_write_truncate(l->hub->remote_write, 0);
                 for (struct job *j = first; j != end; j = j->next)
                         if (j->result == 0)
                                 j->result = r;
@@ -166,8 +178,13 @@ static void commit_jobs(struct lanes *l, struct job *first, struct job *end) {
                         j->duplicates = mine;
                         j->acked = j->n_samples - mine;
                         dup -= mine;
+                        if (l->hub->remote_write)
+                                remote_write_keep(l->hub->remote_write, j->staged, j->n_samples, j->acked);
                 }
         }
+        /* Queued for forwarding before any push of it is answered. */
+        if (l->hub->remote_write)
+                remote_write_flush(l->hub->remote_write);
         first->commit_usec = now_usec(CLOCK_MONOTONIC) - start;
 }
 

@@ -10,6 +10,7 @@
 #include "hub.h"
 #include "log.h"
 #include "notify.h"
+#include "remote-write.h"
 #include "timeutil.h"
 
 /* A WebSocket text message on /echo is one record: far below this. */
@@ -134,8 +135,11 @@ void hub_reload(struct hub *h) {
             next.hub.stream.port != h->conf.hub.stream.port || !streq(next.hub.database, h->conf.hub.database) ||
             !streq(next.control.state_dir, h->conf.control.state_dir) ||
             next.hub.max_body != h->conf.hub.max_body ||
-            next.hub.stream.max_clients != h->conf.hub.stream.max_clients)
-                log_warning("Listen, port, database, state_dir, max_body and max_clients change only with a restart");
+            next.hub.stream.max_clients != h->conf.hub.stream.max_clients ||
+            !streq(next.hub.remote_write_url, h->conf.hub.remote_write_url) ||
+            next.hub.remote_write_queue_mb != h->conf.hub.remote_write_queue_mb)
+                log_warning("Listen, port, database, state_dir, max_body, max_clients and remote_write_* change only "
+                            "with a restart");
         if (apply_agent_allow(h, next.hub.agent_allow) < 0) {
                 log_error("Configuration not reloaded: bad agent_allow");
                 (void) sd_notify(0, "READY=1");
@@ -163,6 +167,8 @@ static bool conf_valid(const struct conf *c) {
                           "got '%s'", db);
                 return false;
         }
+        if (c->hub.remote_write_url[0] && !remote_write_url_valid(c->hub.remote_write_url))
+                return false;
         return true;
 }
 
@@ -259,6 +265,14 @@ int main(int argc, char **argv) {
         r = ws_server_new(&hub_ops, &params, &h.server);
         if (r < 0)
                 goto out;
+        if (h.conf.hub.remote_write_url[0]) {
+                r = remote_write_start(&h.conf, &h.remote_write);
+                if (r < 0) {
+                        notify_failure(r, "remote_write_failed", "Cannot start remote write to %s: %s",
+                                       h.conf.hub.remote_write_url, strerror(-r));
+                        goto out;
+                }
+        }
         r = lanes_start(&h, writer, reader);
         if (r < 0)
                 goto out;
@@ -279,6 +293,7 @@ out:
          * sample that reached the hub is stored even if its answer could
          * not be sent any more. */
         lanes_stop(&h);
+        remote_write_stop(h.remote_write);
         if (h.server) {
                 lws_sul_cancel(&h.watchdog_timer);
                 lws_sul_cancel(&h.maintain_timer);

@@ -6,6 +6,7 @@
 #include "headline.h"
 #include "hub.h"
 #include "pyjson.h"
+#include "remote-write.h"
 
 /* GET /metrics (docs/fleet.md, "Native API"): the hub's own figures as
  * resolvix_hub_*, and every node's headline values as resolvix_node_*
@@ -72,6 +73,34 @@ static void hub_figures(FILE *f, struct hub *h, struct node **nodes, size_t n, i
         if (h->stats.db_size_known) {
                 header(f, "resolvix_hub_database_size_bytes", "gauge", "Bytes the database occupies.");
                 fprintf(f, "resolvix_hub_database_size_bytes %llu\n", (unsigned long long) h->stats.db_size);
+        }
+        if (h->remote_write) {
+                struct remote_write_stats rs;
+
+                remote_write_get_stats(h->remote_write, &rs);
+                header(f, "resolvix_hub_remote_write_sent_samples_total", "counter",
+                       "Samples the remote-write receiver took.");
+                fprintf(f, "resolvix_hub_remote_write_sent_samples_total %llu\n", (unsigned long long) rs.sent_samples);
+                header(f, "resolvix_hub_remote_write_sent_requests_total", "counter",
+                       "Remote-write requests the receiver took.");
+                fprintf(f, "resolvix_hub_remote_write_sent_requests_total %llu\n",
+                        (unsigned long long) rs.sent_requests);
+                header(f, "resolvix_hub_remote_write_failed_requests_total", "counter",
+                       "Remote-write requests answered 429 or 5xx, or not at all (retried).");
+                fprintf(f, "resolvix_hub_remote_write_failed_requests_total %llu\n",
+                        (unsigned long long) rs.failed_requests);
+                header(f, "resolvix_hub_remote_write_dropped_samples_total", "counter",
+                       "Samples not forwarded, by reason: the queue's bound, or refused by the receiver (4xx).");
+                fprintf(f, "resolvix_hub_remote_write_dropped_samples_total{reason=\"queue_full\"} %llu\n",
+                        (unsigned long long) rs.dropped_samples);
+                fprintf(f, "resolvix_hub_remote_write_dropped_samples_total{reason=\"rejected\"} %llu\n",
+                        (unsigned long long) rs.rejected_samples);
+                header(f, "resolvix_hub_remote_write_queued_samples", "gauge",
+                       "Samples waiting in the remote-write queue on disk.");
+                fprintf(f, "resolvix_hub_remote_write_queued_samples %llu\n", (unsigned long long) rs.queued_samples);
+                header(f, "resolvix_hub_remote_write_queued_bytes", "gauge",
+                       "Bytes the remote-write queue occupies on disk.");
+                fprintf(f, "resolvix_hub_remote_write_queued_bytes %llu\n", (unsigned long long) rs.queued_bytes);
         }
         header(f, "resolvix_hub_clients", "gauge", "WebSocket clients connected (fleet stream and /echo).");
         fprintf(f, "resolvix_hub_clients %u\n", ws_server_clients(h->server));

@@ -10,6 +10,13 @@ uint64_t now_usec(clockid_t clock) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+struct timespec timespec_after(clockid_t clock, uint64_t usec) {
+        uint64_t t = now_usec(clock) + usec;
+
+        return (struct timespec){ .tv_sec = (time_t) (t / USEC_PER_SEC),
+                                  .tv_nsec = (long) (t % USEC_PER_SEC * NSEC_PER_USEC) };
+}
+
 static void format_seconds(uint64_t usec, char *buf, size_t size) {
         time_t t = (time_t) (usec / USEC_PER_SEC);
         struct tm tm;

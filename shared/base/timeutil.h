@@ -12,6 +12,8 @@
 #define ISO8601_MAX sizeof("2024-01-15T10:30:45.123456Z")
 
 uint64_t now_usec(clockid_t clock);
+/* The moment usec from now on clock: a deadline for pthread_cond_timedwait(). */
+struct timespec timespec_after(clockid_t clock, uint64_t usec);
 
 /* "2024-01-15T10:30:45Z": the streams' timestamp format, second precision. */
 void format_iso8601(uint64_t realtime_usec, char buf[static ISO8601_MAX]);

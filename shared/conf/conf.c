@@ -112,6 +112,7 @@ static const struct conf_key conf_keys[] = {
         { "hub", "tls_key", CONF_PATH, F(hub.stream.tls_key), 0, 0, "", NULL },
         { "hub", "tls_client_ca", CONF_PATH, F(hub.tls_client_ca), 0, 0, "", NULL },
         { "hub", "remote_write_url", CONF_STRING, F(hub.remote_write_url), 0, 0, "", NULL },
+        { "hub", "remote_write_queue_mb", CONF_UINT, F(hub.remote_write_queue_mb), 1, 1048576, "256", NULL },
 
         { "push", "hub_url", CONF_STRING, F(push.hub_url), 0, 0, "", NULL },
         { "push", "enroll_token", CONF_TOKEN, F(push.enroll_token), 0, 0, "", NULL },

@@ -82,6 +82,7 @@ struct conf {
                 unsigned max_body; /* bytes */
                 char tls_client_ca[PATH_MAX]; /* PEM; "" = no client certificates asked for */
                 char remote_write_url[PATH_MAX]; /* "" = off; http(s)://... of a remote-write receiver */
+                unsigned remote_write_queue_mb; /* bound of its queue on disk */
         } hub;
 
         struct {
