@@ -78,32 +78,6 @@ static void identify(struct pushd *p) {
         }
 }
 
-/* One sample as the hub takes it: the telemetry stream's sample plus the
- * spool's stream and seq (docs/fleet.md); or the send_stats body. */
-static char *format_sample(struct pushd *p, const struct sample *s, uint64_t seq, const char *stream) {
-        cJSON *j;
-        char *text;
-
-        if (p->sysmon) {
-                struct sysmon_addr addrs[64];
-                char names[64][64];
-                size_t n = sysmon_addresses(addrs, names, ELEMENTSOF(addrs));
-                j = sysmon_send_stats(s, p->system_id, p->urls[p->url_i], p->conf.push.interval, addrs, n);
-        } else {
-                j = sample_to_json(s, p->node_id, p->conf.push.interval, NULL);
-                if (j && (!cJSON_ReplaceItemInObjectCaseSensitive(j, "seq", cJSON_CreateNumber((double) seq)) ||
-                          !cJSON_AddStringToObject(j, "stream", stream))) {
-                        cJSON_Delete(j);
-                        j = NULL;
-                }
-        }
-        if (!j)
-                return NULL;
-        text = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        return text;
-}
-
 static void take_sample(struct pushd *p) {
         const struct sample *s;
         struct spool_figures f;
@@ -116,7 +90,7 @@ static void take_sample(struct pushd *p) {
                 return;
         }
         spool_get_figures(p->spool, &f);
-        line = format_sample(p, s, spool_next_seq(p->spool), f.stream);
+        line = pushd_format_sample(p, s, spool_next_seq(p->spool), f.stream);
         if (!line) {
                 log_error("Cannot format a sample: out of memory");
                 return;

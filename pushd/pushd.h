@@ -99,3 +99,6 @@ void pushd_client_collect(struct pushd *p);
 
 enum pushd_verdict pushd_classify(enum pushd_request req, long status);
 uint64_t pushd_backoff_delay(uint64_t ceiling, uint32_t rnd);
+
+/* line.c: what is spooled and sent for one sample (a string to free). */
+char *pushd_format_sample(const struct pushd *p, const struct sample *s, uint64_t seq, const char *stream);

@@ -69,6 +69,29 @@ static int compare_u64(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+static int record_done(struct spool *s, uint64_t seq);
+
+/* Seqs between two valid records were in the corrupt bytes between them:
+ * they can never be sent, so they are done, and counted as dropped. */
+static int lost(struct spool *s, uint64_t from, uint64_t to) {
+        uint64_t n = 0;
+
+        for (uint64_t q = from > s->pos.done ? from : s->pos.done + 1; q <= to; q++) {
+                if (bsearch(&q, s->ahead, s->n_ahead, sizeof *s->ahead, compare_u64))
+                        continue;
+                if (record_done(s, q) < 0)
+                        return -ENOMEM;
+                n++;
+        }
+        if (n > 0) {
+                s->pos.dropped += n;
+                log_warning("Spool: %" PRIu64 " samples (seq %" PRIu64 " to %" PRIu64
+                            ") were in corrupt records; counted as dropped",
+                            n, from, to);
+        }
+        return 0;
+}
+
 /* Read one segment: its last valid seq and size, cutting a torn tail off
  * when it is the one appended to. */
 static int scan_segment(struct spool *s, struct segment *seg, bool active, uint64_t *prev_seq) {
@@ -94,6 +117,10 @@ static int scan_segment(struct spool *s, struct segment *seg, bool active, uint6
                 ssize_t n = spool_record_parse(map + off, (size_t) st.st_size - off, &rec);
 
                 if (n > 0 && rec.seq > *prev_seq) {
+                        if (rec.seq > *prev_seq + 1 && lost(s, *prev_seq + 1, rec.seq - 1) < 0) {
+                                munmap((void *) map, (size_t) st.st_size);
+                                return -ENOMEM;
+                        }
                         *prev_seq = seg->last = rec.seq;
                         off += (size_t) n;
                         good_end = off;
@@ -430,11 +457,9 @@ int spool_read(struct spool *s, uint64_t from, size_t max_n, spool_record_fn fn,
         return (int) taken;
 }
 
-static int mark_done(struct spool *s, uint64_t seq) {
+static int record_done(struct spool *s, uint64_t seq) {
         size_t i;
 
-        if (!spool_is_pending(s, seq))
-                return 0;
         if (seq == s->pos.done + 1) {
                 s->pos.done = seq;
                 while (s->n_ahead > 0 && s->ahead[0] == s->pos.done + 1) {
@@ -450,6 +475,12 @@ static int mark_done(struct spool *s, uint64_t seq) {
                 s->n_ahead++;
         }
         return 1;
+}
+
+static int mark_done(struct spool *s, uint64_t seq) {
+        if (!spool_is_pending(s, seq))
+                return 0;
+        return record_done(s, seq);
 }
 
 int spool_ack(struct spool *s, uint64_t seq) {
