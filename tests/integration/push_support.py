@@ -103,7 +103,7 @@ def hub_request(host, port, method, path, body=None, headers=None):
         conn.close()
 
 
-def hub_seqs(hub, node_id, host="127.0.0.1"):
+def hub_seqs(hub, node_id, host="127.0.0.1", token=None):
     """The seq of every raw sample the hub stores for node_id, in time order
     (a seq stored twice would appear twice), read from the hub's SQLite
     database; and checked against what its query API shows."""
@@ -116,20 +116,21 @@ def hub_seqs(hub, node_id, host="127.0.0.1"):
     seqs = [r[0] for r in rows]
     status, body = hub_request(host, hub.port, "GET",
                                f"/api/v1/query?node={node_id}&metric=cpu.cpu_usage_percent&start=0"
-                               f"&end={int(time.time()) + 700}")
+                               f"&end={int(time.time()) + 700}",
+                               headers={"Authorization": f"Bearer {token}"} if token else None)
     assert status == 200, body
     points = [p for s in json.loads(body)["series"] for p in s["points"]]
     assert len(points) == len(seqs), (len(points), len(seqs))
     return seqs
 
 
-def assert_no_loss(hub, pushd, host="127.0.0.1", dropped=0):
+def assert_no_loss(hub, pushd, host="127.0.0.1", dropped=0, token=None):
     """Every seq pushd counts as done is stored exactly once, apart from the
     ones it counts as dropped, which are the oldest."""
     pos = pushd.position()
     done = int(pos["done"])
     assert int(pos["dropped"]) == dropped
-    seqs = hub_seqs(hub, pushd.node_id, host)
+    seqs = hub_seqs(hub, pushd.node_id, host, token)
     assert len(seqs) == len(set(seqs)), f"stored twice: {sorted(s for s in set(seqs) if seqs.count(s) > 1)}"
     missing = sorted(set(range(1, done + 1)) - set(seqs))
     assert missing == list(range(1, dropped + 1)), f"missing seqs {missing[:20]}..."
