@@ -490,7 +490,8 @@ int spool_ack(struct spool *s, uint64_t seq) {
                 return r;
         if (seq > s->last_ack)
                 s->last_ack = seq;
-        return trim(s);
+        r = trim(s);
+        return r < 0 ? r : 1;
 }
 
 int spool_drop(struct spool *s, uint64_t seq) {
@@ -499,7 +500,8 @@ int spool_drop(struct spool *s, uint64_t seq) {
         if (r <= 0)
                 return r;
         s->pos.dropped++;
-        return trim(s);
+        r = trim(s);
+        return r < 0 ? r : 1;
 }
 
 void spool_get_figures(const struct spool *s, struct spool_figures *ret) {

@@ -57,7 +57,8 @@ bool spool_is_pending(const struct spool *s, uint64_t seq);
 
 /* The hub holds seq (acked) or refused it for good (dropped): it is done.
  * Segments left with nothing pending are removed; the position is saved by
- * spool_save(), once for a whole answer of the hub. */
+ * spool_save(), once for a whole answer of the hub. 1 when seq was
+ * pending, 0 when it was done already. */
 int spool_ack(struct spool *s, uint64_t seq);
 int spool_drop(struct spool *s, uint64_t seq);
 /* Write the position atomically (write, fsync, rename). */
