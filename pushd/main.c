@@ -24,6 +24,7 @@ static const struct conf_flag flags[] = {
         { "hub-url", 0, "push", "hub_url", "URL", "hub to push to; several, space-separated, are tried in turn" },
         { "interval", 'i', "push", "interval", "SECONDS", "seconds between samples, 1..86400" },
         { "protocol", 0, "push", "protocol", "NAME", "resolvix or system-monitor" },
+        { "state-dir", 's', "control", "state_dir", "DIR", "where the spool and the node token are kept" },
         { 0 },
 };
 
