@@ -148,6 +148,10 @@ static void set_error(struct pushd *p, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(text, sizeof text, fmt, ap);
         va_end(ap);
+        /* It travels as one notify field: a newline would end it early. */
+        for (char *c = text; *c; c++)
+                if (*c == '\n' || *c == '\r')
+                        *c = ' ';
         if (!streq(text, p->last_error)) {
                 snprintf(p->last_error, sizeof p->last_error, "%s", text);
                 p->figures_changed = true;
