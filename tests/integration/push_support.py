@@ -14,8 +14,22 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from hub_support import ENROLL, Hub
 from support import MEMORY_ERROR, NotifySocket, binary, merged_env, poll
+
+
+@pytest.fixture
+def hub(procs, tmp_path):
+    """A started resolvix-hub on SQLite, whose database the checks read."""
+    d = tmp_path / "hub"
+    d.mkdir()
+    h = Hub(procs, d)
+    h.start()
+    yield h
+    procs.stop_all()
+    h.check_logs()
 
 
 class Pushd:

@@ -6,20 +6,9 @@ import time
 
 import pytest
 
-from hub_support import ENROLL, Hub
-from push_support import Pushd, assert_no_loss
+from hub_support import ENROLL
+from push_support import hub, Pushd, assert_no_loss
 from support import binary, pid_alive, poll
-
-
-@pytest.fixture
-def hub(procs, tmp_path):
-    d = tmp_path / "hub"
-    d.mkdir()
-    h = Hub(procs, d)
-    h.start()
-    yield h
-    procs.stop_all()
-    h.check_logs()
 
 
 def push_env(hub_url, **more):

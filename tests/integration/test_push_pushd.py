@@ -9,20 +9,8 @@ import time
 
 import pytest
 
-from hub_support import Hub
-from push_support import FakeHub, Pushd, assert_no_loss, hub_seqs
+from push_support import hub, FakeHub, Pushd, assert_no_loss, hub_seqs
 from support import binary, poll
-
-
-@pytest.fixture
-def hub(procs, tmp_path):
-    d = tmp_path / "hub"
-    d.mkdir()
-    h = Hub(procs, d)
-    h.start()
-    yield h
-    procs.stop_all()
-    h.check_logs()
 
 
 def test_enrolls_and_pushes_every_sample_once(procs, tmp_path, hub):
