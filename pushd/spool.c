@@ -77,7 +77,7 @@ static int lost(struct spool *s, uint64_t from, uint64_t to) {
         uint64_t n = 0;
 
         for (uint64_t q = from > s->pos.done ? from : s->pos.done + 1; q <= to; q++) {
-                if (bsearch(&q, s->ahead, s->n_ahead, sizeof *s->ahead, compare_u64))
+                if (s->n_ahead > 0 && bsearch(&q, s->ahead, s->n_ahead, sizeof *s->ahead, compare_u64))
                         continue;
                 if (record_done(s, q) < 0)
                         return -ENOMEM;
@@ -172,7 +172,8 @@ static int list_segments(struct spool *s) {
                         return -ENOMEM;
                 s->segs[s->n_segs++] = (struct segment){ .first = first };
         }
-        qsort(s->segs, s->n_segs, sizeof *s->segs, compare_u64); /* first is the first member */
+        if (s->n_segs > 1)
+                qsort(s->segs, s->n_segs, sizeof *s->segs, compare_u64); /* first is the first member */
         return 0;
 }
 
@@ -287,7 +288,7 @@ uint64_t spool_next_seq(const struct spool *s) {
 bool spool_is_pending(const struct spool *s, uint64_t seq) {
         if (seq <= s->pos.done || seq >= s->next_seq)
                 return false;
-        return !bsearch(&seq, s->ahead, s->n_ahead, sizeof *s->ahead, compare_u64);
+        return s->n_ahead == 0 || !bsearch(&seq, s->ahead, s->n_ahead, sizeof *s->ahead, compare_u64);
 }
 
 static uint64_t pending_in(const struct spool *s, const struct segment *seg) {
@@ -308,6 +309,8 @@ static void forget_ahead_upto(struct spool *s, uint64_t upto) {
 
         while (k < s->n_ahead && s->ahead[k] <= upto)
                 k++;
+        if (k == 0)
+                return;
         memmove(s->ahead, s->ahead + k, (s->n_ahead - k) * sizeof *s->ahead);
         s->n_ahead -= k;
 }

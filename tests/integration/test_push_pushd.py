@@ -85,7 +85,10 @@ def test_spool_bound_drops_oldest_and_counts_them(procs, tmp_path, hub):
     p = Pushd(procs, tmp_path, hub.url(), spool_max_mb=1)
     p.start()
     p.wait_drained(timeout=120)
-    assert int(p.figures["dropped"]) == dropped
+    # Live samples arriving while the full spool drains may push out one
+    # more of the oldest segments: whatever is dropped is counted.
+    assert int(p.figures["dropped"]) >= dropped
+    dropped = int(p.figures["dropped"])
     p.stop()
     seqs = assert_no_loss(hub, p, dropped=dropped)
     assert min(seqs) == dropped + 1
