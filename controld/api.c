@@ -114,6 +114,11 @@ static void add_stream_fields(cJSON *o, const struct worker *w) {
         if (w->kind == KIND_TELEMETRY) {
                 cJSON_AddNumberToObject(o, "ws_port", c->telemetry.stream.port);
                 cJSON_AddNumberToObject(o, "interval", w->interval);
+        } else if (w->kind == KIND_PUSH) {
+                /* pushd listens on nothing: where it pushes stands in for a port. */
+                cJSON_AddStringToObject(o, "hub_url", w->push.hub_url[0] ? w->push.hub_url : c->push.hub_url);
+                cJSON_AddStringToObject(o, "protocol", c->push.protocol);
+                cJSON_AddNumberToObject(o, "interval", c->push.interval);
         } else {
                 cJSON_AddNumberToObject(o, "ws_port", c->livelogs.stream.port);
                 cJSON_AddStringToObject(o, "log_file", w->followed[0] ? w->followed : c->livelogs.log_file);
@@ -264,6 +269,27 @@ static enum MHD_Result dashboard(struct request *r, const char *url) {
 
 /* ---- GET /status and /health ---------------------------------------------- */
 
+/* The hub link as pushd last reported it; null before its first report. */
+static void add_push_figures(cJSON *o, const struct worker *w) {
+        const struct push_figures *f = &w->push;
+
+        cJSON_AddBoolToObject(o, "connected", worker_alive(w) && f->valid && f->connected);
+        if (!f->valid) {
+                cJSON_AddNullToObject(o, "spooled");
+                cJSON_AddNullToObject(o, "dropped");
+                cJSON_AddNullToObject(o, "last_ack_seq");
+                cJSON_AddNullToObject(o, "last_error");
+                return;
+        }
+        cJSON_AddNumberToObject(o, "spooled", (double) f->spooled);
+        cJSON_AddNumberToObject(o, "dropped", (double) f->dropped);
+        cJSON_AddNumberToObject(o, "last_ack_seq", (double) f->last_ack_seq);
+        if (f->last_error[0])
+                cJSON_AddStringToObject(o, "last_error", f->last_error);
+        else
+                cJSON_AddNullToObject(o, "last_error");
+}
+
 static cJSON *worker_status(const struct worker *w) {
         cJSON *o = cJSON_CreateObject();
         char when[ISO8601_MAX];
@@ -292,6 +318,8 @@ static cJSON *worker_status(const struct worker *w) {
                 cJSON_AddStringToObject(o, "started_at", when);
         } else
                 cJSON_AddNullToObject(o, "started_at");
+        if (w->kind == KIND_PUSH)
+                add_push_figures(o, w);
         return o;
 }
 
@@ -304,6 +332,7 @@ static void status(struct request *r) {
         cJSON_AddStringToObject(o, "log_file", ll->followed[0] ? ll->followed : m->conf.livelogs.log_file);
         cJSON_AddItemToObject(o, "livelogs", worker_status(ll));
         cJSON_AddItemToObject(o, "telemetry", worker_status(&m->workers[KIND_TELEMETRY]));
+        cJSON_AddItemToObject(o, "push", worker_status(&m->workers[KIND_PUSH]));
         cJSON_AddStringToObject(o, "version", RESOLVIX_VERSION);
         cJSON_AddNumberToObject(o, "uptime_s", (double) ((now_usec(CLOCK_MONOTONIC) - m->started_usec) / USEC_PER_SEC));
         set_answer(r, MHD_HTTP_OK, o);

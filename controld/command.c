@@ -17,6 +17,8 @@ static const struct {
         { "start_telemetry", VERB_START, KIND_TELEMETRY },   { "stop_telemetry", VERB_STOP, KIND_TELEMETRY },
         { "restart_telemetry", VERB_RESTART, KIND_TELEMETRY }, { "start_livelogs", VERB_START, KIND_LIVELOGS },
         { "stop_livelogs", VERB_STOP, KIND_LIVELOGS },         { "restart_livelogs", VERB_RESTART, KIND_LIVELOGS },
+        { "start_push", VERB_START, KIND_PUSH },               { "stop_push", VERB_STOP, KIND_PUSH },
+        { "restart_push", VERB_RESTART, KIND_PUSH },
 };
 
 _printf_(3, 4) static int fail(struct command_error *err, const char *detail, const char *fmt, ...) {
@@ -122,7 +124,7 @@ int command_parse(const char *body, size_t len, struct command *ret, struct comm
         if (i == ELEMENTSOF(commands))
                 return fail(err, ERROR_UNKNOWN_COMMAND,
                             "unknown command; expected one of start_telemetry, stop_telemetry, restart_telemetry, "
-                            "start_livelogs, stop_livelogs, restart_livelogs");
+                            "start_livelogs, stop_livelogs, restart_livelogs, start_push, stop_push, restart_push");
         c.verb = commands[i].verb;
         c.target = commands[i].target;
         c.name = commands[i].name;

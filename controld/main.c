@@ -12,7 +12,7 @@ static const struct conf_flag flags[] = {
         { "listen", 'l', "control", "listen", "ADDRESS", "address of the control API" },
         { "port", 'p', "control", "port", "PORT", "port of the control API" },
         { "state-dir", 's', "control", "state_dir", "DIR", "where the desired state is kept" },
-        { "worker-dir", 'w', "control", "worker_dir", "DIR", "where telemetryd and livelogd are" },
+        { "worker-dir", 'w', "control", "worker_dir", "DIR", "where telemetryd, livelogd and pushd are" },
         { 0 },
 };
 

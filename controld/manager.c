@@ -220,6 +220,7 @@ int manager_save_state(struct manager *m) {
         struct desired_state s = {
                 .telemetry = m->workers[KIND_TELEMETRY].desired,
                 .livelogs = m->workers[KIND_LIVELOGS].desired,
+                .push = m->workers[KIND_PUSH].desired,
                 .interval = m->workers[KIND_TELEMETRY].interval,
         };
         int r = state_save(m->conf.control.state_dir, &s);
@@ -238,22 +239,26 @@ static void restore_state(struct manager *m) {
                 s = (struct desired_state){
                         .telemetry = m->conf.telemetry.stream.autostart,
                         .livelogs = m->conf.livelogs.stream.autostart,
+                        .push = m->conf.push.autostart,
                         .interval = m->conf.telemetry.interval,
                 };
-                log_info("No saved state in %s: starting from autostart (telemetry %s, livelogs %s)",
-                         m->conf.control.state_dir, s.telemetry ? "on" : "off", s.livelogs ? "on" : "off");
+                log_info("No saved state in %s: starting from autostart (telemetry %s, livelogs %s, push %s)",
+                         m->conf.control.state_dir, s.telemetry ? "on" : "off", s.livelogs ? "on" : "off",
+                         s.push ? "on" : "off");
         } else if (r < 0) {
                 log_warning_errno(r, "Ignoring unreadable state %s/" STATE_FILE ": %m", m->conf.control.state_dir);
                 s = (struct desired_state){ .interval = m->conf.telemetry.interval };
         } else
-                log_info("Restoring saved state: telemetry %s (interval %u s), livelogs %s",
-                         s.telemetry ? "on" : "off", s.interval, s.livelogs ? "on" : "off");
+                log_info("Restoring saved state: telemetry %s (interval %u s), livelogs %s, push %s",
+                         s.telemetry ? "on" : "off", s.interval, s.livelogs ? "on" : "off", s.push ? "on" : "off");
 
         m->workers[KIND_TELEMETRY].interval = s.interval;
         if (s.telemetry)
                 worker_start(&m->workers[KIND_TELEMETRY], NULL);
         if (s.livelogs)
                 worker_start(&m->workers[KIND_LIVELOGS], NULL);
+        if (s.push)
+                worker_start(&m->workers[KIND_PUSH], NULL);
         (void) manager_save_state(m);
 }
 

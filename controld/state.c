@@ -26,6 +26,11 @@ int state_parse(const char *json, struct desired_state *ret) {
                 return -EINVAL;
         if (get_enabled(root, "telemetry", &s.telemetry) < 0 || get_enabled(root, "livelogs", &s.livelogs) < 0)
                 return -EINVAL;
+        /* Saved before pushd existed: then it was not wanted. */
+        if (!cJSON_HasObjectItem(root, "push"))
+                s.push = false;
+        else if (get_enabled(root, "push", &s.push) < 0)
+                return -EINVAL;
         interval = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "telemetry"), "interval");
         if (!cJSON_IsNumber(interval) || interval->valuedouble < 1 || interval->valuedouble > 86400 ||
             interval->valuedouble != (double) (unsigned) interval->valuedouble)
@@ -38,8 +43,11 @@ int state_parse(const char *json, struct desired_state *ret) {
 char *state_format(const struct desired_state *s) {
         char *text;
 
-        if (asprintf(&text, "{\"telemetry\":{\"enabled\":%s,\"interval\":%u},\"livelogs\":{\"enabled\":%s}}\n",
-                     s->telemetry ? "true" : "false", s->interval, s->livelogs ? "true" : "false") < 0)
+        if (asprintf(&text,
+                     "{\"telemetry\":{\"enabled\":%s,\"interval\":%u},\"livelogs\":{\"enabled\":%s},"
+                     "\"push\":{\"enabled\":%s}}\n",
+                     s->telemetry ? "true" : "false", s->interval, s->livelogs ? "true" : "false",
+                     s->push ? "true" : "false") < 0)
                 return NULL;
         return text;
 }

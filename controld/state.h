@@ -10,6 +10,7 @@
 struct desired_state {
         bool telemetry;
         bool livelogs;
+        bool push;
         unsigned interval;
 };
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +22,7 @@ static const struct {
 } kinds[_KIND_MAX] = {
         [KIND_TELEMETRY] = { "telemetry", "telemetryd" },
         [KIND_LIVELOGS] = { "livelogs", "livelogd" },
+        [KIND_PUSH] = { "push", "pushd" },
 };
 
 static void apply(struct worker *w, enum worker_event event);
@@ -213,6 +216,7 @@ static int do_spawn(struct worker *w, struct outcome *o) {
                 return log_error_errno(r, "%s: %s", w->name, o->message);
         }
         (void) sd_event_source_set_child_pidfd_own(w->child_source, true);
+        w->push.connected = false;
         w->pid = pid;
         w->watchdog_usec = (uint64_t) w->manager->conf.control.worker_watchdog * USEC_PER_SEC;
         w->status[0] = w->error_detail[0] = w->followed[0] = '\0';
@@ -226,6 +230,7 @@ static void describe_failure(const struct worker *w, struct outcome *o) {
         if (w->error_detail[0]) {
                 o->detail = streq(w->error_detail, ERROR_PORT_IN_USE)           ? ERROR_PORT_IN_USE
                             : streq(w->error_detail, ERROR_LOG_FILE_UNREADABLE) ? ERROR_LOG_FILE_UNREADABLE
+                            : streq(w->error_detail, ERROR_BAD_CONFIG)          ? ERROR_BAD_CONFIG
                                                                                  : ERROR_WORKER_EXITED;
                 snprintf(o->message, sizeof o->message, "%s", w->status);
                 return;
@@ -457,8 +462,44 @@ static void field(const char *fields, const char *name, char *buf, size_t size) 
         }
 }
 
+static bool field_u64(const char *fields, const char *name, unsigned long long *ret) {
+        char buf[32] = "", *end;
+        unsigned long long v;
+
+        field(fields, name, buf, sizeof buf);
+        if (!buf[0])
+                return false;
+        errno = 0;
+        v = strtoull(buf, &end, 10);
+        if (errno != 0 || *end != '\0')
+                return false;
+        *ret = v;
+        return true;
+}
+
+/* pushd's figures come as RESOLVIX_PUSH_* fields beside its WATCHDOG=1. */
+static void push_fields(struct worker *w, const char *fields) {
+        struct push_figures *f = &w->push;
+        char connected[8] = "";
+
+        field(fields, "RESOLVIX_PUSH_CONNECTED", connected, sizeof connected);
+        if (!connected[0])
+                return;
+        f->valid = true;
+        f->connected = streq(connected, "1");
+        (void) field_u64(fields, "RESOLVIX_PUSH_SPOOLED", &f->spooled);
+        (void) field_u64(fields, "RESOLVIX_PUSH_DROPPED", &f->dropped);
+        (void) field_u64(fields, "RESOLVIX_PUSH_LAST_ACK_SEQ", &f->last_ack_seq);
+        field(fields, "RESOLVIX_PUSH_URL", f->hub_url, sizeof f->hub_url);
+        f->last_error[0] = '\0';
+        field(fields, "RESOLVIX_PUSH_LAST_ERROR", f->last_error, sizeof f->last_error);
+}
+
 void worker_notify(struct worker *w, const char *fields) {
         char ready[8] = "", watchdog[8] = "";
+
+        if (w->kind == KIND_PUSH)
+                push_fields(w, fields);
 
         field(fields, "STATUS", w->status, sizeof w->status);
         field(fields, "RESOLVIX_ERROR", w->error_detail, sizeof w->error_detail);

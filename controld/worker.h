@@ -15,6 +15,7 @@ struct manager;
 enum worker_kind {
         KIND_TELEMETRY,
         KIND_LIVELOGS,
+        KIND_PUSH,
         _KIND_MAX,
 };
 
@@ -30,6 +31,16 @@ struct outcome {
 struct waiter {
         struct waiter *next;
         void (*done)(struct waiter *w, const struct outcome *o);
+};
+
+/* What pushd last reported of its hub and spool (docs/control-api.md,
+ * "push"): kept after it exits, so /status still tells what it left. */
+struct push_figures {
+        bool valid;
+        bool connected;
+        unsigned long long spooled, dropped, last_ack_seq;
+        char hub_url[1024];
+        char last_error[256];
 };
 
 struct last_exit {
@@ -65,6 +76,7 @@ struct worker {
         char status[256];
         char error_detail[32];
         char followed[PATH_MAX]; /* livelogs: RESOLVIX_LOG_FILE */
+        struct push_figures push;  /* push: its RESOLVIX_PUSH_* fields */
 
         bool restart_after_stop;
         struct waiter *start_waiters;

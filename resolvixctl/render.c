@@ -533,6 +533,9 @@ static void status_row(struct table *t, const char *name, const cJSON *w, bool t
         table_cell(r, 3, NULL, "%s", fmt_count(a, sizeof a, num(w, "ws_port")));
         if (telemetry)
                 table_cell(r, 4, NULL, "every %s s", fmt_count(a, sizeof a, num(w, "interval")));
+        else if (str(w, "hub_url"))
+                /* pushd: where it pushes, and what waits for the hub. */
+                table_cell(r, 4, NULL, "%s, %s spooled", str(w, "hub_url"), fmt_count(a, sizeof a, num(w, "spooled")));
         else
                 table_cell(r, 4, NULL, "%s", str(w, "log_file") ?: "-");
         table_cell(r, 5, NULL, "%s", fmt_time(a, sizeof a, str(w, "started_at")));
@@ -564,6 +567,8 @@ void ctl_render_status(FILE *f, const cJSON *status, const struct ctl_render *op
                                                  "LAST EXIT" });
         status_row(&t, "telemetry", get(status, "telemetry"), true);
         status_row(&t, "livelogs", get(status, "livelogs"), false);
+        if (get(status, "push"))
+                status_row(&t, "push", get(status, "push"), false);
         table_print(&o, &t);
         table_free(&t);
 }

@@ -82,18 +82,18 @@ static const struct command commands[] = {
           "file, when it started, how often it restarted and how it last exited.\n\n"
           "  -j, --json        controld's GET /status body as it is",
           O_CONN | O_JSON, 0, 0, true, false, ctl_cmd_status },
-        { "start", "telemetry|livelogs [URI]", "start a worker",
+        { "start", "telemetry|livelogs|push [URI]", "start a worker",
           "Start a worker; resolvix-controld answers once it accepts stream connections, or with\n"
           "why it could not start (port in use, log file unreadable...).\n\n"
           "  -i, --interval N  seconds between telemetry samples, 1..86400; applied at once\n"
           "                    when telemetry is already running\n"
           "  -j, --json        controld's answer as it is",
           O_CONN | O_JSON | O_INTERVAL, 1, 1, true, false, ctl_cmd_start },
-        { "stop", "telemetry|livelogs [URI]", "stop a worker",
+        { "stop", "telemetry|livelogs|push [URI]", "stop a worker",
           "Stop a worker (SIGTERM; its clients get a close frame).\n\n"
           "  -j, --json        controld's answer as it is",
           O_CONN | O_JSON, 1, 1, true, false, ctl_cmd_stop },
-        { "restart", "telemetry|livelogs [URI]", "restart a worker",
+        { "restart", "telemetry|livelogs|push [URI]", "restart a worker",
           "Stop and start a worker again.\n\n"
           "  -i, --interval N  seconds between telemetry samples, 1..86400\n"
           "  -j, --json        controld's answer as it is",
@@ -521,8 +521,8 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
         if ((unsigned) c->argc > cmd->max_args)
                 return usage_error(cmd, "too many arguments for %s: \"%s\"", cmd->name, c->argv[cmd->max_args]);
         if (cmd->run == ctl_cmd_start || cmd->run == ctl_cmd_stop || cmd->run == ctl_cmd_restart) {
-                if (!streq(c->argv[0], "telemetry") && !streq(c->argv[0], "livelogs"))
-                        return usage_error(cmd, "%s what? \"%s\" is not a worker: use telemetry or livelogs", cmd->name,
+                if (!streq(c->argv[0], "telemetry") && !streq(c->argv[0], "livelogs") && !streq(c->argv[0], "push"))
+                        return usage_error(cmd, "%s what? \"%s\" is not a worker: use telemetry, livelogs or push", cmd->name,
                                            c->argv[0]);
                 if (c->has_interval && !streq(c->argv[0], "telemetry"))
                         return usage_error(cmd, "--interval applies to telemetry only");

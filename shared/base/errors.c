@@ -30,6 +30,7 @@ static const struct {
         { ERROR_OUT_OF_MEMORY, 500 },
         { ERROR_PORT_IN_USE, 409 },
         { ERROR_LOG_FILE_UNREADABLE, 409 },
+        { ERROR_BAD_CONFIG, 409 },
         { ERROR_START_CANCELLED, 409 },
         { ERROR_START_TIMEOUT, 503 },
         { ERROR_SPAWN_FAILED, 500 },

@@ -34,6 +34,7 @@
 /* A worker that does not come up. */
 #define ERROR_PORT_IN_USE "port_in_use"
 #define ERROR_LOG_FILE_UNREADABLE "log_file_unreadable"
+#define ERROR_BAD_CONFIG "bad_config"
 #define ERROR_START_CANCELLED "start_cancelled"
 #define ERROR_START_TIMEOUT "start_timeout"
 #define ERROR_SPAWN_FAILED "spawn_failed"

@@ -55,6 +55,10 @@ int create_file_new(const char *path, mode_t mode) {
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len) {
+        return write_file_atomic_mode(path, data, len, 0644);
+}
+
+int write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode) {
         char tmp[PATH_MAX], dir[PATH_MAX];
         _cleanup_close_ int fd = -1, dfd = -1;
         const char *p = data;
@@ -62,7 +66,7 @@ int write_file_atomic(const char *path, const void *data, size_t len) {
 
         if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int) getpid()) >= (int) sizeof tmp)
                 return -ENAMETOOLONG;
-        fd = create_file_new(tmp, 0644);
+        fd = create_file_new(tmp, mode);
         if (fd < 0)
                 return fd;
         while (len > 0) {

@@ -19,6 +19,8 @@ int create_file_new(const char *path, mode_t mode);
  * or the new content, never a mix: write a temporary (create_file_new()),
  * fsync, rename. The rename replaces a symlink at path, never follows it. */
 int write_file_atomic(const char *path, const void *data, size_t len);
+/* The same with the file's mode chosen (0600 for a secret). */
+int write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode);
 
 /* mkdir -p with the given mode for every created component. */
 int mkdir_parents(const char *path, mode_t mode);

@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 char *text = state_format(&s);
 
                 if (s.interval < 1 || s.interval > 86400 || !text || state_parse(text, &again) < 0 ||
-                    again.telemetry != s.telemetry || again.livelogs != s.livelogs || again.interval != s.interval)
+                    again.telemetry != s.telemetry || again.livelogs != s.livelogs || again.push != s.push ||
+                    again.interval != s.interval)
                         abort();
                 free(text);
         }

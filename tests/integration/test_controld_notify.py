@@ -33,7 +33,7 @@ def test_ready_from_own_pid_once_api_accepts(controld, notify_socket):
     assert all(pid == proc.pid for pid, _ in got), got
     ready = got[-1][1]
     assert ready["READY"] == "1"
-    assert ready["STATUS"] == "telemetry: stopped, livelogs: stopped"
+    assert ready["STATUS"] == "telemetry: stopped, livelogs: stopped, push: stopped"
     assert controld.status()["telemetry"]["state"] == "stopped"
 
 

@@ -63,7 +63,8 @@ def test_start_on_a_full_state_dir_is_refused(full_cd):
         refused(cd.control(command), "No space left on device")
     s = cd.status()
     assert (s["telemetry"]["state"], s["livelogs"]["state"]) == ("stopped", "stopped")
-    assert saved(cd) == {"telemetry": {"enabled": False, "interval": 60}, "livelogs": {"enabled": False}}
+    assert saved(cd) == {"telemetry": {"enabled": False, "interval": 60}, "livelogs": {"enabled": False},
+                         "push": {"enabled": False}}
     assert cd.health().status == 200
     assert "Cannot save state in" in cd.log()
 

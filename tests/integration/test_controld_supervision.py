@@ -264,7 +264,8 @@ def test_restart_restores_desired_state(cd):
     cd.control("start_telemetry", interval=9)
     cd.control("start_livelogs")
     assert json.loads((cd.state_dir / "state.json").read_text()) == {
-        "telemetry": {"enabled": True, "interval": 9}, "livelogs": {"enabled": True}}
+        "telemetry": {"enabled": True, "interval": 9}, "livelogs": {"enabled": True},
+        "push": {"enabled": False}}
     old = cd.status()
     assert cd.stop() == 0
 

@@ -54,7 +54,7 @@ def test_version():
     (["cpu", "--host", "example"], "--host does not apply to cpu"),
     (["logs", "--count", "3"], "--count does not apply to logs"),
     (["watch", "--follow"], "--follow does not apply to watch"),
-    (["start"], "start needs telemetry|livelogs"),
+    (["start"], "start needs telemetry|livelogs|push"),
     (["start", "everything"], '"everything" is not a worker'),
     (["stop", "telemetry", "--interval", "3"], "--interval does not apply to stop"),
     (["start", "livelogs", "-i", "3"], "--interval applies to telemetry only"),
