@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@
 #include "sample-json.h"
 #include "sysmon.h"
 #include "timeutil.h"
+
+#define PRIME_NSEC (200 * 1000 * 1000L)
 
 static const struct conf_flag flags[] = {
         { "hub-url", 0, "push", "hub_url", "URL", "hub to push to; several, space-separated, are tried in turn" },
@@ -262,7 +265,10 @@ int main(int argc, char **argv) {
         if (f.torn > 0)
                 log_warning("The spool had %llu torn or corrupt bytes, skipped", (unsigned long long) f.torn);
         /* The first sample right away: a node shows up on the hub at start,
-         * not one interval later. */
+         * not one interval later. It waits out a short window after the
+         * priming reading, since CPU percents over a few microseconds would
+         * be noise (a first sample read 100 %). */
+        (void) nanosleep(&(struct timespec){ .tv_nsec = PRIME_NSEC }, NULL);
         take_sample(&p);
         notify_ready(NULL, "pushing to %s (%s), interval %us", p.conf.push.hub_url, p.conf.push.protocol,
                      p.conf.push.interval);
