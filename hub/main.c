@@ -163,7 +163,7 @@ static bool conf_valid(const struct conf *c) {
                           "got '%s'", db);
                 return false;
         }
-        return true;
+        return ws_server_tls_check(&c->hub.stream, c->hub.tls_client_ca, false) >= 0;
 }
 
 static int load_node(const struct store_node *n, void *userdata) {
@@ -254,6 +254,7 @@ int main(int argc, char **argv) {
                 .max_message = MAX_MESSAGE,
                 .max_body = h.conf.hub.max_body,
                 .request_deadline = REQUEST_DEADLINE_SEC,
+                .tls_client_ca = h.conf.hub.tls_client_ca,
                 .userdata = &h,
         };
         r = ws_server_new(&hub_ops, &params, &h.server);

@@ -205,13 +205,18 @@ static int run(const struct conf *conf) {
         return ws_server_run(d.server);
 }
 
+/* --check, too, says whether the TLS files can be used (docs/tls.md). */
+static bool tls_usable(const struct conf *c) {
+        return ws_server_tls_check(&c->livelogs.stream, NULL, false) >= 0;
+}
+
 int main(int argc, char **argv) {
         static struct conf conf; /* large: keep it off the stack */
         int r;
 
         log_open("livelogd", "livelogs");
         r = conf_main(argc, argv, "Stream a log file or the journal, line by line, over WebSocket.", flags, &conf,
-                      NULL);
+                      tls_usable);
         if (r >= 0)
                 return r;
         return run(&conf) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

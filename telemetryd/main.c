@@ -37,6 +37,11 @@ static void telemetry_release(struct telemetry **t) {
         free((*t)->frame);
 }
 
+/* --check, too, says whether the TLS files can be used (docs/tls.md). */
+static bool tls_usable(const struct conf *c) {
+        return ws_server_tls_check(&c->telemetry.stream, NULL, false) >= 0;
+}
+
 int main(int argc, char **argv) {
         static struct telemetry t; /* struct conf is large: keep it off the stack */
         _cleanup_(telemetry_release) struct telemetry *owned = &t;
@@ -46,7 +51,7 @@ int main(int argc, char **argv) {
 
         log_open("telemetryd", "telemetry");
         r = conf_main(argc, argv, "Sample /proc and broadcast it to WebSocket clients; serve /sample and /metrics.",
-                      flags, &t.conf, NULL);
+                      flags, &t.conf, tls_usable);
         if (r >= 0)
                 return r;
         log_route_lws();
