@@ -163,7 +163,7 @@ static bool conf_valid(const struct conf *c) {
                           "got '%s'", db);
                 return false;
         }
-        return ws_server_tls_check(&c->hub.stream, c->hub.tls_client_ca, false) >= 0;
+        return ws_server_tls_check(&c->hub.stream, c->hub.tls_client_ca, true) >= 0;
 }
 
 static int load_node(const struct store_node *n, void *userdata) {

@@ -205,9 +205,10 @@ static int run(const struct conf *conf) {
         return ws_server_run(d.server);
 }
 
-/* --check, too, says whether the TLS files can be used (docs/tls.md). */
+/* --check, too, says whether the TLS files can be used (docs/tls.md); under
+ * controld the reason goes to it as well. */
 static bool tls_usable(const struct conf *c) {
-        return ws_server_tls_check(&c->livelogs.stream, NULL, false) >= 0;
+        return ws_server_tls_check(&c->livelogs.stream, NULL, true) >= 0;
 }
 
 int main(int argc, char **argv) {

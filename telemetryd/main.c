@@ -37,9 +37,10 @@ static void telemetry_release(struct telemetry **t) {
         free((*t)->frame);
 }
 
-/* --check, too, says whether the TLS files can be used (docs/tls.md). */
+/* --check, too, says whether the TLS files can be used (docs/tls.md); under
+ * controld the reason goes to it as well. */
 static bool tls_usable(const struct conf *c) {
-        return ws_server_tls_check(&c->telemetry.stream, NULL, false) >= 0;
+        return ws_server_tls_check(&c->telemetry.stream, NULL, true) >= 0;
 }
 
 int main(int argc, char **argv) {
