@@ -34,7 +34,6 @@ static const struct {
         { ERROR_START_TIMEOUT, 503 },
         { ERROR_SPAWN_FAILED, 500 },
         { ERROR_WORKER_EXITED, 500 },
-        { ERROR_TLS_UNUSABLE, 500 },
 };
 
 int fail_with(char *err, size_t errsz, const char *fmt, ...) {
