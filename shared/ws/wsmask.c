@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include "wsmask.h"
 
 enum {
@@ -188,6 +190,40 @@ static ssize_t real_recv(int fd, void *buf, size_t len, int flags) {
                 }
         }
         return next(fd, buf, len, flags);
+}
+
+/* OpenSSL's SSL_read(), found once. */
+static int real_ssl_read(SSL *ssl, void *buf, int num) {
+        static int (*next)(SSL *, void *, int);
+
+        if (!next) {
+                next = (int (*)(SSL *, void *, int)) dlsym(RTLD_NEXT, "SSL_read");
+                if (!next)
+                        return -1;
+        }
+        return next(ssl, buf, num);
+}
+
+/* Over TLS (docs/tls.md) lws reads with SSL_read(), not recv(): the same
+ * scan, on the decrypted bytes. What follows an unmasked frame cannot be
+ * held back as EAGAIN here (lws would read it as a broken connection), so
+ * the connection ends, without the 1002 when the frame came first. */
+int SSL_read(SSL *ssl, void *buf, int num) {
+        struct tracked *t = lookup(SSL_get_fd(ssl));
+        int n = real_ssl_read(ssl, buf, num);
+        size_t ok;
+
+        if (!t || n <= 0)
+                return n;
+        if (t->violated)
+                return -1;
+        ok = ws_mask_scan(&t->scan, buf, (size_t) n);
+        if (ok == (size_t) n)
+                return n;
+        t->violated = true;
+        if (t->wsi)
+                lws_callback_on_writable(t->wsi);
+        return ok > 0 ? (int) ok : -1;
 }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags) {

@@ -456,3 +456,32 @@ def test_hub_mtls(procs, tmp_path, pki):
     hub.start(env={**tls_env("HUB", pki.cert, pki.key), "RESOLVIX_HUB_TLS_CLIENT_CA": str(pki.ca.cert)})
     nodes = json.loads(hub_request(hub.port, ctx, "GET", "/api/v1/nodes")[1])
     assert nodes[0]["tls_subject"] == "CN=node-a v2,O=resolvix tests", nodes
+
+
+def test_unmasked_frame_over_tls_ends_the_connection(start_telemetryd, pki):
+    """The masking rule holds over TLS too (docs/telemetry-stream.md,
+    "Access"): an unmasked frame is never acted on, and the connection ends."""
+    from test_stream_access import PING, frame, handshake
+    t = start_telemetryd(env=tls_env("TELEMETRY", pki.cert, pki.key))
+
+    with socket.create_connection(("127.0.0.1", t.port), timeout=10) as raw:
+        with pki.ca.context().wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(handshake())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(1)
+            assert head.startswith(b"HTTP/1.1 101"), head
+            s.sendall(frame(PING) + frame(PING, masked=False) + frame(PING))
+            got, ended = b"", False
+            try:
+                while chunk := s.recv(65536):
+                    got += chunk
+                ended = True
+            except (ssl.SSLError, ConnectionResetError):
+                ended = True
+            except socket.timeout:
+                pass
+    # The masked ping before it is answered; the unmasked one and what
+    # follows are not, and the server hung up.
+    assert got.count(b'"pong"') == 1, got
+    assert ended, got
