@@ -20,11 +20,22 @@ import pytest
 import websockets
 
 import livelogs_support
-from ctl_support import Node, ctl
+from ctl_support import ctl
 from hub_support import ENROLL, Hub, sample, ndjson
-from support import binary, free_port, poll, wait_port
+from support import MEMORY_ERROR, binary, free_port, poll, wait_port
 from telemetry_support import CLIENTS, TESTS, recv_json
 from tls_support import CA, served_serial
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(tmp_path, procs):
+    """After each test, with every process stopped: no sanitizer report (the
+    CI runs an ASan+UBSan build) in any log a server of this test wrote."""
+    yield
+    procs.stop_all()
+    for log in tmp_path.rglob("*.log"):
+        m = MEMORY_ERROR.search(log.read_text(errors="replace"))
+        assert not m, f"{log}: {m.group(0)}"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +44,13 @@ def pki(tmp_path_factory):
     ca = CA(d / "ca")
     cert, key, serial = ca.issue("server")
     return SimpleNamespace(dir=d, ca=ca, other=CA(d / "other", "other CA"), cert=cert, key=key, serial=serial)
+
+
+def run_ctl(*args, **kw):
+    """resolvixctl, with no sanitizer report whatever its exit status."""
+    r = ctl(*args, **kw)
+    assert not MEMORY_ERROR.search(r.stderr), r.stderr
+    return r
 
 
 def tls_env(section, cert, key):
@@ -249,6 +267,7 @@ def test_unusable_files_refused_at_start_and_by_check(program, pki, tmp_path):
             r = subprocess.run([binary(exe), *args], env={**base, **env}, capture_output=True, text=True,
                                timeout=30)
             assert r.returncode == 1, (program, args, env, r.stderr)
+            assert not MEMORY_ERROR.search(r.stderr), r.stderr
             for w in words:
                 assert w in r.stderr, (program, args, w, r.stderr)
 
@@ -329,43 +348,43 @@ def test_resolvixctl_verifies(nodes, pki, tmp_path):
     n, cert, key = start_https_node(nodes, pki, tmp_path)
     url = f"https://127.0.0.1:{n.port}"
 
-    r = ctl("status", url)
+    r = run_ctl("status", url)
     assert r.returncode == 1 and "not trusted" in r.stderr and "--ca-file" in r.stderr, r.stderr
-    r = ctl("--ca-file", pki.other.cert, "status", url)
+    r = run_ctl("--ca-file", pki.other.cert, "status", url)
     assert r.returncode == 1 and "not trusted" in r.stderr, r.stderr
-    r = ctl("--ca-file", pki.ca.cert, "--json", "status", url)
+    r = run_ctl("--ca-file", pki.ca.cert, "--json", "status", url)
     assert r.returncode == 0 and json.loads(r.stdout)["node_id"], r.stderr
-    r = ctl("--json", "status", url, env={"RESOLVIX_CA_FILE": str(pki.ca.cert)})
+    r = run_ctl("--json", "status", url, env={"RESOLVIX_CA_FILE": str(pki.ca.cert)})
     assert r.returncode == 0, r.stderr
-    r = ctl("--insecure", "--json", "status", url)
+    r = run_ctl("--insecure", "--json", "status", url)
     assert r.returncode == 0 and "warning: --insecure" in r.stderr, r.stderr
     # [push] ca_file is the configuration's CA; and a configuration whose
     # [control] has a certificate makes https:// the default.
     conf = tmp_path / "ctl.conf"
     conf.write_text(f"[control]\nport = {n.port}\ntls_cert = {cert}\ntls_key = {key}\n"
                     f"[push]\nca_file = {pki.ca.cert}\n")
-    r = ctl("--config", conf, "--json", "status")
+    r = run_ctl("--config", conf, "--json", "status")
     assert r.returncode == 0 and json.loads(r.stdout)["node_id"], r.stderr
 
-    r = ctl("--config", conf, "start", "telemetry", "--interval", "1")
+    r = run_ctl("--config", conf, "start", "telemetry", "--interval", "1")
     assert r.returncode == 0 and f"stream wss://127.0.0.1:{n.ws['telemetry']}" in r.stdout, (r.stdout, r.stderr)
-    r = ctl("--config", conf, "watch", "--count", "1", "--json")
+    r = run_ctl("--config", conf, "watch", "--count", "1", "--json")
     assert r.returncode == 0 and json.loads(r.stdout.splitlines()[0])["node_id"], r.stderr
     ws = f"wss://localhost:{n.ws['telemetry']}/"
-    r = ctl("--ca-file", pki.ca.cert, "watch", "--count", "1", "--json", ws)
+    r = run_ctl("--ca-file", pki.ca.cert, "watch", "--count", "1", "--json", ws)
     assert r.returncode == 0 and json.loads(r.stdout.splitlines()[0])["node_id"], r.stderr
-    r = ctl("--ca-file", pki.other.cert, "watch", "--count", "1", "--json", ws)
+    r = run_ctl("--ca-file", pki.other.cert, "watch", "--count", "1", "--json", ws)
     assert r.returncode != 0 and r.stdout == "", r
 
 
 def test_resolvixctl_checks_host_names(start_telemetryd, pki, tmp_path):
     cert, key, _ = pki.ca.issue("elsewhere", sans=("DNS:elsewhere.example",))
     t = start_telemetryd(env=tls_env("TELEMETRY", cert, key))
-    r = ctl("--ca-file", pki.ca.cert, "watch", "--count", "1", "--json", f"wss://127.0.0.1:{t.port}/")
+    r = run_ctl("--ca-file", pki.ca.cert, "watch", "--count", "1", "--json", f"wss://127.0.0.1:{t.port}/")
     assert r.returncode != 0 and r.stdout == "", r
-    r = ctl("--ca-file", pki.ca.cert, "--insecure", "watch", "--count", "1", "--json", f"wss://127.0.0.1:{t.port}/")
+    r = run_ctl("--ca-file", pki.ca.cert, "--insecure", "watch", "--count", "1", "--json", f"wss://127.0.0.1:{t.port}/")
     assert r.returncode == 0 and json.loads(r.stdout.splitlines()[0])["node_id"], r.stderr
-    r = ctl("--ca-file", pki.ca.cert, "status", f"https://127.0.0.1:{t.port}")
+    r = run_ctl("--ca-file", pki.ca.cert, "status", f"https://127.0.0.1:{t.port}")
     assert r.returncode == 1 and "not trusted" in r.stderr, r.stderr
 
 
