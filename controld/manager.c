@@ -39,9 +39,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
         while (n > 0 && line[n - 1] == '\n')
                 line[--n] = '\0';
         /* A peer gone in the middle of its request, or one cut at its
-         * deadline (counted in one line by connections.c): no news. */
+         * deadline (counted in one line by connections.c), or one whose TLS
+         * handshake failed (plain HTTP on the https port, a client that does
+         * not trust the certificate, a scanner): no news. */
         if (strneq(fmt, "Connection socket is closed when reading request", 48) ||
-            strneq(fmt, "Socket has been disconnected when reading request", 49)) {
+            strneq(fmt, "Socket has been disconnected when reading request", 49) ||
+            streq(fmt, "Error: received handshake message out of context.\n")) {
                 log_debug("http: %s", line);
                 return;
         }
