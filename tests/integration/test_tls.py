@@ -415,8 +415,11 @@ def client_context(ca, cert=None, key=None):
 
 
 def test_hub_https_and_wss(procs, tmp_path, pki):
+    cert, key = tmp_path / "hub.crt", tmp_path / "hub.key"
+    shutil.copyfile(pki.cert, cert)
+    shutil.copyfile(pki.key, key)
     hub = Hub(procs, tmp_path)
-    hub.start(env=tls_env("HUB", pki.cert, pki.key))
+    hub.start(env=tls_env("HUB", cert, key))
     ctx = pki.ca.context()
     status, body = hub_request(hub.port, ctx, "GET", "/health")
     assert status == 200, body
@@ -433,6 +436,12 @@ def test_hub_https_and_wss(procs, tmp_path, pki):
             await ws.send(json.dumps({"type": "HELLO"}))
             return json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert asyncio.run(go())["type"] == "WELCOME"
+
+    # SIGHUP: the renewed certificate is served, the rest of the reload as before.
+    serial = replace_pair(pki.ca, "renewed-hub", cert, key)
+    hub.proc.send_signal(signal.SIGHUP)
+    poll(lambda: served_serial(hub.port, pki.ca) == serial, 10, "the hub serving the new certificate")
+    assert hub_request(hub.port, ctx, "GET", "/health")[0] == 200
 
 
 def test_hub_mtls(procs, tmp_path, pki):
