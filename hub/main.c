@@ -11,6 +11,7 @@
 #include "log.h"
 #include "notify.h"
 #include "timeutil.h"
+#include "wstls.h"
 
 /* A WebSocket text message on /echo is one record: far below this. */
 #define MAX_MESSAGE (64 * 1024)
@@ -163,7 +164,7 @@ static bool conf_valid(const struct conf *c) {
                           "got '%s'", db);
                 return false;
         }
-        return ws_server_tls_check(&c->hub.stream, c->hub.tls_client_ca, true) >= 0;
+        return ws_tls_check_listener(&c->hub.stream, c->hub.tls_client_ca, true) >= 0;
 }
 
 static int load_node(const struct store_node *n, void *userdata) {

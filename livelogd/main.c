@@ -14,6 +14,7 @@
 #include "notify.h"
 #include "stream.h"
 #include "wsserver.h"
+#include "wstls.h"
 
 /* How long reading on waits for clients to take what was read: a file
  * that grows faster than any client reads is still read at one chunk per
@@ -208,7 +209,7 @@ static int run(const struct conf *conf) {
 /* --check, too, says whether the TLS files can be used (docs/tls.md); under
  * controld the reason goes to it as well. */
 static bool tls_usable(const struct conf *c) {
-        return ws_server_tls_check(&c->livelogs.stream, NULL, true) >= 0;
+        return ws_tls_check_listener(&c->livelogs.stream, NULL, true) >= 0;
 }
 
 int main(int argc, char **argv) {

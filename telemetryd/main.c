@@ -11,6 +11,7 @@
 #include "nodeid.h"
 #include "notify.h"
 #include "telemetryd.h"
+#include "wstls.h"
 
 /* A client sends commands of a few dozen bytes; anything near this is not
  * one, and is closed with 1009. */
@@ -40,7 +41,7 @@ static void telemetry_release(struct telemetry **t) {
 /* --check, too, says whether the TLS files can be used (docs/tls.md); under
  * controld the reason goes to it as well. */
 static bool tls_usable(const struct conf *c) {
-        return ws_server_tls_check(&c->telemetry.stream, NULL, true) >= 0;
+        return ws_tls_check_listener(&c->telemetry.stream, NULL, true) >= 0;
 }
 
 int main(int argc, char **argv) {

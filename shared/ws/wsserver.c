@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
-#include <ctype.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -979,29 +977,6 @@ static int setup_signals(struct ws_server *s) {
         return ws_server_watch_fd(s, fd, on_signal, NULL);
 }
 
-int ws_server_tls_check(const struct conf_stream *stream, const char *client_ca, bool notify) {
-        char err[2 * PATH_MAX + 128];
-        int r;
-
-        if (!stream->tls_cert[0] && !stream->tls_key[0] && !(client_ca && client_ca[0]))
-                return 0;
-        if (!stream->tls_cert[0] && !stream->tls_key[0])
-                r = fail_with(err, sizeof err, "tls_client_ca needs tls_cert and tls_key");
-        else
-                r = ws_tls_check(stream->tls_cert, stream->tls_key, err, sizeof err);
-        if (r >= 0 && client_ca && client_ca[0] && access(client_ca, R_OK) < 0) {
-                r = -errno;
-                snprintf(err, sizeof err, "cannot read the TLS client CA %s: %s", client_ca, strerror(errno));
-        }
-        if (r >= 0)
-                return 0;
-        err[0] = (char) toupper((unsigned char) err[0]);
-        if (notify)
-                return notify_failure(r, ERROR_TLS_UNUSABLE, "%s", err);
-        log_error("%s", err);
-        return r;
-}
-
 int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params *params, struct ws_server **ret) {
         struct lws_context_creation_info info;
         struct ws_server *s;
@@ -1014,7 +989,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
 
         signal(SIGPIPE, SIG_IGN);
         log_route_lws();
-        r = ws_server_tls_check(params->stream, params->tls_client_ca, true);
+        r = ws_tls_check_listener(params->stream, params->tls_client_ca, true);
         if (r < 0)
                 return r;
 

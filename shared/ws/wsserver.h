@@ -102,16 +102,9 @@ struct ws_server_params {
         size_t max_message;           /* inbound text message cap; larger closes 1009 */
         size_t max_body;              /* with ops->request: request body cap */
         unsigned request_deadline;    /* with ops->request: seconds for a body to arrive, and again for a late answer */
-        const char *tls_client_ca;    /* with stream->tls_cert: peers must present a certificate it signed */
+        const char *tls_client_ca;    /* with stream->tls_cert: peers must present a certificate it signed (wstls.h) */
         void *userdata;
 };
-
-/* Whether the listener's TLS files (stream->tls_cert, tls_key, and
- * client_ca when not NULL) can be used: 0, or -errno after an error that
- * names the file, logged, or with notify reported to the supervisor
- * (tls_unusable) as well. Nothing to check is 0. ws_server_new() runs it;
- * --check runs it through a program's validate callback. docs/tls.md */
-int ws_server_tls_check(const struct conf_stream *stream, const char *client_ca, bool notify);
 
 /* Create the context and bind. A bind failure is reported to the supervisor
  * (notify_failure: port_in_use for EADDRINUSE) and returned as -errno. */

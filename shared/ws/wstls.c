@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -11,6 +14,7 @@
 #include "errors.h"
 #include "log.h"
 #include "macro.h"
+#include "notify.h"
 #include "wstls.h"
 
 /* Mozilla's "intermediate" choice for TLS 1.2: forward secrecy and AEAD
@@ -182,4 +186,27 @@ int ws_tls_peer_subject(struct lws *wsi, char *buf, size_t size) {
         BIO_free(bio);
         X509_free(peer);
         return 0;
+}
+
+int ws_tls_check_listener(const struct conf_stream *stream, const char *client_ca, bool notify) {
+        char err[2 * PATH_MAX + 128];
+        int r;
+
+        if (!stream->tls_cert[0] && !stream->tls_key[0] && !(client_ca && client_ca[0]))
+                return 0;
+        if (!stream->tls_cert[0] && !stream->tls_key[0])
+                r = fail_with(err, sizeof err, "tls_client_ca needs tls_cert and tls_key");
+        else
+                r = ws_tls_check(stream->tls_cert, stream->tls_key, err, sizeof err);
+        if (r >= 0 && client_ca && client_ca[0] && access(client_ca, R_OK) < 0) {
+                r = -errno;
+                snprintf(err, sizeof err, "cannot read the TLS client CA %s: %s", client_ca, strerror(errno));
+        }
+        if (r >= 0)
+                return 0;
+        err[0] = (char) toupper((unsigned char) err[0]);
+        if (notify)
+                return notify_failure(r, ERROR_TLS_UNUSABLE, "%s", err);
+        log_error("%s", err);
+        return r;
 }

@@ -6,6 +6,8 @@
 
 #include <libwebsockets.h>
 
+#include "conf.h"
+
 /* TLS on a WebSocket listener (docs/tls.md): with [section] tls_cert and
  * tls_key the vhost speaks only TLS 1.2 or later, SIGHUP swaps in the
  * files' new contents for the handshakes that follow (connections already
@@ -42,3 +44,10 @@ int ws_tls_reload(struct ws_tls *t);
 /* The subject of the certificate the peer presented (RFC 2253 form), ""
  * when it presented none. */
 int ws_tls_peer_subject(struct lws *wsi, char *buf, size_t size);
+
+/* Whether the listener's TLS files (stream->tls_cert, tls_key, and
+ * client_ca when not NULL) can be used: 0, or -errno after an error that
+ * names the file, logged, or with notify reported to the supervisor
+ * (tls_unusable) as well. Nothing to check is 0. ws_server_new() runs it;
+ * --check runs it through a program's validate callback. docs/tls.md */
+int ws_tls_check_listener(const struct conf_stream *stream, const char *client_ca, bool notify);
