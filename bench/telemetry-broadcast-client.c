@@ -7,7 +7,9 @@
  *
  * Usage: telemetry-broadcast-client PORT CLIENTS ROUNDS PID SIGNAL [VALUE]
  * SIGNAL is sent with sigqueue(VALUE) (telemetryd's interval signal) when
- * VALUE is given, with kill() otherwise. Prints one JSON line. */
+ * VALUE is given, with kill() otherwise. Prints one JSON line.
+ * With BENCH_TLS=1 in the environment the clients speak wss:// (OpenSSL,
+ * no certificate check: only the server's cost is measured). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,8 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 struct client {
         int fd;
+        SSL *ssl; /* NULL: plain */
         unsigned long frames;
         size_t have, need; /* bytes of the current frame read / expected (0: header incomplete) */
         unsigned char head[14];
@@ -38,7 +43,13 @@ static double now_ms(void) {
         return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int dial(int port) {
+/* What arrived: read(), or the TLS layer's SSL_read(), which also hands
+ * out what it decrypted before; -1 once nothing is left. */
+static ssize_t take(struct client *c, void *buf, size_t size) {
+        return c->ssl ? SSL_read(c->ssl, buf, (int) size) : read(c->fd, buf, size);
+}
+
+static int dial(int port, SSL_CTX *ctx, struct client *c) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -48,13 +59,21 @@ static int dial(int port) {
         size_t got = 0;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
-        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) < 0 || write(fd, req, sizeof req - 1) < 0)
+        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) < 0)
+                return -1;
+        c->fd = fd;
+        if (ctx) {
+                c->ssl = SSL_new(ctx);
+                if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1 || SSL_connect(c->ssl) != 1)
+                        return -1;
+        }
+        if (c->ssl ? SSL_write(c->ssl, req, sizeof req - 1) <= 0 : write(fd, req, sizeof req - 1) < 0)
                 return -1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         /* Read the response byte by byte up to its end, so that no frame
          * byte is taken with it. */
         while (got < sizeof resp - 1) {
-                if (read(fd, resp + got, 1) != 1)
+                if (take(c, resp + got, 1) != 1)
                         return -1;
                 got++;
                 if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
@@ -123,6 +142,7 @@ int main(int argc, char **argv) {
         double *ms;
         static unsigned char buf[1 << 16];
         struct epoll_event evs[256];
+        SSL_CTX *ctx = NULL;
 
         if (argc < 6) {
                 fprintf(stderr, "usage: %s PORT CLIENTS ROUNDS PID SIGNAL [VALUE]\n", argv[0]);
@@ -138,9 +158,14 @@ int main(int argc, char **argv) {
         cl = calloc((size_t) n, sizeof *cl);
         ms = calloc((size_t) rounds, sizeof *ms);
         ep = epoll_create1(EPOLL_CLOEXEC);
+        if (getenv("BENCH_TLS")) {
+                ctx = SSL_CTX_new(TLS_client_method());
+                if (!ctx)
+                        return 1;
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        }
         for (int i = 0; i < n; i++) {
-                cl[i].fd = dial(port);
-                if (cl[i].fd < 0) {
+                if (dial(port, ctx, &cl[i]) < 0) {
                         fprintf(stderr, "client %d could not connect\n", i);
                         return 1;
                 }
@@ -161,7 +186,7 @@ int main(int argc, char **argv) {
                         for (int i = 0; i < k; i++) {
                                 struct client *c = evs[i].data.ptr;
                                 ssize_t got;
-                                while ((got = read(c->fd, buf, sizeof buf)) > 0)
+                                while ((got = take(c, buf, sizeof buf)) > 0)
                                         feed(c, buf, (size_t) got);
                         }
                 }
@@ -188,7 +213,7 @@ int main(int argc, char **argv) {
                                 struct client *c = evs[i].data.ptr;
                                 unsigned long before = c->frames;
                                 ssize_t got;
-                                while ((got = read(c->fd, buf, sizeof buf)) > 0)
+                                while ((got = take(c, buf, sizeof buf)) > 0)
                                         feed(c, buf, (size_t) got);
                                 if (before < target && c->frames >= target)
                                         done++;
@@ -200,6 +225,9 @@ int main(int argc, char **argv) {
         printf("{\"clients\": %d, \"rounds\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f}\n", n,
                rounds, ms[rounds / 2], ms[0], ms[rounds - 1]);
         free(ms);
+        for (int i = 0; i < n; i++)
+                SSL_free(cl[i].ssl);
+        SSL_CTX_free(ctx);
         free(cl);
         return 0;
 }

@@ -10,7 +10,11 @@ only send a ready-made copy of telemetryd's own frame on SIGUSR1; so does
 a bare C server that just write()s it to every socket, the floor on this
 machine. Server on CPU 0, clients (one epoll loop in C) on CPU 1.
 
-Usage: bench/telemetry-broadcast.py [--clients 1000] [--rounds 20] [--build DIR]
+With --tls, telemetryd is also run with a certificate (made here with
+openssl) and its clients speak wss://: the cost of TLS is printed beside
+the plain figure (docs/tls.md).
+
+Usage: bench/telemetry-broadcast.py [--clients 1000] [--rounds 20] [--tls] [--build DIR]
 """
 import argparse
 import json
@@ -63,11 +67,12 @@ def stop(proc):
         proc.wait()
 
 
-def run_clients(client, port, n, rounds, pid, signo, value=None):
+def run_clients(client, port, n, rounds, pid, signo, value=None, tls=False):
     args = ["taskset", "-c", "1", str(client), str(port), str(n), str(rounds), str(pid), str(int(signo))]
     if value is not None:
         args.append(str(value))
-    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, **({"BENCH_TLS": "1"} if tls else {})}
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
     if out.returncode != 0:
         raise SystemExit(f"clients failed: {out.stderr}")
     return json.loads(out.stdout)
@@ -77,6 +82,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--tls", action="store_true", help="also measure telemetryd over wss://")
     needs.build_option(ap)
     args = ap.parse_args()
     n = args.clients
@@ -87,10 +93,10 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        env = {"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]}
         port = free_port()
         td = start([telemetryd, "--listen", "127.0.0.1", "--port", port,
-                    "--interval", 86400, "--max-clients", n + 16],
-                   env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]})
+                    "--interval", 86400, "--max-clients", n + 16], env=env)
         try:
             wait_port(port, td)
             time.sleep(0.5)  # the first sample
@@ -99,6 +105,23 @@ def main():
             ours = run_clients(client, port, n, args.rounds, td.pid, signal.SIGRTMIN + 1, 86400)
         finally:
             stop(td)
+
+        tls = None
+        if args.tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "1", "-subj", "/CN=bench", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", tmp / "key.pem", "-out", tmp / "cert.pem"], check=True, capture_output=True)
+            port = free_port()
+            td = start([telemetryd, "--listen", "127.0.0.1", "--port", port,
+                        "--interval", 86400, "--max-clients", n + 16],
+                       env={**env, "RESOLVIX_TELEMETRY_TLS_CERT": str(tmp / "cert.pem"),
+                            "RESOLVIX_TELEMETRY_TLS_KEY": str(tmp / "key.pem")})
+            try:
+                wait_port(port, td)
+                time.sleep(0.5)
+                tls = run_clients(client, port, n, args.rounds, td.pid, signal.SIGRTMIN + 1, 86400, tls=True)
+            finally:
+                stop(td)
 
         peers = {}
         for name, cmd, env in (
@@ -120,6 +143,10 @@ def main():
           f"median of {args.rounds} rounds")
     print(f"  telemetryd (sample + JSON + send)  {ours['median_ms']:7.2f} ms"
           f"   (min {ours['min_ms']:.2f}, max {ours['max_ms']:.2f})")
+    if tls:
+        print(f"  telemetryd over wss:// (TLS 1.3)   {tls['median_ms']:7.2f} ms"
+              f"   (min {tls['min_ms']:.2f}, max {tls['max_ms']:.2f})"
+              f"   TLS cost {tls['median_ms'] - ours['median_ms']:+.2f} ms, x{tls['median_ms'] / ours['median_ms']:.2f}")
     for name, r in peers.items():
         ratio = r["median_ms"] / ours["median_ms"]
         print(f"  {name:<33}  {r['median_ms']:7.2f} ms   (min {r['min_ms']:.2f}, max {r['max_ms']:.2f})"

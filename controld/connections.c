@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -152,6 +154,11 @@ void connections_notify(void *cls, struct MHD_Connection *connection, void **soc
                 log_error("Cannot find an HTTP connection's socket: it goes without a request deadline");
                 return;
         }
+        /* GnuTLS writes a handshake flight as several records: with Nagle's
+         * algorithm each waits for the peer's delayed ACK, some 40 ms a
+         * handshake. */
+        if (c->manager->tls)
+                (void) setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
         h = calloc(1, sizeof *h);
         if (!h) {
                 log_error("Out of memory: an HTTP connection goes without a request deadline");

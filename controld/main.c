@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "log.h"
 #include "manager.h"
+#include "tls.h"
 
 static const struct conf_flag flags[] = {
         { "listen", 'l', "control", "listen", "ADDRESS", "address of the control API" },
@@ -19,6 +20,14 @@ static const struct conf_flag flags[] = {
 /* A control API reachable from the network without a token would let
  * anyone start and stop streams: refuse rather than warn. */
 static bool token_guards_listen(const struct conf *c) {
+        char err[2 * PATH_MAX + 128];
+
+        /* Here rather than at start only, so that --check finds it too. */
+        if ((c->control.tls_cert[0] || c->control.tls_key[0]) &&
+            control_tls_check(c->control.tls_cert, c->control.tls_key, err, sizeof err) < 0) {
+                log_error("Invalid configuration: [control] %s", err);
+                return false;
+        }
         if (conf_address_is_loopback(c->control.listen) || c->control.token[0] != '\0')
                 return true;
         log_error("Refusing to listen on %s without a token: set [control] token (or "

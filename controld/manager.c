@@ -18,6 +18,7 @@
 #include "nodeid.h"
 #include "state.h"
 #include "timeutil.h"
+#include "tls.h"
 
 /* libmicrohttpd's idle timeout: it still covers an answer the peer does not
  * read; a request that does not arrive is cut by request_deadline. */
@@ -38,9 +39,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
         while (n > 0 && line[n - 1] == '\n')
                 line[--n] = '\0';
         /* A peer gone in the middle of its request, or one cut at its
-         * deadline (counted in one line by connections.c): no news. */
+         * deadline (counted in one line by connections.c), or one whose TLS
+         * handshake failed (plain HTTP on the https port, a client that does
+         * not trust the certificate, a scanner): no news. */
         if (strneq(fmt, "Connection socket is closed when reading request", 48) ||
-            strneq(fmt, "Socket has been disconnected when reading request", 49)) {
+            strneq(fmt, "Socket has been disconnected when reading request", 49) ||
+            streq(fmt, "Error: received handshake message out of context.\n")) {
                 log_debug("http: %s", line);
                 return;
         }
@@ -93,8 +97,21 @@ static int on_httpd_prepare(sd_event_source *s, void *userdata) {
 static int start_http(struct manager *m) {
         const union MHD_DaemonInfo *info;
         char where[CONF_ADDR_MAX + 16];
+        const char *scheme = "http";
+        struct MHD_OptionItem tls_options[] = {
+                { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) control_tls_priorities },
+                { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *) control_tls_cert_callback },
+                { MHD_OPTION_END, 0, NULL },
+        };
         int fd, r;
 
+        if (m->conf.control.tls_cert[0]) {
+                r = control_tls_new(m->conf.control.tls_cert, m->conf.control.tls_key, &m->tls);
+                if (r < 0)
+                        return r;
+                control_tls_bind(m->tls);
+                scheme = "https";
+        }
         format_host_port(m->conf.control.listen, m->conf.control.port, where, sizeof where);
         fd = tcp_bind(m->conf.control.listen, m->conf.control.port, true);
         if (fd < 0)
@@ -108,8 +125,9 @@ static int start_http(struct manager *m) {
         /* Past max_connections libmicrohttpd stops accepting (newcomers
          * wait); past max_connections_per_ip it closes the newcomer at once,
          * so that a few addresses cannot take every connection. */
-        m->httpd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                                    api_handle, m,
+        m->httpd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                                            (m->tls ? MHD_USE_TLS : 0),
+                                    0, NULL, NULL, api_handle, m,
                                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
                                     MHD_OPTION_LISTEN_SOCKET, fd,
                                     MHD_OPTION_NOTIFY_COMPLETED, api_completed, m,
@@ -117,6 +135,7 @@ static int start_http(struct manager *m) {
                                     MHD_OPTION_CONNECTION_LIMIT, m->conf.control.max_connections,
                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, m->conf.control.max_connections_per_ip,
                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONNECTION_TIMEOUT_S,
+                                    MHD_OPTION_ARRAY, m->tls ? tls_options : &tls_options[2],
                                     MHD_OPTION_END);
         if (!m->httpd) {
                 close(fd);
@@ -142,7 +161,7 @@ static int start_http(struct manager *m) {
         r = sd_event_source_set_prepare(m->httpd_io, on_httpd_prepare);
         if (r < 0)
                 return log_error_errno(r, "Cannot hook the HTTP server into the loop: %m");
-        log_info("Control API listening on http://%s (dashboard at http://%s/)", where, where);
+        log_info("Control API listening on %s://%s (dashboard at %s://%s/)", scheme, where, scheme, where);
         return 0;
 }
 
@@ -356,6 +375,12 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
             next.control.max_connections_per_ip != m->conf.control.max_connections_per_ip)
                 log_warning("[control] listen, port, max_connections and max_connections_per_ip changes take "
                             "effect only when controld restarts");
+        /* The certificate and key are re-read whether or not their paths
+         * changed: replacing the files is the usual way to renew them. */
+        if (!!m->tls != !!next.control.tls_cert[0])
+                log_warning("[control] tls_cert switched on or off: takes effect only when controld restarts");
+        else if (m->tls)
+                (void) control_tls_reload(m->tls, next.control.tls_cert, next.control.tls_key);
         /* The socket stays where it is: keep the old address in the new config. */
         snprintf(next.control.listen, sizeof next.control.listen, "%s", m->conf.control.listen);
         next.control.port = m->conf.control.port;
@@ -379,7 +404,9 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
                 if (env && !strv_equal(env, w->env)) {
                         log_info("%s: settings changed; restarting the worker", w->name);
                         worker_restart(w, NULL);
-                }
+                } else if (worker_tls_cert(w)[0] && kill(w->pid, SIGHUP) < 0)
+                        /* It re-reads its certificate without dropping its clients. */
+                        log_warning("%s: cannot pass the reload on: %m", w->name);
                 strv_free(env);
         }
         reload_done(m);
@@ -468,6 +495,7 @@ void manager_free(struct manager *m) {
         m->httpd_kick = sd_event_source_disable_unref(m->httpd_kick);
         if (m->httpd)
                 MHD_stop_daemon(m->httpd);
+        control_tls_free(m->tls);
         connections_done(&m->connections);
         m->notify_source = sd_event_source_disable_unref(m->notify_source);
         if (m->notify_fd >= 0)

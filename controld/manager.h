@@ -32,6 +32,7 @@ struct manager {
         struct worker workers[_KIND_MAX];
 
         struct MHD_Daemon *httpd;
+        struct control_tls *tls; /* NULL: plain HTTP */
         struct connections connections;
         sd_event_source *httpd_io;
         sd_event_source *httpd_timer;

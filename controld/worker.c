@@ -123,6 +123,14 @@ static void arm_timer(struct worker *w, uint64_t usec) {
 
 /* ---- process ------------------------------------------------------------ */
 
+const char *worker_tls_cert(const struct worker *w) {
+        const struct conf *c = &w->manager->conf;
+
+        return w->kind == KIND_TELEMETRY ? c->telemetry.stream.tls_cert
+               : w->kind == KIND_LIVELOGS ? c->livelogs.stream.tls_cert
+                                          : "";
+}
+
 char **worker_build_env(const struct worker *w) {
         const struct manager *m = w->manager;
         struct conf c = m->conf;

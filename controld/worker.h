@@ -106,6 +106,8 @@ void worker_notify(struct worker *w, const char *fields);
 
 /* The environment this worker would be started with now; freed with strv_free. */
 char **worker_build_env(const struct worker *w);
+/* The worker's [section] tls_cert, "" when its port is plain. */
+const char *worker_tls_cert(const struct worker *w);
 void strv_free(char **l);
 bool strv_equal(char *const *a, char *const *b);
 

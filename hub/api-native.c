@@ -17,6 +17,7 @@
 #include "pyjson.h"
 #include "secret.h"
 #include "timeutil.h"
+#include "wstls.h"
 
 /* The hub's own API (docs/fleet.md, "Native API"): enrolment and pushes from
  * pushd, and the questions operators ask: nodes, samples, queries, health. */
@@ -190,6 +191,9 @@ static int enroll(struct request *rq) {
                                      "no randomness for a token");
         }
         sha256_hex(e->token, strlen(e->token), e->node.token_sha256);
+        /* With [hub] tls_client_ca the node's certificate names it too
+         * (docs/tls.md); without, this stays empty. */
+        (void) ws_tls_peer_subject(rq->wsi, e->node.cert_subject, sizeof e->node.cert_subject);
         e->node.kind = STORE_NODE_RESOLVIX;
         e->node.first_seen = e->node.last_seen = now;
         e->max_nodes = h->conf.hub.max_nodes;
@@ -215,6 +219,7 @@ static void push_free(struct job *j) {
         struct push_job *p = container_of(j, struct push_job, job);
 
         push_lines_free(p->lines, p->n_lines);
+        free(p->job.upsert);
         free(p->job.samples);
         free(p->body);
         free(p);
@@ -264,6 +269,23 @@ static bool content_type_ok(const char *type) {
                 if (strlen(ok[i]) == len && strncasecmp(type, ok[i], len) == 0)
                         return true;
         return false;
+}
+
+/* A node that pushes with another client certificate than it enrolled
+ * with (renewed, or reissued): the subject on record follows, stored
+ * with the batch. */
+static int note_subject(struct lws *wsi, struct node *n, struct job *j) {
+        char subject[STORE_CERT_SUBJECT_MAX + 1];
+
+        (void) ws_tls_peer_subject(wsi, subject, sizeof subject);
+        if (subject[0] == '\0' || streq(subject, n->s.cert_subject))
+                return 0;
+        snprintf(n->s.cert_subject, sizeof n->s.cert_subject, "%s", subject);
+        j->upsert = malloc(sizeof *j->upsert);
+        if (!j->upsert)
+                return -ENOMEM;
+        *j->upsert = n->s;
+        return 0;
 }
 
 /* Parse and queue the batch of a node whose token checked out. */
@@ -444,6 +466,11 @@ static int push(struct request *rq) {
                 job_free(&p->job);
                 return r;
         }
+        r = note_subject(rq->wsi, n, &p->job);
+        if (r < 0) {
+                job_free(&p->job);
+                return r;
+        }
         return request_defer(rq, &p->job);
 }
 
@@ -460,7 +487,9 @@ static cJSON *node_json(const struct node *n, int64_t now) {
             !cJSON_AddStringToObject(j, "kind", store_node_kind_to_string(n->s.kind)) ||
             !cJSON_AddStringToObject(j, "first_seen", first) ||
             !(n->s.last_seen > 0 ? cJSON_AddStringToObject(j, "last_seen", last) : cJSON_AddNullToObject(j, "last_seen")) ||
-            !cJSON_AddBoolToObject(j, "online", node_online(n, now)))
+            !cJSON_AddBoolToObject(j, "online", node_online(n, now)) ||
+            !(n->s.cert_subject[0] ? cJSON_AddStringToObject(j, "tls_subject", n->s.cert_subject)
+                                   : cJSON_AddNullToObject(j, "tls_subject")))
                 goto fail;
         if (!n->latest) {
                 if (!cJSON_AddNullToObject(j, "latest"))

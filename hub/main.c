@@ -12,6 +12,7 @@
 #include "notify.h"
 #include "remote-write.h"
 #include "timeutil.h"
+#include "wstls.h"
 
 /* A WebSocket text message on /echo is one record: far below this. */
 #define MAX_MESSAGE (64 * 1024)
@@ -169,7 +170,7 @@ static bool conf_valid(const struct conf *c) {
         }
         if (c->hub.remote_write_url[0] && !remote_write_url_valid(c->hub.remote_write_url))
                 return false;
-        return true;
+        return ws_tls_check_listener(&c->hub.stream, c->hub.tls_client_ca, true) >= 0;
 }
 
 static int load_node(const struct store_node *n, void *userdata) {
@@ -260,6 +261,7 @@ int main(int argc, char **argv) {
                 .max_message = MAX_MESSAGE,
                 .max_body = h.conf.hub.max_body,
                 .request_deadline = REQUEST_DEADLINE_SEC,
+                .tls_client_ca = h.conf.hub.tls_client_ca,
                 .userdata = &h,
         };
         r = ws_server_new(&hub_ops, &params, &h.server);

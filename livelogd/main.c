@@ -14,6 +14,7 @@
 #include "notify.h"
 #include "stream.h"
 #include "wsserver.h"
+#include "wstls.h"
 
 /* How long reading on waits for clients to take what was read: a file
  * that grows faster than any client reads is still read at one chunk per
@@ -205,13 +206,19 @@ static int run(const struct conf *conf) {
         return ws_server_run(d.server);
 }
 
+/* --check, too, says whether the TLS files can be used (docs/tls.md); under
+ * controld the reason goes to it as well. */
+static bool tls_usable(const struct conf *c) {
+        return ws_tls_check_listener(&c->livelogs.stream, NULL, true) >= 0;
+}
+
 int main(int argc, char **argv) {
         static struct conf conf; /* large: keep it off the stack */
         int r;
 
         log_open("livelogd", "livelogs");
         r = conf_main(argc, argv, "Stream a log file or the journal, line by line, over WebSocket.", flags, &conf,
-                      NULL);
+                      tls_usable);
         if (r >= 0)
                 return r;
         return run(&conf) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -8,12 +8,12 @@ set -eu
 
 build="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libwebsockets-dev
 libcjson-dev libsystemd-dev libinih-dev libcurl4-openssl-dev libjs-chart.js
-libsqlite3-dev libzstd-dev libpq-dev libcrypt-dev zlib1g-dev libssl-dev
+libsqlite3-dev libzstd-dev libpq-dev libcrypt-dev zlib1g-dev libssl-dev libgnutls28-dev
 libprotobuf-c-dev protobuf-c-compiler libsnappy-dev"
 test="$build libcriterion-dev python3 python3-pytest python3-websockets python3-psutil python3-yaml
 curl wrk procps iproute2 util-linux valgrind prometheus-node-exporter prometheus chromium
 systemd systemd-container dpkg-dev build-essential debhelper lintian groff-base man-db
-postgresql python3-psycopg python3-requests python3-websocket python3-flask sqlite3
+postgresql python3-psycopg python3-requests python3-websocket python3-flask sqlite3 openssl
 victoria-metrics"
 fuzz="$build clang libclang-rt-14-dev"
 

@@ -55,6 +55,15 @@ static unsigned default_stream_port(const struct ctl *c, const char *worker) {
         return streq(worker, "telemetry") ? c->conf->telemetry.stream.port : c->conf->livelogs.stream.port;
 }
 
+/* wss:// when controld is reached over https, or when this machine's
+ * configuration gives the stream a certificate (docs/tls.md). */
+static const char *stream_scheme(const struct ctl *c, const char *worker) {
+        const char *cert = streq(worker, "telemetry") ? c->conf->telemetry.stream.tls_cert
+                                                      : c->conf->livelogs.stream.tls_cert;
+
+        return streq(c->control.scheme, "https") || cert[0] ? "wss" : "ws";
+}
+
 int ctl_stream_address(const struct ctl *c, const char *worker, struct ctl_address *ret) {
         _cleanup_json_ cJSON *status = NULL;
         const cJSON *w, *port;
@@ -87,7 +96,7 @@ int ctl_stream_address(const struct ctl *c, const char *worker, struct ctl_addre
                 ctl_error("the %s stream is not running; start it with: resolvixctl start %s", worker, worker);
                 return -ENOTCONN;
         }
-        snprintf(a.scheme, sizeof a.scheme, "%s", streq(c->control.scheme, "https") ? "wss" : "ws");
+        snprintf(a.scheme, sizeof a.scheme, "%s", stream_scheme(c, worker));
         snprintf(a.host, sizeof a.host, "%s", c->control.host);
         a.port = (unsigned) port->valueint;
         *ret = a;
@@ -152,7 +161,7 @@ static void print_outcome(const struct ctl *c, const char *worker, const cJSON *
         if (pid > 0)
                 printf(": pid %ld", pid);
         if (hp[0])
-                printf(", stream ws://%s", hp);
+                printf(", stream %s://%s", stream_scheme(c, worker), hp);
         if (interval > 0)
                 printf(", a sample every %ld s", interval);
         if (log_file)

@@ -58,6 +58,8 @@ struct ctl {
         const char *telemetry_token; /* stream_token, else [telemetry] token, else token */
         const char *livelogs_token;  /* stream_token, else [livelogs] token, else token */
         unsigned timeout_s;
+        const char *ca_file; /* --ca-file, else RESOLVIX_CA_FILE, else [push] ca_file; NULL: the system's CAs */
+        bool insecure;       /* --insecure: no certificate or host name check (warned about) */
         bool json;
         bool color; /* stdout is a terminal, NO_COLOR unset, TERM not dumb */
 
@@ -146,6 +148,8 @@ struct ctl_stream_params {
         const char *query; /* appended to the path: "grep=..." or NULL */
         const char *token;
         const char *what; /* "telemetryd" */
+        const char *ca_file; /* for wss://, as struct ctl's */
+        bool insecure;
         bool watch_stdin;
         unsigned long long tick_usec;
         void *userdata;

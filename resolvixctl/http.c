@@ -21,6 +21,7 @@ struct sink {
         struct ctl_reply *reply;
         size_t cap;
         bool too_large;
+        char tls_error[CURL_ERROR_SIZE];
 };
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata) {
@@ -84,6 +85,16 @@ static int transport_error(CURL *curl, CURLcode code, const char *url, const cha
                 }
                 ctl_error("out of memory reading the answer from %s", peer);
                 return -ENOMEM;
+        case CURLE_PEER_FAILED_VERIFICATION:
+                ctl_error("the certificate of %s is not trusted (%s): pass --ca-file FILE, set RESOLVIX_CA_FILE "
+                          "or [push] ca_file",
+                          peer, sink->tls_error[0] ? sink->tls_error : curl_easy_strerror(code));
+                return -EPROTO;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CACERT_BADFILE:
+                ctl_error("no TLS connection with %s: %s", peer,
+                          sink->tls_error[0] ? sink->tls_error : curl_easy_strerror(code));
+                return -EPROTO;
         case CURLE_GOT_NOTHING:
         case CURLE_RECV_ERROR:
         case CURLE_SEND_ERROR:
@@ -132,6 +143,16 @@ int ctl_http(const struct ctl *c, const char *url, const char *token, const char
         (void) curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
         (void) curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
         (void) curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+        (void) curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, sink.tls_error);
+        /* https:// is checked against --ca-file (docs/tls.md): the chain
+         * and the host name, unless --insecure says not to. */
+        if (c->ca_file)
+                (void) curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+        if (c->insecure) {
+                (void) curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+                (void) curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+        (void) curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
         if (json_body) {
                 (void) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
                 (void) curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) strlen(json_body));

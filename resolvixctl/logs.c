@@ -170,6 +170,8 @@ int ctl_cmd_logs(struct ctl *c) {
                                             .query = query[0] ? query : NULL,
                                             .token = c->livelogs_token,
                                             .what = "livelogd",
+                                            .ca_file = c->ca_file,
+                                            .insecure = c->insecure,
                                             .userdata = &l,
                                     });
 }

@@ -41,6 +41,8 @@ enum {
         ARG_INGEST_PORT,
         ARG_LINES,
         ARG_COUNT,
+        ARG_CA_FILE,
+        ARG_INSECURE,
 };
 
 struct command {
@@ -155,7 +157,10 @@ static const char connection_help[] =
         "  -p, --port PORT      resolvix-controld's port\n"
         "  -t, --token TOKEN    bearer token of the control API (RESOLVIX_TOKEN; default:\n"
         "                       [control] token)\n"
-        "      --timeout S      give up on an HTTP answer after S seconds (default 30)\n";
+        "      --timeout S      give up on an HTTP answer after S seconds (default 30)\n"
+        "      --ca-file FILE   PEM CA that https:// and wss:// servers' certificates must chain to\n"
+        "                       (RESOLVIX_CA_FILE; default: [push] ca_file, else the system's)\n"
+        "      --insecure       check no certificate or host name (a warning is printed)\n";
 
 static const char stream_help[] =
         "      --stream-token TOKEN  token of the stream (RESOLVIX_STREAM_TOKEN; default: the\n"
@@ -227,9 +232,8 @@ static int set_control(struct ctl *c, const char *value, const char *what) {
         if (ctl_parse_address(value, &a, err, sizeof err) < 0)
                 return usage_error(NULL, "%s: %s", what, err);
         if (a.scheme[0] && !streq(a.scheme, "http") && !streq(a.scheme, "https"))
-                return usage_error(NULL, "%s: resolvix-controld speaks http://, not %s://", what, a.scheme);
-        if (!a.scheme[0])
-                snprintf(a.scheme, sizeof a.scheme, "http");
+                return usage_error(NULL, "%s: resolvix-controld speaks http:// or https://, not %s://", what, a.scheme);
+        /* No scheme: main() picks one once the configuration is known. */
         if (a.port == 0)
                 a.port = c->control.port ? c->control.port : c->conf->control.port;
         c->control = a;
@@ -335,6 +339,8 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                 { "delay", required_argument, NULL, 'd' },
                 { "ingest-port", required_argument, NULL, ARG_INGEST_PORT },
                 { "config", required_argument, NULL, 'c' },
+                { "ca-file", required_argument, NULL, ARG_CA_FILE },
+                { "insecure", no_argument, NULL, ARG_INSECURE },
                 { 0 },
         };
         static const char optstring[] = ":hVjH:p:t:i:fg:n:d:c:";
@@ -371,6 +377,13 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
         env = getenv("RESOLVIX_STREAM_TOKEN");
         if (env && env[0])
                 c->stream_token = env;
+        /* The fleet's CA ([push] ca_file) is the one an operator's own
+         * certificates come from (docs/tls.md). */
+        if (conf->push.ca_file[0])
+                c->ca_file = conf->push.ca_file;
+        env = getenv("RESOLVIX_CA_FILE");
+        if (env && env[0])
+                c->ca_file = env;
 
         opterr = 0;
         while ((opt = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
@@ -401,6 +414,12 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                 case 't':
                         c->token = optarg;
                         see(&seen, O_CONN, "--token");
+                        break;
+                case ARG_CA_FILE:
+                        c->ca_file = optarg;
+                        break;
+                case ARG_INSECURE:
+                        c->insecure = true;
                         break;
                 case ARG_STREAM_TOKEN:
                         c->stream_token = optarg;
@@ -551,12 +570,17 @@ int main(int argc, char **argv) {
 
         log_open("resolvixctl", NULL);
         conf_defaults(&conf);
-        snprintf(c.control.scheme, sizeof c.control.scheme, "http");
         c.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && streq(term, "dumb"));
 
         r = parse_args(argc, argv, &c, &conf, &cmd);
         if (r <= 0)
                 return ctl_exit_status(r);
+        /* Not given by a URI: https when this machine's controld has a
+         * certificate. */
+        if (!c.control.scheme[0])
+                snprintf(c.control.scheme, sizeof c.control.scheme, "%s", conf.control.tls_cert[0] ? "https" : "http");
+        if (c.insecure)
+                ctl_error("warning: --insecure: server certificates and host names are not checked");
         if (c.delay_s < 0)
                 c.delay_s = 2;
 

@@ -203,6 +203,8 @@ int ctl_cmd_watch(struct ctl *c) {
                 .what = "telemetryd",
                 .userdata = &w,
                 .tick_usec = w.tick_usec,
+                .ca_file = c->ca_file,
+                .insecure = c->insecure,
         };
         if (w.screen) {
                 /* From the first byte on the alternate screen, ^C must reach

@@ -11,6 +11,7 @@
 #include "nodeid.h"
 #include "notify.h"
 #include "telemetryd.h"
+#include "wstls.h"
 
 /* A client sends commands of a few dozen bytes; anything near this is not
  * one, and is closed with 1009. */
@@ -37,6 +38,12 @@ static void telemetry_release(struct telemetry **t) {
         free((*t)->frame);
 }
 
+/* --check, too, says whether the TLS files can be used (docs/tls.md); under
+ * controld the reason goes to it as well. */
+static bool tls_usable(const struct conf *c) {
+        return ws_tls_check_listener(&c->telemetry.stream, NULL, true) >= 0;
+}
+
 int main(int argc, char **argv) {
         static struct telemetry t; /* struct conf is large: keep it off the stack */
         _cleanup_(telemetry_release) struct telemetry *owned = &t;
@@ -46,7 +53,7 @@ int main(int argc, char **argv) {
 
         log_open("telemetryd", "telemetry");
         r = conf_main(argc, argv, "Sample /proc and broadcast it to WebSocket clients; serve /sample and /metrics.",
-                      flags, &t.conf, NULL);
+                      flags, &t.conf, tls_usable);
         if (r >= 0)
                 return r;
         log_route_lws();

@@ -41,6 +41,8 @@
 #define ERROR_WORKER_EXITED "worker_exited"
 /* Reported by a worker, answered as worker_exited with its message. */
 #define ERROR_BIND_FAILED "bind_failed"
+/* Its TLS certificate or key cannot be read, or they do not match. */
+#define ERROR_TLS_UNUSABLE "tls_unusable"
 
 /* The pure parsers' way of failing with a reason: the message into err
  * (errsz bytes), and -EINVAL returned. */

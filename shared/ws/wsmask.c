@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include "wsmask.h"
 
 enum {
@@ -190,6 +192,50 @@ static ssize_t real_recv(int fd, void *buf, size_t len, int flags) {
         return next(fd, buf, len, flags);
 }
 
+/* How many of the n bytes just read on t's connection lws may have: all,
+ * or those before the first unmasked frame. From that frame on, nothing: the
+ * close goes out from the writeable callback, where lws allows it. */
+static size_t let_through(struct tracked *t, const void *buf, size_t n) {
+        size_t ok;
+
+        if (t->violated)
+                return 0;
+        ok = ws_mask_scan(&t->scan, buf, n);
+        if (ok < n) {
+                t->violated = true;
+                if (t->wsi)
+                        lws_callback_on_writable(t->wsi);
+        }
+        return ok;
+}
+
+/* OpenSSL's SSL_read(), found once. */
+static int real_ssl_read(SSL *ssl, void *buf, int num) {
+        static int (*next)(SSL *, void *, int);
+
+        if (!next) {
+                next = (int (*)(SSL *, void *, int)) dlsym(RTLD_NEXT, "SSL_read");
+                if (!next)
+                        return -1;
+        }
+        return next(ssl, buf, num);
+}
+
+/* Over TLS (docs/tls.md) lws reads with SSL_read(), not recv(): the same
+ * scan, on the decrypted bytes. What follows an unmasked frame cannot be
+ * held back as EAGAIN here (lws would read it as a broken connection), so
+ * the connection ends, without the 1002 when the frame came first. */
+int SSL_read(SSL *ssl, void *buf, int num) {
+        struct tracked *t = lookup(SSL_get_fd(ssl));
+        int n = real_ssl_read(ssl, buf, num);
+        size_t ok;
+
+        if (!t || n <= 0)
+                return n;
+        ok = let_through(t, buf, (size_t) n);
+        return ok > 0 ? (int) ok : -1;
+}
+
 ssize_t recv(int fd, void *buf, size_t len, int flags) {
         struct tracked *t = lookup(fd);
         ssize_t n = real_recv(fd, buf, len, flags);
@@ -197,19 +243,9 @@ ssize_t recv(int fd, void *buf, size_t len, int flags) {
 
         if (!t || n <= 0 || (flags & MSG_PEEK))
                 return n;
-        if (t->violated)
-                goto discard;
-        ok = ws_mask_scan(&t->scan, buf, (size_t) n);
-        if (ok == (size_t) n)
-                return n;
-        t->violated = true;
-        /* The close goes out from the writeable callback, where lws allows
-         * it; what came from the unmasked frame on is dropped. */
-        if (t->wsi)
-                lws_callback_on_writable(t->wsi);
+        ok = let_through(t, buf, (size_t) n);
         if (ok > 0)
                 return (ssize_t) ok;
-discard:
         errno = EAGAIN;
         return -1;
 }

@@ -14,8 +14,9 @@
  * libwebsockets 4.1.6, the version Debian 12 ships, reads an unmasked
  * frame as if it were masked and tells its user nothing about frame
  * headers. So the bytes it reads from a client are looked at on their way
- * in: this file defines recv(), which lws calls for every plain socket and
- * which the executable's definition takes over from libc's for it (the
+ * in: this file defines recv(), which lws calls for every plain socket
+ * (and SSL_read(), for every TLS one), and which the executable's
+ * definition takes over from libc's (OpenSSL's) for it (the
  * ordinary symbol interposition; only the programs built on wsserver.c,
  * resolvix-hub among them, link this file). For a socket the server has not accepted it is libc's recv() and
  * nothing more. For an accepted one, a scanner follows the byte stream

@@ -17,6 +17,7 @@
 #include "utf8.h"
 #include "wsmask.h"
 #include "wsserver.h"
+#include "wstls.h"
 
 /* Replies a client may leave unread before it is considered abusive. */
 #define REPLY_QUEUE_MAX 8
@@ -84,6 +85,7 @@ struct ws_server {
         struct conf_stream stream;
         struct lws_context *context;
         struct lws_vhost *vhost;
+        struct ws_tls tls;
         struct lws_protocols protocols[2];
         lws_retry_bo_t retry;
         struct fd_watch *watches;
@@ -780,9 +782,13 @@ static void on_signal(struct ws_server *s, int fd, void *data) {
         struct signalfd_siginfo si;
 
         while (read(fd, &si, sizeof si) == (ssize_t) sizeof si) {
-                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
                         ws_server_stop(s);
-                else if (s->ops->signal)
+                        continue;
+                }
+                if (si.ssi_signo == SIGHUP)
+                        (void) ws_tls_reload(&s->tls);
+                if (s->ops->signal)
                         s->ops->signal(s, &si);
         }
 }
@@ -812,6 +818,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 ws_mask_accepted((int) (intptr_t) in);
                 return 0;
         }
+        /* Here user is OpenSSL's. */
+        if (ws_tls_callback_reason(reason))
+                return s ? ws_tls_callback(&s->tls, reason, user, len) : 1;
         /* Also when lws has dropped the area already (CLOSED_HTTP after
          * HTTP_DROP_PROTOCOL). */
         if (reason == LWS_CALLBACK_CLOSED || reason == LWS_CALLBACK_CLOSED_HTTP)
@@ -980,6 +989,9 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
 
         signal(SIGPIPE, SIG_IGN);
         log_route_lws();
+        r = ws_tls_check_listener(params->stream, params->tls_client_ca, true);
+        if (r < 0)
+                return r;
 
         /* lws reports a failed bind only in its log; find out the errno
          * ourselves so that the supervisor can tell "port in use" from
@@ -998,6 +1010,8 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         s->params = *params;
         s->stream = *params->stream;
         s->params.stream = &s->stream;
+        s->tls = (struct ws_tls){ .cert = s->stream.tls_cert, .key = s->stream.tls_key,
+                                  .client_ca = params->tls_client_ca };
         s->protocols[0] = (struct lws_protocols){
                 .name = ops->protocol,
                 .callback = callback,
@@ -1019,7 +1033,8 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         }
 
         memset(&info, 0, sizeof info);
-        info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+        info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                       (ws_tls_on(&s->tls) ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
         info.fd_limit_per_thread = fd_limit;
         info.timeout_secs = 10;
         s->context = lws_create_context(&info);
@@ -1038,13 +1053,22 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         info.retry_and_idle_policy = &s->retry;
         info.options = v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0;
         info.keepalive_timeout = 5;
+        ws_tls_vhost_info(&s->tls, &info);
         s->vhost = lws_create_vhost(s->context, &info);
-        if (!s->vhost) {
+        if (!s->vhost || (ws_tls_on(&s->tls) && !s->tls.ctx)) {
+                if (s->vhost && ws_tls_on(&s->tls)) {
+                        ws_server_free(s);
+                        return notify_failure(EIO, ERROR_TLS_UNUSABLE, "cannot set up TLS on %s", where);
+                }
                 lws_context_destroy(s->context);
                 ws_mask_done();
                 free(s);
                 return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "cannot listen on %s", where);
         }
+        if (ws_tls_on(&s->tls))
+                log_info("TLS on %s: certificate %s%s%s", where, s->tls.cert,
+                         s->tls.client_ca && s->tls.client_ca[0] ? ", client certificates from " : "",
+                         s->tls.client_ca ? s->tls.client_ca : "");
 
         r = setup_signals(s);
         if (r < 0) {

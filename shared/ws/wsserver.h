@@ -102,6 +102,7 @@ struct ws_server_params {
         size_t max_message;           /* inbound text message cap; larger closes 1009 */
         size_t max_body;              /* with ops->request: request body cap */
         unsigned request_deadline;    /* with ops->request: seconds for a body to arrive, and again for a late answer */
+        const char *tls_client_ca;    /* with stream->tls_cert: peers must present a certificate it signed (wstls.h) */
         void *userdata;
 };
 

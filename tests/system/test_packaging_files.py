@@ -248,7 +248,8 @@ def test_grafana_examples_provision_the_datasource_and_node_exporter_full():
 def test_the_package_installs_the_examples_and_docs():
     debian = PKG / "debian"
     listed = (debian / "resolvix.examples").read_text().split()
-    assert sorted(listed) == ["packaging/examples/grafana", "packaging/examples/prometheus.yml"]
+    assert sorted(listed) == ["packaging/examples/grafana", "packaging/examples/prometheus.yml",
+                              "packaging/examples/tls-dropin.conf"]
     for entry in listed + (debian / "resolvix.docs").read_text().split():
         assert (ROOT / entry).exists(), entry
     readme = (debian / "README.Debian").read_text()

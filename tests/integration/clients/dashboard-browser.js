@@ -15,6 +15,9 @@
 //           IOPS, the theme and its toggle, nothing wider than the window
 //   reload  after a reload the charts are full at once from telemetryd's
 //           history; the range choice is kept and narrows the charts
+//   tls     over https, with cfg.spki (the server key's hash) trusted: the
+//           page loads, and its streams (reported as `sockets`) fill the
+//           charts and the log
 'use strict';
 const fs = require('fs');
 const http = require('http');
@@ -22,7 +25,7 @@ const { chromium } = require('playwright-core');
 
 const [scenario, configJson] = process.argv.slice(2);
 const cfg = JSON.parse(configJson);
-const report = { console: [], errors: [] };
+const report = { console: [], errors: [], sockets: [] };
 
 function status() {
   return new Promise((resolve, reject) => {
@@ -297,6 +300,20 @@ async function reload(page) {
   report.cpuValues = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets[0].data);
 }
 
+async function tls(page) {
+  const resp = await page.goto(cfg.url);
+  report.status = resp.status();
+  report.protocol = await page.evaluate(() => location.protocol);
+  await showsText(page, '#node', cfg.nodeId);
+  await waitFor(page, '2 CPU samples', () => window.Chart && window.Chart.getChart('chart-cpu')
+    && window.Chart.getChart('chart-cpu').data.labels.length >= 2);
+  report.cpuPoints = await chartPoints(page, 'chart-cpu');
+  append([cfg.line]);
+  await waitFor(page, 'the line in the log', (line) => [...document.querySelectorAll('#log .line .text')]
+    .some((e) => e.innerText === line), cfg.line);
+  report.logLines = await visibleLines(page);
+}
+
 (async () => {
   const context = await chromium.launchPersistentContext(cfg.profile, {
     executablePath: '/usr/bin/chromium',
@@ -304,13 +321,15 @@ async function reload(page) {
     viewport: { width: cfg.width || 1440, height: cfg.height || 1000 },
     colorScheme: cfg.colorScheme || 'dark',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...(cfg.spki ? [`--ignore-certificate-errors-spki-list=${cfg.spki}`] : [])],
   });
   try {
     const page = await context.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') report.console.push(m.text()); });
     page.on('pageerror', (e) => report.errors.push(e.message));
-    await { live, token, bounds, reload, looks }[scenario](page);
+    page.on('websocket', (ws) => report.sockets.push(ws.url()));
+    await { live, token, bounds, reload, looks, tls }[scenario](page);
   } finally {
     await context.close();
   }
