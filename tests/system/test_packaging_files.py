@@ -20,7 +20,7 @@ MAN_PAGES = sorted(PKG.glob("*.[158]"))
 # Each program and its page.
 PROGRAMS = {"controld/resolvix-controld": "resolvix-controld.8", "telemetryd/telemetryd": "telemetryd.8",
             "livelogd/livelogd": "livelogd.8", "resolvixctl/resolvixctl": "resolvixctl.1",
-            "hub/resolvix-hub": "resolvix-hub.8"}
+            "hub/resolvix-hub": "resolvix-hub.8", "pushd/pushd": "pushd.8"}
 SECURITY_LIMIT = 2.0
 
 
