@@ -68,6 +68,6 @@ def test_completion_offers_each_commands_options(command):
 
 
 def test_completion_offers_the_workers_once():
-    assert complete("start", "") == {"telemetry", "livelogs"}
+    assert complete("start", "") == {"telemetry", "livelogs", "push"}
     assert complete("--host", "h", "stop", "l") == {"livelogs"}
     assert complete("restart", "telemetry", "") == set()
