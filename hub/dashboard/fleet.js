@@ -173,7 +173,12 @@
         n.load = j.latest.load_avg_1min !== undefined ? j.latest.load_avg_1min : n.load;
       }
     }
-    for (const id of [...nodes.keys()]) if (!seen.has(id)) nodes.delete(id); // forgotten
+    for (const id of [...nodes.keys()]) {
+      if (!seen.has(id)) { // forgotten
+        nodes.delete(id);
+        rowEls.delete(id);
+      }
+    }
     dirty = true;
     if (route.id !== null && nodes.has(route.id)) nodeHeader(nodes.get(route.id));
   }
@@ -347,37 +352,58 @@
     return svg;
   }
 
-  function cell(cls, text) {
+  function cell(cls) {
     const s = document.createElement('span');
     s.className = cls;
     s.setAttribute('role', 'cell');
-    if (text !== undefined) s.textContent = text;
     return s;
   }
 
-  function row(n) {
-    const a = document.createElement('a');
-    a.className = 'row node';
-    a.setAttribute('role', 'row');
-    a.href = `#/node/${encodeURIComponent(n.id)}`;
-    const name = cell('c-name');
-    const id = document.createElement('span');
-    id.className = 'id';
-    id.textContent = n.hostname;
-    const kind = document.createElement('span');
-    kind.className = 'kind';
-    kind.textContent = n.hostname === n.id ? n.kind : `${n.id} · ${n.kind}`;
-    name.append(id, kind);
-    name.title = n.id;
-    const state = cell(`c-state ${n.online ? 'state-on' : 'state-off'}`, n.online ? 'online' : 'offline');
-    const cpu = cell(`c-cpu num${n.cpu > 90 ? ' hot' : ''}`, pct(n.cpu));
-    const mem = cell(`c-mem num${n.mem > 90 ? ' hot' : ''}`, pct(n.mem));
-    const load = cell('c-load num', fixed(n.load, 2));
-    const spark = cell('c-spark');
-    spark.appendChild(sparkline(n.spark));
-    const seen = cell('c-seen', ago(n.seen));
-    a.append(name, state, cpu, mem, load, spark, seen);
-    return a;
+  // Only what changed is written: a list of hundreds of nodes updated
+  // several times a second keeps its elements, its scroll and its selection.
+  function put(el, text, cls) {
+    if (el.textContent !== text) el.textContent = text;
+    if (cls !== undefined && el.className !== cls) el.className = cls;
+  }
+
+  const rowEls = new Map(); // node id → its row's elements
+  function rowFor(n) {
+    let r = rowEls.get(n.id);
+    if (!r) {
+      r = { a: document.createElement('a'), sparkKey: null };
+      r.a.className = 'row node';
+      r.a.setAttribute('role', 'row');
+      r.a.href = `#/node/${encodeURIComponent(n.id)}`;
+      r.name = cell('c-name');
+      r.host = document.createElement('span');
+      r.host.className = 'id';
+      r.kind = document.createElement('span');
+      r.kind.className = 'kind';
+      r.name.append(r.host, r.kind);
+      r.name.title = n.id;
+      r.state = cell('c-state');
+      r.cpu = cell('c-cpu num');
+      r.mem = cell('c-mem num');
+      r.load = cell('c-load num');
+      r.spark = cell('c-spark');
+      r.seen = cell('c-seen');
+      r.a.append(r.name, r.state, r.cpu, r.mem, r.load, r.spark, r.seen);
+      rowEls.set(n.id, r);
+    }
+    put(r.host, n.hostname);
+    put(r.kind, n.hostname === n.id ? n.kind : `${n.id} · ${n.kind}`);
+    put(r.state, n.online ? 'online' : 'offline', `c-state ${n.online ? 'state-on' : 'state-off'}`);
+    put(r.cpu, pct(n.cpu), `c-cpu num${n.cpu > 90 ? ' hot' : ''}`);
+    put(r.mem, pct(n.mem), `c-mem num${n.mem > 90 ? ' hot' : ''}`);
+    put(r.load, fixed(n.load, 2));
+    put(r.seen, ago(n.seen));
+    const last = n.spark[n.spark.length - 1];
+    const key = last ? `${n.spark.length}:${last[0]}:${last[1]}` : '';
+    if (r.sparkKey !== key) {
+      r.spark.replaceChildren(sparkline(n.spark));
+      r.sparkKey = key;
+    }
+    return r.a;
   }
 
   function render() {
@@ -386,9 +412,16 @@
     const terms = $('filter').value.toLowerCase().split(/\s+/).filter(Boolean);
     const all = [...nodes.values()];
     const shown = all.filter((n) => matches(n, terms)).sort(compare);
-    const frag = document.createDocumentFragment();
-    for (const n of shown) frag.appendChild(row(n));
-    $('rows').replaceChildren(frag);
+    const want = shown.map(rowFor);
+    const keep = new Set(want);
+    const box = $('rows');
+    for (const el of [...box.children]) if (!keep.has(el)) el.remove();
+    // Moved into order, not made again.
+    let at = box.firstElementChild;
+    for (const el of want) {
+      if (el === at) at = at.nextElementSibling;
+      else box.insertBefore(el, at);
+    }
     $('empty').hidden = shown.length > 0 || all.length === 0;
     $('count').textContent = terms.length ? `${shown.length} of ${all.length} nodes` : `${all.length} nodes`;
     const online = all.filter((n) => n.online).length;

@@ -18,13 +18,14 @@ const [scenario, configJson] = process.argv.slice(2);
 const cfg = JSON.parse(configJson);
 const report = { console: [], errors: [] };
 
-async function seen(page, selector) {
-  const out = [];
-  for (const e of await page.locator(selector).all()) {
-    if (await e.isVisible()) out.push(await e.innerText({ timeout: 2000 }));
-  }
-  return out;
-}
+// The rendered text of every visible element of selector, read in one go
+// (a list of hundreds of rows changes under a reader that takes them one by
+// one): visible as the browser decides it (checkVisibility: displayed, not
+// hidden by a style), as innerText renders it.
+const seen = (page, selector) => page.$$eval(selector, (els) => els
+  .filter((e) => e.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })
+    && e.getClientRects().length > 0)
+  .map((e) => e.innerText));
 const seenText = async (page, selector) => (await seen(page, selector)).join('\n');
 
 async function until(what, check, timeout = 20000) {
