@@ -56,6 +56,8 @@ def test_live_charts_log_filter_and_buttons(node, tmp_path):
     assert r["cores"] == cores
     assert r["cpuDatasets"] == ["total"] + [f"cpu{i}" for i in range(cores)]
     assert 1 <= r["processes"] <= 5
+    # Each top process with its CPU (percent of one CPU) next to its memory.
+    assert all(re.search(r"\t\d+\.\d %\t", row) for row in r["processRows"]), r["processRows"]
     assert "/" in r["mounts"] or r["mounts"] == ["no block-device filesystems"]
 
     # The log: the backlog, then what was written while the page was open.
@@ -136,6 +138,7 @@ def test_rates_theme_and_phone_width(node, tmp_path, width, scheme):
     assert r["innerWidth"] == width
     assert r["scrollWidth"] <= width and r["scrollWidthAfterToggle"] <= width, r
     assert r["cramped"] == [], r["cramped"]
+    assert r["procHeaders"] == ["pid", "user", "name", "CPU", "memory"]
     assert r["rangeVisible"]
     # The theme follows the system until the toggle picks one, which stays.
     assert r["theme"] == scheme

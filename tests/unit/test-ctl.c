@@ -324,3 +324,58 @@ Test(ctl, status_table) {
                          "telemetry  running  12345  8756  every 60 s       2024-01-15 10:30:45 UTC         0  code 0\n"
                          "livelogs   failed       -  8755  /var/log/syslog  -                               6  SIGSEGV\n");
 }
+
+/* ---- durations and sparklines ---------------------------------------------- */
+
+#include <math.h>
+
+#include "term.h"
+
+Test(ctl, durations) {
+        static const struct {
+                const char *in;
+                int r;
+                unsigned long long want;
+        } cases[] = {
+                { "90", 0, 90 },       { "90s", 0, 90 },      { "5m", 0, 300 },        { "24h", 0, 86400 },
+                { "7d", 0, 604800 },   { "2w", 0, 1209600 },  { "0", -ERANGE, 0 },     { "", -EINVAL, 0 },
+                { "1x", -EINVAL, 0 },  { "-5m", -EINVAL, 0 }, { "m", -EINVAL, 0 },     { "1.5h", -EINVAL, 0 },
+                { "5000w", -ERANGE, 0 }, { "99999999999999999999", -EINVAL, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                unsigned long long v = 12345;
+                int r = ctl_parse_duration(cases[i].in, &v);
+
+                cr_assert_eq(r, cases[i].r, "\"%s\": %d", cases[i].in, r);
+                cr_assert_eq(v, r == 0 ? cases[i].want : 12345, "\"%s\": %llu", cases[i].in, v);
+        }
+}
+
+Test(ctl, sparklines) {
+        const double rising[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+        const double gaps[] = { 1, NAN, 3 };
+        const double flat[] = { 5, 5, 5 };
+        const double many[] = { 0, 0, 10, 10, 0, 0, 10, 10 };
+        char buf[256];
+
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, rising, 8, 80, NAN, NAN), 8);
+        cr_assert_str_eq(buf, "▁▂▃▄▅▆▇█");
+        /* Fixed bounds: a value at the top's half. */
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, rising + 4, 1, 80, 0, 8), 1);
+        cr_assert_str_eq(buf, "▅");
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, gaps, 3, 80, NAN, NAN), 3);
+        cr_assert_str_eq(buf, "▁ █");
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, flat, 3, 80, NAN, NAN), 3);
+        cr_assert_str_eq(buf, "▅▅▅");
+        /* More points than cells: each cell the mean of its share. */
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, many, 8, 4, NAN, NAN), 4);
+        cr_assert_str_eq(buf, "▁█▁█");
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, many, 8, 2, NAN, NAN), 2);
+        cr_assert_str_eq(buf, "▅▅");
+        /* The buffer bounds it: whole characters only. */
+        cr_assert_eq(ctl_sparkline(buf, 7, rising, 8, 80, NAN, NAN), 2);
+        cr_assert_str_eq(buf, "▁▂");
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, rising, 0, 80, NAN, NAN), 0);
+        cr_assert_str_eq(buf, "");
+}

@@ -104,6 +104,7 @@ async function live(page) {
   report.cpuDatasets = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets.map((d) => d.label));
   report.cores = (await seen(page, '#cores .core')).length;
   report.processes = (await seen(page, '#procs tbody tr')).length;
+  report.processRows = await seen(page, '#procs tbody tr');
   report.mounts = await seen(page, '#mounts tbody tr td:first-child');
 
   // The log: lines written now arrive through the stream.
