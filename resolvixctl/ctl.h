@@ -173,10 +173,28 @@ int ctl_stream_send(struct ctl_stream *s, const char *text);
 
 /* ---- rendering (render.c): pure, JSON in, text out ---- */
 
+/* watch's history of the headline series (history.c): CPU %, memory %,
+ * load, disk read + write and network in + out, in MB/s. */
+#define CTL_HISTORY_SERIES 5
+#define CTL_HISTORY_MAX 3600 /* telemetryd's ring holds at most as many */
+
+struct ctl_history {
+        double *t;                      /* seconds since the epoch */
+        double *v[CTL_HISTORY_SERIES];  /* NAN where a sample lacked it */
+        size_t n, cap;
+};
+
+void ctl_history_free(struct ctl_history *h);
+/* Replace h with telemetryd's history answer ({"type":"history",...}). */
+int ctl_history_from_json(struct ctl_history *h, const cJSON *history);
+/* Append a sample newer than the last record; older ones are ignored. */
+int ctl_history_add_sample(struct ctl_history *h, const cJSON *sample);
+
 struct ctl_render {
         unsigned width, height; /* terminal cells; 0: unbounded */
         bool color;             /* ANSI colours */
         bool screen;            /* full-screen: clear each line's rest, pad to the height */
+        const struct ctl_history *history; /* watch: sparklines of it, when it has records */
 };
 
 enum ctl_section {

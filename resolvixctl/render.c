@@ -409,6 +409,7 @@ void ctl_render_watch(FILE *f, const cJSON *sample, const char *status, const st
         unsigned n_mounts = (unsigned) cJSON_GetArraySize(get(disk, "disk_usage"));
         unsigned n_procs = (unsigned) cJSON_GetArraySize(get(procs, "top_memory_processes"));
         unsigned core_rows = 0;
+        bool has_history = opts->history && opts->history->n > 0;
         char a[32];
 
         /* The last line is the status line. */
@@ -419,7 +420,7 @@ void ctl_render_watch(FILE *f, const cJSON *sample, const char *status, const st
                  * I/O, net, blank, mounts + heading, blank, count,
                  * processes + heading. What is left goes to the cores, at
                  * least one row. */
-                unsigned fixed = 11 + n_mounts + 2 + n_procs;
+                unsigned fixed = 11 + n_mounts + 2 + n_procs + (has_history ? CTL_HISTORY_SERIES + 1 : 0);
                 core_rows = o.max_lines > fixed ? o.max_lines - fixed : 1;
         }
 
@@ -436,6 +437,10 @@ void ctl_render_watch(FILE *f, const cJSON *sample, const char *status, const st
                 header_line(&o, sample);
                 meters(&o, metrics, core_rows);
                 out_end(&o);
+                if (has_history) {
+                        ctl_history_render(&o, opts->history);
+                        out_end(&o);
+                }
                 io_line(&o, disk);
                 net_line(&o, get(metrics, "network"));
                 out_end(&o);

@@ -77,3 +77,6 @@ void table_print(struct out *o, const struct table *t);
  * (NAN: the values' own least and greatest). Non-finite values draw a
  * blank. Pure. Returns the cells written into buf (NUL-terminated). */
 size_t ctl_sparkline(char *buf, size_t size, const double *v, size_t n, unsigned width, double lo, double hi);
+
+/* The history as one sparkline per series, newest at the right. */
+void ctl_history_render(struct out *o, const struct ctl_history *h);

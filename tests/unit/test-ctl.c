@@ -379,3 +379,53 @@ Test(ctl, sparklines) {
         cr_assert_eq(ctl_sparkline(buf, sizeof buf, rising, 0, 80, NAN, NAN), 0);
         cr_assert_str_eq(buf, "");
 }
+
+/* ---- watch's history ---------------------------------------------------------- */
+
+Test(ctl, history_from_telemetryd_then_samples) {
+        struct ctl_history h = { 0 };
+        _cleanup_json_ cJSON *hist = cJSON_Parse(
+                "{\"type\":\"history\",\"interval\":1,\"capacity\":3600,\"count\":3,"
+                "\"timestamps\":[1733400000000,1733400001000,1733400002000],"
+                "\"cpu_usage_percent\":[0,50,100],\"memory_usage_percent\":[40,41,42],"
+                "\"swap_usage_percent\":[0,0,0],\"load_avg_1min\":[0.5,0.6,0.7],"
+                "\"load_avg_5min\":[0,0,0],\"load_avg_15min\":[0,0,0],"
+                "\"disk_read_mb_per_sec\":[1,2,3],\"disk_write_mb_per_sec\":[1,1,1],"
+                "\"bytes_recv_mb_per_sec\":[0,0,0],\"bytes_sent_mb_per_sec\":[0,0,0]}");
+        _cleanup_json_ cJSON *old = cJSON_Parse("{\"timestamp\":\"2024-12-05T12:00:02Z\",\"metrics\":{}}");
+        _cleanup_json_ cJSON *next = cJSON_Parse(
+                "{\"timestamp\":\"2024-12-05T12:00:03Z\",\"metrics\":{\"cpu\":{\"cpu_usage_percent\":25,"
+                "\"load_avg_1min\":0.8},\"memory\":{\"memory_usage_percent\":43},\"disk\":{\"disk_io\":"
+                "{\"read_mb_per_sec\":4,\"write_mb_per_sec\":0.5}},\"network\":{\"bytes_recv_mb_per_sec\":1,"
+                "\"bytes_sent_mb_per_sec\":2}}}");
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        cr_assert_eq(ctl_history_from_json(&h, hist), 0);
+        cr_assert_eq(h.n, 3);
+        cr_assert_float_eq(h.v[3][2], 4.0, 1e-9); /* disk: read + write */
+        /* 1733400002 is 2024-12-05T12:00:02Z: already held, not added again. */
+        cr_assert_eq(ctl_history_add_sample(&h, old), 0);
+        cr_assert_eq(h.n, 3);
+        cr_assert_eq(ctl_history_add_sample(&h, next), 0);
+        cr_assert_eq(h.n, 4);
+        cr_assert_float_eq(h.v[0][3], 25.0, 1e-9);
+        cr_assert_float_eq(h.v[3][3], 4.5, 1e-9);
+        cr_assert_float_eq(h.v[4][3], 3.0, 1e-9);
+
+        f = open_memstream(&text, &len);
+        {
+                struct ctl_render o = { .width = 40 };
+                struct out out = { .f = f, .o = &o };
+
+                ctl_history_render(&out, &h);
+        }
+        fclose(f);
+        cr_assert_str_eq(text, "CPU   ▁▅█▃  25.0%\n"
+                               "Mem   ▄▄▄▄  43.0%\n"
+                               "load  ▅▆▇█  0.80\n"
+                               "disk  ▄▆▇█  4.50 MB/s\n" /* rates from zero */
+                               "net   ▁▁▁█  3.00 MB/s\n");
+        ctl_history_free(&h);
+}
