@@ -250,37 +250,43 @@ static int usage_error(const struct command *cmd, const char *fmt, ...) {
         return -EINVAL;
 }
 
-/* --host and RESOLVIX_HOST: HOST, HOST:PORT or http://HOST:PORT. */
-static int set_control(struct ctl *c, const char *value, const char *what) {
-        struct ctl_address a;
+/* An HTTP server's address as given on the command line or in the
+ * environment: HOST, HOST:PORT or http(s)://HOST[:PORT][/PATH]. */
+static int parse_http_server(const char *value, const char *what, const char *server, unsigned default_port,
+                             struct ctl_address *a) {
         char err[256];
 
-        if (ctl_parse_address(value, &a, err, sizeof err) < 0)
+        if (ctl_parse_address(value, a, err, sizeof err) < 0)
                 return usage_error(NULL, "%s: %s", what, err);
-        if (a.scheme[0] && !streq(a.scheme, "http") && !streq(a.scheme, "https"))
-                return usage_error(NULL, "%s: resolvix-controld speaks http://, not %s://", what, a.scheme);
-        if (!a.scheme[0])
-                snprintf(a.scheme, sizeof a.scheme, "http");
-        if (a.port == 0)
-                a.port = c->control.port ? c->control.port : c->conf->control.port;
+        if (a->scheme[0] && !streq(a->scheme, "http") && !streq(a->scheme, "https"))
+                return usage_error(NULL, "%s: %s speaks http://, not %s://", what, server, a->scheme);
+        if (!a->scheme[0])
+                snprintf(a->scheme, sizeof a->scheme, "http");
+        if (a->port == 0)
+                a->port = default_port;
+        return 0;
+}
+
+/* --host and RESOLVIX_HOST. */
+static int set_control(struct ctl *c, const char *value, const char *what) {
+        struct ctl_address a;
+        int r = parse_http_server(value, what, "resolvix-controld",
+                                  c->control.port ? c->control.port : c->conf->control.port, &a);
+
+        if (r < 0)
+                return r;
         c->control = a;
         c->host_given = true;
         return 0;
 }
 
-/* --hub, RESOLVIX_HUB and [push] hub_url: HOST[:PORT] or http(s)://HOST[:PORT][/PATH]. */
+/* --hub, RESOLVIX_HUB and [push] hub_url. */
 static int set_hub(struct ctl *c, const char *value, const char *what) {
         struct ctl_address a;
-        char err[256];
+        int r = parse_http_server(value, what, "resolvix-hub", c->conf->hub.stream.port, &a);
 
-        if (ctl_parse_address(value, &a, err, sizeof err) < 0)
-                return usage_error(NULL, "%s: %s", what, err);
-        if (a.scheme[0] && !streq(a.scheme, "http") && !streq(a.scheme, "https"))
-                return usage_error(NULL, "%s: resolvix-hub speaks http:// or https://, not %s://", what, a.scheme);
-        if (!a.scheme[0])
-                snprintf(a.scheme, sizeof a.scheme, "http");
-        if (a.port == 0)
-                a.port = streq(a.scheme, "https") && !streq(what, "--hub") ? 443 : c->conf->hub.stream.port;
+        if (r < 0)
+                return r;
         /* The API's paths follow: no trailing slash of the base. */
         while (a.path[0] && a.path[strlen(a.path) - 1] == '/')
                 a.path[strlen(a.path) - 1] = '\0';
@@ -396,7 +402,7 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
         size_t n_masked = 0;
         const struct command *cmd = NULL;
         struct seen seen = { 0 };
-        bool help = false, port_given = false, token_given = false, hub_given = false;
+        bool help = false, port_given = false, token_given = false;
         char first_hub[CONF_ORIGINS_MAX];
         unsigned allowed;
         unsigned long v, port = 0;
@@ -529,7 +535,6 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                 case ARG_HUB:
                         if ((r = set_hub(c, optarg, "--hub")) < 0)
                                 return r;
-                        hub_given = true;
                         see(&seen, O_HUB, "--hub");
                         break;
                 case 's':
@@ -589,7 +594,6 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
          * command counts. */
         if (token_given)
                 c->hub_token = c->token;
-        (void) hub_given;
 
         c->argc = argc - optind;
         c->argv = argv + optind;

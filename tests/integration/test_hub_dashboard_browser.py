@@ -4,15 +4,13 @@ the list with its figures, online state, filter, sort and sparklines, a
 sample pushed while the page is open, a node's page with its charts, a drag
 to zoom and its latest sample, the token prompt, both themes and a phone's
 width. The client reports what a person sees (clients/hub-dashboard-browser.js)."""
-import json
 import sqlite3
-import subprocess
 import time
 
 import pytest
 
 from hub_support import sample
-from support import ROOT
+from support import ROOT, browse_with
 
 CLIENT = ROOT / "tests" / "integration" / "clients" / "hub-dashboard-browser.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -23,16 +21,7 @@ sqlite_only = pytest.mark.parametrize("hub_factory", ["sqlite"], indirect=True)
 
 
 def browse(scenario, tmp_path, **config):
-    config.setdefault("profile", str(tmp_path / "chromium-profile"))
-    proc = subprocess.run(["node", str(CLIENT), scenario, json.dumps(config)], capture_output=True, text=True,
-                          timeout=180, cwd=ROOT / "tests")
-    lines = proc.stdout.strip().splitlines()
-    assert lines, f"no report from the browser client:\n{proc.stderr[-3000:]}"
-    report = json.loads(lines[-1])
-    assert proc.returncode == 0 and "failed" not in report, (report, proc.stderr[-3000:])
-    assert report["errors"] == [], report["errors"]
-    assert not [m for m in report["console"] if "Content Security Policy" in m or "Refused" in m], report["console"]
-    return report
+    return browse_with(CLIENT, scenario, tmp_path, timeout=180, **config)
 
 
 def cpu_of(i):

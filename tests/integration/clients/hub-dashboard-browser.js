@@ -12,7 +12,7 @@
 //          shows the fleet with the right one
 'use strict';
 const http = require('http');
-const { chromium } = require('playwright-core');
+const { until, run } = require('./browser');
 
 const [scenario, configJson] = process.argv.slice(2);
 const cfg = JSON.parse(configJson);
@@ -28,19 +28,6 @@ const seen = (page, selector) => page.$$eval(selector, (els) => els
   .map((e) => e.innerText));
 const seenText = async (page, selector) => (await seen(page, selector)).join('\n');
 
-async function until(what, check, timeout = 20000) {
-  const end = Date.now() + timeout;
-  let last = 'not seen';
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err.message.split('\n')[0];
-    }
-    if (Date.now() > end) throw new Error(`waiting for ${what}: ${last} in ${timeout} ms`);
-    await new Promise((r) => { setTimeout(r, 100); });
-  }
-}
 const showsText = (page, selector, text) => until(`${selector} showing "${text}"`,
   async () => (await seenText(page, selector)) === text);
 
@@ -189,25 +176,4 @@ async function token(page) {
   report.dialogAfterReload = await page.locator('#token-dialog').isVisible();
 }
 
-(async () => {
-  const context = await chromium.launchPersistentContext(cfg.profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: cfg.width || 1440, height: cfg.height || 1000 },
-    colorScheme: cfg.colorScheme || 'dark',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  try {
-    const page = await context.newPage();
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') report.console.push(m.text()); });
-    page.on('pageerror', (e) => report.errors.push(e.message));
-    await { fleet, token }[scenario](page);
-  } finally {
-    await context.close();
-  }
-  console.log(JSON.stringify(report));
-})().catch((err) => {
-  console.log(JSON.stringify(Object.assign(report, { failed: String(err && err.message || err) })));
-  process.exit(1);
-});
+run({ fleet, token }, scenario, cfg, report);
