@@ -155,14 +155,16 @@ static void processes_table(struct out *o, const cJSON *p) {
         struct table t;
         char a[32];
 
-        table_init(&t, 4, (const char *const[]){ ">PID", "USER", ">MEM%", "NAME" });
+        /* CPU% as top shows it: of one CPU (docs/telemetry-stream.md). */
+        table_init(&t, 5, (const char *const[]){ ">PID", "USER", ">CPU%", ">MEM%", "NAME" });
         cJSON_ArrayForEach(proc, get(p, "top_memory_processes")) {
                 struct row *r = table_row(&t);
 
                 table_cell(r, 0, NULL, "%s", fmt_count(a, sizeof a, num(proc, "pid")));
                 table_cell(r, 1, NULL, "%s", str(proc, "username") ?: "-");
-                table_cell(r, 2, NULL, "%s", fmt_num(a, sizeof a, 1, num(proc, "memory_percent")));
-                table_cell(r, 3, SGR_BOLD, "%s", str(proc, "name") ?: "-");
+                table_cell(r, 2, NULL, "%s", fmt_num(a, sizeof a, 1, num(proc, "cpu_percent")));
+                table_cell(r, 3, NULL, "%s", fmt_num(a, sizeof a, 1, num(proc, "memory_percent")));
+                table_cell(r, 4, SGR_BOLD, "%s", str(proc, "name") ?: "-");
         }
         table_print(o, &t);
         table_free(&t);

@@ -106,7 +106,8 @@ static const struct command commands[] = {
           O_CONN | O_JSON | O_INTERVAL, 1, 1, true, false, ctl_cmd_restart },
         { "watch", "[URI]", "a live, top-like view of the telemetry stream",
           "Show the telemetry stream as it comes: per-core CPU, memory, swap, disk I/O and usage,\n"
-          "network and the top processes, redrawn on each sample and on resizing the terminal\n"
+          "network and the top processes, redrawn on each sample and on resizing the terminal,\n"
+          "with sparklines of the headline series filled at once from telemetryd's last hour\n"
           "(q quits, space asks for a sample now). On a pipe, one line per sample.\n"
           "Without a URI the stream's port comes from resolvix-controld's /status; a ws:// URI\n"
           "connects to the stream directly.\n\n"

@@ -208,7 +208,7 @@ Test(ctl, watch_shows_the_sample) {
         cr_expect(strstr(text, "recv 3.20 MiB/s   sent 1.50 MiB/s   packets 2345678 in / 1234567 out   45 TCP"));
         cr_expect(strstr(text, "/dev/vda1  ext4  100G   60G    40G  60.0%"), "%s", text);
         cr_expect(strstr(text, "234 running"));
-        cr_expect(strstr(text, "1234  alice  15.2  chrome"), "%s", text);
+        cr_expect(strstr(text, "1234  alice   3.5  15.2  chrome"), "%s", text);
         /* A name made of escape sequences is shown, not obeyed. */
         cr_expect(strstr(text, "evil?[2Jname"), "%s", text);
         cr_expect(strstr(text, "naïve-дом"));
@@ -292,7 +292,8 @@ Test(ctl, sections) {
                 { CTL_SECTION_CPU, "usage      45.20 %\ncores      4 at 2800 MHz\nload       2.50 2.10 1.80  (1, 5, 15 min)\n\n"
                                    "CORE  USAGE\n   0  50.1%  [|||||||||||||||               ]\n" },
                 { CTL_SECTION_MEMORY, "        TOTAL  USED  AVAILABLE   USE%\nmemory    16G  8.5G       7.5G  53.1%" },
-                { CTL_SECTION_PROCESSES, "processes  234\n\n PID  USER   MEM%  NAME\n1234  alice  15.2  chrome\n" },
+                { CTL_SECTION_PROCESSES, "processes  234\n\n PID  USER   CPU%  MEM%  NAME\n1234  alice   3.5  15.2  chrome\n"
+                                         "5678  root      -   8.5" },
                 { CTL_SECTION_DISKS, "disk I/O   read 5.20 MiB/s   write 2.10 MiB/s\n" },
                 { CTL_SECTION_NETWORK, "eth0           5.0G  1.0G     2345678      1234567            1/2           3/4\n" },
         };
