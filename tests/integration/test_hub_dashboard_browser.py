@@ -72,7 +72,7 @@ def test_fleet_list_node_page_and_zoom(hub_factory, tmp_path, width, scheme):
     h, tokens = fleet(hub_factory)
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"hub-dashboard-{width}-{scheme}.png"
-    r = browse("fleet", tmp_path, url=h.url("/"), total=TOTAL, width=width, height=844, colorScheme=scheme,
+    r = browse("fleet", tmp_path, url=h.url("/"), total=TOTAL, online=ONLINE, width=width, height=844, colorScheme=scheme,
                filter="web-01", nodeId="web-007", screenshot=str(shot),
                nodeScreenshot=str(ARTIFACTS / f"hub-dashboard-node-{width}-{scheme}.png"),
                live={"node": "web-123", "token": tokens["web-123"], "cpu": 99.5})

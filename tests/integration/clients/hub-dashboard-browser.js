@@ -2,7 +2,7 @@
 // would, and reports what it saw as one JSON line: rendered text of visible
 // elements (Playwright's isVisible() and innerText), never attributes.
 // Usage: node hub-dashboard-browser.js SCENARIO CONFIG_JSON
-//   CONFIG: {"url", "total", "profile", "width", "colorScheme", "screenshot",
+//   CONFIG: {"url", "total", "online", "profile", "width", "colorScheme", "screenshot",
 //            "live": {"node", "token", "cpu"}, "nodeId", "token", "wrongToken"}
 // Scenarios:
 //   fleet  the list (count, filter, sort, a live update, sparklines), the
@@ -67,6 +67,8 @@ async function fleet(page) {
   report.headers = await seen(page, '.row.head [role="columnheader"]');
   report.byName = await names(page);
   report.firstRow = (await seen(page, '#rows .row'))[0];
+  // The last hour comes from one query after the list: drawn once it is in.
+  await until('the sparklines', async () => (await page.locator('#rows .c-spark polyline').count()) >= cfg.online);
   report.sparklines = await page.locator('#rows .c-spark polyline').count();
   report.theme = await page.evaluate(() => document.documentElement.dataset.theme);
   report.background = await background(page);
