@@ -289,6 +289,8 @@ int clients_request(struct request *rq);
 int agents_request(struct request *rq);
 int native_request(struct request *rq);
 int metrics_request(struct request *rq);
+/* The fleet dashboard's static files (dashboard.c); -ENOENT for any other path. */
+int dashboard_request(struct request *rq);
 
 /* WebSocket /echo (api-clients.c). */
 void echo_message(struct hub *h, struct hub_conn *c, const char *msg, size_t len);

@@ -250,7 +250,7 @@ static int hub_request(struct ws_server *s, struct lws *wsi, void *client, const
                 r = respond_error(resp, HTTP_UPGRADE_REQUIRED, "websocket_only",
                                   "%s is a WebSocket endpoint", req->path);
         else
-                r = -ENOENT;
+                r = dashboard_request(&rq);
         if (r == -ENOENT)
                 return respond_error(resp, HTTP_STATUS_NOT_FOUND, "not_found", "no such path: %.200s", req->path);
         return r;

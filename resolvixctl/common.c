@@ -190,3 +190,32 @@ void ctl_url_encode(const char *s, char *buf, size_t size) {
         buf[w] = '\0';
 }
 
+
+int ctl_parse_duration(const char *s, unsigned long long *ret) {
+        unsigned long long v, unit = 1;
+        char *end;
+
+        if (!s || s[0] < '0' || s[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -EINVAL;
+        if (streq(end, "") || streq(end, "s"))
+                unit = 1;
+        else if (streq(end, "m"))
+                unit = 60;
+        else if (streq(end, "h"))
+                unit = 3600;
+        else if (streq(end, "d"))
+                unit = 86400;
+        else if (streq(end, "w"))
+                unit = 7 * 86400;
+        else
+                return -EINVAL;
+        /* Ten years: beyond any retention, and far from overflowing. */
+        if (v == 0 || v > 10ULL * 366 * 86400 / unit)
+                return -ERANGE;
+        *ret = v * unit;
+        return 0;
+}

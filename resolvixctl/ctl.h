@@ -41,6 +41,9 @@ struct ctl_address {
 int ctl_parse_address(const char *s, struct ctl_address *ret, char *err, size_t errsz);
 /* A whole decimal number in [min, max]: 0, or -EINVAL / -ERANGE. */
 int ctl_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret);
+/* A duration: seconds, or a number with s, m, h, d or w ("24h", "5m"),
+ * from 1 s to ten years. 0, or -EINVAL / -ERANGE. Pure. */
+int ctl_parse_duration(const char *s, unsigned long long *ret);
 /* Percent-encode s for a URL query value. */
 void ctl_url_encode(const char *s, char *buf, size_t size);
 
@@ -72,6 +75,12 @@ struct ctl {
         const char *grep;
         char ingest_host[CTL_HOST_MAX]; /* --host, else [telemetry] ingest_listen */
         unsigned ingest_port; /* 0: the configuration has custom metrics off */
+
+        /* The hub: --hub, else RESOLVIX_HUB, else the first [push] hub_url,
+         * else this machine at [hub] port. */
+        struct ctl_address hub;
+        const char *hub_token;          /* --token, else RESOLVIX_HUB_TOKEN */
+        unsigned long long since_s, step_s; /* history --since, --step; 0: the default */
 
         int argc; /* the command's positional arguments (URI excluded) */
         char **argv;
@@ -168,10 +177,28 @@ int ctl_stream_send(struct ctl_stream *s, const char *text);
 
 /* ---- rendering (render.c): pure, JSON in, text out ---- */
 
+/* watch's history of the headline series (history.c): CPU %, memory %,
+ * load, disk read + write and network in + out, in MB/s. */
+#define CTL_HISTORY_SERIES 5
+#define CTL_HISTORY_MAX 3600 /* telemetryd's ring holds at most as many */
+
+struct ctl_history {
+        double *t;                      /* seconds since the epoch */
+        double *v[CTL_HISTORY_SERIES];  /* NAN where a sample lacked it */
+        size_t n, cap;
+};
+
+void ctl_history_free(struct ctl_history *h);
+/* Replace h with telemetryd's history answer ({"type":"history",...}). */
+int ctl_history_from_json(struct ctl_history *h, const cJSON *history);
+/* Append a sample newer than the last record; older ones are ignored. */
+int ctl_history_add_sample(struct ctl_history *h, const cJSON *sample);
+
 struct ctl_render {
         unsigned width, height; /* terminal cells; 0: unbounded */
         bool color;             /* ANSI colours */
         bool screen;            /* full-screen: clear each line's rest, pad to the height */
+        const struct ctl_history *history; /* watch: sparklines of it, when it has records */
 };
 
 enum ctl_section {
@@ -198,6 +225,13 @@ void ctl_render_status(FILE *f, const cJSON *status, const struct ctl_render *o)
 
 /* How many terminal cells the UTF-8 text s takes (one per code point). */
 size_t ctl_text_width(const char *s);
+
+/* ---- a resolvix-hub (fleet.c) ---- */
+
+/* scheme://host:port[/path] of the hub, then path. */
+void ctl_hub_url(const struct ctl *c, const char *path, char *buf, size_t size);
+int ctl_cmd_nodes(struct ctl *c);
+int ctl_cmd_history(struct ctl *c);
 
 /* ---- the other commands ---- */
 

@@ -67,7 +67,9 @@ static int transport_error(CURL *curl, CURLcode code, const char *url, const cha
         case CURLE_COULDNT_CONNECT:
                 if (os_errno == ECONNREFUSED || os_errno == 0) {
                         ctl_error("cannot connect to %s: connection refused — is %s running? try: %s", peer, what,
-                                  streq(what, "resolvix") ? "systemctl status resolvix" : "resolvixctl status");
+                                  streq(what, "resolvix")       ? "systemctl status resolvix"
+                                  : streq(what, "resolvix-hub") ? "systemctl status resolvix-hub, or --hub URL"
+                                                                : "resolvixctl status");
                         return -ECONNREFUSED;
                 }
                 ctl_error("cannot connect to %s: %s", peer, strerror((int) os_errno));

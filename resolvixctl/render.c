@@ -155,14 +155,16 @@ static void processes_table(struct out *o, const cJSON *p) {
         struct table t;
         char a[32];
 
-        table_init(&t, 4, (const char *const[]){ ">PID", "USER", ">MEM%", "NAME" });
+        /* CPU% as top shows it: of one CPU (docs/telemetry-stream.md). */
+        table_init(&t, 5, (const char *const[]){ ">PID", "USER", ">CPU%", ">MEM%", "NAME" });
         cJSON_ArrayForEach(proc, get(p, "top_memory_processes")) {
                 struct row *r = table_row(&t);
 
                 table_cell(r, 0, NULL, "%s", fmt_count(a, sizeof a, num(proc, "pid")));
                 table_cell(r, 1, NULL, "%s", str(proc, "username") ?: "-");
-                table_cell(r, 2, NULL, "%s", fmt_num(a, sizeof a, 1, num(proc, "memory_percent")));
-                table_cell(r, 3, SGR_BOLD, "%s", str(proc, "name") ?: "-");
+                table_cell(r, 2, NULL, "%s", fmt_num(a, sizeof a, 1, num(proc, "cpu_percent")));
+                table_cell(r, 3, NULL, "%s", fmt_num(a, sizeof a, 1, num(proc, "memory_percent")));
+                table_cell(r, 4, SGR_BOLD, "%s", str(proc, "name") ?: "-");
         }
         table_print(o, &t);
         table_free(&t);
@@ -409,6 +411,7 @@ void ctl_render_watch(FILE *f, const cJSON *sample, const char *status, const st
         unsigned n_mounts = (unsigned) cJSON_GetArraySize(get(disk, "disk_usage"));
         unsigned n_procs = (unsigned) cJSON_GetArraySize(get(procs, "top_memory_processes"));
         unsigned core_rows = 0;
+        bool has_history = opts->history && opts->history->n > 0;
         char a[32];
 
         /* The last line is the status line. */
@@ -419,7 +422,7 @@ void ctl_render_watch(FILE *f, const cJSON *sample, const char *status, const st
                  * I/O, net, blank, mounts + heading, blank, count,
                  * processes + heading. What is left goes to the cores, at
                  * least one row. */
-                unsigned fixed = 11 + n_mounts + 2 + n_procs;
+                unsigned fixed = 11 + n_mounts + 2 + n_procs + (has_history ? CTL_HISTORY_SERIES + 1 : 0);
                 core_rows = o.max_lines > fixed ? o.max_lines - fixed : 1;
         }
 
@@ -436,6 +439,10 @@ void ctl_render_watch(FILE *f, const cJSON *sample, const char *status, const st
                 header_line(&o, sample);
                 meters(&o, metrics, core_rows);
                 out_end(&o);
+                if (has_history) {
+                        ctl_history_render(&o, opts->history);
+                        out_end(&o);
+                }
                 io_line(&o, disk);
                 net_line(&o, get(metrics, "network"));
                 out_end(&o);

@@ -33,6 +33,9 @@ enum {
         O_DELAY = 1 << 8,
         O_INGEST = 1 << 9,   /* --ingest-port (with --host) */
         O_HOST = 1 << 10,    /* --host alone */
+        O_TOKEN = 1 << 11,   /* --token --timeout, also for the hub */
+        O_HUB = 1 << 12,     /* --hub */
+        O_RANGE = 1 << 13,   /* --since --step */
 };
 
 enum {
@@ -43,6 +46,9 @@ enum {
         ARG_COUNT,
         ARG_CA_FILE,
         ARG_INSECURE,
+        ARG_HUB,
+        ARG_SINCE,
+        ARG_STEP,
 };
 
 struct command {
@@ -102,7 +108,8 @@ static const struct command commands[] = {
           O_CONN | O_JSON | O_INTERVAL, 1, 1, true, false, ctl_cmd_restart },
         { "watch", "[URI]", "a live, top-like view of the telemetry stream",
           "Show the telemetry stream as it comes: per-core CPU, memory, swap, disk I/O and usage,\n"
-          "network and the top processes, redrawn on each sample and on resizing the terminal\n"
+          "network and the top processes, redrawn on each sample and on resizing the terminal,\n"
+          "with sparklines of the headline series filled at once from telemetryd's last hour\n"
           "(q quits, space asks for a sample now). On a pipe, one line per sample.\n"
           "Without a URI the stream's port comes from resolvix-controld's /status; a ws:// URI\n"
           "connects to the stream directly.\n\n"
@@ -148,6 +155,22 @@ static const struct command commands[] = {
           "      --ingest-port PORT  its [telemetry] ingest_port (default: the configuration's)\n"
           "  -j, --json        {\"METRIC\": [[TIMESTAMP, VALUE], ...]}",
           O_HOST | O_INGEST | O_JSON, 1, 1, false, false, ctl_cmd_get },
+        { "nodes", "", "the nodes a resolvix-hub knows, with their latest figures",
+          "List every node of a resolvix-hub: its kind, whether it reports (online), when it last\n"
+          "did, and its latest CPU, memory and 1-minute load.\n\n"
+          "  -j, --json        the hub's GET /api/v1/nodes body as it is",
+          O_HUB | O_TOKEN | O_JSON, 0, 0, false, false, ctl_cmd_nodes },
+        { "history", "NODE METRIC [--since 24h] [--step 5m]", "a node's stored series from a resolvix-hub",
+          "Print the values of METRIC for NODE over a past span, as the hub stored them or\n"
+          "averaged per step: a table, headed on a terminal by a sparkline of the span.\n"
+          "METRIC is a dotted path into the sample (cpu.cpu_usage_percent, memory.memory_usage_percent,\n"
+          "cpu.load_avg_1min, disk.disk_io.read_mb_per_sec, network.bytes_recv_mb_per_sec, custom.NAME)\n"
+          "or a Flask client's field (cpu, mem, storage).\n\n"
+          "  -s, --since D     how far back: seconds, or 90s, 30m, 24h, 7d, 2w (default 24h)\n"
+          "      --step D      one point per D, averaged (default: the span in about 288 points;\n"
+          "                    the hub answers at most 11000)\n"
+          "  -j, --json        the hub's GET /api/v1/query body as it is",
+          O_HUB | O_TOKEN | O_JSON | O_RANGE, 2, 2, false, false, ctl_cmd_history },
 };
 
 static const char connection_help[] =
@@ -165,6 +188,12 @@ static const char connection_help[] =
 static const char stream_help[] =
         "      --stream-token TOKEN  token of the stream (RESOLVIX_STREAM_TOKEN; default: the\n"
         "                       stream's token in the configuration, else --token)\n";
+
+static const char hub_help[] =
+        "      --hub URL        http://HOST[:PORT] of resolvix-hub (RESOLVIX_HUB; default: the first\n"
+        "                       [push] hub_url of the configuration, else this machine's [hub] port)\n"
+        "  -t, --token TOKEN    the hub's [hub] token (RESOLVIX_HUB_TOKEN)\n"
+        "      --timeout S      give up on an HTTP answer after S seconds (default 30)\n";
 
 static const char exit_help[] =
         "Exit status: 0 done; 1 failed (resolvix said no, the stream ended); 2 bad usage;\n"
@@ -184,17 +213,20 @@ static void help_general(FILE *f) {
                    "  -j, --json           machine-readable output\n"
                    "  -h, --help           this text; COMMAND --help for a command's own\n"
                    "  -V, --version        the version\n\n"
+                   "The hub (nodes, history):\n%s\n"
                    "Configuration:\n"
                    "  -c, --config FILE    read ports and tokens from FILE (RESOLVIX_CONFIG; default\n"
                    "                       " CONF_DEFAULT_PATH ", which may be missing)\n\n%s"
                    "See resolvixctl(1).\n",
-                "help [COMMAND]", "this text, or a command's", connection_help, stream_help, exit_help);
+                "help [COMMAND]", "this text, or a command's", connection_help, stream_help, hub_help, exit_help);
 }
 
 static void help_command(FILE *f, const struct command *cmd) {
         fprintf(f, "Usage: resolvixctl %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->help);
         if (cmd->options & O_CONN)
                 fprintf(f, "\nConnection:\n%s%s", connection_help, cmd->options & O_STREAM ? stream_help : "");
+        if (cmd->options & O_HUB)
+                fprintf(f, "\nThe hub:\n%s", hub_help);
         if (cmd->stream_uri)
                 fprintf(f, "  ws://HOST:PORT       the stream itself, bypassing resolvix-controld\n");
         fprintf(f, "\n%s", exit_help);
@@ -224,20 +256,48 @@ static int usage_error(const struct command *cmd, const char *fmt, ...) {
         return -EINVAL;
 }
 
-/* --host and RESOLVIX_HOST: HOST, HOST:PORT or http://HOST:PORT. */
-static int set_control(struct ctl *c, const char *value, const char *what) {
-        struct ctl_address a;
+/* An HTTP server's address as given on the command line or in the
+ * environment: HOST, HOST:PORT or http(s)://HOST[:PORT][/PATH]. */
+static int parse_http_server(const char *value, const char *what, const char *server, unsigned default_port,
+                             struct ctl_address *a) {
         char err[256];
 
-        if (ctl_parse_address(value, &a, err, sizeof err) < 0)
+        if (ctl_parse_address(value, a, err, sizeof err) < 0)
                 return usage_error(NULL, "%s: %s", what, err);
-        if (a.scheme[0] && !streq(a.scheme, "http") && !streq(a.scheme, "https"))
-                return usage_error(NULL, "%s: resolvix-controld speaks http:// or https://, not %s://", what, a.scheme);
-        /* No scheme: main() picks one once the configuration is known. */
-        if (a.port == 0)
-                a.port = c->control.port ? c->control.port : c->conf->control.port;
+        if (a->scheme[0] && !streq(a->scheme, "http") && !streq(a->scheme, "https"))
+                return usage_error(NULL, "%s: %s speaks http:// or https://, not %s://", what, server, a->scheme);
+        /* No scheme: the caller picks one once the configuration is known. */
+        if (a->port == 0)
+                a->port = default_port;
+        return 0;
+}
+
+/* --host and RESOLVIX_HOST. */
+static int set_control(struct ctl *c, const char *value, const char *what) {
+        struct ctl_address a;
+        int r = parse_http_server(value, what, "resolvix-controld",
+                                  c->control.port ? c->control.port : c->conf->control.port, &a);
+
+        if (r < 0)
+                return r;
         c->control = a;
         c->host_given = true;
+        return 0;
+}
+
+/* --hub, RESOLVIX_HUB and [push] hub_url. */
+static int set_hub(struct ctl *c, const char *value, const char *what) {
+        struct ctl_address a;
+        int r = parse_http_server(value, what, "resolvix-hub", c->conf->hub.stream.port, &a);
+
+        if (r < 0)
+                return r;
+        if (!a.scheme[0])
+                snprintf(a.scheme, sizeof a.scheme, "%s", c->conf->hub.stream.tls_cert[0] ? "https" : "http");
+        /* The API's paths follow: no trailing slash of the base. */
+        while (a.path[0] && a.path[strlen(a.path) - 1] == '/')
+                a.path[strlen(a.path) - 1] = '\0';
+        c->hub = a;
         return 0;
 }
 
@@ -341,14 +401,18 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                 { "config", required_argument, NULL, 'c' },
                 { "ca-file", required_argument, NULL, ARG_CA_FILE },
                 { "insecure", no_argument, NULL, ARG_INSECURE },
+                { "hub", required_argument, NULL, ARG_HUB },
+                { "since", required_argument, NULL, 's' },
+                { "step", required_argument, NULL, ARG_STEP },
                 { 0 },
         };
-        static const char optstring[] = ":hVjH:p:t:i:fg:n:d:c:";
+        static const char optstring[] = ":hVjH:p:t:i:fg:n:d:c:s:";
         char *masked[64];
         size_t n_masked = 0;
         const struct command *cmd = NULL;
         struct seen seen = { 0 };
-        bool help = false, port_given = false;
+        bool help = false, port_given = false, token_given = false;
+        char first_hub[CONF_ORIGINS_MAX];
         unsigned allowed;
         unsigned long v, port = 0;
         const char *env, *n_name = NULL;
@@ -384,6 +448,20 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
         env = getenv("RESOLVIX_CA_FILE");
         if (env && env[0])
                 c->ca_file = env;
+        /* The hub: this machine's by default, else the first hub pushd
+         * would use, else RESOLVIX_HUB; --hub wins over all. */
+        snprintf(c->hub.scheme, sizeof c->hub.scheme, "%s", conf->hub.stream.tls_cert[0] ? "https" : "http");
+        snprintf(c->hub.host, sizeof c->hub.host, "%s", connect_host(conf->hub.stream.listen));
+        c->hub.port = conf->hub.stream.port;
+        if (sscanf(conf->push.hub_url, "%1023s", first_hub) == 1 &&
+            (r = set_hub(c, first_hub, "[push] hub_url")) < 0)
+                return r;
+        env = getenv("RESOLVIX_HUB");
+        if (env && env[0] && (r = set_hub(c, env, "RESOLVIX_HUB")) < 0)
+                return r;
+        env = getenv("RESOLVIX_HUB_TOKEN");
+        if (env && env[0])
+                c->hub_token = env;
 
         opterr = 0;
         while ((opt = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
@@ -413,7 +491,8 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                         break;
                 case 't':
                         c->token = optarg;
-                        see(&seen, O_CONN, "--token");
+                        token_given = true;
+                        see(&seen, O_TOKEN, "--token");
                         break;
                 case ARG_CA_FILE:
                         c->ca_file = optarg;
@@ -429,7 +508,7 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                         if ((r = parse_number("--timeout", optarg, 1, 3600, &v)) < 0)
                                 return r;
                         c->timeout_s = (unsigned) v;
-                        see(&seen, O_CONN, "--timeout");
+                        see(&seen, O_TOKEN, "--timeout");
                         break;
                 case 'i':
                         if ((r = parse_number("--interval", optarg, 1, 86400, &v)) < 0)
@@ -475,6 +554,21 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
                         c->ingest_port = (unsigned) v;
                         see(&seen, O_INGEST, "--ingest-port");
                         break;
+                case ARG_HUB:
+                        if ((r = set_hub(c, optarg, "--hub")) < 0)
+                                return r;
+                        see(&seen, O_HUB, "--hub");
+                        break;
+                case 's':
+                case ARG_STEP: {
+                        const char *name = opt == 's' ? "--since" : "--step";
+
+                        if (ctl_parse_duration(optarg, opt == 's' ? &c->since_s : &c->step_s) < 0)
+                                return usage_error(NULL, "%s wants a duration from 1s to ten years, such as 90s, 30m, "
+                                                   "24h or 7d, not \"%s\"", name, optarg);
+                        see(&seen, O_RANGE, name);
+                        break;
+                }
                 case 'c':
                         break; /* read before the others */
                 case ':':
@@ -512,12 +606,16 @@ static int parse_args(int argc, char **argv, struct ctl *c, struct conf *conf, c
         /* -n means --lines to logs and --count to watch. */
         if (n_name && streq(n_name, "-n"))
                 see(&seen, cmd->options & O_LINES ? O_LINES : O_COUNT, "-n");
-        allowed = cmd->options | (cmd->options & O_CONN ? O_HOST : 0);
+        allowed = cmd->options | (cmd->options & O_CONN ? O_HOST | O_TOKEN : 0);
         for (unsigned bit = 0; bit < ELEMENTSOF(seen.name); bit++)
                 if ((seen.mask & ~allowed) & (1u << bit))
                         return usage_error(cmd, "%s does not apply to %s", seen.name[bit], cmd->name);
         if (port_given)
                 c->control.port = (unsigned) port;
+        /* The control API's token is not the hub's: only one given for this
+         * command counts. */
+        if (token_given)
+                c->hub_token = c->token;
 
         c->argc = argc - optind;
         c->argv = argv + optind;

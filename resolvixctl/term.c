@@ -214,3 +214,61 @@ void table_print(struct out *o, const struct table *t) {
         }
 }
 
+
+/* Eight heights of a block: a series in one line of text, as spark(1) and
+ * Netdata's terminal views draw it. */
+static const char *const spark_blocks[8] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+
+size_t ctl_sparkline(char *buf, size_t size, const double *v, size_t n, unsigned width, double lo, double hi) {
+        size_t len = 0, cells = 0;
+
+        if (size == 0)
+                return 0;
+        buf[0] = '\0';
+        if (n == 0 || width == 0)
+                return 0;
+        if (isnan(lo) || isnan(hi)) {
+                double mn = INFINITY, mx = -INFINITY;
+
+                for (size_t i = 0; i < n; i++)
+                        if (isfinite(v[i])) {
+                                mn = fmin(mn, v[i]);
+                                mx = fmax(mx, v[i]);
+                        }
+                if (!isfinite(mn))
+                        return 0;
+                if (isnan(lo))
+                        lo = mn;
+                if (isnan(hi))
+                        hi = mx;
+        }
+        /* More points than cells: each cell the mean of its share; fewer:
+         * one cell a point. */
+        if (width > n)
+                width = (unsigned) n;
+        for (unsigned c = 0; c < width; c++) {
+                size_t from = (size_t) c * n / width, to = (size_t) (c + 1) * n / width;
+                double sum = 0;
+                unsigned k = 0;
+                const char *b = " ";
+
+                for (size_t i = from; i < to; i++)
+                        if (isfinite(v[i])) {
+                                sum += v[i];
+                                k++;
+                        }
+                if (k) {
+                        double x = hi > lo ? (sum / k - lo) / (hi - lo) : 0.5;
+                        int level = (int) lround(fmin(1, fmax(0, x)) * 7);
+
+                        b = spark_blocks[level];
+                }
+                if (len + strlen(b) + 1 > size)
+                        break;
+                memcpy(buf + len, b, strlen(b));
+                len += strlen(b);
+                cells++;
+        }
+        buf[len] = '\0';
+        return cells;
+}

@@ -71,3 +71,12 @@ struct row *table_row(struct table *t);
 void table_cell(struct row *r, unsigned col, const char *sgr, const char *fmt, ...) _printf_(4, 5);
 void table_cell_bar(struct row *r, unsigned col, double percent);
 void table_print(struct out *o, const struct table *t);
+
+/* values as a line of block characters (▁…█), at most width cells, each
+ * the mean of its share of the values; lo and hi are the bottom and top
+ * (NAN: the values' own least and greatest). Non-finite values draw a
+ * blank. Pure. Returns the cells written into buf (NUL-terminated). */
+size_t ctl_sparkline(char *buf, size_t size, const double *v, size_t n, unsigned width, double lo, double hi);
+
+/* The history as one sparkline per series, newest at the right. */
+void ctl_history_render(struct out *o, const struct ctl_history *h);

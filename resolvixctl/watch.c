@@ -22,6 +22,7 @@ struct watch {
         const struct ctl *c;
         struct ctl_address address;
         cJSON *last;
+        struct ctl_history history;
         unsigned long frames;
         uint64_t last_usec, tick_usec; /* CLOCK_MONOTONIC of the newest sample; the delay */
         bool screen;       /* drawing full-screen on a terminal */
@@ -60,7 +61,7 @@ static void terminal_size(unsigned *width, unsigned *height) {
 static int redraw(struct watch *w) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        struct ctl_render o = { .color = w->c->color, .screen = true };
+        struct ctl_render o = { .color = w->c->color, .screen = true, .history = &w->history };
         size_t len = 0;
 
         terminal_size(&o.width, &o.height);
@@ -85,6 +86,9 @@ static void on_open(struct ctl_stream *s, void *userdata) {
         else
                 snprintf(w->status, sizeof w->status, "q: quit   %s://%s   live, at the stream's interval",
                          w->address.scheme[0] ? w->address.scheme : "ws", hp);
+        /* The charts start full: the last hour telemetryd kept. */
+        if (w->screen)
+                (void) ctl_stream_send(s, "{\"command\":\"get_history\"}");
         if (w->screen)
                 (void) redraw(w);
 }
@@ -94,6 +98,16 @@ static int on_message(struct ctl_stream *s, void *userdata, const char *msg, siz
         cJSON *j = cJSON_ParseWithLength(msg, len);
         int r = 0;
 
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+
+        if (w->screen && cJSON_IsString(type) && streq(type->valuestring, "history")) {
+                /* An older telemetryd answers get_history with an error:
+                 * the sparklines then start with the first sample. */
+                if (ctl_history_from_json(&w->history, j) == 0 && w->last)
+                        (void) ctl_history_add_sample(&w->history, w->last);
+                cJSON_Delete(j);
+                return redraw(w) < 0 ? -EPIPE : 0;
+        }
         /* Replies to our get_metrics are samples too; a pong or an error
          * reply has no metrics and draws nothing. */
         if (!j || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "metrics"))) {
@@ -111,8 +125,10 @@ static int on_message(struct ctl_stream *s, void *userdata, const char *msg, siz
                 if (!text)
                         return -ENOMEM;
                 puts(text);
-        } else if (w->screen)
+        } else if (w->screen) {
+                (void) ctl_history_add_sample(&w->history, j);
                 r = redraw(w);
+        }
         else
                 ctl_render_line(stdout, j);
         if (fflush(stdout) != 0 || r < 0)
@@ -226,5 +242,6 @@ int ctl_cmd_watch(struct ctl *c) {
                 (void) sigprocmask(SIG_SETMASK, &old, NULL);
         }
         cJSON_Delete(w.last);
+        ctl_history_free(&w.history);
         return r;
 }

@@ -656,9 +656,11 @@
       const tr = el('tr');
       const name = el('td', null, p.name || '—');
       name.title = p.name || '';
-      tr.append(el('td', 'num', String(p.pid)), el('td', null, p.username || '—'), name, barCell(p.memory_percent));
+      // CPU as top counts it: percent of one CPU (docs/telemetry-stream.md).
+      const cpu = el('td', 'num', typeof p.cpu_percent === 'number' ? `${p.cpu_percent.toFixed(1)} %` : '—');
+      tr.append(el('td', 'num', String(p.pid)), el('td', null, p.username || '—'), name, cpu, barCell(p.memory_percent));
       return tr;
-    }) : [emptyRow(4, 'no processes reported')]);
+    }) : [emptyRow(5, 'no processes reported')]);
   }
 
   // Per-second rates of cumulative counters between this sample and the

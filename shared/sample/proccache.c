@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,4 +135,21 @@ void proccache_end(struct proccache *c) {
         c->next_cap = swap_cap;
         c->n_cur = c->n_next;
         c->n_next = 0;
+}
+
+struct proc_entry *proccache_lookup(struct proccache *c, pid_t pid) {
+        struct proc_entry key = { .pid = pid };
+
+        return c->n_cur ? bsearch(&key, c->cur, c->n_cur, sizeof key, entry_cmp) : NULL;
+}
+
+double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t ticks_now, uint64_t usec_now,
+                             long ticks_per_sec) {
+        double busy, window;
+
+        if (ticks_per_sec <= 0 || usec_now <= usec_prev || ticks_now < ticks_prev)
+                return NAN;
+        busy = (double) (ticks_now - ticks_prev) / (double) ticks_per_sec;
+        window = (double) (usec_now - usec_prev) / 1e6;
+        return 100.0 * busy / window;
 }

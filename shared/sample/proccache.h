@@ -22,6 +22,10 @@ struct proc_entry {
         int statm_fd; /* -1: not kept */
         uint64_t ino;
         bool empty; /* no address space: not read again */
+        /* utime + stime at the last reading of /proc/<pid>/stat (done for
+         * the top processes only), and when (CLOCK_BOOTTIME, usec). */
+        bool has_cpu;
+        uint64_t cpu_ticks, cpu_usec;
 };
 
 struct proccache {
@@ -60,3 +64,15 @@ void proccache_drop_last(struct proccache *c);
 
 /* Close what belongs to processes this scan did not see. */
 void proccache_end(struct proccache *c);
+
+/* After proccache_end(): the entry of pid, or NULL. Valid until the next
+ * scan begins. */
+struct proc_entry *proccache_lookup(struct proccache *c, pid_t pid);
+
+/* A process's CPU use between two readings of its utime + stime, as top
+ * shows it: percent of one CPU (a process busy on two CPUs is at 200).
+ * From its start, as ps shows it, with ticks_prev 0 and usec_prev its
+ * start time. NAN when there is no window, or the ticks went back (another
+ * process took the pid). Pure. */
+double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t ticks_now, uint64_t usec_now,
+                             long ticks_per_sec);

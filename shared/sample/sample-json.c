@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,8 @@ static bool add_processes(cJSON *metrics, const struct sample *s) {
                 }
                 if (!cJSON_AddNumberToObject(o, "pid", p->pid) || !add_text(o, "name", p->name) ||
                     !json_add_round2(o, "memory_percent", p->memory_percent) || !add_text(o, "username", p->username))
+                        return false;
+                if (isfinite(p->cpu_percent) && !json_add_round2(o, "cpu_percent", p->cpu_percent))
                         return false;
         }
         return true;

@@ -42,6 +42,7 @@ struct sample_process {
         uid_t uid;
         uint64_t rss; /* bytes */
         double memory_percent;
+        double cpu_percent; /* of one CPU, as top shows it; NAN when unknown */
         char name[PROCFS_COMM_MAX];
         char username[SAMPLE_USERNAME_MAX];
 };

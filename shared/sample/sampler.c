@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pwd.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -617,6 +618,35 @@ static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         sample_top_insert(s->candidates, &s->n_candidates, TOP_CANDIDATES, &p);
 }
 
+/* A top process's CPU: its utime + stime since the last tick it was read
+ * (docs/telemetry-stream.md, "Fields"); the first time, since it started,
+ * as ps counts it. Only the few listed processes are read, so the scan of
+ * all the others stays at one statm each. */
+static double process_cpu_percent(struct sampler *s, pid_t pid) {
+        struct proc_entry *e = proccache_lookup(&s->procs, pid);
+        long hz = sysconf(_SC_CLK_TCK);
+        uint64_t now = now_usec(CLOCK_BOOTTIME), ticks;
+        struct pid_stat st;
+        char path[32], buf[1024];
+        double pct;
+
+        snprintf(path, sizeof path, "%d/stat", (int) pid);
+        if (hz <= 0 || read_once_at(s->proc_fd, path, buf, sizeof buf, NULL) < 0 ||
+            procfs_parse_pid_stat(buf, &st) < 0)
+                return NAN;
+        ticks = st.utime + st.stime;
+        if (e && e->has_cpu)
+                pct = proccache_cpu_percent(e->cpu_ticks, e->cpu_usec, ticks, now, hz);
+        else
+                pct = proccache_cpu_percent(0, st.starttime * 1000000ULL / (uint64_t) hz, ticks, now, hz);
+        if (e) {
+                e->has_cpu = true;
+                e->cpu_ticks = ticks;
+                e->cpu_usec = now;
+        }
+        return pct;
+}
+
 /* Names and owners only for those that made the list: comm's owner is the
  * process's effective uid, like /proc/<pid> itself. One that has exited
  * since its statm was read cannot be named and gives its place up. */
@@ -634,6 +664,7 @@ static void name_top(struct sampler *s, struct sample *x) {
                 procfs_parse_comm(buf, (size_t) n, p->name);
                 p->uid = st.st_uid;
                 p->memory_percent = x->memory.total ? 100.0 * (double) p->rss / (double) x->memory.total : 0.0;
+                p->cpu_percent = process_cpu_percent(s, p->pid);
                 lookup_user(s, p);
                 x->processes.top[x->processes.n_top++] = *p;
         }

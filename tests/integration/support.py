@@ -377,3 +377,19 @@ class Controld:
             s = self.status()
             return s if predicate(s) else None
         return poll(matching, timeout, what)
+
+
+def browse_with(client, scenario, tmp_path, timeout=120, **config):
+    """Run a Chromium client of clients/ (clients/browser.js) on a scenario
+    and return its report: nothing failed, no script error, and nothing
+    the page's Content-Security-Policy refused."""
+    config.setdefault("profile", str(tmp_path / "chromium-profile"))
+    proc = subprocess.run(["node", str(client), scenario, json.dumps(config)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT / "tests")
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"no report from the browser client:\n{proc.stderr[-3000:]}"
+    report = json.loads(lines[-1])
+    assert proc.returncode == 0 and "failed" not in report, (report, proc.stderr[-3000:])
+    assert report["errors"] == [], report["errors"]
+    assert not [m for m in report["console"] if "Content Security Policy" in m or "Refused" in m], report["console"]
+    return report

@@ -69,9 +69,11 @@ def test_processes():
     pids = [p["pid"] for p in body["top_memory_processes"]]
     assert 1 <= len(pids) <= 5 and body["process_count"] >= len(pids)
     text = ctl("processes").stdout
-    assert re.match(r"processes\s+\d+\n\n\s+PID\s+USER\s+MEM%\s+NAME\n", text), text
-    listed = re.findall(r"^\s*(\d+)\s+\S+\s+[\d.]+\s+\S", text, re.M)
-    assert len(listed) == len(pids)
+    assert re.match(r"processes\s+\d+\n\n\s+PID\s+USER\s+CPU%\s+MEM%\s+NAME\n", text), text
+    # CPU% (of one CPU, as top counts it) next to MEM%, for each.
+    listed = re.findall(r"^\s*(\d+)\s+\S+\s+\d+\.\d\s+[\d.]+\s+\S", text, re.M)
+    assert len(listed) == len(pids), text
+    assert all(p["cpu_percent"] >= 0 for p in body["top_memory_processes"]), body
 
 
 def test_disks_include_the_root_filesystem():

@@ -220,3 +220,45 @@ def test_errors_after_the_screen_are_shown(node):
         assert b"closed the stream (1001" in tail
     finally:
         term.close()
+
+
+def test_history_as_sparklines_on_load(node):
+    """The screen starts with the last hour telemetryd kept (GET /history and
+    get_history on the stream), one sparkline a headline series."""
+    import http.client
+
+    def records():
+        conn = http.client.HTTPConnection("127.0.0.1", node.ws["telemetry"], timeout=5)
+        try:
+            conn.request("GET", "/history")
+            return json.loads(conn.getresponse().read())["count"]
+        finally:
+            conn.close()
+    deadline = time.monotonic() + 30
+    while records() < 5:
+        assert time.monotonic() < deadline, "telemetryd kept no history"
+        time.sleep(0.5)
+    kept = records()
+
+    term = Terminal(["watch", "-p", node.port, "--delay", "0"], cols=100, rows=40)
+    try:
+        spark = re.compile(r"^(CPU|Mem|load|disk|net)\s+([▁▂▃▄▅▆▇█ ]+?)\s+(\S+(?: MB/s)?)$")
+        def cells(f):
+            m = [spark.match(ln) for ln in f if spark.match(ln)]
+            return min(len(x.group(2)) for x in m) if len(m) == 5 else 0
+        # The history fills the sparklines at once: without it, as many
+        # cells would take as many samples, one frame each.
+        term.read_until(lambda o: any(cells(f) >= kept for f in term.frames()))
+        frames = term.frames()
+        first = next(i for i, f in enumerate(frames) if cells(f) >= kept)
+        assert first <= 3, [cells(f) for f in frames]
+        frame = frames[first]
+        lines = {spark.match(ln).group(1): spark.match(ln) for ln in frame if spark.match(ln)}
+        assert sorted(lines) == ["CPU", "Mem", "disk", "load", "net"]
+        assert all(len(ln) <= 100 for ln in frame)
+        assert re.match(r"\d+\.\d%$", lines["CPU"].group(3)) and re.match(r"\d+\.\d%$", lines["Mem"].group(3))
+        assert lines["disk"].group(3).endswith("MB/s") and lines["net"].group(3).endswith("MB/s")
+        os.write(term.master, b"q")
+        assert term.proc.wait(timeout=10) == 0
+    finally:
+        term.close()

@@ -7,32 +7,20 @@ keeps a screenshot in tests/artifacts/dashboard.png.
 The client reports what a person sees (visible elements, rendered text),
 not DOM attributes: a filtered-out line carried the hidden attribute while
 a style rule kept it on screen, and a test of the attribute passed."""
-import json
 import re
-import subprocess
 
 import pytest
 
 from ctl_support import NODE_ID
-from support import ROOT
+from support import ROOT, browse_with
 
 CLIENT = ROOT / "tests" / "integration" / "clients" / "dashboard-browser.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 def browse(scenario, tmp_path, **config):
-    config.setdefault("profile", str(tmp_path / "chromium-profile"))
     config.setdefault("nodeId", NODE_ID)
-    proc = subprocess.run(["node", str(CLIENT), scenario, json.dumps(config)], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT / "tests")
-    lines = proc.stdout.strip().splitlines()
-    assert lines, f"no report from the browser client:\n{proc.stderr[-3000:]}"
-    report = json.loads(lines[-1])
-    assert proc.returncode == 0 and "failed" not in report, (report, proc.stderr[-3000:])
-    # No script error, and nothing the page's Content-Security-Policy refused.
-    assert report["errors"] == [], report["errors"]
-    assert not [m for m in report["console"] if "Content Security Policy" in m or "Refused" in m], report["console"]
-    return report
+    return browse_with(CLIENT, scenario, tmp_path, **config)
 
 
 @pytest.fixture
@@ -56,6 +44,8 @@ def test_live_charts_log_filter_and_buttons(node, tmp_path):
     assert r["cores"] == cores
     assert r["cpuDatasets"] == ["total"] + [f"cpu{i}" for i in range(cores)]
     assert 1 <= r["processes"] <= 5
+    # Each top process with its CPU (percent of one CPU) next to its memory.
+    assert all(re.search(r"\t\d+\.\d %\t", row) for row in r["processRows"]), r["processRows"]
     assert "/" in r["mounts"] or r["mounts"] == ["no block-device filesystems"]
 
     # The log: the backlog, then what was written while the page was open.
@@ -136,6 +126,7 @@ def test_rates_theme_and_phone_width(node, tmp_path, width, scheme):
     assert r["innerWidth"] == width
     assert r["scrollWidth"] <= width and r["scrollWidthAfterToggle"] <= width, r
     assert r["cramped"] == [], r["cramped"]
+    assert r["procHeaders"] == ["pid", "user", "name", "CPU", "memory"]
     assert r["rangeVisible"]
     # The theme follows the system until the toggle picks one, which stays.
     assert r["theme"] == scheme

@@ -208,7 +208,7 @@ Test(ctl, watch_shows_the_sample) {
         cr_expect(strstr(text, "recv 3.20 MiB/s   sent 1.50 MiB/s   packets 2345678 in / 1234567 out   45 TCP"));
         cr_expect(strstr(text, "/dev/vda1  ext4  100G   60G    40G  60.0%"), "%s", text);
         cr_expect(strstr(text, "234 running"));
-        cr_expect(strstr(text, "1234  alice  15.2  chrome"), "%s", text);
+        cr_expect(strstr(text, "1234  alice   3.5  15.2  chrome"), "%s", text);
         /* A name made of escape sequences is shown, not obeyed. */
         cr_expect(strstr(text, "evil?[2Jname"), "%s", text);
         cr_expect(strstr(text, "naïve-дом"));
@@ -292,7 +292,8 @@ Test(ctl, sections) {
                 { CTL_SECTION_CPU, "usage      45.20 %\ncores      4 at 2800 MHz\nload       2.50 2.10 1.80  (1, 5, 15 min)\n\n"
                                    "CORE  USAGE\n   0  50.1%  [|||||||||||||||               ]\n" },
                 { CTL_SECTION_MEMORY, "        TOTAL  USED  AVAILABLE   USE%\nmemory    16G  8.5G       7.5G  53.1%" },
-                { CTL_SECTION_PROCESSES, "processes  234\n\n PID  USER   MEM%  NAME\n1234  alice  15.2  chrome\n" },
+                { CTL_SECTION_PROCESSES, "processes  234\n\n PID  USER   CPU%  MEM%  NAME\n1234  alice   3.5  15.2  chrome\n"
+                                         "5678  root      -   8.5" },
                 { CTL_SECTION_DISKS, "disk I/O   read 5.20 MiB/s   write 2.10 MiB/s\n" },
                 { CTL_SECTION_NETWORK, "eth0           5.0G  1.0G     2345678      1234567            1/2           3/4\n" },
         };
@@ -323,4 +324,109 @@ Test(ctl, status_table) {
                          "WORKER     STATE      PID  PORT  SERVES           SINCE                    RESTARTS  LAST EXIT\n"
                          "telemetry  running  12345  8756  every 60 s       2024-01-15 10:30:45 UTC         0  code 0\n"
                          "livelogs   failed       -  8755  /var/log/syslog  -                               6  SIGSEGV\n");
+}
+
+/* ---- durations and sparklines ---------------------------------------------- */
+
+#include <math.h>
+
+#include "term.h"
+
+Test(ctl, durations) {
+        static const struct {
+                const char *in;
+                int r;
+                unsigned long long want;
+        } cases[] = {
+                { "90", 0, 90 },       { "90s", 0, 90 },      { "5m", 0, 300 },        { "24h", 0, 86400 },
+                { "7d", 0, 604800 },   { "2w", 0, 1209600 },  { "0", -ERANGE, 0 },     { "", -EINVAL, 0 },
+                { "1x", -EINVAL, 0 },  { "-5m", -EINVAL, 0 }, { "m", -EINVAL, 0 },     { "1.5h", -EINVAL, 0 },
+                { "5000w", -ERANGE, 0 }, { "99999999999999999999", -EINVAL, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                unsigned long long v = 12345;
+                int r = ctl_parse_duration(cases[i].in, &v);
+
+                cr_assert_eq(r, cases[i].r, "\"%s\": %d", cases[i].in, r);
+                cr_assert_eq(v, r == 0 ? cases[i].want : 12345, "\"%s\": %llu", cases[i].in, v);
+        }
+}
+
+Test(ctl, sparklines) {
+        const double rising[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+        const double gaps[] = { 1, NAN, 3 };
+        const double flat[] = { 5, 5, 5 };
+        const double many[] = { 0, 0, 10, 10, 0, 0, 10, 10 };
+        char buf[256];
+
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, rising, 8, 80, NAN, NAN), 8);
+        cr_assert_str_eq(buf, "▁▂▃▄▅▆▇█");
+        /* Fixed bounds: a value at the top's half. */
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, rising + 4, 1, 80, 0, 8), 1);
+        cr_assert_str_eq(buf, "▅");
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, gaps, 3, 80, NAN, NAN), 3);
+        cr_assert_str_eq(buf, "▁ █");
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, flat, 3, 80, NAN, NAN), 3);
+        cr_assert_str_eq(buf, "▅▅▅");
+        /* More points than cells: each cell the mean of its share. */
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, many, 8, 4, NAN, NAN), 4);
+        cr_assert_str_eq(buf, "▁█▁█");
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, many, 8, 2, NAN, NAN), 2);
+        cr_assert_str_eq(buf, "▅▅");
+        /* The buffer bounds it: whole characters only. */
+        cr_assert_eq(ctl_sparkline(buf, 7, rising, 8, 80, NAN, NAN), 2);
+        cr_assert_str_eq(buf, "▁▂");
+        cr_assert_eq(ctl_sparkline(buf, sizeof buf, rising, 0, 80, NAN, NAN), 0);
+        cr_assert_str_eq(buf, "");
+}
+
+/* ---- watch's history ---------------------------------------------------------- */
+
+Test(ctl, history_from_telemetryd_then_samples) {
+        struct ctl_history h = { 0 };
+        _cleanup_json_ cJSON *hist = cJSON_Parse(
+                "{\"type\":\"history\",\"interval\":1,\"capacity\":3600,\"count\":3,"
+                "\"timestamps\":[1733400000000,1733400001000,1733400002000],"
+                "\"cpu_usage_percent\":[0,50,100],\"memory_usage_percent\":[40,41,42],"
+                "\"swap_usage_percent\":[0,0,0],\"load_avg_1min\":[0.5,0.6,0.7],"
+                "\"load_avg_5min\":[0,0,0],\"load_avg_15min\":[0,0,0],"
+                "\"disk_read_mb_per_sec\":[1,2,3],\"disk_write_mb_per_sec\":[1,1,1],"
+                "\"bytes_recv_mb_per_sec\":[0,0,0],\"bytes_sent_mb_per_sec\":[0,0,0]}");
+        _cleanup_json_ cJSON *old = cJSON_Parse("{\"timestamp\":\"2024-12-05T12:00:02Z\",\"metrics\":{}}");
+        _cleanup_json_ cJSON *next = cJSON_Parse(
+                "{\"timestamp\":\"2024-12-05T12:00:03Z\",\"metrics\":{\"cpu\":{\"cpu_usage_percent\":25,"
+                "\"load_avg_1min\":0.8},\"memory\":{\"memory_usage_percent\":43},\"disk\":{\"disk_io\":"
+                "{\"read_mb_per_sec\":4,\"write_mb_per_sec\":0.5}},\"network\":{\"bytes_recv_mb_per_sec\":1,"
+                "\"bytes_sent_mb_per_sec\":2}}}");
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        cr_assert_eq(ctl_history_from_json(&h, hist), 0);
+        cr_assert_eq(h.n, 3);
+        cr_assert_float_eq(h.v[3][2], 4.0, 1e-9); /* disk: read + write */
+        /* 1733400002 is 2024-12-05T12:00:02Z: already held, not added again. */
+        cr_assert_eq(ctl_history_add_sample(&h, old), 0);
+        cr_assert_eq(h.n, 3);
+        cr_assert_eq(ctl_history_add_sample(&h, next), 0);
+        cr_assert_eq(h.n, 4);
+        cr_assert_float_eq(h.v[0][3], 25.0, 1e-9);
+        cr_assert_float_eq(h.v[3][3], 4.5, 1e-9);
+        cr_assert_float_eq(h.v[4][3], 3.0, 1e-9);
+
+        f = open_memstream(&text, &len);
+        {
+                struct ctl_render o = { .width = 40 };
+                struct out out = { .f = f, .o = &o };
+
+                ctl_history_render(&out, &h);
+        }
+        fclose(f);
+        cr_assert_str_eq(text, "CPU   ▁▅█▃  25.0%\n"
+                               "Mem   ▄▄▄▄  43.0%\n"
+                               "load  ▅▆▇█  0.80\n"
+                               "disk  ▄▆▇█  4.50 MB/s\n" /* rates from zero */
+                               "net   ▁▁▁█  3.00 MB/s\n");
+        ctl_history_free(&h);
 }

@@ -848,3 +848,61 @@ Test(live, processes_exiting_during_scans) {
         }
         waitpid(child, NULL, 0);
 }
+
+/* ---- process CPU % ---------------------------------------------------------- */
+
+Test(proccache, cpu_percent_from_ticks) {
+        static const struct {
+                uint64_t ticks_prev, usec_prev, ticks_now, usec_now;
+                long hz;
+                double want; /* NAN: none */
+        } cases[] = {
+                { 100, 1000000, 150, 2000000, 100, 50.0 },    /* half a CPU over a second */
+                { 0, 0, 400, 2000000, 100, 200.0 },           /* two CPUs busy: top's 200 % */
+                { 500, 5000000, 500, 15000000, 100, 0.0 },    /* idle */
+                { 0, 9000000, 30, 10000000, 100, 30.0 },      /* since its start, as ps counts */
+                { 10, 1000000, 35, 1500000, 250, 20.0 },      /* another tick rate */
+                { 100, 2000000, 150, 2000000, 100, NAN },     /* no window */
+                { 100, 3000000, 150, 2000000, 100, NAN },     /* time went back */
+                { 150, 1000000, 100, 2000000, 100, NAN },     /* ticks went back: another process */
+                { 100, 1000000, 150, 2000000, 0, NAN },       /* no tick rate */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                double got = proccache_cpu_percent(cases[i].ticks_prev, cases[i].usec_prev, cases[i].ticks_now,
+                                                   cases[i].usec_now, cases[i].hz);
+
+                if (isnan(cases[i].want))
+                        cr_assert(isnan(got), "case %zu: %g", i, got);
+                else
+                        cr_assert_float_eq(got, cases[i].want, 1e-9, "case %zu: %g", i, got);
+        }
+}
+
+Test(proccache, lookup_after_the_scan_keeps_cpu_readings) {
+        struct proccache c;
+        struct proc_entry *e;
+
+        proccache_init(&c, 16);
+        proccache_begin(&c);
+        (void) proccache_visit(&c, 42, proc_ino(42));
+        proccache_end(&c);
+        cr_assert_null(proccache_lookup(&c, 41));
+        e = proccache_lookup(&c, 42);
+        cr_assert_not_null(e);
+        cr_assert(!e->has_cpu);
+        e->has_cpu = true;
+        e->cpu_ticks = 77;
+        e->cpu_usec = 123;
+        /* The next scan carries the reading over to the same process. */
+        proccache_begin(&c);
+        e = proccache_visit(&c, 42, proc_ino(42));
+        cr_assert(e->has_cpu && e->cpu_ticks == 77 && e->cpu_usec == 123);
+        proccache_end(&c);
+        /* A new process under the same pid starts without one. */
+        proccache_begin(&c);
+        e = proccache_visit(&c, 42, proc_ino(42) + 1);
+        cr_assert(!e->has_cpu);
+        proccache_end(&c);
+        proccache_done(&c);
+}

@@ -21,7 +21,7 @@
 'use strict';
 const fs = require('fs');
 const http = require('http');
-const { chromium } = require('playwright-core');
+const { until, run } = require('./browser');
 
 const [scenario, configJson] = process.argv.slice(2);
 const cfg = JSON.parse(configJson);
@@ -64,21 +64,6 @@ async function waitFor(page, what, fn, arg, timeout = 20000) {
   }
 }
 
-// Until check() (run here, so it can use Playwright's own view of the page)
-// holds. A check that failed because the page changed under it is tried again.
-async function until(what, check, timeout = 20000) {
-  const end = Date.now() + timeout;
-  let last = 'not seen';
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err.message.split('\n')[0];
-    }
-    if (Date.now() > end) throw new Error(`waiting for ${what}: ${last} in ${timeout} ms`);
-    await new Promise((r) => { setTimeout(r, 100); });
-  }
-}
 
 const showsText = (page, selector, text) => until(`${selector} showing "${text}"`,
   async () => (await seenText(page, selector)) === text);
@@ -107,6 +92,7 @@ async function live(page) {
   report.cpuDatasets = await page.evaluate(() => window.Chart.getChart('chart-cpu').data.datasets.map((d) => d.label));
   report.cores = (await seen(page, '#cores .core')).length;
   report.processes = (await seen(page, '#procs tbody tr')).length;
+  report.processRows = await seen(page, '#procs tbody tr');
   report.mounts = await seen(page, '#mounts tbody tr td:first-child');
 
   // The log: lines written now arrive through the stream.
@@ -314,27 +300,5 @@ async function tls(page) {
   report.logLines = await visibleLines(page);
 }
 
-(async () => {
-  const context = await chromium.launchPersistentContext(cfg.profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: cfg.width || 1440, height: cfg.height || 1000 },
-    colorScheme: cfg.colorScheme || 'dark',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ...(cfg.spki ? [`--ignore-certificate-errors-spki-list=${cfg.spki}`] : [])],
-  });
-  try {
-    const page = await context.newPage();
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') report.console.push(m.text()); });
-    page.on('pageerror', (e) => report.errors.push(e.message));
-    page.on('websocket', (ws) => report.sockets.push(ws.url()));
-    await { live, token, bounds, reload, looks, tls }[scenario](page);
-  } finally {
-    await context.close();
-  }
-  console.log(JSON.stringify(report));
-})().catch((err) => {
-  console.log(JSON.stringify(Object.assign(report, { failed: String(err && err.message || err) })));
-  process.exit(1);
-});
+
+run({ live, token, bounds, reload, looks, tls }, scenario, cfg, report);

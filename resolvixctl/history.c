@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "grow.h"
+#include "term.h"
+
+/* watch's history: telemetryd's headline series (docs/telemetry-stream.md,
+ * "History"), asked for once on connect, then grown by each sample, drawn
+ * as sparklines. Pure: JSON in, arrays out. */
+
+static const struct {
+        const char *label;
+        const char *history[2]; /* the history's columns, summed */
+        const char *sample[2][2]; /* the sample's: section, field */
+        const char *unit;
+} series[CTL_HISTORY_SERIES] = {
+        { "CPU", { "cpu_usage_percent" }, { { "cpu", "cpu_usage_percent" } }, "%" },
+        { "Mem", { "memory_usage_percent" }, { { "memory", "memory_usage_percent" } }, "%" },
+        { "load", { "load_avg_1min" }, { { "cpu", "load_avg_1min" } }, "" },
+        { "disk", { "disk_read_mb_per_sec", "disk_write_mb_per_sec" },
+          { { "disk", "read_mb_per_sec" }, { "disk", "write_mb_per_sec" } }, " MB/s" },
+        { "net", { "bytes_recv_mb_per_sec", "bytes_sent_mb_per_sec" },
+          { { "network", "bytes_recv_mb_per_sec" }, { "network", "bytes_sent_mb_per_sec" } }, " MB/s" },
+};
+
+void ctl_history_free(struct ctl_history *h) {
+        for (size_t i = 0; i < CTL_HISTORY_SERIES; i++)
+                free(h->v[i]);
+        free(h->t);
+        *h = (struct ctl_history){ 0 };
+}
+
+static int grow(struct ctl_history *h, size_t n) {
+        size_t cap = h->cap;
+
+        if (n <= h->cap)
+                return 0;
+        if (GROW(h->t, cap, n, 64) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < CTL_HISTORY_SERIES; i++) {
+                size_t c = h->cap;
+
+                if (GROW(h->v[i], c, n, 64) < 0)
+                        return -ENOMEM;
+        }
+        h->cap = cap;
+        return 0;
+}
+
+/* Past the bound, the oldest go. */
+static void trim(struct ctl_history *h) {
+        size_t drop;
+
+        if (h->n <= CTL_HISTORY_MAX)
+                return;
+        drop = h->n - CTL_HISTORY_MAX;
+        memmove(h->t, h->t + drop, (h->n - drop) * sizeof *h->t);
+        for (size_t i = 0; i < CTL_HISTORY_SERIES; i++)
+                memmove(h->v[i], h->v[i] + drop, (h->n - drop) * sizeof *h->v[i]);
+        h->n -= drop;
+}
+
+static double column_at(const cJSON *history, const char *name, int i) {
+        const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(history, name), i);
+
+        return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+int ctl_history_from_json(struct ctl_history *h, const cJSON *history) {
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(history, "timestamps");
+        int n = cJSON_GetArraySize(ts), from = 0;
+
+        if (!cJSON_IsArray(ts))
+                return -EBADMSG;
+        if (n > CTL_HISTORY_MAX)
+                from = n - CTL_HISTORY_MAX;
+        if (grow(h, (size_t) (n - from)) < 0)
+                return -ENOMEM;
+        h->n = 0;
+        for (int i = from; i < n; i++) {
+                const cJSON *t = cJSON_GetArrayItem(ts, i);
+
+                if (!cJSON_IsNumber(t))
+                        return -EBADMSG;
+                h->t[h->n] = t->valuedouble / 1000.0;
+                for (size_t s = 0; s < CTL_HISTORY_SERIES; s++) {
+                        double v = column_at(history, series[s].history[0], i);
+
+                        if (series[s].history[1])
+                                v += column_at(history, series[s].history[1], i);
+                        h->v[s][h->n] = v;
+                }
+                h->n++;
+        }
+        return 0;
+}
+
+static double sample_time(const cJSON *sample) {
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(sample, "timestamp");
+        struct tm tm = { 0 };
+
+        if (!cJSON_IsString(ts) || !strptime(ts->valuestring, "%Y-%m-%dT%H:%M:%S", &tm))
+                return NAN;
+        return (double) timegm(&tm);
+}
+
+int ctl_history_add_sample(struct ctl_history *h, const cJSON *sample) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(sample, "metrics");
+        double t = sample_time(sample);
+
+        if (!m || isnan(t))
+                return -EBADMSG;
+        /* The history holds this one already, or a later one: the stream's
+         * first sample comes before the answer to get_history. Sample times
+         * are whole seconds, the history's are not. */
+        if (h->n > 0 && t < floor(h->t[h->n - 1]) + 1)
+                return 0;
+        if (grow(h, h->n + 1) < 0)
+                return -ENOMEM;
+        h->t[h->n] = t;
+        for (size_t s = 0; s < CTL_HISTORY_SERIES; s++) {
+                double v = 0;
+
+                for (size_t k = 0; k < 2 && series[s].sample[k][0]; k++) {
+                        const cJSON *x = cJSON_GetObjectItemCaseSensitive(
+                                cJSON_GetObjectItemCaseSensitive(m, series[s].sample[k][0]), series[s].sample[k][1]);
+
+                        /* disk_io holds the disk rates. */
+                        if (!x && streq(series[s].sample[k][0], "disk"))
+                                x = cJSON_GetObjectItemCaseSensitive(
+                                        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "disk"),
+                                                                         "disk_io"),
+                                        series[s].sample[k][1]);
+                        v += cJSON_IsNumber(x) ? x->valuedouble : NAN;
+                }
+                h->v[s][h->n] = v;
+        }
+        h->n++;
+        trim(h);
+        return 0;
+}
+
+void ctl_history_render(struct out *o, const struct ctl_history *h) {
+        unsigned width = o->o->width ? o->o->width : 80;
+
+        for (size_t s = 0; s < CTL_HISTORY_SERIES && !out_full(o); s++) {
+                /* "CPU   ▁▂▃…  12.5%": the newest on the right, one cell a sample. */
+                char spark[4 * 512], value[32];
+                unsigned cells = width > 6 + 14 ? width - 6 - 14 : 1;
+                size_t from;
+                double last = h->v[s][h->n - 1];
+
+                if (cells > 512)
+                        cells = 512;
+                from = h->n > cells ? h->n - cells : 0;
+                /* Percents on their own scale; rates from zero to their peak. */
+                ctl_sparkline(spark, sizeof spark, h->v[s] + from, h->n - from, cells,
+                              0, series[s].unit[0] == '%' ? 100 : NAN);
+                if (isnan(last))
+                        snprintf(value, sizeof value, "-");
+                else
+                        snprintf(value, sizeof value, "%.*f%s", series[s].unit[0] == '%' ? 1 : 2, last,
+                                 series[s].unit);
+                out_printf(o, "%-6s", series[s].label);
+                out_sgr(o, SGR_TITLE);
+                out_text(o, spark);
+                out_sgr(o, SGR_RESET);
+                out_printf(o, "  %s", value);
+                out_end(o);
+        }
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buildtree.h"
+#include "macro.h"
+#include "webasset.h"
+
+const struct web_asset *web_asset_find(const struct web_asset *table, size_t n, const char *url) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(url, table[i].url))
+                        return &table[i];
+        return NULL;
+}
+
+void web_asset_dir(const char *key, const char *installed, char *buf, size_t size) {
+        if (build_tree_lookup(key, buf, size) < 0)
+                snprintf(buf, size, "%s", installed);
+}
+
+int web_asset_open(const struct web_asset *a, const char *dir, int *ret_fd, struct stat *st, char *missing,
+                   size_t size) {
+        char path[PATH_MAX];
+        bool chartjs = a->file[0] == '/';
+        int fd;
+
+        if (chartjs)
+                snprintf(path, sizeof path, "%s", a->file);
+        else
+                snprintf(path, sizeof path, "%s/%s", dir, a->file);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0 && fstat(fd, st) == 0 && S_ISREG(st->st_mode)) {
+                *ret_fd = fd;
+                return 0;
+        }
+        if (fd >= 0)
+                close(fd);
+        snprintf(missing, size, "%s is missing on this node%s", path,
+                 chartjs ? ": install libjs-chart.js" : " (is the dashboard installed?)");
+        return -ENOENT;
+}
+
+void web_asset_etag(const struct stat *st, char *buf, size_t size) {
+        snprintf(buf, size, "\"%llx-%llx\"",
+                 (unsigned long long) st->st_mtim.tv_sec * 1000000000ULL + (unsigned long long) st->st_mtim.tv_nsec,
+                 (unsigned long long) st->st_size);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+/* The static files of a dashboard (controld's at /, the hub's fleet view):
+ * a fixed table per server, so that no URL can name anything else on the
+ * disk. Serving stays with each server's HTTP library; what is shared is
+ * which file a URL means, where it lives, and what to tell the operator when
+ * it is missing. */
+
+struct web_asset {
+        const char *url;
+        const char *file; /* in the dashboard directory, or an absolute path (Chart.js) */
+        const char *type;
+};
+
+/* Debian's libjs-chart.js, which every dashboard loads as /dashboard/chart.min.js. */
+#define WEB_ASSET_CHARTJS "/usr/share/javascript/chart.js/chart.min.js"
+
+/* The page may only load its own files and talk to its own server's streams. */
+#define WEB_ASSET_CSP                                                                                       \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "                  \
+        "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+const struct web_asset *web_asset_find(const struct web_asset *table, size_t n, const char *url);
+
+/* The directory of a dashboard: from the build tree's build-tree.conf key
+ * when run from there (so that edits show at once), else installed. */
+void web_asset_dir(const char *key, const char *installed, char *buf, size_t size);
+
+/* Open a's file read-only. 0 with *ret_fd and *st; otherwise a negative
+ * errno, with a sentence for the operator in missing (which package or
+ * file is absent). The caller logs it, once. */
+int web_asset_open(const struct web_asset *a, const char *dir, int *ret_fd, struct stat *st, char *missing,
+                   size_t size);
+
+/* A validator that changes whenever the file does (mtime and size). */
+void web_asset_etag(const struct stat *st, char *buf, size_t size);
