@@ -161,7 +161,7 @@ def test_clear_errors(fleet):
                        (["history", "web-1"], "history needs NODE METRIC"),
                        (["nodes", "--since", "1h"], "--since does not apply to nodes"),
                        (["status", "--hub", fleet.url()], "--hub does not apply to status"),
-                       (["nodes", "--hub", "ws://127.0.0.1:1"], "resolvix-hub speaks http://, not ws://")]:
+                       (["nodes", "--hub", "ws://127.0.0.1:1"], "resolvix-hub speaks http:// or https://, not ws://")]:
         r = ctl(*args, env=env)
         assert r.returncode == 2 and said in r.stderr, (args, r.stderr)
     # The hub's own bound: at most 11,000 points.
