@@ -46,12 +46,14 @@ struct enroll_job {
         struct job job;
         struct store_node node;
         char token[SHA256_HEX_LEN + 1];
+        char once[SHA256_HEX_LEN + 1]; /* the hash of a one-time token presented, or "" */
+        int64_t now;
         unsigned max_nodes;
         int status; /* the answer decided on the reader */
         char message[160];
 };
 
-static void enroll_run(struct job *j, struct store *st, struct lane_ctx *ctx) {
+static void enroll_node(struct job *j, struct store *st) {
         struct enroll_job *e = container_of(j, struct enroll_job, job);
         struct store_node old;
         uint64_t count;
@@ -95,6 +97,40 @@ static void enroll_run(struct job *j, struct store *st, struct lane_ctx *ctx) {
                 e->status = HTTP_CREATED;
 }
 
+/* A one-time token is spent in the transaction that stores the node: an
+ * enrolment refused (409, 429) or failed leaves it unspent, and of two
+ * enrolments presenting it, on this hub or another on the same database,
+ * exactly one gets through. */
+static void enroll_run(struct job *j, struct store *st, struct lane_ctx *ctx) {
+        struct enroll_job *e = container_of(j, struct enroll_job, job);
+        int r;
+
+        if (e->once[0] == '\0') {
+                enroll_node(j, st);
+                return;
+        }
+        r = store_begin(st);
+        if (r < 0) {
+                j->result = r;
+                return;
+        }
+        r = store_enroll_token_take(st, e->once, e->now);
+        if (r == -ENOENT) {
+                e->status = HTTP_STATUS_UNAUTHORIZED;
+                snprintf(e->message, sizeof e->message, "missing or wrong enroll token");
+        } else if (r < 0)
+                j->result = r;
+        else
+                enroll_node(j, st);
+        if (j->result == 0 && e->status == HTTP_CREATED) {
+                j->result = store_commit(st);
+                if (j->result == 0)
+                        log_info("Spent the one-time enroll token %.16s on node %s", e->once, e->node.node_id);
+        }
+        if (j->result < 0 || e->status != HTTP_CREATED)
+                store_rollback(st);
+}
+
 static void enroll_done(struct hub *h, struct job *j) {
         struct enroll_job *e = container_of(j, struct enroll_job, job);
         struct ws_http_response resp = { 0 };
@@ -112,6 +148,10 @@ static void enroll_done(struct hub *h, struct job *j) {
                         respond_error(&resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error", "out of memory");
                 else
                         respond_json(&resp, HTTP_CREATED, answer);
+        } else if (e->status == HTTP_STATUS_UNAUTHORIZED) {
+                hub_reject(h, REJECT_UNAUTHORIZED);
+                respond_error(&resp, e->status, "unauthorized", "%s", e->message);
+                resp.www_authenticate = "Bearer";
         } else {
                 hub_reject(h, e->status == HTTP_TOO_MANY_REQUESTS ? REJECT_TOO_MANY_NODES : REJECT_BAD_REQUEST);
                 respond_error(&resp, e->status, e->status == HTTP_TOO_MANY_REQUESTS ? "too_many_nodes" : "conflict",
@@ -152,13 +192,9 @@ static int enroll(struct request *rq) {
 
         if (!streq(rq->req->method, "POST"))
                 return respond_method_not_allowed(rq->resp, "POST");
-        if (want[0] == '\0') {
-                hub_reject(h, REJECT_FORBIDDEN);
-                return respond_error(rq->resp, HTTP_STATUS_FORBIDDEN, "enrollment_off",
-                                     "enrolment is off: the hub has no [hub] enroll_token");
-        }
+        /* The configured token, or a one-time token the reader looks up. */
         given = bearer_token(rq->wsi, buf, sizeof buf);
-        if (!given || !secret_equal(given, want)) {
+        if (!given || given[0] == '\0') {
                 hub_reject(h, REJECT_UNAUTHORIZED);
                 respond_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, "unauthorized", "missing or wrong enroll token");
                 rq->resp->www_authenticate = "Bearer";
@@ -189,6 +225,9 @@ static int enroll(struct request *rq) {
                 return respond_error(rq->resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error",
                                      "no randomness for a token");
         }
+        if (!(want[0] && secret_equal(given, want)))
+                sha256_hex(given, strlen(given), e->once);
+        e->now = now;
         sha256_hex(e->token, strlen(e->token), e->node.token_sha256);
         e->node.kind = STORE_NODE_RESOLVIX;
         e->node.first_seen = e->node.last_seen = now;
@@ -911,6 +950,8 @@ int native_request(struct request *rq) {
                 return health(rq);
         if (streq(p, "/api/v1/enroll"))
                 return enroll(rq);
+        if (streq(p, "/api/v1/enroll-tokens") || strneq(p, "/api/v1/enroll-tokens/", 22))
+                return enroll_tokens_request(rq);
         if (streq(p, "/api/v1/push"))
                 return push(rq);
         if (streq(p, "/api/v1/nodes"))

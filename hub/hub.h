@@ -287,6 +287,17 @@ int clients_request(struct request *rq);
 int agents_request(struct request *rq);
 int native_request(struct request *rq);
 int metrics_request(struct request *rq);
+int enroll_tokens_request(struct request *rq);
+
+/* One-time enroll tokens (enroll-tokens.c). */
+#define ENROLL_TOKEN_TTL_DEFAULT (24 * 3600) /* seconds */
+#define ENROLL_TOKEN_TTL_MAX (30 * 24 * 3600)
+/* A new token (64 hex digits) into token and its record to store into ret;
+ * -EINVAL for a ttl out of 1..ENROLL_TOKEN_TTL_MAX or a bad note. */
+int enroll_token_make(int64_t ttl_sec, const char *note, int64_t now, char token[static 65],
+                      struct store_enroll_token *ret);
+/* Keep it; -E2BIG when too many wait unspent already. */
+int enroll_token_store(struct store *st, const struct store_enroll_token *t);
 
 /* WebSocket /echo (api-clients.c). */
 void echo_message(struct hub *h, struct hub_conn *c, const char *msg, size_t len);

@@ -40,6 +40,11 @@ enum stmt {
         ST_NODE_TOUCH,
         ST_CLIENT_GET,
         ST_CLIENT_PUT,
+        ST_ENROLL_EXPIRE,
+        ST_ENROLL_PUT,
+        ST_ENROLL_TAKE,
+        ST_ENROLL_EACH,
+        ST_ENROLL_DELETE,
         ST_METRIC_GET,
         ST_METRIC_PUT,
         ST_STREAM_GET,
@@ -98,6 +103,12 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_NODE_TOUCH] = "UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE node_ref = ?1",
         [ST_CLIENT_GET] = "SELECT hash FROM clients WHERE username = ?1",
         [ST_CLIENT_PUT] = "INSERT INTO clients (username, hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        [ST_ENROLL_EXPIRE] = "DELETE FROM enroll_tokens WHERE expires <= ?1",
+        [ST_ENROLL_PUT] = "INSERT INTO enroll_tokens (token_sha256, note, created, expires) VALUES (?1, ?2, ?3, ?4)",
+        [ST_ENROLL_TAKE] = "DELETE FROM enroll_tokens WHERE token_sha256 = ?1 AND expires > ?2",
+        [ST_ENROLL_EACH] = "SELECT token_sha256, note, created, expires FROM enroll_tokens WHERE expires > ?1"
+                           " ORDER BY created, token_sha256",
+        [ST_ENROLL_DELETE] = "DELETE FROM enroll_tokens WHERE substr(token_sha256, 1, 16) = ?1",
         [ST_METRIC_GET] = "SELECT metric_ref FROM metrics WHERE path = ?1",
         [ST_METRIC_PUT] = "INSERT INTO metrics (path) VALUES (?1) ON CONFLICT DO NOTHING",
         [ST_STREAM_GET] = "SELECT stream_ref FROM streams WHERE node_ref = ?1 AND name = ?2",
@@ -222,6 +233,12 @@ static const char *const migrations[] = {
         " SELECT DISTINCT node_ref, 60, ts - ts % 3600000 FROM samples;"
         "INSERT INTO rollup_pending (node_ref, res, start)"
         " SELECT DISTINCT node_ref, 3600, ts - ts % 86400000 FROM samples;",
+        /* 3: one-time enroll tokens, by their hash. */
+        "CREATE TABLE enroll_tokens ("
+        " token_sha256 TEXT PRIMARY KEY,"
+        " note TEXT NOT NULL,"
+        " created INTEGER NOT NULL,"
+        " expires INTEGER NOT NULL);",
 };
 
 struct sq {
@@ -532,6 +549,80 @@ static int sq_client_put(struct store *s, const char *username, const char *hash
         if (r < 0)
                 return r;
         return sqlite3_changes(q->db) == 1 ? 0 : -EEXIST;
+}
+
+/* ---- enroll tokens ------------------------------------------------------- */
+
+static int sq_bind_step(struct sq *q, enum stmt id, const int64_t *ints, size_t n, const char *what);
+
+static int sq_enroll_token_put(struct store *s, const struct store_enroll_token *t, int64_t now) {
+        struct sq *q = SQ(s);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int64_t args[] = { now };
+        int r = sq_bind_step(q, ST_ENROLL_EXPIRE, args, ELEMENTSOF(args), "expiring enroll tokens");
+
+        if (r < 0)
+                return r;
+        r = sq_stmt(q, ST_ENROLL_PUT, &st);
+        if (r < 0)
+                return r;
+        sq_bind_text(st, 1, t->token_sha256);
+        sq_bind_text(st, 2, t->note);
+        sqlite3_bind_int64(st, 3, t->created);
+        sqlite3_bind_int64(st, 4, t->expires);
+        r = sq_step(q, st, "storing an enroll token");
+        return r < 0 ? r : 0;
+}
+
+static int sq_enroll_token_take(struct store *s, const char *hex, int64_t now) {
+        struct sq *q = SQ(s);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sq_stmt(q, ST_ENROLL_TAKE, &st);
+
+        if (r < 0)
+                return r;
+        sq_bind_text(st, 1, hex);
+        sqlite3_bind_int64(st, 2, now);
+        r = sq_step(q, st, "spending an enroll token");
+        if (r < 0)
+                return r;
+        return sqlite3_changes(q->db) == 1 ? 0 : -ENOENT;
+}
+
+static int sq_enroll_tokens_each(struct store *s, int64_t now, int (*cb)(const struct store_enroll_token *t, void *u),
+                                 void *u) {
+        struct sq *q = SQ(s);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        struct store_enroll_token t;
+        int r = sq_stmt(q, ST_ENROLL_EACH, &st);
+
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        while ((r = sq_step(q, st, "listing enroll tokens")) > 0) {
+                copy_text(t.token_sha256, sizeof(t.token_sha256), sqlite3_column_text(st, 0));
+                copy_text(t.note, sizeof(t.note), sqlite3_column_text(st, 1));
+                t.created = sqlite3_column_int64(st, 2);
+                t.expires = sqlite3_column_int64(st, 3);
+                r = cb(&t, u);
+                if (r != 0)
+                        return r;
+        }
+        return r;
+}
+
+static int sq_enroll_token_delete(struct store *s, const char *id) {
+        struct sq *q = SQ(s);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sq_stmt(q, ST_ENROLL_DELETE, &st);
+
+        if (r < 0)
+                return r;
+        sq_bind_text(st, 1, id);
+        r = sq_step(q, st, "revoking an enroll token");
+        if (r < 0)
+                return r;
+        return sqlite3_changes(q->db) > 0 ? 0 : -ENOENT;
 }
 
 /* ---- dictionaries --------------------------------------------------------- */
@@ -1253,6 +1344,10 @@ static const struct store_ops sqlite_ops = {
         .node_count = sq_node_count,
         .client_get = sq_client_get,
         .client_put = sq_client_put,
+        .enroll_token_put = sq_enroll_token_put,
+        .enroll_token_take = sq_enroll_token_take,
+        .enroll_tokens_each = sq_enroll_tokens_each,
+        .enroll_token_delete = sq_enroll_token_delete,
         .metric_ref = sq_metric_ref,
         .stream_ref = sq_stream_ref,
         .layout_ref = sq_layout_ref,

@@ -232,6 +232,42 @@ int store_client_put(struct store *s, const char *username, const char *hash) {
         return s->ops->client_put(s, username, hash);
 }
 
+/* ---- enroll tokens ------------------------------------------------------- */
+
+int store_enroll_token_put(struct store *s, const struct store_enroll_token *t, int64_t now) {
+        if (!valid_hex64(t->token_sha256) || !valid_text(t->note, 0, STORE_ENROLL_NOTE_MAX) || t->expires <= now)
+                return log_debug_errno(EINVAL, "Refusing to store an invalid enroll token");
+        return s->ops->enroll_token_put(s, t, now);
+}
+
+int store_enroll_token_take(struct store *s, const char *sha256_hex, int64_t now) {
+        if (!sha256_hex || !valid_hex64(sha256_hex))
+                return -ENOENT;
+        return s->ops->enroll_token_take(s, sha256_hex, now);
+}
+
+int store_enroll_tokens_each(struct store *s, int64_t now, store_enroll_token_cb cb, void *userdata) {
+        return s->ops->enroll_tokens_each(s, now, cb, userdata);
+}
+
+int store_enroll_token_delete(struct store *s, const char *id) {
+        if (!id || strlen(id) != STORE_ENROLL_ID_LEN || strspn(id, "0123456789abcdef") != STORE_ENROLL_ID_LEN)
+                return -ENOENT;
+        return s->ops->enroll_token_delete(s, id);
+}
+
+int store_begin(struct store *s) {
+        return s->ops->begin(s, true);
+}
+
+int store_commit(struct store *s) {
+        return s->ops->end(s, true);
+}
+
+void store_rollback(struct store *s) {
+        (void) s->ops->end(s, false);
+}
+
 /* ---- dictionaries --------------------------------------------------------- */
 
 static int cache_put(struct store_map *m, const void *key, size_t len, int64_t value) {
