@@ -306,7 +306,7 @@ static bool content_type_ok(const char *type) {
 }
 
 /* Parse and queue the batch of a node whose token checked out. */
-static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response *resp, struct node *n) {
+static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response *resp) {
         struct push_error err = { 0 };
         int r;
 
@@ -342,12 +342,11 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
                         .tree = l->tree,
                 };
                 /* The stream name points into the tree: the writer frees
-                 * the tree only after the row is added. */
+                 * the tree once the job is committed. */
                 l->tree = NULL;
         }
         p->job.n_samples = p->n_lines;
         p->last_seq = p->lines[p->n_lines - 1].seq;
-        p->job.solo = !node_samples_fresh(n, p->job.samples, p->job.n_samples);
         return 1;
 }
 
@@ -391,7 +390,7 @@ static void push_lookup_done(struct hub *h, struct job *j) {
         } else if (j->result < 0)
                 respond_store_error(h, &resp, j->result);
         else {
-                r = push_queue(h, p, &resp, n);
+                r = push_queue(h, p, &resp);
                 if (r > 0) {
                         j->lane = LANE_WRITE;
                         j->run = NULL;
@@ -478,7 +477,7 @@ static int push(struct request *rq) {
                 return request_defer(rq, &p->job);
         }
         snprintf(p->node_id, sizeof p->node_id, "%s", n->s.node_id);
-        r = push_queue(h, p, rq->resp, n);
+        r = push_queue(h, p, rq->resp);
         if (r <= 0) {
                 job_free(&p->job);
                 return r;

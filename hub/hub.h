@@ -112,7 +112,6 @@ struct job {
         struct store_node *upsert; /* stored before the samples; may be NULL */
         struct job_sample *samples;
         size_t n_samples;
-        bool solo; /* its own transaction, so its duplicates are counted exactly */
         uint64_t acked, duplicates, values;
         uint64_t queued_usec;
         uint64_t commit_usec; /* the transaction's duration, on the first job in it only */
@@ -131,15 +130,6 @@ void job_free(struct job *j);
 
 /* ---- nodes in memory (registry.c) --------------------------------------- */
 
-#define NODE_STREAMS 8
-
-struct node_stream {
-        char name[STORE_STREAM_MAX + 1];
-        int64_t queued_max; /* highest seq handed to the writer */
-        uint64_t used;      /* for replacing the least recently used */
-        bool known;
-};
-
 struct node {
         struct store_node s; /* id, kind, hostname, machine id, token hash, first/last seen */
         int64_t latest_ts;    /* ms; 0 = no sample yet */
@@ -147,8 +137,6 @@ struct node {
         size_t latest_len;
         unsigned interval;    /* seconds, as the latest sample says; 0 = unknown */
         struct fleet_frame *frame;
-        struct node_stream streams[NODE_STREAMS];
-        uint64_t stream_clock;
 };
 
 /* 1..255 letters, digits or ._:@+- : safe in a URL path and a label. */
@@ -168,10 +156,6 @@ struct node **registry_sorted(struct registry *r, size_t *ret_n);
  * true when it replaced it. */
 bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len);
 bool node_online(const struct node *n, int64_t now_ms);
-/* Whether the samples can share a transaction with other batches: every
- * (stream, seq) is new to this hub, so the store cannot call one of them a
- * duplicate. Marks them queued either way. */
-bool node_samples_fresh(struct node *n, const struct job_sample *samples, size_t count);
 
 /* ---- the live fleet stream (fleet.c) ------------------------------------ */
 

@@ -63,7 +63,9 @@ struct store_batch {
         int failed; /* negative errno of a refused add, 0 */
         /* Filled by the back end's commit: */
         bool *inserted;
-        size_t inserted_cap;
+        bool *forgotten; /* its node was deleted since it was added */
+        size_t inserted_cap, forgotten_cap;
+        size_t committed; /* rows of the last successful commit, for store_batch_tally() */
 };
 
 /* A node of a batch and what commit does for it. */

@@ -1129,6 +1129,7 @@ static int pg_commit_rows(struct pg *p, struct store_batch *b, int64_t now, stru
         int r;
 
         memset(b->inserted, 0, b->n * sizeof(bool));
+        memset(b->forgotten, 0, b->n * sizeof(bool));
         r = pg_watermark(&p->base, WM_SHARE, &wm);
         if (r < 0)
                 return r;
@@ -1185,6 +1186,7 @@ static int pg_commit_rows(struct pg *p, struct store_batch *b, int64_t now, stru
                         for (k = 0; nodes[k].node_ref != row->node_ref; k++)
                                 ;
                 if (!nodes[k].alive) {
+                        b->forgotten[i] = true;
                         res_out->forgotten++;
                         continue;
                 }

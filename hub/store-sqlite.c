@@ -844,6 +844,7 @@ static int sq_commit_rows(struct sq *q, struct store_batch *b, int64_t now, stru
                         for (k = 0; nodes[k].node_ref != row->node_ref; k++)
                                 ;
                 if (!nodes[k].alive) {
+                        b->forgotten[i] = true;
                         res->forgotten++;
                         continue;
                 }

@@ -440,6 +440,7 @@ void store_batch_free(struct store_batch *b) {
                 return;
         free(b->rows);
         free(b->inserted);
+        free(b->forgotten);
         bytes_done(&b->data);
         free(b);
 }
@@ -535,7 +536,28 @@ int batch_inserted_reserve(struct store_batch *b) {
 
         if (r < 0)
                 return r;
+        r = GROW(b->forgotten, b->forgotten_cap, b->n, 64);
+        if (r < 0)
+                return r;
         memset(b->inserted, 0, b->n * sizeof(bool));
+        memset(b->forgotten, 0, b->n * sizeof(bool));
+        return 0;
+}
+
+int store_batch_tally(const struct store_batch *b, size_t from, size_t to, struct store_batch_result *ret) {
+        struct store_batch_result t = { 0 };
+
+        if (from > to || to > b->committed)
+                return -EINVAL;
+        for (size_t i = from; i < to; i++) {
+                if (b->forgotten[i])
+                        t.forgotten++;
+                else if (b->inserted[i])
+                        t.acked++;
+                else
+                        t.duplicates++;
+        }
+        *ret = t;
         return 0;
 }
 
@@ -647,6 +669,7 @@ int store_batch_commit(struct store_batch *b, struct store_batch_result *ret) {
         struct store_batch_result result = { 0 };
         int r;
 
+        b->committed = 0;
         if (b->failed < 0)
                 return b->failed;
         if (b->n > 0) {
@@ -663,6 +686,7 @@ int store_batch_commit(struct store_batch *b, struct store_batch_result *ret) {
                 if (result.forgotten > 0)
                         store_map_clear(s->node_cache);
         }
+        b->committed = b->n;
         b->n = 0;
         b->data.len = 0;
         if (ret)
@@ -693,11 +717,14 @@ static int row_json(struct store *s, const struct raw_row *row, const char **jso
         return 0;
 }
 
-/* A node's ref from its id; -ENOENT for one that cannot exist. */
+/* A node's ref from its id, for a read; -ENOENT for one that cannot exist.
+ * Asked of the database every time, never of node_cache: another handle
+ * (the hub's writer, another hub) may have deleted the node, or deleted it
+ * and enrolled a new one under its id, and the read costs queries anyway. */
 static int node_lookup(struct store *s, const char *node_id, int64_t *ret) {
         if (!valid_node_id(node_id))
                 return -ENOENT;
-        return node_ref(s, node_id, ret);
+        return s->ops->node_get(s, node_id, NULL, ret);
 }
 
 static int body_copy(const struct raw_row *row, void *u) {

@@ -226,6 +226,12 @@ int store_batch_truncate(struct store_batch *b, size_t n);
  * rolled back. On success the batch is empty and may be reused. */
 int store_batch_commit(struct store_batch *b, struct store_batch_result *ret);
 
+/* After store_batch_commit() returned 0, and until the next commit: what
+ * became of the samples that were queued at positions [from, to) of it, for
+ * a caller that committed several requests together and answers each with
+ * its own counts. -EINVAL when the range is not within that commit. */
+int store_batch_tally(const struct store_batch *b, size_t from, size_t to, struct store_batch_result *ret);
+
 /* Discard whatever is queued (a rollback: nothing was written) and free the
  * batch. NULL is fine. store_batch_truncate(b, 0) discards and keeps it. */
 void store_batch_free(struct store_batch *b);
