@@ -21,6 +21,10 @@
 /* The whole body of a request must arrive within this; a late answer
  * (a commit) is waited for as long again. */
 #define REQUEST_DEADLINE_SEC 30
+/* An idle node connection is kept longer than a push interval (pushd's
+ * default is 10 s), so that a node pushes on one connection for good instead
+ * of opening one per push, and never races the hub closing it. */
+#define KEEPALIVE_SEC 75
 #define CLIENT_CACHE_SLOTS 65536
 #define MAINTAIN_IDLE_USEC (30 * USEC_PER_SEC)
 #define MAINTAIN_BUSY_USEC (1 * USEC_PER_SEC)
@@ -373,6 +377,7 @@ int main(int argc, char **argv) {
                 .max_message = MAX_MESSAGE,
                 .max_body = h.conf.hub.max_body,
                 .request_deadline = REQUEST_DEADLINE_SEC,
+                .keepalive_timeout = KEEPALIVE_SEC,
                 .userdata = &h,
         };
         r = ws_server_new(&hub_ops, &params, &h.server);

@@ -102,6 +102,7 @@ struct ws_server_params {
         size_t max_message;           /* inbound text message cap; larger closes 1009 */
         size_t max_body;              /* with ops->request: request body cap */
         unsigned request_deadline;    /* with ops->request: seconds for a body to arrive, and again for a late answer */
+        unsigned keepalive_timeout;   /* seconds an idle HTTP/1.1 connection is kept open; 0: 5 */
         void *userdata;
 };
 
