@@ -340,9 +340,10 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
                         .json = l->json,
                         .len = l->len,
                         .tree = l->tree,
+                        .stream_in_tree = true,
                 };
                 /* The stream name points into the tree: the writer frees
-                 * the tree once the job is committed. */
+                 * the tree only after the row is added. */
                 l->tree = NULL;
         }
         p->job.n_samples = p->n_lines;

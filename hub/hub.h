@@ -95,6 +95,7 @@ struct job_sample {
         const char *json; /* as sent; stored as is */
         size_t len;
         cJSON *tree; /* the writer names its values, then frees it */
+        bool stream_in_tree; /* stream points into tree (the "stream" of the JSON) */
 };
 
 struct job {

@@ -72,6 +72,19 @@ static int add_samples(struct lanes *l, struct job *j) {
                 struct job_sample *s = &j->samples[i];
                 struct store_sample ss;
 
+                /* Added once more (commit_group()): the stream name pointed
+                 * into the tree freed the first time. */
+                if (!s->tree && s->stream_in_tree) {
+                        const cJSON *stream;
+
+                        s->tree = cJSON_ParseWithLength(s->json, s->len);
+                        stream = cJSON_GetObjectItemCaseSensitive(s->tree, "stream");
+                        if (!cJSON_IsString(stream)) {
+                                (void) store_batch_truncate(l->batch, mark);
+                                return -EINVAL;
+                        }
+                        s->stream = stream->valuestring;
+                }
                 if (s->tree)
                         r = sample_values_flatten(s->tree, &l->values);
                 else {
@@ -92,6 +105,10 @@ static int add_samples(struct lanes *l, struct job *j) {
                         .n_values = l->values.n,
                 };
                 r = store_batch_add(l->batch, &ss);
+                /* Freed as soon as added, not with the job: a group of
+                 * commits holds up to WRITE_QUEUE_MAX_SAMPLES of them. */
+                cJSON_Delete(s->tree);
+                s->tree = NULL;
                 if (r < 0) {
                         (void) store_batch_truncate(l->batch, mark);
                         return r;
@@ -192,14 +209,8 @@ static void commit_group(struct lanes *l, struct job *list, struct job **done_he
                                 j->result = -ENOENT;
                         j->next = after;
                 }
-        /* Here, not on the loop: the trees were kept until now because a
-         * sample's stream name points into its tree. */
         for (struct job *j = list; j; j = next) {
                 next = j->next;
-                for (size_t i = 0; i < j->n_samples; i++) {
-                        cJSON_Delete(j->samples[i].tree);
-                        j->samples[i].tree = NULL;
-                }
                 append(done_head, done_tail, j);
         }
 }
