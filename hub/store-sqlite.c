@@ -555,6 +555,21 @@ static int sq_client_put(struct store *s, const char *username, const char *hash
 
 static int sq_bind_step(struct sq *q, enum stmt id, const int64_t *ints, size_t n, const char *what);
 
+/* Run a statement of a text and, unless value is NULL, an integer: the
+ * number of rows it changed. */
+static int sq_text_step(struct sq *q, enum stmt id, const char *text, const int64_t *value, const char *what) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sq_stmt(q, id, &st);
+
+        if (r < 0)
+                return r;
+        sq_bind_text(st, 1, text);
+        if (value)
+                sqlite3_bind_int64(st, 2, *value);
+        r = sq_step(q, st, what);
+        return r < 0 ? r : sqlite3_changes(q->db);
+}
+
 static int sq_enroll_token_put(struct store *s, const struct store_enroll_token *t, int64_t now) {
         struct sq *q = SQ(s);
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -575,18 +590,8 @@ static int sq_enroll_token_put(struct store *s, const struct store_enroll_token 
 }
 
 static int sq_enroll_token_take(struct store *s, const char *hex, int64_t now) {
-        struct sq *q = SQ(s);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = sq_stmt(q, ST_ENROLL_TAKE, &st);
-
-        if (r < 0)
-                return r;
-        sq_bind_text(st, 1, hex);
-        sqlite3_bind_int64(st, 2, now);
-        r = sq_step(q, st, "spending an enroll token");
-        if (r < 0)
-                return r;
-        return sqlite3_changes(q->db) == 1 ? 0 : -ENOENT;
+        int r = sq_text_step(SQ(s), ST_ENROLL_TAKE, hex, &now, "spending an enroll token");
+        return r < 0 ? r : r == 1 ? 0 : -ENOENT;
 }
 
 static int sq_enroll_tokens_each(struct store *s, int64_t now, int (*cb)(const struct store_enroll_token *t, void *u),
@@ -612,17 +617,8 @@ static int sq_enroll_tokens_each(struct store *s, int64_t now, int (*cb)(const s
 }
 
 static int sq_enroll_token_delete(struct store *s, const char *id) {
-        struct sq *q = SQ(s);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = sq_stmt(q, ST_ENROLL_DELETE, &st);
-
-        if (r < 0)
-                return r;
-        sq_bind_text(st, 1, id);
-        r = sq_step(q, st, "revoking an enroll token");
-        if (r < 0)
-                return r;
-        return sqlite3_changes(q->db) > 0 ? 0 : -ENOENT;
+        int r = sq_text_step(SQ(s), ST_ENROLL_DELETE, id, NULL, "revoking an enroll token");
+        return r < 0 ? r : r > 0 ? 0 : -ENOENT;
 }
 
 /* ---- dictionaries --------------------------------------------------------- */
@@ -763,15 +759,7 @@ static int sq_state_get(struct store *s, const char *name, int64_t *ret) {
 }
 
 static int sq_state_set(struct store *s, const char *name, int64_t value) {
-        struct sq *q = SQ(s);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = sq_stmt(q, ST_STATE_SET, &st);
-
-        if (r < 0)
-                return r;
-        sq_bind_text(st, 1, name);
-        sqlite3_bind_int64(st, 2, value);
-        r = sq_step(q, st, "writing the state");
+        int r = sq_text_step(SQ(s), ST_STATE_SET, name, &value, "writing the state");
         return r < 0 ? r : 0;
 }
 

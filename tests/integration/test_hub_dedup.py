@@ -8,19 +8,7 @@ import json
 import threading
 import time
 
-from hub_support import ndjson, sample
-
-
-def shared(hub_factory):
-    """Two started hubs on one database."""
-    a = hub_factory("a")
-    a.start()
-    b = hub_factory("b")
-    b.database = a.database
-    b.env["RESOLVIX_HUB_DATABASE"] = a.database
-    b.env["RESOLVIX_CONTROL_STATE_DIR"] = str(a.state_dir)
-    b.start()
-    return a, b
+from hub_support import ndjson, sample, two_hubs_one_database
 
 
 def push_all(jobs):
@@ -88,7 +76,7 @@ def test_overlapping_batches_at_once(hub):
 
 
 def test_overlapping_batches_through_two_hubs(hub_factory):
-    a, b = shared(hub_factory)
+    a, b = two_hubs_one_database(hub_factory)
     token = a.enroll("n1")
     base = time.time() - 3600
     for round_ in range(4):
@@ -119,7 +107,7 @@ def test_deleted_node_not_served_from_memory(hub):
 
 
 def test_node_deleted_and_enrolled_again_through_another_hub(hub_factory):
-    a, b = shared(hub_factory)
+    a, b = two_hubs_one_database(hub_factory)
     token = a.enroll("n1", machine_id="m1")
     old_ts = time.time() - 120
     assert a.push(token, [sample(s, ts=old_ts + s, cpu=11.0) for s in (1, 2)]).json["acked"] == 2

@@ -9,7 +9,7 @@ import threading
 import time
 
 from support import binary, merged_env
-from hub_support import ENROLL, sample
+from hub_support import ENROLL, sample, two_hubs_one_database
 
 
 def new_token(hub, body=None, headers=None):
@@ -138,13 +138,7 @@ def test_without_a_configured_token(hub_factory):
 def test_concurrent_use_two_hubs_one_database(hub_factory):
     """Racing enrolments with one token, through two hubs on one database:
     exactly one gets a node token."""
-    a = hub_factory("a")
-    a.start()
-    b = hub_factory("b")
-    b.database = a.database
-    b.env["RESOLVIX_HUB_DATABASE"] = a.database
-    b.env["RESOLVIX_CONTROL_STATE_DIR"] = str(a.state_dir)
-    b.start()
+    a, b = two_hubs_one_database(hub_factory)
     for attempt in range(3):
         made = new_token(a)
         answers = []
