@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* bench/hub-fleet's nodes: N keep-alive connections to a hub on loopback,
  * node i pushing one sample every INTERVAL seconds, the N nodes spread
- * evenly over the interval, for SECONDS. One thread, one epoll: it costs far
- * less than the hub it measures, so the figure stays the hub's.
+ * evenly over the interval, until SIGTERM (or for SECONDS at the most). One
+ * thread, one epoll: it costs far less than the hub it measures, so the
+ * figure stays the hub's.
  *
  *   hub-fleet-client PORT N SECONDS INTERVAL TOKEN_PREFIX
  *
@@ -13,6 +14,7 @@
  * seconds. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -42,6 +44,11 @@ struct conn {
 static struct sockaddr_in addr;
 static const char *token_prefix;
 static long long sent, ok, bad, skipped, reopened;
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig) {
+        stop = 1;
+}
 
 static int64_t now_ms(void) {
         struct timespec ts;
@@ -132,8 +139,12 @@ static void take_answer(struct conn *c) {
         if (!end)
                 return;
         head = (size_t) (end - c->resp) + 4;
-        c->resp[head - 1] = '\0';
+        /* resp keeps a spare byte: the headers end in a NUL for the search,
+         * without touching what a later read completes. */
+        c->resp[c->resp_len] = '\0';
         cl = strcasestr(c->resp, "\r\ncontent-length:");
+        if (cl && cl > end)
+                cl = NULL;
         if (cl)
                 body = strtoul(cl + 17, NULL, 10);
         if (c->resp_len < head + body)
@@ -169,6 +180,8 @@ int main(int argc, char **argv) {
                 rl.rlim_cur = rl.rlim_max < n + 64 ? rl.rlim_max : n + 64;
                 (void) setrlimit(RLIMIT_NOFILE, &rl);
         }
+        signal(SIGTERM, on_term);
+        signal(SIGINT, on_term);
         conns = calloc(n, sizeof *conns);
         ep = epoll_create1(EPOLL_CLOEXEC);
         if (!conns || ep < 0)
@@ -210,12 +223,14 @@ int main(int argc, char **argv) {
                                 round++;
                         }
                 }
-                if (due >= end && now >= end)
+                if (stop || (due >= end && now >= end))
                         break;
                 timeout = due > now ? (int) (due - now) : 0;
                 if (due >= end)
                         timeout = (int) (end - now);
                 k = epoll_wait(ep, evs, 512, timeout);
+                if (k < 0 && errno == EINTR)
+                        continue;
                 for (int e = 0; e < k; e++) {
                         struct conn *c = evs[e].data.ptr;
                         bool broken = false;

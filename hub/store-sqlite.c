@@ -1368,6 +1368,7 @@ static const struct store_ops sqlite_ops = {
 };
 
 int store_open_sqlite(const char *state_dir, unsigned max_version, struct store **ret) {
+        _cleanup_free_ char *dir = NULL;
         struct sq *q = calloc(1, sizeof(*q));
         int r, fd;
 
@@ -1377,7 +1378,16 @@ int store_open_sqlite(const char *state_dir, unsigned max_version, struct store 
         r = store_init(&q->base, &sqlite_ops);
         if (r < 0)
                 goto fail;
-        if (asprintf(&q->path, "%s/hub.sqlite", state_dir) < 0) {
+        /* The directory may be reached through a symlink (systemd's
+         * DynamicUser= makes /var/lib/resolvix-hub one, to private/): it is
+         * resolved here, since SQLite's NOFOLLOW refuses a symlink anywhere
+         * in the path, and only the file itself must not be one. */
+        dir = realpath(state_dir, NULL);
+        if (!dir) {
+                r = log_error_errno(errno, "Cannot find the state directory %s: %m", state_dir);
+                goto fail;
+        }
+        if (asprintf(&q->path, "%s/hub.sqlite", dir) < 0) {
                 q->path = NULL;
                 r = -ENOMEM;
                 goto fail;
