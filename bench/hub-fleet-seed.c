@@ -2,8 +2,8 @@
 /* bench/hub-fleet's fleet, enrolled before the hub starts: N nodes named
  * node0 … in the SQLite database of STATE_DIR, node i's token being
  * TOKEN_PREFIX followed by i, stored as the hub stores tokens (SHA-256), in
- * one transaction, so that setting up 10,000 nodes takes a second instead of
- * 10,000 enrolments' commits.
+ * one transaction with their streams' rows, so that setting up 10,000 nodes
+ * takes a second instead of 20,000 commits.
  *
  *   hub-fleet-seed STATE_DIR N TOKEN_PREFIX */
 #include <stdio.h>
@@ -41,6 +41,20 @@ int main(int argc, char **argv) {
                 r = store_node_upsert(st, &node);
                 if (r < 0) {
                         fprintf(stderr, "cannot store node %zu: %s\n", i, strerror(-r));
+                        return 1;
+                }
+                /* Its stream's row too, as its first push would make it
+                 * (in a commit of its own): adding a sample makes the row,
+                 * in this transaction; the sample itself is dropped. */
+                struct store_batch *b;
+                struct store_sample sample = { .node_id = node.node_id, .stream = "bench", .seq = 0, .ts = now,
+                                               .json = "{}", .json_len = 2 };
+                r = store_batch_begin(st, &b);
+                if (r >= 0)
+                        r = store_batch_add(b, &sample);
+                store_batch_free(b);
+                if (r < 0) {
+                        fprintf(stderr, "cannot make node %zu's stream: %s\n", i, strerror(-r));
                         return 1;
                 }
         }
