@@ -118,7 +118,6 @@ static int send_stats(struct request *rq, const cJSON *body, struct node *n, con
         };
         sj->job.samples = &sj->sample;
         sj->job.n_samples = 1;
-        sj->job.solo = !n || !node_samples_fresh(n, &sj->sample, 1);
         return request_defer(rq, &sj->job);
 }
 

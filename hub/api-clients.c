@@ -273,7 +273,6 @@ static void record_stored(struct hub *h, struct job *j) {
 /* Hand the record to the writer. Answers nothing: on failure the caller
  * does. */
 static int record_queue_write(struct hub *h, struct record_job *rec) {
-        struct node *n = registry_get(h->registry, rec->username);
         int r;
 
         rec->job.lane = LANE_WRITE;
@@ -282,7 +281,6 @@ static int record_queue_write(struct hub *h, struct record_job *rec) {
         rec->job.result = 0;
         rec->job.samples = &rec->sample;
         rec->job.n_samples = 1;
-        rec->job.solo = !n || !node_samples_fresh(n, &rec->sample, 1);
         r = lanes_submit(h, &rec->job);
         if (r < 0)
                 rec->job.n_samples = 0;

@@ -47,12 +47,14 @@ struct enroll_job {
         struct job job;
         struct store_node node;
         char token[SHA256_HEX_LEN + 1];
+        char once[SHA256_HEX_LEN + 1]; /* the hash of a one-time token presented, or "" */
+        int64_t now;
         unsigned max_nodes;
         int status; /* the answer decided on the reader */
         char message[160];
 };
 
-static void enroll_run(struct job *j, struct store *st, struct lane_ctx *ctx) {
+static void enroll_node(struct job *j, struct store *st) {
         struct enroll_job *e = container_of(j, struct enroll_job, job);
         struct store_node old;
         uint64_t count;
@@ -96,6 +98,40 @@ static void enroll_run(struct job *j, struct store *st, struct lane_ctx *ctx) {
                 e->status = HTTP_CREATED;
 }
 
+/* A one-time token is spent in the transaction that stores the node: an
+ * enrolment refused (409, 429) or failed leaves it unspent, and of two
+ * enrolments presenting it, on this hub or another on the same database,
+ * exactly one gets through. */
+static void enroll_run(struct job *j, struct store *st, struct lane_ctx *ctx) {
+        struct enroll_job *e = container_of(j, struct enroll_job, job);
+        int r;
+
+        if (e->once[0] == '\0') {
+                enroll_node(j, st);
+                return;
+        }
+        r = store_begin(st);
+        if (r < 0) {
+                j->result = r;
+                return;
+        }
+        r = store_enroll_token_take(st, e->once, e->now);
+        if (r == -ENOENT) {
+                e->status = HTTP_STATUS_UNAUTHORIZED;
+                snprintf(e->message, sizeof e->message, "missing or wrong enroll token");
+        } else if (r < 0)
+                j->result = r;
+        else
+                enroll_node(j, st);
+        if (j->result == 0 && e->status == HTTP_CREATED) {
+                j->result = store_commit(st);
+                if (j->result == 0)
+                        log_info("Spent the one-time enroll token %.16s on node %s", e->once, e->node.node_id);
+        }
+        if (j->result < 0 || e->status != HTTP_CREATED)
+                store_rollback(st);
+}
+
 static void enroll_done(struct hub *h, struct job *j) {
         struct enroll_job *e = container_of(j, struct enroll_job, job);
         struct ws_http_response resp = { 0 };
@@ -113,6 +149,10 @@ static void enroll_done(struct hub *h, struct job *j) {
                         respond_error(&resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error", "out of memory");
                 else
                         respond_json(&resp, HTTP_CREATED, answer);
+        } else if (e->status == HTTP_STATUS_UNAUTHORIZED) {
+                hub_reject(h, REJECT_UNAUTHORIZED);
+                respond_error(&resp, e->status, "unauthorized", "%s", e->message);
+                resp.www_authenticate = "Bearer";
         } else {
                 hub_reject(h, e->status == HTTP_TOO_MANY_REQUESTS ? REJECT_TOO_MANY_NODES : REJECT_BAD_REQUEST);
                 respond_error(&resp, e->status, e->status == HTTP_TOO_MANY_REQUESTS ? "too_many_nodes" : "conflict",
@@ -153,13 +193,9 @@ static int enroll(struct request *rq) {
 
         if (!streq(rq->req->method, "POST"))
                 return respond_method_not_allowed(rq->resp, "POST");
-        if (want[0] == '\0') {
-                hub_reject(h, REJECT_FORBIDDEN);
-                return respond_error(rq->resp, HTTP_STATUS_FORBIDDEN, "enrollment_off",
-                                     "enrolment is off: the hub has no [hub] enroll_token");
-        }
+        /* The configured token, or a one-time token the reader looks up. */
         given = bearer_token(rq->wsi, buf, sizeof buf);
-        if (!given || !secret_equal(given, want)) {
+        if (!given || given[0] == '\0') {
                 hub_reject(h, REJECT_UNAUTHORIZED);
                 respond_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, "unauthorized", "missing or wrong enroll token");
                 rq->resp->www_authenticate = "Bearer";
@@ -190,6 +226,9 @@ static int enroll(struct request *rq) {
                 return respond_error(rq->resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error",
                                      "no randomness for a token");
         }
+        if (!(want[0] && secret_equal(given, want)))
+                sha256_hex(given, strlen(given), e->once);
+        e->now = now;
         sha256_hex(e->token, strlen(e->token), e->node.token_sha256);
         /* With [hub] tls_client_ca the node's certificate names it too
          * (docs/tls.md); without, this stays empty. */
@@ -289,7 +328,7 @@ static int note_subject(struct lws *wsi, struct node *n, struct job *j) {
 }
 
 /* Parse and queue the batch of a node whose token checked out. */
-static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response *resp, struct node *n) {
+static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response *resp) {
         struct push_error err = { 0 };
         int r;
 
@@ -323,6 +362,7 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
                         .json = l->json,
                         .len = l->len,
                         .tree = l->tree,
+                        .stream_in_tree = true,
                 };
                 /* The stream name points into the tree: the writer frees
                  * the tree only after the row is added. */
@@ -330,7 +370,6 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
         }
         p->job.n_samples = p->n_lines;
         p->last_seq = p->lines[p->n_lines - 1].seq;
-        p->job.solo = !node_samples_fresh(n, p->job.samples, p->job.n_samples);
         return 1;
 }
 
@@ -374,7 +413,7 @@ static void push_lookup_done(struct hub *h, struct job *j) {
         } else if (j->result < 0)
                 respond_store_error(h, &resp, j->result);
         else {
-                r = push_queue(h, p, &resp, n);
+                r = push_queue(h, p, &resp);
                 if (r > 0) {
                         j->lane = LANE_WRITE;
                         j->run = NULL;
@@ -461,7 +500,7 @@ static int push(struct request *rq) {
                 return request_defer(rq, &p->job);
         }
         snprintf(p->node_id, sizeof p->node_id, "%s", n->s.node_id);
-        r = push_queue(h, p, rq->resp, n);
+        r = push_queue(h, p, rq->resp);
         if (r <= 0) {
                 job_free(&p->job);
                 return r;
@@ -940,6 +979,8 @@ int native_request(struct request *rq) {
                 return health(rq);
         if (streq(p, "/api/v1/enroll"))
                 return enroll(rq);
+        if (streq(p, "/api/v1/enroll-tokens") || strneq(p, "/api/v1/enroll-tokens/", 22))
+                return enroll_tokens_request(rq);
         if (streq(p, "/api/v1/push"))
                 return push(rq);
         if (streq(p, "/api/v1/nodes"))

@@ -95,6 +95,7 @@ struct job_sample {
         const char *json; /* as sent; stored as is */
         size_t len;
         cJSON *tree; /* the writer names its values, then frees it */
+        bool stream_in_tree; /* stream points into tree (the "stream" of the JSON) */
 };
 
 struct job {
@@ -112,7 +113,6 @@ struct job {
         struct store_node *upsert; /* stored before the samples; may be NULL */
         struct job_sample *samples;
         size_t n_samples;
-        bool solo; /* its own transaction, so its duplicates are counted exactly */
         size_t staged; /* where its samples start among those staged for remote write */
         uint64_t acked, duplicates, values;
         uint64_t queued_usec;
@@ -132,15 +132,6 @@ void job_free(struct job *j);
 
 /* ---- nodes in memory (registry.c) --------------------------------------- */
 
-#define NODE_STREAMS 8
-
-struct node_stream {
-        char name[STORE_STREAM_MAX + 1];
-        int64_t queued_max; /* highest seq handed to the writer */
-        uint64_t used;      /* for replacing the least recently used */
-        bool known;
-};
-
 struct node {
         struct store_node s; /* id, kind, hostname, machine id, token hash, first/last seen */
         int64_t latest_ts;    /* ms; 0 = no sample yet */
@@ -148,8 +139,6 @@ struct node {
         size_t latest_len;
         unsigned interval;    /* seconds, as the latest sample says; 0 = unknown */
         struct fleet_frame *frame;
-        struct node_stream streams[NODE_STREAMS];
-        uint64_t stream_clock;
 };
 
 /* 1..255 letters, digits or ._:@+- : safe in a URL path and a label. */
@@ -169,10 +158,6 @@ struct node **registry_sorted(struct registry *r, size_t *ret_n);
  * true when it replaced it. */
 bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len);
 bool node_online(const struct node *n, int64_t now_ms);
-/* Whether the samples can share a transaction with other batches: every
- * (stream, seq) is new to this hub, so the store cannot call one of them a
- * duplicate. Marks them queued either way. */
-bool node_samples_fresh(struct node *n, const struct job_sample *samples, size_t count);
 
 /* ---- the live fleet stream (fleet.c) ------------------------------------ */
 
@@ -291,6 +276,17 @@ int native_request(struct request *rq);
 int metrics_request(struct request *rq);
 /* The fleet dashboard's static files (dashboard.c); -ENOENT for any other path. */
 int dashboard_request(struct request *rq);
+int enroll_tokens_request(struct request *rq);
+
+/* One-time enroll tokens (enroll-tokens.c). */
+#define ENROLL_TOKEN_TTL_DEFAULT (24 * 3600) /* seconds */
+#define ENROLL_TOKEN_TTL_MAX (30 * 24 * 3600)
+/* A new token (64 hex digits) into token and its record to store into ret;
+ * -EINVAL for a ttl out of 1..ENROLL_TOKEN_TTL_MAX or a bad note. */
+int enroll_token_make(int64_t ttl_sec, const char *note, int64_t now, char token[static 65],
+                      struct store_enroll_token *ret);
+/* Keep it; -E2BIG when too many wait unspent already. */
+int enroll_token_store(struct store *st, const struct store_enroll_token *t);
 
 /* WebSocket /echo (api-clients.c). */
 void echo_message(struct hub *h, struct hub_conn *c, const char *msg, size_t len);

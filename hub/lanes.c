@@ -65,18 +65,33 @@ static void finished(struct lanes *l, struct job *first, struct job *last) {
 /* ---- the writer ----------------------------------------------------------- */
 
 static int add_samples(struct lanes *l, struct job *j) {
+        struct remote_write *rw = l->hub->remote_write;
         size_t mark = store_batch_count(l->batch);
         int r;
-
-        struct remote_write *rw = l->hub->remote_write;
 
         j->values = 0;
         j->staged = rw ? remote_write_staged(rw) : 0;
         for (size_t i = 0; i < j->n_samples; i++) {
                 struct job_sample *s = &j->samples[i];
                 struct store_sample ss;
-                cJSON *t = s->tree ? s->tree : cJSON_ParseWithLength(s->json, s->len);
+                cJSON *t;
 
+                /* Added once more (commit_group()): the stream name pointed
+                 * into the tree freed the first time. */
+                if (!s->tree && s->stream_in_tree) {
+                        const cJSON *stream;
+
+                        s->tree = cJSON_ParseWithLength(s->json, s->len);
+                        stream = cJSON_GetObjectItemCaseSensitive(s->tree, "stream");
+                        if (!cJSON_IsString(stream)) {
+                                (void) store_batch_truncate(l->batch, mark);
+                                if (rw)
+                                        remote_write_truncate(rw, j->staged);
+                                return -EINVAL;
+                        }
+                        s->stream = stream->valuestring;
+                }
+                t = s->tree ? s->tree : cJSON_ParseWithLength(s->json, s->len);
                 r = t ? sample_values_flatten(t, &l->values) : -EINVAL;
                 if (r < 0)
                         l->values.n = 0;
@@ -100,6 +115,8 @@ static int add_samples(struct lanes *l, struct job *j) {
                         .n_values = l->values.n,
                 };
                 r = store_batch_add(l->batch, &ss);
+                /* Freed as soon as added, not with the job: a group of
+                 * commits holds up to WRITE_QUEUE_MAX_SAMPLES of them. */
                 cJSON_Delete(s->tree);
                 s->tree = NULL;
                 if (r < 0) {
@@ -113,22 +130,27 @@ static int add_samples(struct lanes *l, struct job *j) {
         return 0;
 }
 
-/* One transaction for the jobs from first up to (not including) end. */
-static void commit_jobs(struct lanes *l, struct job *first, struct job *end) {
+/* One transaction for the jobs of list. Returns whether a job's node was
+ * found deleted since its samples were added: nothing of that job was
+ * stored, and the store forgot every node id it had cached, so that job is
+ * left with result 1 to be added again (see commit_group()). */
+static bool commit_jobs(struct lanes *l, struct job *list) {
+        struct remote_write *rw = l->hub->remote_write;
         struct store_batch_result res = { 0 };
         uint64_t start = now_usec(CLOCK_MONOTONIC);
-        size_t ok_jobs = 0;
+        size_t ok_jobs = 0, from = 0;
+        bool again = false;
         int r;
 
         if (!l->batch) {
                 r = store_batch_begin(l->writer.store, &l->batch);
                 if (r < 0) {
-                        for (struct job *j = first; j != end; j = j->next)
+                        for (struct job *j = list; j; j = j->next)
                                 j->result = r;
-                        return;
+                        return false;
                 }
         }
-        for (struct job *j = first; j != end; j = j->next) {
+        for (struct job *j = list; j; j = j->next) {
                 j->result = 0;
                 j->commit_usec = 0;
                 if (j->upsert) {
@@ -145,76 +167,75 @@ static void commit_jobs(struct lanes *l, struct job *first, struct job *end) {
                         ok_jobs++;
         }
         if (ok_jobs == 0)
-                return;
+                return false;
         r = store_batch_commit(l->batch, &res);
         if (r < 0) {
                 (void) store_batch_truncate(l->batch, 0);
-                if (l->hub->remote_write)
-                        remote_write_truncate(l->hub->remote_write, 0);
-                for (struct job *j = first; j != end; j = j->next)
+                if (rw)
+                        remote_write_truncate(rw, 0);
+                for (struct job *j = list; j; j = j->next)
                         if (j->result == 0)
                                 j->result = r;
-                return;
+                return false;
         }
-        /* The store counts the whole transaction; a job's own figures are
-         * exact when it is alone or nothing was a duplicate. Jobs share a
-         * transaction only when every seq in them was new to this hub
-         * (node_samples_fresh), so a duplicate there means another hub
-         * stored the same sample: charged to the jobs in order. */
-        {
-                uint64_t dup = res.duplicates;
+        /* Each job's own figures, from its own rows: jobs that share the
+         * transaction may overlap (a batch sent again while the first is
+         * still queued), and the first of equal rows is the stored one. */
+        for (struct job *j = list; j; j = j->next) {
+                struct store_batch_result mine;
 
-                for (struct job *j = first; j != end; j = j->next) {
-                        uint64_t mine;
-
-                        if (j->result < 0)
-                                continue;
-                        /* Its node was deleted since: nothing of it stored. */
-                        if (j == first && !j->next && res.forgotten >= j->n_samples) {
-                                j->result = -ENOENT;
-                                continue;
-                        }
-                        mine = dup < j->n_samples ? dup : j->n_samples;
-                        j->duplicates = mine;
-                        j->acked = j->n_samples - mine;
-                        dup -= mine;
-                        if (l->hub->remote_write)
-                                remote_write_keep(l->hub->remote_write, j->staged, j->n_samples, j->acked);
+                if (j->result < 0)
+                        continue;
+                r = store_batch_tally(l->batch, from, from + j->n_samples, &mine);
+                from += j->n_samples;
+                if (r < 0) {
+                        j->result = r;
+                        continue;
                 }
+                if (mine.forgotten > 0) {
+                        /* Staged again when it is added again. */
+                        if (rw)
+                                remote_write_keep(rw, j->staged, j->n_samples, 0);
+                        j->result = 1;
+                        again = true;
+                        continue;
+                }
+                j->acked = mine.acked;
+                j->duplicates = mine.duplicates;
+                if (rw)
+                        remote_write_keep(rw, j->staged, j->n_samples, j->acked);
         }
         /* Queued for forwarding before any push of it is answered. */
-        if (l->hub->remote_write)
-                remote_write_flush(l->hub->remote_write);
-        first->commit_usec = now_usec(CLOCK_MONOTONIC) - start;
+        if (rw)
+                remote_write_flush(rw);
+        list->commit_usec = now_usec(CLOCK_MONOTONIC) - start;
+        return again;
 }
 
-/* Commit the batch jobs from list: every job whose seqs are all new to
- * this hub in one transaction, each of the others in one of its own. Every
- * job of list goes on to the done list. */
+/* Commit the batch jobs of list in one transaction and put every job on
+ * the done list. A job whose node the writer's store handle still knew
+ * under an id that was deleted meanwhile (by another hub, which may have
+ * enrolled a new node under the id since) is added once more, alone, now
+ * that the handle looks the id up afresh: stored under the new node, or
+ * refused with -ENOENT when there is none. */
 static void commit_group(struct lanes *l, struct job *list, struct job **done_head, struct job **done_tail) {
-        struct job *clean_head = NULL, *clean_tail = NULL, *solo_head = NULL, *solo_tail = NULL, *next;
+        struct job *next;
 
+        if (commit_jobs(l, list))
+                for (struct job *j = list; j; j = j->next) {
+                        struct job *after = j->next;
+
+                        if (j->result != 1)
+                                continue;
+                        j->next = NULL;
+                        if (commit_jobs(l, j) || j->result == 1)
+                                j->result = -ENOENT;
+                        j->next = after;
+                }
         for (struct job *j = list; j; j = next) {
                 next = j->next;
-                if (j->solo)
-                        append(&solo_head, &solo_tail, j);
-                else
-                        append(&clean_head, &clean_tail, j);
+                append(done_head, done_tail, j);
         }
-        if (clean_head)
-                commit_jobs(l, clean_head, NULL);
-        for (struct job *j = solo_head; j; j = j->next) {
-                struct job *after = j->next;
-
-                j->next = NULL;
-                commit_jobs(l, j, NULL);
-                j->next = after;
-        }
-        for (struct job *lists[] = { clean_head, solo_head }, **p = lists; p < lists + 2; p++)
-                for (struct job *j = *p; j; j = next) {
-                        next = j->next;
-                        append(done_head, done_tail, j);
-                }
 }
 
 static void *writer_main(void *userdata) {

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "clientid.h"
+#include "digest.h"
 #include "fileio.h"
 #include "hub.h"
 #include "log.h"
@@ -19,6 +23,10 @@
 /* The whole body of a request must arrive within this; a late answer
  * (a commit) is waited for as long again. */
 #define REQUEST_DEADLINE_SEC 30
+/* An idle node connection is kept longer than a push interval (pushd's
+ * default is 10 s), so that a node pushes on one connection for good instead
+ * of opening one per push, and never races the hub closing it. */
+#define KEEPALIVE_SEC 75
 #define CLIENT_CACHE_SLOTS 65536
 #define MAINTAIN_IDLE_USEC (30 * USEC_PER_SEC)
 #define MAINTAIN_BUSY_USEC (1 * USEC_PER_SEC)
@@ -204,21 +212,136 @@ static int load_registry(struct hub *h, struct store *st) {
         return 0;
 }
 
+/* ---- resolvix-hub --new-enroll-token ------------------------------------- */
+
+struct new_token_args {
+        bool wanted;
+        int64_t ttl;
+        const char *note;
+};
+
+/* Take --new-enroll-token, --token-ttl SECONDS and --token-note TEXT out of
+ * argv (the rest is the usual configuration flags). -EINVAL on a bad one. */
+static int take_token_args(int *argc, char **argv, struct new_token_args *ret) {
+        struct new_token_args a = { .ttl = ENROLL_TOKEN_TTL_DEFAULT, .note = "" };
+        int out = 1;
+        bool options = false;
+
+        for (int i = 1; i < *argc; i++) {
+                const char *arg = argv[i], *value = NULL;
+
+                if (streq(arg, "--new-enroll-token")) {
+                        a.wanted = true;
+                        continue;
+                }
+                if (strneq(arg, "--token-ttl", 11) || strneq(arg, "--token-note", 12)) {
+                        const char *eq = strchr(arg, '=');
+                        size_t name_len = eq ? (size_t) (eq - arg) : strlen(arg);
+
+                        if (name_len != 11 && name_len != 12) {
+                                argv[out++] = argv[i];
+                                continue;
+                        }
+                        if (eq)
+                                value = eq + 1;
+                        else if (i + 1 < *argc)
+                                value = argv[++i];
+                        else {
+                                log_error("%.*s needs a value", (int) name_len, arg);
+                                return -EINVAL;
+                        }
+                        options = true;
+                        if (name_len == 11) {
+                                char *end;
+                                long long v;
+
+                                errno = 0;
+                                v = strtoll(value, &end, 10);
+                                if (errno || end == value || *end || v < 1 || v > ENROLL_TOKEN_TTL_MAX) {
+                                        log_error("--token-ttl: expected 1 to %d seconds, got '%s'",
+                                                  ENROLL_TOKEN_TTL_MAX, value);
+                                        return -EINVAL;
+                                }
+                                a.ttl = v;
+                        } else
+                                a.note = value;
+                        continue;
+                }
+                argv[out++] = argv[i];
+        }
+        if (options && !a.wanted) {
+                log_error("--token-ttl and --token-note go with --new-enroll-token");
+                return -EINVAL;
+        }
+        argv[out] = NULL;
+        *argc = out;
+        *ret = a;
+        return 0;
+}
+
+/* Straight into the configured database, so that it works whether the hub
+ * runs or not, and needs no token for the API: whoever may read the
+ * configuration and the database may make one (docs/fleet.md). */
+static int new_enroll_token(const struct conf *c, const struct new_token_args *a) {
+        struct store_enroll_token t;
+        struct store *st = NULL;
+        char token[SHA256_HEX_LEN + 1], expires[ISO8601_MAX];
+        int r;
+
+        if (c->hub.database[0] == '\0') {
+                _cleanup_free_ char *path = NULL;
+
+                /* Made by root, a new database would be root's, which a hub
+                 * running as its own user could not open. */
+                if (asprintf(&path, "%s/hub.sqlite", c->control.state_dir) < 0)
+                        return log_error_errno(ENOMEM, "Out of memory");
+                if (access(path, F_OK) < 0)
+                        return log_error_errno(errno, "No hub database at %s (start the hub once first): %m", path);
+        }
+        r = enroll_token_make(a->ttl, a->note, now_ms(), token, &t);
+        if (r == -EINVAL)
+                return log_error_errno(r, "--token-note: at most %d characters, no control characters",
+                                       STORE_ENROLL_NOTE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "Cannot make a token: %m");
+        r = store_open(c->hub.database, c->control.state_dir, &st);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the database (%s): %m",
+                                       c->hub.database[0] ? "PostgreSQL" : c->control.state_dir);
+        r = enroll_token_store(st, &t);
+        store_close(st);
+        if (r == -E2BIG)
+                return log_error_errno(r, "Too many unspent enroll tokens wait already: spend or revoke some first");
+        if (r < 0)
+                return log_error_errno(r, "Cannot store the token: %m");
+        format_iso8601((uint64_t) t.expires * USEC_PER_MSEC, expires);
+        printf("%s\n", token);
+        log_info("One-time enroll token %.16s stored, valid until %s", t.token_sha256, expires);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         static struct hub h; /* struct conf is large: keep it off the stack */
         struct store *writer = NULL, *reader = NULL;
         struct conf_stream stream;
         struct ws_server_params params;
+        struct new_token_args token_args;
         int r, exit_code = 1;
 
         log_open("resolvix-hub", NULL);
+        if (take_token_args(&argc, argv, &token_args) < 0)
+                return 2;
         h.argc = argc;
         h.argv = argv;
         r = conf_main(argc, argv,
-                      "Collect samples from a fleet of nodes, keep their history and answer questions about it.",
+                      "Collect samples from a fleet of nodes, keep their history and answer questions about it.\n"
+                      "With --new-enroll-token [--token-ttl SECONDS] [--token-note TEXT]: store a one-time\n"
+                      "enroll token in the configured database, print it and exit.",
                       flags, &h.conf, conf_valid);
         if (r >= 0)
                 return r;
+        if (token_args.wanted)
+                return new_enroll_token(&h.conf, &token_args) < 0 ? 1 : 0;
         log_route_lws();
         (void) apply_agent_allow(&h, h.conf.hub.agent_allow);
 
@@ -262,6 +385,7 @@ int main(int argc, char **argv) {
                 .max_body = h.conf.hub.max_body,
                 .request_deadline = REQUEST_DEADLINE_SEC,
                 .tls_client_ca = h.conf.hub.tls_client_ca,
+                .keepalive_timeout = KEEPALIVE_SEC,
                 .userdata = &h,
         };
         r = ws_server_new(&hub_ops, &params, &h.server);

@@ -142,38 +142,3 @@ bool node_online(const struct node *n, int64_t now) {
                 window = HUB_ONLINE_MIN_MS;
         return n->s.last_seen > 0 && now - n->s.last_seen <= window;
 }
-
-static struct node_stream *stream_slot(struct node *n, const char *name) {
-        struct node_stream *oldest = &n->streams[0];
-
-        for (size_t i = 0; i < NODE_STREAMS; i++) {
-                struct node_stream *s = &n->streams[i];
-
-                if (s->known && streq(s->name, name)) {
-                        s->used = ++n->stream_clock;
-                        return s;
-                }
-                if (!s->known || s->used < oldest->used)
-                        oldest = s;
-        }
-        /* A stream this hub has not seen (since it started): whatever it
-         * sends may already be stored. */
-        *oldest = (struct node_stream){ .used = ++n->stream_clock, .queued_max = -1 };
-        snprintf(oldest->name, sizeof oldest->name, "%s", name);
-        return oldest;
-}
-
-bool node_samples_fresh(struct node *n, const struct job_sample *samples, size_t count) {
-        bool fresh = true;
-
-        for (size_t i = 0; i < count; i++) {
-                struct node_stream *s = stream_slot(n, samples[i].stream);
-
-                if (!s->known || samples[i].seq <= s->queued_max)
-                        fresh = false;
-                if (samples[i].seq > s->queued_max)
-                        s->queued_max = samples[i].seq;
-                s->known = true;
-        }
-        return fresh;
-}

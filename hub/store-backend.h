@@ -63,7 +63,9 @@ struct store_batch {
         int failed; /* negative errno of a refused add, 0 */
         /* Filled by the back end's commit: */
         bool *inserted;
-        size_t inserted_cap;
+        bool *forgotten; /* its node was deleted since it was added */
+        size_t inserted_cap, forgotten_cap;
+        size_t committed; /* rows of the last successful commit, for store_batch_tally() */
 };
 
 /* A node of a batch and what commit does for it. */
@@ -104,6 +106,11 @@ struct store_ops {
         int (*node_count)(struct store *s, uint64_t *ret);
         int (*client_get)(struct store *s, const char *username, char *hash);
         int (*client_put)(struct store *s, const char *username, const char *hash);
+        int (*enroll_token_put)(struct store *s, const struct store_enroll_token *t, int64_t now);
+        int (*enroll_token_take)(struct store *s, const char *hex, int64_t now);
+        int (*enroll_tokens_each)(struct store *s, int64_t now,
+                                  int (*cb)(const struct store_enroll_token *t, void *u), void *u);
+        int (*enroll_token_delete)(struct store *s, const char *id);
 
         /* Dictionaries: get or create. Rows created here are committed at
          * once and never removed while referenced, so a cached ref stays

@@ -54,6 +54,11 @@ enum stmt {
         PS_NODE_COUNT,
         PS_CLIENT_GET,
         PS_CLIENT_PUT,
+        PS_ENROLL_EXPIRE,
+        PS_ENROLL_PUT,
+        PS_ENROLL_TAKE,
+        PS_ENROLL_EACH,
+        PS_ENROLL_DELETE,
         PS_METRIC_GET,
         PS_METRIC_PUT,
         PS_STREAM_GET,
@@ -120,6 +125,14 @@ static const char *const stmt_sql[_PS_MAX] = {
         [PS_NODE_COUNT] = "SELECT count(*) FROM nodes WHERE node_id IS NOT NULL",
         [PS_CLIENT_GET] = "SELECT hash FROM clients WHERE username = $1",
         [PS_CLIENT_PUT] = "INSERT INTO clients (username, hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [PS_ENROLL_EXPIRE] = "DELETE FROM enroll_tokens WHERE expires <= $1",
+        [PS_ENROLL_PUT] = "INSERT INTO enroll_tokens (token_sha256, note, created, expires) VALUES ($1, $2, $3, $4)",
+        /* A row delete: of two hubs spending one token, one deletes it,
+         * the other waits for that and then finds nothing. */
+        [PS_ENROLL_TAKE] = "DELETE FROM enroll_tokens WHERE token_sha256 = $1 AND expires > $2",
+        [PS_ENROLL_EACH] = "SELECT token_sha256, note, created, expires FROM enroll_tokens WHERE expires > $1"
+                           " ORDER BY created, token_sha256",
+        [PS_ENROLL_DELETE] = "DELETE FROM enroll_tokens WHERE substr(token_sha256, 1, 16) = $1",
         [PS_METRIC_GET] = "SELECT metric_ref FROM metrics WHERE path = $1",
         [PS_METRIC_PUT] = "INSERT INTO metrics (path) VALUES ($1) ON CONFLICT DO NOTHING",
         [PS_STREAM_GET] = "SELECT stream_ref FROM streams WHERE node_ref = $1 AND name = $2",
@@ -263,6 +276,12 @@ static const char *const migrations[] = {
         " SELECT DISTINCT node_ref, 60, ts - ts % 3600000 FROM samples;"
         "INSERT INTO rollup_pending (node_ref, res, start)"
         " SELECT DISTINCT node_ref, 3600, ts - ts % 86400000 FROM samples;",
+        /* 3: one-time enroll tokens, by their hash. */
+        "CREATE TABLE enroll_tokens ("
+        " token_sha256 text PRIMARY KEY,"
+        " note text NOT NULL,"
+        " created bigint NOT NULL,"
+        " expires bigint NOT NULL);",
 };
 
 struct pg {
@@ -704,6 +723,75 @@ static int pg_client_put(struct store *s, const char *username, const char *hash
         return streq(PQcmdTuples(res), "1") ? 0 : -EEXIST;
 }
 
+/* ---- enroll tokens ------------------------------------------------------- */
+
+static int pg_enroll_token_put(struct store *s, const struct store_enroll_token *t, int64_t now) {
+        struct params a = { 0 };
+        int r;
+
+        p_int(&a, now);
+        r = pg_run(PG(s), PS_ENROLL_EXPIRE, &a, "expiring enroll tokens", NULL);
+        if (r < 0)
+                return r;
+        a = (struct params){ 0 };
+        p_text(&a, t->token_sha256);
+        p_text(&a, t->note);
+        p_int(&a, t->created);
+        p_int(&a, t->expires);
+        return pg_run(PG(s), PS_ENROLL_PUT, &a, "storing an enroll token", NULL);
+}
+
+static int pg_changed(struct pg *p, enum stmt id, const struct params *a, const char *what) {
+        _cleanup_result_ PGresult *res = NULL;
+        int r = pg_run(p, id, a, what, &res);
+
+        if (r < 0)
+                return r;
+        return atoi(PQcmdTuples(res));
+}
+
+static int pg_enroll_token_take(struct store *s, const char *hex, int64_t now) {
+        struct params a = { 0 };
+        int r;
+
+        p_text(&a, hex);
+        p_int(&a, now);
+        r = pg_changed(PG(s), PS_ENROLL_TAKE, &a, "spending an enroll token");
+        return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+}
+
+static int pg_enroll_tokens_each(struct store *s, int64_t now, int (*cb)(const struct store_enroll_token *t, void *u),
+                                 void *u) {
+        _cleanup_result_ PGresult *res = NULL;
+        struct store_enroll_token t;
+        struct params a = { 0 };
+        int r;
+
+        p_int(&a, now);
+        r = pg_run(PG(s), PS_ENROLL_EACH, &a, "listing enroll tokens", &res);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < PQntuples(res); i++) {
+                copy_text(t.token_sha256, sizeof(t.token_sha256), PQgetvalue(res, i, 0));
+                copy_text(t.note, sizeof(t.note), PQgetvalue(res, i, 1));
+                t.created = get_int(res, i, 2);
+                t.expires = get_int(res, i, 3);
+                r = cb(&t, u);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int pg_enroll_token_delete(struct store *s, const char *id) {
+        struct params a = { 0 };
+        int r;
+
+        p_text(&a, id);
+        r = pg_changed(PG(s), PS_ENROLL_DELETE, &a, "revoking an enroll token");
+        return r < 0 ? r : r > 0 ? 0 : -ENOENT;
+}
+
 /* ---- dictionaries --------------------------------------------------------- */
 
 static int pg_dict(struct pg *p, enum stmt get, enum stmt put, int64_t node, const char *text, bool create,
@@ -1041,6 +1129,7 @@ static int pg_commit_rows(struct pg *p, struct store_batch *b, int64_t now, stru
         int r;
 
         memset(b->inserted, 0, b->n * sizeof(bool));
+        memset(b->forgotten, 0, b->n * sizeof(bool));
         r = pg_watermark(&p->base, WM_SHARE, &wm);
         if (r < 0)
                 return r;
@@ -1097,6 +1186,7 @@ static int pg_commit_rows(struct pg *p, struct store_batch *b, int64_t now, stru
                         for (k = 0; nodes[k].node_ref != row->node_ref; k++)
                                 ;
                 if (!nodes[k].alive) {
+                        b->forgotten[i] = true;
                         res_out->forgotten++;
                         continue;
                 }
@@ -1669,6 +1759,10 @@ static const struct store_ops pg_ops = {
         .node_count = pg_node_count,
         .client_get = pg_client_get,
         .client_put = pg_client_put,
+        .enroll_token_put = pg_enroll_token_put,
+        .enroll_token_take = pg_enroll_token_take,
+        .enroll_tokens_each = pg_enroll_tokens_each,
+        .enroll_token_delete = pg_enroll_token_delete,
         .metric_ref = pg_metric_ref,
         .stream_ref = pg_stream_ref,
         .layout_ref = pg_layout_ref,

@@ -40,6 +40,11 @@ enum stmt {
         ST_NODE_TOUCH,
         ST_CLIENT_GET,
         ST_CLIENT_PUT,
+        ST_ENROLL_EXPIRE,
+        ST_ENROLL_PUT,
+        ST_ENROLL_TAKE,
+        ST_ENROLL_EACH,
+        ST_ENROLL_DELETE,
         ST_METRIC_GET,
         ST_METRIC_PUT,
         ST_STREAM_GET,
@@ -98,6 +103,12 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_NODE_TOUCH] = "UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE node_ref = ?1",
         [ST_CLIENT_GET] = "SELECT hash FROM clients WHERE username = ?1",
         [ST_CLIENT_PUT] = "INSERT INTO clients (username, hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        [ST_ENROLL_EXPIRE] = "DELETE FROM enroll_tokens WHERE expires <= ?1",
+        [ST_ENROLL_PUT] = "INSERT INTO enroll_tokens (token_sha256, note, created, expires) VALUES (?1, ?2, ?3, ?4)",
+        [ST_ENROLL_TAKE] = "DELETE FROM enroll_tokens WHERE token_sha256 = ?1 AND expires > ?2",
+        [ST_ENROLL_EACH] = "SELECT token_sha256, note, created, expires FROM enroll_tokens WHERE expires > ?1"
+                           " ORDER BY created, token_sha256",
+        [ST_ENROLL_DELETE] = "DELETE FROM enroll_tokens WHERE substr(token_sha256, 1, 16) = ?1",
         [ST_METRIC_GET] = "SELECT metric_ref FROM metrics WHERE path = ?1",
         [ST_METRIC_PUT] = "INSERT INTO metrics (path) VALUES (?1) ON CONFLICT DO NOTHING",
         [ST_STREAM_GET] = "SELECT stream_ref FROM streams WHERE node_ref = ?1 AND name = ?2",
@@ -222,6 +233,12 @@ static const char *const migrations[] = {
         " SELECT DISTINCT node_ref, 60, ts - ts % 3600000 FROM samples;"
         "INSERT INTO rollup_pending (node_ref, res, start)"
         " SELECT DISTINCT node_ref, 3600, ts - ts % 86400000 FROM samples;",
+        /* 3: one-time enroll tokens, by their hash. */
+        "CREATE TABLE enroll_tokens ("
+        " token_sha256 TEXT PRIMARY KEY,"
+        " note TEXT NOT NULL,"
+        " created INTEGER NOT NULL,"
+        " expires INTEGER NOT NULL);",
 };
 
 struct sq {
@@ -534,6 +551,76 @@ static int sq_client_put(struct store *s, const char *username, const char *hash
         return sqlite3_changes(q->db) == 1 ? 0 : -EEXIST;
 }
 
+/* ---- enroll tokens ------------------------------------------------------- */
+
+static int sq_bind_step(struct sq *q, enum stmt id, const int64_t *ints, size_t n, const char *what);
+
+/* Run a statement of a text and, unless value is NULL, an integer: the
+ * number of rows it changed. */
+static int sq_text_step(struct sq *q, enum stmt id, const char *text, const int64_t *value, const char *what) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sq_stmt(q, id, &st);
+
+        if (r < 0)
+                return r;
+        sq_bind_text(st, 1, text);
+        if (value)
+                sqlite3_bind_int64(st, 2, *value);
+        r = sq_step(q, st, what);
+        return r < 0 ? r : sqlite3_changes(q->db);
+}
+
+static int sq_enroll_token_put(struct store *s, const struct store_enroll_token *t, int64_t now) {
+        struct sq *q = SQ(s);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int64_t args[] = { now };
+        int r = sq_bind_step(q, ST_ENROLL_EXPIRE, args, ELEMENTSOF(args), "expiring enroll tokens");
+
+        if (r < 0)
+                return r;
+        r = sq_stmt(q, ST_ENROLL_PUT, &st);
+        if (r < 0)
+                return r;
+        sq_bind_text(st, 1, t->token_sha256);
+        sq_bind_text(st, 2, t->note);
+        sqlite3_bind_int64(st, 3, t->created);
+        sqlite3_bind_int64(st, 4, t->expires);
+        r = sq_step(q, st, "storing an enroll token");
+        return r < 0 ? r : 0;
+}
+
+static int sq_enroll_token_take(struct store *s, const char *hex, int64_t now) {
+        int r = sq_text_step(SQ(s), ST_ENROLL_TAKE, hex, &now, "spending an enroll token");
+        return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+}
+
+static int sq_enroll_tokens_each(struct store *s, int64_t now, int (*cb)(const struct store_enroll_token *t, void *u),
+                                 void *u) {
+        struct sq *q = SQ(s);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        struct store_enroll_token t;
+        int r = sq_stmt(q, ST_ENROLL_EACH, &st);
+
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        while ((r = sq_step(q, st, "listing enroll tokens")) > 0) {
+                copy_text(t.token_sha256, sizeof(t.token_sha256), sqlite3_column_text(st, 0));
+                copy_text(t.note, sizeof(t.note), sqlite3_column_text(st, 1));
+                t.created = sqlite3_column_int64(st, 2);
+                t.expires = sqlite3_column_int64(st, 3);
+                r = cb(&t, u);
+                if (r != 0)
+                        return r;
+        }
+        return r;
+}
+
+static int sq_enroll_token_delete(struct store *s, const char *id) {
+        int r = sq_text_step(SQ(s), ST_ENROLL_DELETE, id, NULL, "revoking an enroll token");
+        return r < 0 ? r : r > 0 ? 0 : -ENOENT;
+}
+
 /* ---- dictionaries --------------------------------------------------------- */
 
 /* Look up by get, else put then get again (another handle may have put it). */
@@ -672,15 +759,7 @@ static int sq_state_get(struct store *s, const char *name, int64_t *ret) {
 }
 
 static int sq_state_set(struct store *s, const char *name, int64_t value) {
-        struct sq *q = SQ(s);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = sq_stmt(q, ST_STATE_SET, &st);
-
-        if (r < 0)
-                return r;
-        sq_bind_text(st, 1, name);
-        sqlite3_bind_int64(st, 2, value);
-        r = sq_step(q, st, "writing the state");
+        int r = sq_text_step(SQ(s), ST_STATE_SET, name, &value, "writing the state");
         return r < 0 ? r : 0;
 }
 
@@ -753,6 +832,7 @@ static int sq_commit_rows(struct sq *q, struct store_batch *b, int64_t now, stru
                         for (k = 0; nodes[k].node_ref != row->node_ref; k++)
                                 ;
                 if (!nodes[k].alive) {
+                        b->forgotten[i] = true;
                         res->forgotten++;
                         continue;
                 }
@@ -1253,6 +1333,10 @@ static const struct store_ops sqlite_ops = {
         .node_count = sq_node_count,
         .client_get = sq_client_get,
         .client_put = sq_client_put,
+        .enroll_token_put = sq_enroll_token_put,
+        .enroll_token_take = sq_enroll_token_take,
+        .enroll_tokens_each = sq_enroll_tokens_each,
+        .enroll_token_delete = sq_enroll_token_delete,
         .metric_ref = sq_metric_ref,
         .stream_ref = sq_stream_ref,
         .layout_ref = sq_layout_ref,
@@ -1284,6 +1368,7 @@ static const struct store_ops sqlite_ops = {
 };
 
 int store_open_sqlite(const char *state_dir, unsigned max_version, struct store **ret) {
+        _cleanup_free_ char *dir = NULL;
         struct sq *q = calloc(1, sizeof(*q));
         int r, fd;
 
@@ -1293,7 +1378,16 @@ int store_open_sqlite(const char *state_dir, unsigned max_version, struct store 
         r = store_init(&q->base, &sqlite_ops);
         if (r < 0)
                 goto fail;
-        if (asprintf(&q->path, "%s/hub.sqlite", state_dir) < 0) {
+        /* The directory may be reached through a symlink (systemd's
+         * DynamicUser= makes /var/lib/resolvix-hub one, to private/): it is
+         * resolved here, since SQLite's NOFOLLOW refuses a symlink anywhere
+         * in the path, and only the file itself must not be one. */
+        dir = realpath(state_dir, NULL);
+        if (!dir) {
+                r = log_error_errno(errno, "Cannot find the state directory %s: %m", state_dir);
+                goto fail;
+        }
+        if (asprintf(&q->path, "%s/hub.sqlite", dir) < 0) {
                 q->path = NULL;
                 r = -ENOMEM;
                 goto fail;

@@ -232,6 +232,42 @@ int store_client_put(struct store *s, const char *username, const char *hash) {
         return s->ops->client_put(s, username, hash);
 }
 
+/* ---- enroll tokens ------------------------------------------------------- */
+
+int store_enroll_token_put(struct store *s, const struct store_enroll_token *t, int64_t now) {
+        if (!valid_hex64(t->token_sha256) || !valid_text(t->note, 0, STORE_ENROLL_NOTE_MAX) || t->expires <= now)
+                return log_debug_errno(EINVAL, "Refusing to store an invalid enroll token");
+        return s->ops->enroll_token_put(s, t, now);
+}
+
+int store_enroll_token_take(struct store *s, const char *sha256_hex, int64_t now) {
+        if (!sha256_hex || !valid_hex64(sha256_hex))
+                return -ENOENT;
+        return s->ops->enroll_token_take(s, sha256_hex, now);
+}
+
+int store_enroll_tokens_each(struct store *s, int64_t now, store_enroll_token_cb cb, void *userdata) {
+        return s->ops->enroll_tokens_each(s, now, cb, userdata);
+}
+
+int store_enroll_token_delete(struct store *s, const char *id) {
+        if (!id || strlen(id) != STORE_ENROLL_ID_LEN || strspn(id, "0123456789abcdef") != STORE_ENROLL_ID_LEN)
+                return -ENOENT;
+        return s->ops->enroll_token_delete(s, id);
+}
+
+int store_begin(struct store *s) {
+        return s->ops->begin(s, true);
+}
+
+int store_commit(struct store *s) {
+        return s->ops->end(s, true);
+}
+
+void store_rollback(struct store *s) {
+        (void) s->ops->end(s, false);
+}
+
 /* ---- dictionaries --------------------------------------------------------- */
 
 static int cache_put(struct store_map *m, const void *key, size_t len, int64_t value) {
@@ -404,6 +440,7 @@ void store_batch_free(struct store_batch *b) {
                 return;
         free(b->rows);
         free(b->inserted);
+        free(b->forgotten);
         bytes_done(&b->data);
         free(b);
 }
@@ -499,7 +536,28 @@ int batch_inserted_reserve(struct store_batch *b) {
 
         if (r < 0)
                 return r;
+        r = GROW(b->forgotten, b->forgotten_cap, b->n, 64);
+        if (r < 0)
+                return r;
         memset(b->inserted, 0, b->n * sizeof(bool));
+        memset(b->forgotten, 0, b->n * sizeof(bool));
+        return 0;
+}
+
+int store_batch_tally(const struct store_batch *b, size_t from, size_t to, struct store_batch_result *ret) {
+        struct store_batch_result t = { 0 };
+
+        if (from > to || to > b->committed)
+                return -EINVAL;
+        for (size_t i = from; i < to; i++) {
+                if (b->forgotten[i])
+                        t.forgotten++;
+                else if (b->inserted[i])
+                        t.acked++;
+                else
+                        t.duplicates++;
+        }
+        *ret = t;
         return 0;
 }
 
@@ -611,6 +669,7 @@ int store_batch_commit(struct store_batch *b, struct store_batch_result *ret) {
         struct store_batch_result result = { 0 };
         int r;
 
+        b->committed = 0;
         if (b->failed < 0)
                 return b->failed;
         if (b->n > 0) {
@@ -627,6 +686,7 @@ int store_batch_commit(struct store_batch *b, struct store_batch_result *ret) {
                 if (result.forgotten > 0)
                         store_map_clear(s->node_cache);
         }
+        b->committed = b->n;
         b->n = 0;
         b->data.len = 0;
         if (ret)
@@ -657,11 +717,14 @@ static int row_json(struct store *s, const struct raw_row *row, const char **jso
         return 0;
 }
 
-/* A node's ref from its id; -ENOENT for one that cannot exist. */
+/* A node's ref from its id, for a read; -ENOENT for one that cannot exist.
+ * Asked of the database every time, never of node_cache: another handle
+ * (the hub's writer, another hub) may have deleted the node, or deleted it
+ * and enrolled a new one under its id, and the read costs queries anyway. */
 static int node_lookup(struct store *s, const char *node_id, int64_t *ret) {
         if (!valid_node_id(node_id))
                 return -ENOENT;
-        return node_ref(s, node_id, ret);
+        return s->ops->node_get(s, node_id, NULL, ret);
 }
 
 static int body_copy(const struct raw_row *row, void *u) {

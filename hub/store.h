@@ -64,7 +64,7 @@ void store_close(struct store *s);
 const char *store_backend(const struct store *s);
 
 /* The schema version this program creates and migrates to. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* 0 when the database answers a trivial query now (GET /health), else
  * -ENOTCONN / -EAGAIN / -EIO. A lost PostgreSQL connection is retried here
@@ -126,6 +126,41 @@ int store_nodes_each(struct store *s, store_node_cb cb, void *userdata);
 int store_node_delete(struct store *s, const char *node_id);
 
 int store_node_count(struct store *s, uint64_t *ret);
+
+/* ---- one-time enroll tokens (docs/fleet.md, "Enroll tokens") ----------- */
+
+#define STORE_ENROLL_NOTE_MAX 255
+#define STORE_ENROLL_ID_LEN 16 /* hex digits: the start of the token's hash */
+
+struct store_enroll_token {
+        char token_sha256[STORE_TOKEN_SHA256_HEX + 1];
+        char note[STORE_ENROLL_NOTE_MAX + 1];
+        int64_t created, expires; /* ms */
+};
+
+/* Keep a token by its hash until it expires (or is taken or revoked);
+ * expired ones are dropped on the way. -EEXIST: that hash is kept already. */
+int store_enroll_token_put(struct store *s, const struct store_enroll_token *t, int64_t now);
+
+/* Spend the token hashing to sha256_hex: 0 once, for exactly one caller
+ * among any number of hubs on the database; -ENOENT when it is unknown,
+ * spent, revoked or expired at now. Inside store_begin() it is spent only
+ * if that transaction commits. */
+int store_enroll_token_take(struct store *s, const char *sha256_hex, int64_t now);
+
+/* The tokens not expired at now, oldest first. */
+typedef int (*store_enroll_token_cb)(const struct store_enroll_token *t, void *userdata);
+int store_enroll_tokens_each(struct store *s, int64_t now, store_enroll_token_cb cb, void *userdata);
+
+/* Revoke the token whose hash starts with id (STORE_ENROLL_ID_LEN hex
+ * digits). -ENOENT when there is none. */
+int store_enroll_token_delete(struct store *s, const char *id);
+
+/* Several calls as one write transaction: all of them or none (an
+ * enrolment that spends a one-time token). */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
 
 /* ---- client registrations (docs/fleet.md, "Flask system-monitor API") -- */
 
@@ -190,6 +225,12 @@ int store_batch_truncate(struct store_batch *b, size_t n);
  * samples, so it may be committed again (after -ENOTCONN / -EAGAIN) or
  * rolled back. On success the batch is empty and may be reused. */
 int store_batch_commit(struct store_batch *b, struct store_batch_result *ret);
+
+/* After store_batch_commit() returned 0, and until the next commit: what
+ * became of the samples that were queued at positions [from, to) of it, for
+ * a caller that committed several requests together and answers each with
+ * its own counts. -EINVAL when the range is not within that commit. */
+int store_batch_tally(const struct store_batch *b, size_t from, size_t to, struct store_batch_result *ret);
 
 /* Discard whatever is queued (a rollback: nothing was written) and free the
  * batch. NULL is fine. store_batch_truncate(b, 0) discards and keeps it. */

@@ -1052,7 +1052,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         info.user = s;
         info.retry_and_idle_policy = &s->retry;
         info.options = v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0;
-        info.keepalive_timeout = 5;
+        info.keepalive_timeout = params->keepalive_timeout ? (int) params->keepalive_timeout : 5;
         ws_tls_vhost_info(&s->tls, &info);
         s->vhost = lws_create_vhost(s->context, &info);
         if (!s->vhost || (ws_tls_on(&s->tls) && !s->tls.ctx)) {

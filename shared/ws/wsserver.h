@@ -103,6 +103,7 @@ struct ws_server_params {
         size_t max_body;              /* with ops->request: request body cap */
         unsigned request_deadline;    /* with ops->request: seconds for a body to arrive, and again for a late answer */
         const char *tls_client_ca;    /* with stream->tls_cert: peers must present a certificate it signed (wstls.h) */
+        unsigned keepalive_timeout;   /* seconds an idle HTTP/1.1 connection is kept open; 0: 5 */
         void *userdata;
 };
 

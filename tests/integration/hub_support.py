@@ -204,5 +204,18 @@ class Hub:
         return [tuple(p) for s in answer["series"] for p in s["points"]]
 
 
+def two_hubs_one_database(hub_factory):
+    """Two started hubs on one database (SQLite: one state directory), as
+    several hubs behind a load balancer share one PostgreSQL."""
+    a = hub_factory("a")
+    a.start()
+    b = hub_factory("b")
+    b.database = a.database
+    b.env["RESOLVIX_HUB_DATABASE"] = a.database
+    b.env["RESOLVIX_CONTROL_STATE_DIR"] = str(a.state_dir)
+    b.start()
+    return a, b
+
+
 def wait_status(fn, want, timeout=10.0, what="status"):
     return poll(lambda: (lambda r: r if r.status == want else None)(fn()), timeout, what)

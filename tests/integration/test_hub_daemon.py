@@ -66,6 +66,25 @@ def test_notify_watchdog_reload_and_stop(procs, tmp_path):
     assert h.proc.wait(timeout=30) == 0
 
 
+def test_state_directory_through_a_symlink(procs, tmp_path):
+    """As systemd's DynamicUser= gives it: /var/lib/resolvix-hub -> private/resolvix-hub."""
+    (tmp_path / "private" / "hub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to("private/hub")
+    h = Hub(procs, tmp_path)
+    h.env["RESOLVIX_CONTROL_STATE_DIR"] = str(tmp_path / "link")
+    h.start()
+    token = h.enroll("n1")
+    assert h.push(token, [sample(1)]).status == 200
+    assert (tmp_path / "private" / "hub" / "hub.sqlite").stat().st_mode & 0o777 == 0o600
+    assert h.stop() == 0
+    # The database file itself is never followed through a symlink.
+    (tmp_path / "private" / "hub" / "hub.sqlite").rename(tmp_path / "elsewhere.sqlite")
+    (tmp_path / "private" / "hub" / "hub.sqlite").symlink_to(tmp_path / "elsewhere.sqlite")
+    h.start(wait=False)
+    assert h.proc.wait(timeout=30) == 1
+    assert "Cannot open the hub database" in h.log()
+
+
 def test_port_in_use_and_database_unreachable(procs, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -484,3 +484,132 @@ def test_stop_leaves_no_resolvix_process(machine):
     entries = machine.journal(mark)
     assert any(by("resolvix-controld", r"^Stopped$")(e) for e in entries), entries
     assert not any(by("systemd", r"Killing process")(e) for e in entries), entries
+
+
+# ---- resolvix-hub.service ------------------------------------------------------------
+# The same package's hub, as the machine chosen as a fleet's hub runs it:
+# enabled by the operator, ready when systemctl returns, reloaded, pushed
+# to with curl, stopped with its queue committed.
+
+HUB = "resolvix-hub.service"
+INSTALLED_HUB = "/lib/systemd/system/resolvix-hub.service"
+HUB_URL = "http://localhost:8757"
+HUB_ENROLL = "systest-enroll-secret"
+
+
+def hub_show(machine, prop):
+    return machine.run("systemctl", "show", "-P", prop, HUB).stdout.strip()
+
+
+def hub_journal(machine, after=None):
+    return [e for e in machine.journal(after, unit=False)
+            if e.get("_SYSTEMD_UNIT") == HUB or e.get("UNIT") == HUB]
+
+
+def hub_curl(machine, args, check=True):
+    p = machine.sh(f"curl --silent --show-error --max-time 30 {args}", check=check)
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+def hub_sample(seq, cpu):
+    return {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "node_id": "systest-node",
+            "interval": 10, "metrics": {"cpu": {"cpu_usage_percent": cpu}}, "stream": "boot-1", "seq": seq}
+
+
+def test_hub_installed_disabled_and_hardened(machine):
+    assert machine.run("systemctl", "is-enabled", HUB, check=False).stdout.strip() == "disabled"
+    assert machine.run("systemctl", "is-active", HUB, check=False).stdout.strip() == "inactive"
+    machine.run("man", "-w", "resolvix-hub")
+    p = machine.run("systemd-analyze", "verify", HUB, check=False)
+    assert p.returncode == 0 and "resolvix" not in p.stderr, p.stderr
+    out = machine.run("systemd-analyze", "security", "--offline=yes", INSTALLED_HUB).stdout
+    level = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
+    print(f"systemd-analyze security --offline=yes resolvix-hub: {level}")
+    assert level <= SECURITY_LIMIT, out
+
+
+def test_hub_enable_now_returns_once_ready(machine):
+    machine.run("sed", "-i", rf"/^\[hub\]/,/^\[/ s/^;enroll_token =$/enroll_token = {HUB_ENROLL}/", CONFFILE)
+    mark = machine.cursor()
+    machine.run("systemctl", "enable", "--now", HUB)
+    # Type=notify: systemctl returned, so the hub answers now.
+    assert machine.run("systemctl", "is-active", HUB).stdout.strip() == "active"
+    health = hub_curl(machine, f"--fail {HUB_URL}/health")
+    assert health["status"] == "healthy" and health["database"] == "sqlite", health
+    assert hub_show(machine, "StatusText").startswith("listening on 0.0.0.0:8757"), hub_show(machine, "StatusText")
+    assert hub_show(machine, "WatchdogUSec") == "30s"
+    assert machine.run("systemctl", "is-enabled", HUB).stdout.strip() == "enabled"
+    entries = hub_journal(machine, mark)
+    listening = next(i for i, e in enumerate(entries) if by("resolvix-hub", r"^Listening on 0\.0\.0\.0:8757")(e))
+    started = next(i for i, e in enumerate(entries) if by("systemd", r"^Started resolvix-hub\.service")(e))
+    assert listening < started, "systemd called the hub started before it listened"
+    main_pid = int(hub_show(machine, "MainPID"))
+    mine = [e for e in entries if e.get("SYSLOG_IDENTIFIER") == "resolvix-hub"]
+    assert mine and all(int(e["_PID"]) == main_pid and prio(e) > ERR for e in mine), mine
+    # The database is the dynamic user's, in its StateDirectory=.
+    owner = machine.run("stat", "-c", "%U %a", "/var/lib/private/resolvix-hub/hub.sqlite").stdout.split()
+    assert owner[0] != "root" and owner[1] == "600", owner
+
+
+def test_hub_enrol_and_push_with_curl(machine):
+    node = hub_curl(machine, f"--fail -X POST {HUB_URL}/api/v1/enroll -H 'Authorization: Bearer {HUB_ENROLL}' "
+                             """-d '{"node_id": "systest-node", "hostname": "systest", "machine_id": "m1"}'""")
+    token = node["token"]
+    body = "".join(json.dumps(hub_sample(s, 10.0 * s)) + "\n" for s in (1, 2))
+    machine.sh(f"printf '%s' '{body}' >/tmp/push.ndjson")
+    answer = hub_curl(machine, f"--fail -X POST {HUB_URL}/api/v1/push -H 'Authorization: Bearer {token}' "
+                               "-H 'Content-Type: application/x-ndjson' --data-binary @/tmp/push.ndjson")
+    assert answer == {"acked": 2, "duplicates": 0, "last_seq": 2}, answer
+    again = hub_curl(machine, f"--fail -X POST {HUB_URL}/api/v1/push -H 'Authorization: Bearer {token}' "
+                              "-H 'Content-Type: application/x-ndjson' --data-binary @/tmp/push.ndjson")
+    assert again == {"acked": 0, "duplicates": 2, "last_seq": 2}, again
+    q = hub_curl(machine, f"--fail '{HUB_URL}/api/v1/query?node=systest-node&metric=cpu.cpu_usage_percent'")
+    assert [v for _, v in q["series"][0]["points"]] == [10.0, 20.0], q
+    # A one-time token made from a root shell, straight into the running
+    # hub's database.
+    p = machine.run("resolvix-hub", "--state-dir", "/var/lib/resolvix-hub", "--new-enroll-token",
+                    "--token-note", "systest")
+    once = p.stdout.strip()
+    assert len(once) == 64, p
+    listed = hub_curl(machine, f"--fail {HUB_URL}/api/v1/enroll-tokens")
+    assert [t["note"] for t in listed] == ["systest"], listed
+    enrol = f"-X POST {HUB_URL}/api/v1/enroll -H 'Authorization: Bearer {once}' -d '{{\"node_id\": \"second\"}}'"
+    assert hub_curl(machine, f"--fail {enrol}")["node_id"] == "second"
+    assert hub_curl(machine, enrol)["detail"] == "unauthorized"
+    entries = hub_journal(machine)
+    enrolled = entry(entries, by("resolvix-hub", r"^Enrolled node systest-node \(systest\)"))
+    assert prio(enrolled) == INFO
+    assert any(by("resolvix-hub", r"^Spent the one-time enroll token")(e) for e in entries), entries
+
+
+def test_hub_reload_applies_the_token(machine):
+    main_pid = hub_show(machine, "MainPID")
+    assert machine.sh(f"curl --silent --fail {HUB_URL}/api/v1/nodes").returncode == 0
+    machine.run("sed", "-i", r"/^\[hub\]/,/^\[/ s/^;token =$/token = systest-query/", CONFFILE)
+    mark = machine.cursor()
+    machine.run("systemctl", "reload", HUB)
+    machine.wait_journal("the hub re-read its file", by("resolvix-hub", r"^Configuration reloaded"), mark,
+                         unit=False)
+    assert hub_show(machine, "MainPID") == main_pid, "a reload must not restart the hub"
+    assert hub_show(machine, "StatusText") == "configuration reloaded"
+    # Queries need the token now, even from loopback.
+    r = hub_curl(machine, f"{HUB_URL}/api/v1/nodes")
+    assert r["detail"] == "unauthorized", r
+    nodes = hub_curl(machine, f"--fail -H 'Authorization: Bearer systest-query' {HUB_URL}/api/v1/nodes")
+    assert sorted(n["node_id"] for n in nodes) == ["second", "systest-node"]
+
+
+def test_hub_stop_commits_and_restart_keeps_the_data(machine):
+    mark = machine.cursor()
+    machine.run("systemctl", "stop", HUB)
+    assert machine.run("systemctl", "is-active", HUB, check=False).stdout.strip() == "inactive"
+    assert hub_show(machine, "Result") == "success"
+    entries = hub_journal(machine, mark)
+    assert any(by("resolvix-hub", r"^Stopped after storing 2 samples$")(e) for e in entries), entries
+    assert not any(by("systemd", r"Killing process")(e) for e in entries), entries
+    machine.run("systemctl", "start", HUB)
+    q = hub_curl(machine, "--fail -H 'Authorization: Bearer systest-query' "
+                          f"'{HUB_URL}/api/v1/query?node=systest-node&metric=cpu.cpu_usage_percent'")
+    assert [v for _, v in q["series"][0]["points"]] == [10.0, 20.0], q
+    machine.run("systemctl", "disable", "--now", HUB)
+    assert [p for p in resolvix_processes(machine) if p.endswith("resolvix-hub")] == []

@@ -416,7 +416,8 @@ BOTH(migration_carries_version_1_samples) {
         store_close(e->s);
         e->s = NULL;
         /* Take the database back to what version 1 had. */
-        db_exec(e, "DROP TABLE latest; DROP TABLE rollups; DROP TABLE rollup_pending; DROP TABLE state;"
+        db_exec(e, "DROP TABLE enroll_tokens; DROP TABLE latest; DROP TABLE rollups; DROP TABLE rollup_pending;"
+                   " DROP TABLE state;"
                    " UPDATE schema_version SET version = 1");
         open_store(e);
         cr_assert_eq(store_schema_version(e->s, &v), 0);
@@ -552,6 +553,62 @@ BOTH(clients_registered_once) {
         reopen(e);
         cr_assert_eq(store_client_get(e->s, "wood", hash), 0);
         cr_assert_str_eq(hash, "$y$j9T$salt$hash1");
+}
+
+static int collect_token(const struct store_enroll_token *t, void *u) {
+        char *out = u;
+        strcat(out, t->note);
+        strcat(out, ";");
+        return 0;
+}
+
+static struct store_enroll_token token_rec(char c, const char *note, int64_t created, int64_t expires) {
+        struct store_enroll_token t = { .created = created, .expires = expires };
+        memset(t.token_sha256, c, STORE_TOKEN_SHA256_HEX);
+        snprintf(t.note, sizeof(t.note), "%s", note);
+        return t;
+}
+
+BOTH(enroll_tokens_spent_once) {
+        struct store_enroll_token a = token_rec('a', "first", T0, T0 + 60000),
+                                  b = token_rec('b', "second", T0 + 1, T0 + 120000),
+                                  bad = token_rec('c', "old", T0, T0);
+        char listed[256] = "", id[STORE_ENROLL_ID_LEN + 1];
+
+        cr_assert_eq(store_enroll_token_put(e->s, &a, T0), 0);
+        cr_assert_eq(store_enroll_token_put(e->s, &b, T0), 0);
+        cr_assert_eq(store_enroll_token_put(e->s, &a, T0), -EEXIST);
+        cr_assert_eq(store_enroll_token_put(e->s, &bad, T0), -EINVAL); /* expired already */
+        bad.expires = T0 + 1;
+        bad.token_sha256[0] = 'X';
+        cr_assert_eq(store_enroll_token_put(e->s, &bad, T0), -EINVAL);
+        cr_assert_eq(store_enroll_tokens_each(e->s, T0, collect_token, listed), 0);
+        cr_assert_str_eq(listed, "first;second;");
+
+        /* Spent once, inside a transaction only when it commits. */
+        cr_assert_eq(store_begin(e->s), 0);
+        cr_assert_eq(store_enroll_token_take(e->s, a.token_sha256, T0 + 10), 0);
+        store_rollback(e->s);
+        cr_assert_eq(store_begin(e->s), 0);
+        cr_assert_eq(store_enroll_token_take(e->s, a.token_sha256, T0 + 10), 0);
+        cr_assert_eq(store_commit(e->s), 0);
+        cr_assert_eq(store_enroll_token_take(e->s, a.token_sha256, T0 + 10), -ENOENT);
+        /* Expired: listed no more, not spendable. */
+        listed[0] = '\0';
+        cr_assert_eq(store_enroll_tokens_each(e->s, T0 + 120000, collect_token, listed), 0);
+        cr_assert_str_eq(listed, "");
+        cr_assert_eq(store_enroll_token_take(e->s, b.token_sha256, T0 + 120000), -ENOENT);
+        /* Revoked by the start of its hash. */
+        b.expires = T0 + 500000;
+        b.token_sha256[0] = 'd';
+        cr_assert_eq(store_enroll_token_put(e->s, &b, T0 + 120000), 0);
+        snprintf(id, sizeof(id), "%.16s", b.token_sha256);
+        reopen(e);
+        cr_assert_eq(store_enroll_token_delete(e->s, "0123456789abcdef"), -ENOENT);
+        cr_assert_eq(store_enroll_token_delete(e->s, "short"), -ENOENT);
+        cr_assert_eq(store_enroll_token_delete(e->s, id), 0);
+        cr_assert_eq(store_enroll_token_delete(e->s, id), -ENOENT);
+        cr_assert_eq(store_enroll_token_take(e->s, b.token_sha256, T0 + 120000), -ENOENT);
 }
 
 /* ---- ingest ------------------------------------------------------------- */
