@@ -4,6 +4,11 @@ telemetryd against a Node ws server and a Python websockets server
 broadcasting the same frame, in one run. Prints ours, the peers' and the
 ratios.
 
+With --clients over 1,000 telemetryd and the floor are also timed at 5,000
+and at --clients (clients added to the same server in stages), with the
+time to connect each stage's clients and the server's CPU per tick, so that
+growth with the client count shows; the library peers are timed at 1,000.
+
 telemetryd's tick is real: the interval signal makes it sample /proc,
 serialise and broadcast, so its figure includes taking the sample. The peers
 only send a ready-made copy of telemetryd's own frame on SIGUSR1; so does
@@ -15,6 +20,7 @@ Usage: bench/telemetry-broadcast.py [--clients 1000] [--rounds 20] [--build DIR]
 import argparse
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -63,14 +69,26 @@ def stop(proc):
         proc.wait()
 
 
-def run_clients(client, port, n, rounds, pid, signo, value=None):
-    args = ["taskset", "-c", "1", str(client), str(port), str(n), str(rounds), str(pid), str(int(signo))]
+def run_clients(name, client, port, stages, rounds, pid, signo, value=None):
+    """One result per stage (a count of clients), in order."""
+    args = ["taskset", "-c", "1", str(client), str(port), ",".join(map(str, stages)), str(rounds), str(pid),
+            str(int(signo))]
     if value is not None:
         args.append(str(value))
-    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(args, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
-        raise SystemExit(f"clients failed: {out.stderr}")
-    return json.loads(out.stdout)
+        raise SystemExit(f"clients of {name} failed: {out.stderr[-2000:]}")
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def raise_fd_limit(n):
+    """Every server and the clients inherit a limit that fits n clients."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n + 256
+    if soft < want:
+        if hard != resource.RLIM_INFINITY and hard < want:
+            raise SystemExit(f"open-file hard limit {hard} is below the {want} descriptors {n} clients need")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 def main():
@@ -80,6 +98,11 @@ def main():
     needs.build_option(ap)
     args = ap.parse_args()
     n = args.clients
+    if n < 1 or args.rounds < 1:
+        raise SystemExit("--clients and --rounds must be 1 or more")
+    stages = sorted({min(n, 1000), *(s for s in (5000,) if s < n), n})
+    first = stages[0]
+    raise_fd_limit(n)
     needs.debian("util-linux", "python3-websockets")  # taskset; the Python peer
     node_path = needs.node_clients()
     telemetryd, client, floor = needs.built(args.build, "telemetryd/telemetryd", "bench/telemetry-broadcast-client",
@@ -96,34 +119,46 @@ def main():
             time.sleep(0.5)  # the first sample
             frame = urllib.request.urlopen(f"http://127.0.0.1:{port}/sample").read().decode().rstrip("\n")
             (tmp / "frame.json").write_text(frame)
-            ours = run_clients(client, port, n, args.rounds, td.pid, signal.SIGRTMIN + 1, 86400)
+            ours = run_clients("telemetryd", client, port, stages, args.rounds, td.pid, signal.SIGRTMIN + 1, 86400)
         finally:
             stop(td)
 
         peers = {}
-        for name, cmd, env in (
+        for name, cmd, env, at in (
             ("Node ws", ["node", BENCH / "telemetry-broadcast-node.js"],
-             {"NODE_PATH": node_path}),
-            ("Python websockets", ["/usr/bin/python3", BENCH / "telemetry-broadcast-py.py"], {}),
-            ("raw write() floor (C, no library)", [floor], {}),
+             {"NODE_PATH": node_path}, [first]),
+            ("Python websockets", ["/usr/bin/python3", BENCH / "telemetry-broadcast-py.py"], {}, [first]),
+            ("raw write() floor (C, no library)", [floor], {}, stages),
         ):
             port = free_port()
             p = start([*cmd, port, tmp / "frame.json"], env={**os.environ, **env})
             try:
                 wait_port(port, p)
                 time.sleep(0.5)
-                peers[name] = run_clients(client, port, n, args.rounds, p.pid, signal.SIGUSR1)
+                peers[name] = run_clients(name, client, port, at, args.rounds, p.pid, signal.SIGUSR1)
             finally:
                 stop(p)
 
-    print(f"Tick until all {n} loopback clients hold the frame ({len(frame)} bytes), "
-          f"median of {args.rounds} rounds")
-    print(f"  telemetryd (sample + JSON + send)  {ours['median_ms']:7.2f} ms"
-          f"   (min {ours['min_ms']:.2f}, max {ours['max_ms']:.2f})")
+    load = os.getloadavg()
+    print(f"Tick until all {first} loopback clients hold the frame ({len(frame)} bytes), "
+          f"median of {args.rounds} rounds; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    o = ours[0]
+    print(f"  telemetryd (sample + JSON + send)  {o['median_ms']:7.2f} ms"
+          f"   (min {o['min_ms']:.2f}, max {o['max_ms']:.2f})")
     for name, r in peers.items():
-        ratio = r["median_ms"] / ours["median_ms"]
+        r = r[0]
+        ratio = r["median_ms"] / o["median_ms"]
         print(f"  {name:<33}  {r['median_ms']:7.2f} ms   (min {r['min_ms']:.2f}, max {r['max_ms']:.2f})"
               f"   ratio {ratio:.2f} (peer / ours)")
+    if len(stages) > 1:
+        floor_at = peers["raw write() floor (C, no library)"]
+        print("By client count: connect time, tick until all hold the frame, server CPU per tick")
+        for o, f in zip(ours, floor_at):
+            print(f"  {o['clients']:6} clients  telemetryd: connect {o['connect_ms'] / 1000:6.2f} s, "
+                  f"tick {o['median_ms']:8.2f} ms ({o['median_ms'] / ours[0]['median_ms']:5.2f}x the {first}), "
+                  f"CPU {o['cpu_ms_per_round']:7.2f} ms"
+                  f"   | floor: connect {f['connect_ms'] / 1000:6.2f} s, tick {f['median_ms']:8.2f} ms, "
+                  f"CPU {f['cpu_ms_per_round']:7.2f} ms")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <ev.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -83,6 +84,7 @@ struct ws_server {
         struct ws_server_params params;
         struct conf_stream stream;
         struct lws_context *context;
+        struct ev_loop *loop;
         struct lws_vhost *vhost;
         struct lws_protocols protocols[2];
         lws_retry_bo_t retry;
@@ -975,6 +977,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         bool any4 = streq(addr, "0.0.0.0"), any6 = streq(addr, "::");
         bool v4 = strchr(addr, ':') == NULL;
         unsigned fd_limit = params->stream->max_clients + 64;
+        unsigned long open_max;
         char where[CONF_ADDR_MAX + 16];
         int r;
 
@@ -1009,24 +1012,39 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                 .secs_since_valid_hangup = (uint16_t) (2 * s->stream.ping_interval),
         };
 
-        if (fd_limit_reserve(fd_limit) < fd_limit)
+        open_max = fd_limit_reserve(fd_limit);
+        if (open_max < fd_limit)
                 log_warning("Open-file limit is below what max_clients needs (%u)", fd_limit);
-        /* lws serves no descriptor at or above fd_limit either. */
-        r = ws_mask_init(fd_limit);
+        /* lws' table of descriptors spans the whole open-file limit: given
+         * a smaller one, lws 4.1 looks every descriptor up by a linear
+         * scan of that table, on each event (docs/performance.md). Parts
+         * that reserve descriptors after this one are reserved for early
+         * (telemetryd's ingest port): lws refuses what lies beyond. */
+        r = ws_mask_init((unsigned) open_max);
         if (r < 0) {
                 free(s);
                 return log_error_errno(r, "Out of memory");
         }
 
+        /* lws' own loop poll()s every descriptor on each pass: accepting
+         * n clients cost O(n²) and each tick a scan of them all. On an
+         * epoll loop (libev, through lws' event-library plugin) a pass
+         * costs what is ready; ours, so that the loop can be left when
+         * the server is done (docs/performance.md). */
+        s->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
         memset(&info, 0, sizeof info);
-        info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-        info.fd_limit_per_thread = fd_limit;
+        info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = (void *[]){ s->loop };
+        info.fd_limit_per_thread = (unsigned) open_max;
         info.timeout_secs = 10;
-        s->context = lws_create_context(&info);
+        s->context = s->loop ? lws_create_context(&info) : NULL;
         if (!s->context) {
+                if (s->loop)
+                        ev_loop_destroy(s->loop);
                 ws_mask_done();
                 free(s);
-                return notify_failure(EIO, ERROR_BIND_FAILED, "cannot create the WebSocket context");
+                return notify_failure(EIO, ERROR_BIND_FAILED,
+                                      "cannot create the WebSocket context (is libwebsockets-evlib-ev installed?)");
         }
 
         memset(&info, 0, sizeof info);
@@ -1041,6 +1059,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         s->vhost = lws_create_vhost(s->context, &info);
         if (!s->vhost) {
                 lws_context_destroy(s->context);
+                ev_loop_destroy(s->loop);
                 ws_mask_done();
                 free(s);
                 return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "cannot listen on %s", where);
@@ -1059,9 +1078,12 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
 }
 
 int ws_server_run(struct ws_server *s) {
+        /* lws arms its timer watcher after serving an event: wake it once
+         * so that the timers scheduled before the loop ran (the first
+         * sample, the watchdog) count. */
+        lws_cancel_service(s->context);
         while (!s->done)
-                if (lws_service(s->context, 0) < 0)
-                        return log_error_errno(EIO, "Event loop failed");
+                ev_run(s->loop, EVRUN_ONCE);
         return 0;
 }
 
@@ -1072,6 +1094,7 @@ void ws_server_free(struct ws_server *s) {
                 lws_sul_cancel(&s->shutdown_timer);
                 lws_sul_cancel(&s->watchdog_timer);
                 lws_context_destroy(s->context);
+                ev_loop_destroy(s->loop);
         }
         ws_mask_done();
         /* lws closed every watched fd, the signalfd included, with the context. */
