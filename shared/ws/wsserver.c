@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <ev.h>
 #include <stdarg.h>
 #include <string.h>
@@ -1075,6 +1076,29 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
 
         *ret = s;
         return 0;
+}
+
+/* lws 4.1's libev glue (Debian 12's libwebsockets-evlib-ev) arms its one
+ * timer with ev_timer_set() and ev_timer_start() after serving each event,
+ * and libev ignores the start of a timer that is running: a timer due
+ * sooner than the armed one (the interval signal's "sample now", a new
+ * connection's deadline) waited for the later one. The plugin binds to this
+ * definition (the executables export it, see meson.build), which restarts
+ * a running timer at the time just set instead. */
+void ev_timer_start(struct ev_loop *loop, ev_timer *w) {
+        static void (*start)(struct ev_loop *, ev_timer *);
+
+        if (!start)
+                *(void **) &start = dlsym(RTLD_NEXT, "ev_timer_start");
+        if (ev_is_active(w)) {
+                /* What ev_timer_set() left: relative to now, until a
+                 * stop makes it relative to the old start. */
+                ev_tstamp after = w->at;
+
+                ev_timer_stop(loop, w);
+                w->at = after;
+        }
+        start(loop, w);
 }
 
 int ws_server_run(struct ws_server *s) {
