@@ -1101,6 +1101,22 @@ void ev_timer_start(struct ev_loop *loop, ev_timer *w) {
         start(loop, w);
 }
 
+/* The same glue does its housekeeping (timers due, input lws holds back,
+ * forced service) from an idle watcher, started after each event; libev
+ * runs idle watchers only when nothing of their priority is pending, so a
+ * busy server starved it: a timer set from an event (livelogd's "read on")
+ * waited until the clients fell quiet. One priority above the sockets, it
+ * runs on every pass that served an event. */
+void ev_idle_start(struct ev_loop *loop, ev_idle *w) {
+        static void (*start)(struct ev_loop *, ev_idle *);
+
+        if (!start)
+                *(void **) &start = dlsym(RTLD_NEXT, "ev_idle_start");
+        if (!ev_is_active(w))
+                ev_set_priority(w, EV_MAXPRI);
+        start(loop, w);
+}
+
 int ws_server_run(struct ws_server *s) {
         /* lws arms its timer watcher after serving an event: wake it once
          * so that the timers scheduled before the loop ran (the first
