@@ -3,13 +3,16 @@
  * round, send the server a signal (its "tick") and wait until every client
  * holds one more complete text frame. Plain sockets and a minimal frame
  * parser, so that the clients cost as little as possible and the figure is
- * the server's.
+ * the server's. Pings are answered (a server that cuts off silent peers
+ * keeps them); a connection the server closes fails the run.
  *
- * Usage: telemetry-broadcast-client PORT CLIENTS ROUNDS PID SIGNAL [VALUE]
+ * Usage: telemetry-broadcast-client PORT STAGES ROUNDS PID SIGNAL [VALUE]
+ * STAGES is a client count or a rising list of them ("1000,5000,10000"):
+ * clients are added up to each count in turn, and ROUNDS timed there.
  * SIGNAL is sent with sigqueue(VALUE) (telemetryd's interval signal) when
- * VALUE is given, with kill() otherwise. Prints one JSON line.
- * With BENCH_TLS=1 in the environment the clients speak wss:// (OpenSSL,
- * no certificate check: only the server's cost is measured). */
+ * VALUE is given, with kill() otherwise. Prints one JSON line per stage:
+ * the time to connect that stage's clients and the server's CPU time for
+ * it, the rounds' times and the server's CPU time per round. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,20 +23,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
-
 struct client {
         int fd;
-        SSL *ssl; /* NULL: plain */
-        unsigned long frames;
+        unsigned long frames, target;
         size_t have, need; /* bytes of the current frame read / expected (0: header incomplete) */
         unsigned char head[14];
         size_t head_len;
         int opcode;
+        unsigned char ctl[125]; /* a ping's payload, echoed in the pong */
 };
 
 static double now_ms(void) {
@@ -43,13 +45,7 @@ static double now_ms(void) {
         return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* What arrived: read(), or the TLS layer's SSL_read(), which also hands
- * out what it decrypted before; -1 once nothing is left. */
-static ssize_t take(struct client *c, void *buf, size_t size) {
-        return c->ssl ? SSL_read(c->ssl, buf, (int) size) : read(c->fd, buf, size);
-}
-
-static int dial(int port, SSL_CTX *ctx, struct client *c) {
+static int dial(int port) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -59,26 +55,31 @@ static int dial(int port, SSL_CTX *ctx, struct client *c) {
         size_t got = 0;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
-        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) < 0)
-                return -1;
-        c->fd = fd;
-        if (ctx) {
-                c->ssl = SSL_new(ctx);
-                if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1 || SSL_connect(c->ssl) != 1)
-                        return -1;
-        }
-        if (c->ssl ? SSL_write(c->ssl, req, sizeof req - 1) <= 0 : write(fd, req, sizeof req - 1) < 0)
+        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) < 0 || write(fd, req, sizeof req - 1) < 0)
                 return -1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        /* Read the response byte by byte up to its end, so that no frame
-         * byte is taken with it. */
-        while (got < sizeof resp - 1) {
-                if (take(c, resp + got, 1) != 1)
+        /* Take the response up to its end and not a byte more: the first
+         * frame may follow it at once. */
+        for (;;) {
+                ssize_t k = recv(fd, resp, sizeof resp - 1, MSG_PEEK);
+                char *end;
+
+                if (k <= 0)
                         return -1;
-                got++;
-                if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
+                resp[k] = '\0';
+                end = strstr(resp, "\r\n\r\n");
+                if (end) {
+                        got = (size_t) (end + 4 - resp);
                         break;
+                }
+                if ((size_t) k == sizeof resp - 1)
+                        return -1;
+                /* Wait for more than what is there already. */
+                if (recv(fd, resp, (size_t) k + 1, MSG_PEEK | MSG_WAITALL) <= k)
+                        return -1;
         }
+        if (read(fd, resp, got) != (ssize_t) got)
+                return -1;
         resp[got] = '\0';
         if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
                 fprintf(stderr, "handshake refused: %.40s\n", resp);
@@ -89,6 +90,17 @@ static int dial(int port, SSL_CTX *ctx, struct client *c) {
 }
 
 /* Consume bytes; count each complete text frame. */
+static void pong(struct client *c, size_t len) {
+        unsigned char out[2 + 4 + sizeof c->ctl];
+
+        /* A client's frames are masked; a zero mask leaves the payload as it is. */
+        out[0] = 0x8a;
+        out[1] = (unsigned char) (0x80 | len);
+        memset(out + 2, 0, 4);
+        memcpy(out + 6, c->ctl, len);
+        (void) !write(c->fd, out, 6 + len);
+}
+
 static void feed(struct client *c, const unsigned char *p, size_t n) {
         while (n > 0) {
                 if (c->need == 0) {
@@ -115,15 +127,21 @@ static void feed(struct client *c, const unsigned char *p, size_t n) {
                         c->have = 0;
                         if (c->need == 0 && c->opcode == 1) /* an empty text frame */
                                 c->frames++;
+                        else if (c->need == 0 && c->opcode == 9)
+                                pong(c, 0);
                         continue;
                 }
                 size_t take = c->need - c->have < n ? c->need - c->have : n;
+                if (c->opcode == 9 && c->need <= sizeof c->ctl)
+                        memcpy(c->ctl + c->have, p, take);
                 c->have += take;
                 p += take;
                 n -= take;
                 if (c->have == c->need) {
                         if (c->opcode == 1)
                                 c->frames++;
+                        else if (c->opcode == 9 && c->need <= sizeof c->ctl)
+                                pong(c, c->need);
                         c->need = 0;
                 }
         }
@@ -134,100 +152,154 @@ static int cmp(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+/* Read what a client has. A connection the server ended ends the run
+ * (rather than coming back readable for ever). */
+static void drain(struct client *c, int idx) {
+        static unsigned char buf[1 << 16];
+        ssize_t got;
+
+        while ((got = read(c->fd, buf, sizeof buf)) > 0)
+                feed(c, buf, (size_t) got);
+        if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                fprintf(stderr, "client %d: the server closed the connection (%s)\n", idx,
+                        got == 0 ? "end of stream" : strerror(errno));
+                exit(1);
+        }
+}
+
+/* CPU time pid has used, in milliseconds: the scheduler's own count
+ * (nanoseconds), since utime and stime move in whole clock ticks. */
+static double cpu_ms(int pid) {
+        char path[64];
+        unsigned long long ns = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (fscanf(f, "%llu", &ns) != 1)
+                ns = 0;
+        fclose(f);
+        return (double) ns / 1e6;
+}
+
 int main(int argc, char **argv) {
-        int port, n, rounds, pid, sig, ep;
+        int port, n = 0, total = 0, rounds, pid, sig, ep;
         bool queue = argc > 6;
         union sigval value = { 0 };
         struct client *cl;
+        struct rlimit rl;
         double *ms;
-        static unsigned char buf[1 << 16];
         struct epoll_event evs[256];
-        SSL_CTX *ctx = NULL;
+        char *stages, *save = NULL;
 
         if (argc < 6) {
-                fprintf(stderr, "usage: %s PORT CLIENTS ROUNDS PID SIGNAL [VALUE]\n", argv[0]);
+                fprintf(stderr, "usage: %s PORT STAGES ROUNDS PID SIGNAL [VALUE]\n", argv[0]);
                 return 2;
         }
         port = atoi(argv[1]);
-        n = atoi(argv[2]);
+        /* The stages rise: the last is the most clients. */
+        stages = strrchr(argv[2], ',');
+        total = atoi(stages ? stages + 1 : argv[2]);
+        stages = argv[2];
         rounds = atoi(argv[3]);
         pid = atoi(argv[4]);
         sig = atoi(argv[5]);
         if (queue)
                 value.sival_int = atoi(argv[6]);
-        cl = calloc((size_t) n, sizeof *cl);
+        if (total <= 0 || rounds <= 0)
+                return 2;
+        /* A stuck server must not keep the benchmark waiting for ever. */
+        alarm(900);
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t) total + 64) {
+                rl.rlim_cur = rl.rlim_max < (rlim_t) total + 64 ? rl.rlim_max : (rlim_t) total + 64;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        cl = calloc((size_t) total, sizeof *cl);
         ms = calloc((size_t) rounds, sizeof *ms);
         ep = epoll_create1(EPOLL_CLOEXEC);
-        if (getenv("BENCH_TLS")) {
-                ctx = SSL_CTX_new(TLS_client_method());
-                if (!ctx)
-                        return 1;
-                SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-        }
-        for (int i = 0; i < n; i++) {
-                if (dial(port, ctx, &cl[i]) < 0) {
-                        fprintf(stderr, "client %d could not connect\n", i);
-                        return 1;
-                }
-                epoll_ctl(ep, EPOLL_CTL_ADD, cl[i].fd,
-                          &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &cl[i] });
-        }
+        save = NULL;
+        for (char *tok = strtok_r(strdup(stages), ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                int want = atoi(tok);
+                double t_conn = now_ms(), cpu_conn = cpu_ms(pid), cpu0;
 
-        for (int r = -1; r < rounds; r++) {
-                unsigned long target;
-                int done = 0;
-                double t0;
-
-                /* Let whatever was sent on connect or in the last round land. */
-                for (;;) {
-                        int k = epoll_wait(ep, evs, 256, 300);
-                        if (k <= 0)
-                                break;
-                        for (int i = 0; i < k; i++) {
-                                struct client *c = evs[i].data.ptr;
-                                ssize_t got;
-                                while ((got = take(c, buf, sizeof buf)) > 0)
-                                        feed(c, buf, (size_t) got);
-                        }
+                if (want < n) {
+                        fprintf(stderr, "stages must rise: %s\n", stages);
+                        return 2;
                 }
-                if (r < 0)
-                        continue; /* round -1 only drains */
-                target = cl[0].frames + 1;
-                for (int i = 0; i < n; i++)
-                        if (cl[i].frames + 1 != target) {
-                                fprintf(stderr, "clients out of step\n");
+                for (; n < want; n++) {
+                        cl[n].fd = dial(port);
+                        if (cl[n].fd < 0) {
+                                fprintf(stderr, "client %d could not connect: %s\n", n, strerror(errno));
                                 return 1;
                         }
-                t0 = now_ms();
-                if (queue ? sigqueue(pid, sig, value) : kill(pid, sig)) {
-                        perror("signal");
-                        return 1;
+                        epoll_ctl(ep, EPOLL_CTL_ADD, cl[n].fd,
+                                  &(struct epoll_event){ .events = EPOLLIN, .data.u32 = (uint32_t) n });
+                        /* Now and then read what the connected ones got:
+                         * a server pings a silent client and drops it when
+                         * no pong comes, and connecting thousands can take
+                         * longer than it waits. */
+                        if (n % 64 == 63) {
+                                int k = epoll_wait(ep, evs, 256, 0);
+                                for (int i = 0; i < k; i++)
+                                        drain(&cl[evs[i].data.u32], (int) evs[i].data.u32);
+                        }
                 }
-                while (done < n) {
-                        int k = epoll_wait(ep, evs, 256, 10000);
-                        if (k <= 0) {
-                                fprintf(stderr, "round %d: only %d of %d clients got the frame\n", r, done, n);
+                t_conn = now_ms() - t_conn;
+                cpu_conn = cpu_ms(pid) - cpu_conn;
+
+                cpu0 = -1;
+                for (int r = -1; r < rounds; r++) {
+                        int done = 0;
+                        double t0;
+
+                        /* Let whatever was sent on connect or in the last round land. */
+                        for (;;) {
+                                int k = epoll_wait(ep, evs, 256, 300);
+                                if (k <= 0)
+                                        break;
+                                for (int i = 0; i < k; i++)
+                                        drain(&cl[evs[i].data.u32], (int) evs[i].data.u32);
+                        }
+                        if (cpu0 < 0)
+                                cpu0 = cpu_ms(pid);
+                        if (r < 0)
+                                continue; /* round -1 only drains */
+                        /* Clients that joined at this stage got a frame on
+                         * connect (telemetryd) or none (the peers): each waits
+                         * for one more than it holds. */
+                        for (int i = 0; i < n; i++)
+                                cl[i].target = cl[i].frames + 1;
+                        t0 = now_ms();
+                        if (queue ? sigqueue(pid, sig, value) : kill(pid, sig)) {
+                                perror("signal");
                                 return 1;
                         }
-                        for (int i = 0; i < k; i++) {
-                                struct client *c = evs[i].data.ptr;
-                                unsigned long before = c->frames;
-                                ssize_t got;
-                                while ((got = take(c, buf, sizeof buf)) > 0)
-                                        feed(c, buf, (size_t) got);
-                                if (before < target && c->frames >= target)
-                                        done++;
+                        while (done < n) {
+                                int k = epoll_wait(ep, evs, 256, 10000);
+                                if (k <= 0) {
+                                        fprintf(stderr, "round %d: only %d of %d clients got the frame\n", r, done, n);
+                                        return 1;
+                                }
+                                for (int i = 0; i < k; i++) {
+                                        struct client *c = &cl[evs[i].data.u32];
+                                        unsigned long before = c->frames;
+
+                                        drain(c, (int) evs[i].data.u32);
+                                        if (before < c->target && c->frames >= c->target)
+                                                done++;
+                                }
                         }
+                        ms[r] = now_ms() - t0;
                 }
-                ms[r] = now_ms() - t0;
+                qsort(ms, (size_t) rounds, sizeof *ms, cmp);
+                printf("{\"clients\": %d, \"connect_ms\": %.1f, \"connect_cpu_ms\": %.1f, \"rounds\": %d, "
+                       "\"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"cpu_ms_per_round\": %.3f}\n",
+                       n, t_conn, cpu_conn, rounds, ms[rounds / 2], ms[0], ms[rounds - 1], (cpu_ms(pid) - cpu0) / rounds);
+                fflush(stdout);
         }
-        qsort(ms, (size_t) rounds, sizeof *ms, cmp);
-        printf("{\"clients\": %d, \"rounds\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f}\n", n,
-               rounds, ms[rounds / 2], ms[0], ms[rounds - 1]);
         free(ms);
-        for (int i = 0; i < n; i++)
-                SSL_free(cl[i].ssl);
-        SSL_CTX_free(ctx);
         free(cl);
         return 0;
 }

@@ -4,21 +4,23 @@ telemetryd against a Node ws server and a Python websockets server
 broadcasting the same frame, in one run. Prints ours, the peers' and the
 ratios.
 
+With --clients over 1,000 telemetryd and the floor are also timed at 5,000
+and at --clients (clients added to the same server in stages), with the
+time to connect each stage's clients and the server's CPU per tick, so that
+growth with the client count shows; the library peers are timed at 1,000.
+
 telemetryd's tick is real: the interval signal makes it sample /proc,
 serialise and broadcast, so its figure includes taking the sample. The peers
 only send a ready-made copy of telemetryd's own frame on SIGUSR1; so does
 a bare C server that just write()s it to every socket, the floor on this
 machine. Server on CPU 0, clients (one epoll loop in C) on CPU 1.
 
-With --tls, telemetryd is also run with a certificate (made here with
-openssl) and its clients speak wss://: the cost of TLS is printed beside
-the plain figure (docs/tls.md).
-
-Usage: bench/telemetry-broadcast.py [--clients 1000] [--rounds 20] [--tls] [--build DIR]
+Usage: bench/telemetry-broadcast.py [--clients 1000] [--rounds 20] [--build DIR]
 """
 import argparse
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -67,25 +69,40 @@ def stop(proc):
         proc.wait()
 
 
-def run_clients(client, port, n, rounds, pid, signo, value=None, tls=False):
-    args = ["taskset", "-c", "1", str(client), str(port), str(n), str(rounds), str(pid), str(int(signo))]
+def run_clients(name, client, port, stages, rounds, pid, signo, value=None):
+    """One result per stage (a count of clients), in order."""
+    args = ["taskset", "-c", "1", str(client), str(port), ",".join(map(str, stages)), str(rounds), str(pid),
+            str(int(signo))]
     if value is not None:
         args.append(str(value))
-    env = {**os.environ, **({"BENCH_TLS": "1"} if tls else {})}
-    out = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run(args, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
-        raise SystemExit(f"clients failed: {out.stderr}")
-    return json.loads(out.stdout)
+        raise SystemExit(f"clients of {name} failed: {out.stderr[-2000:]}")
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def raise_fd_limit(n):
+    """Every server and the clients inherit a limit that fits n clients."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n + 256
+    if soft < want:
+        if hard != resource.RLIM_INFINITY and hard < want:
+            raise SystemExit(f"open-file hard limit {hard} is below the {want} descriptors {n} clients need")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--tls", action="store_true", help="also measure telemetryd over wss://")
     needs.build_option(ap)
     args = ap.parse_args()
     n = args.clients
+    if n < 1 or args.rounds < 1:
+        raise SystemExit("--clients and --rounds must be 1 or more")
+    stages = sorted({min(n, 1000), *(s for s in (5000,) if s < n), n})
+    first = stages[0]
+    raise_fd_limit(n)
     needs.debian("util-linux", "python3-websockets")  # taskset; the Python peer
     node_path = needs.node_clients()
     telemetryd, client, floor = needs.built(args.build, "telemetryd/telemetryd", "bench/telemetry-broadcast-client",
@@ -93,64 +110,59 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        env = {"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]}
         port = free_port()
         td = start([telemetryd, "--listen", "127.0.0.1", "--port", port,
-                    "--interval", 86400, "--max-clients", n + 16], env=env)
+                    "--interval", 86400, "--max-clients", n + 16],
+                   env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]})
         try:
             wait_port(port, td)
             time.sleep(0.5)  # the first sample
             frame = urllib.request.urlopen(f"http://127.0.0.1:{port}/sample").read().decode().rstrip("\n")
             (tmp / "frame.json").write_text(frame)
-            ours = run_clients(client, port, n, args.rounds, td.pid, signal.SIGRTMIN + 1, 86400)
+            ours = run_clients("telemetryd", client, port, stages, args.rounds, td.pid, signal.SIGRTMIN + 1, 86400)
         finally:
             stop(td)
 
-        tls = None
-        if args.tls:
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                            "-nodes", "-days", "1", "-subj", "/CN=bench", "-addext", "subjectAltName=IP:127.0.0.1",
-                            "-keyout", tmp / "key.pem", "-out", tmp / "cert.pem"], check=True, capture_output=True)
-            port = free_port()
-            td = start([telemetryd, "--listen", "127.0.0.1", "--port", port,
-                        "--interval", 86400, "--max-clients", n + 16],
-                       env={**env, "RESOLVIX_TELEMETRY_TLS_CERT": str(tmp / "cert.pem"),
-                            "RESOLVIX_TELEMETRY_TLS_KEY": str(tmp / "key.pem")})
-            try:
-                wait_port(port, td)
-                time.sleep(0.5)
-                tls = run_clients(client, port, n, args.rounds, td.pid, signal.SIGRTMIN + 1, 86400, tls=True)
-            finally:
-                stop(td)
-
         peers = {}
-        for name, cmd, env in (
+        for name, cmd, env, at in (
             ("Node ws", ["node", BENCH / "telemetry-broadcast-node.js"],
-             {"NODE_PATH": node_path}),
-            ("Python websockets", ["/usr/bin/python3", BENCH / "telemetry-broadcast-py.py"], {}),
-            ("raw write() floor (C, no library)", [floor], {}),
+             {"NODE_PATH": node_path}, [first]),
+            ("Python websockets", ["/usr/bin/python3", BENCH / "telemetry-broadcast-py.py"], {}, [first]),
+            ("raw write() floor (C, no library)", [floor], {}, stages),
         ):
             port = free_port()
             p = start([*cmd, port, tmp / "frame.json"], env={**os.environ, **env})
             try:
                 wait_port(port, p)
                 time.sleep(0.5)
-                peers[name] = run_clients(client, port, n, args.rounds, p.pid, signal.SIGUSR1)
+                peers[name] = run_clients(name, client, port, at, args.rounds, p.pid, signal.SIGUSR1)
             finally:
                 stop(p)
 
-    print(f"Tick until all {n} loopback clients hold the frame ({len(frame)} bytes), "
-          f"median of {args.rounds} rounds")
-    print(f"  telemetryd (sample + JSON + send)  {ours['median_ms']:7.2f} ms"
-          f"   (min {ours['min_ms']:.2f}, max {ours['max_ms']:.2f})")
-    if tls:
-        print(f"  telemetryd over wss:// (TLS 1.3)   {tls['median_ms']:7.2f} ms"
-              f"   (min {tls['min_ms']:.2f}, max {tls['max_ms']:.2f})"
-              f"   TLS cost {tls['median_ms'] - ours['median_ms']:+.2f} ms, x{tls['median_ms'] / ours['median_ms']:.2f}")
+    load = os.getloadavg()
+    print(f"Tick until all {first} loopback clients hold the frame ({len(frame)} bytes), "
+          f"median of {args.rounds} rounds; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    o = ours[0]
+    print(f"  telemetryd (sample + JSON + send)  {o['median_ms']:7.2f} ms"
+          f"   (min {o['min_ms']:.2f}, max {o['max_ms']:.2f})   CPU {o['cpu_ms_per_round']:.2f} ms per tick")
     for name, r in peers.items():
-        ratio = r["median_ms"] / ours["median_ms"]
+        r = r[0]
+        ratio = r["median_ms"] / o["median_ms"]
         print(f"  {name:<33}  {r['median_ms']:7.2f} ms   (min {r['min_ms']:.2f}, max {r['max_ms']:.2f})"
-              f"   ratio {ratio:.2f} (peer / ours)")
+              f"   CPU {r['cpu_ms_per_round']:.2f} ms per tick   ratio {ratio:.2f} (peer / ours)")
+    if len(stages) > 1:
+        floor_at = peers["raw write() floor (C, no library)"]
+        print("By client count (clients added at each stage): time and server CPU to connect them;"
+              " tick until all hold the frame; server CPU per tick")
+        total_s = 0
+        for o, f in zip(ours, floor_at):
+            total_s += o["connect_ms"] / 1000
+            print(f"  {o['clients']:6} clients  telemetryd: connect {o['connect_ms'] / 1000:6.2f} s"
+                  f" (CPU {o['connect_cpu_ms'] / 1000:5.2f} s, all {total_s:6.2f} s),"
+                  f" tick {o['median_ms']:8.2f} ms ({o['median_ms'] / ours[0]['median_ms']:5.2f}x the {first}),"
+                  f" CPU {o['cpu_ms_per_round']:7.2f} ms"
+                  f"   | floor: connect {f['connect_ms'] / 1000:6.2f} s (CPU {f['connect_cpu_ms'] / 1000:5.2f} s),"
+                  f" tick {f['median_ms']:8.2f} ms, CPU {f['cpu_ms_per_round']:7.2f} ms")
 
 
 if __name__ == "__main__":

@@ -788,7 +788,6 @@ int ingest_new(struct ws_server *s, const struct conf *conf, struct ingest **ret
         r = ws_server_watch_fd(s, fd, on_ready, in);
         if (r < 0)
                 goto fail;
-        fd_limit_reserve(in->max_clients + 8);
 
         *ret = in;
         return 0;

@@ -4,6 +4,7 @@
 
 #include "conf.h"
 #include "errors.h"
+#include "fileio.h"
 #include "history.h"
 #include "log.h"
 #include "net.h"
@@ -80,6 +81,9 @@ int main(int argc, char **argv) {
                 .max_message = MAX_MESSAGE,
                 .userdata = &t,
         };
+        /* Before the server sizes its descriptor table by the limit. */
+        if (t.conf.telemetry.ingest_port > 0)
+                fd_limit_reserve(t.conf.telemetry.ingest_max_clients + 8);
         r = ws_server_new(&telemetry_ops, &params, &t.server);
         if (r < 0)
                 return 1;

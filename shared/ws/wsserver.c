@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <ev.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -84,6 +86,7 @@ struct ws_server {
         struct ws_server_params params;
         struct conf_stream stream;
         struct lws_context *context;
+        struct ev_loop *loop;
         struct lws_vhost *vhost;
         struct ws_tls tls;
         struct lws_protocols protocols[2];
@@ -984,6 +987,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         bool any4 = streq(addr, "0.0.0.0"), any6 = streq(addr, "::");
         bool v4 = strchr(addr, ':') == NULL;
         unsigned fd_limit = params->stream->max_clients + 64;
+        unsigned long open_max;
         char where[CONF_ADDR_MAX + 16];
         int r;
 
@@ -1023,25 +1027,40 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                 .secs_since_valid_hangup = (uint16_t) (2 * s->stream.ping_interval),
         };
 
-        if (fd_limit_reserve(fd_limit) < fd_limit)
+        open_max = fd_limit_reserve(fd_limit);
+        if (open_max < fd_limit)
                 log_warning("Open-file limit is below what max_clients needs (%u)", fd_limit);
-        /* lws serves no descriptor at or above fd_limit either. */
-        r = ws_mask_init(fd_limit);
+        /* lws' table of descriptors spans the whole open-file limit: given
+         * a smaller one, lws 4.1 looks every descriptor up by a linear
+         * scan of that table, on each event (docs/performance.md). Parts
+         * that reserve descriptors after this one are reserved for early
+         * (telemetryd's ingest port): lws refuses what lies beyond. */
+        r = ws_mask_init((unsigned) open_max);
         if (r < 0) {
                 free(s);
                 return log_error_errno(r, "Out of memory");
         }
 
+        /* lws' own loop poll()s every descriptor on each pass: accepting
+         * n clients cost O(n²) and each tick a scan of them all. On an
+         * epoll loop (libev, through lws' event-library plugin) a pass
+         * costs what is ready; ours, so that the loop can be left when
+         * the server is done (docs/performance.md). */
+        s->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
         memset(&info, 0, sizeof info);
-        info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+        info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_LIBEV |
                        (ws_tls_on(&s->tls) ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
-        info.fd_limit_per_thread = fd_limit;
+        info.foreign_loops = (void *[]){ s->loop };
+        info.fd_limit_per_thread = (unsigned) open_max;
         info.timeout_secs = 10;
-        s->context = lws_create_context(&info);
+        s->context = s->loop ? lws_create_context(&info) : NULL;
         if (!s->context) {
+                if (s->loop)
+                        ev_loop_destroy(s->loop);
                 ws_mask_done();
                 free(s);
-                return notify_failure(EIO, ERROR_BIND_FAILED, "cannot create the WebSocket context");
+                return notify_failure(EIO, ERROR_BIND_FAILED,
+                                      "cannot create the WebSocket context (is libwebsockets-evlib-ev installed?)");
         }
 
         memset(&info, 0, sizeof info);
@@ -1061,6 +1080,7 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                         return notify_failure(EIO, ERROR_TLS_UNUSABLE, "cannot set up TLS on %s", where);
                 }
                 lws_context_destroy(s->context);
+                ev_loop_destroy(s->loop);
                 ws_mask_done();
                 free(s);
                 return notify_failure(EADDRNOTAVAIL, ERROR_BIND_FAILED, "cannot listen on %s", where);
@@ -1082,10 +1102,74 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         return 0;
 }
 
+/* lws 4.1's libev glue (Debian 12's libwebsockets-evlib-ev) arms its one
+ * timer with ev_timer_set() and ev_timer_start() after serving each event,
+ * and libev ignores the start of a timer that is running: a timer due
+ * sooner than the armed one (the interval signal's "sample now", a new
+ * connection's deadline) waited for the later one. The plugin binds to this
+ * definition (the executables export it, see meson.build), which restarts
+ * a running timer at the time just set instead. */
+void ev_timer_start(struct ev_loop *loop, ev_timer *w) {
+        static void (*start)(struct ev_loop *, ev_timer *);
+
+        if (!start)
+                *(void **) &start = dlsym(RTLD_NEXT, "ev_timer_start");
+        if (ev_is_active(w)) {
+                /* What ev_timer_set() left: relative to now, until a
+                 * stop makes it relative to the old start. */
+                ev_tstamp after = w->at;
+
+                ev_timer_stop(loop, w);
+                w->at = after;
+        }
+        start(loop, w);
+}
+
+/* The same glue does its housekeeping (timers due, input lws holds back,
+ * forced service) from an idle watcher, started after each event; libev
+ * runs idle watchers only on a pass with nothing else pending, so under
+ * steady traffic it starved: a timer set from an event (livelogd's "read
+ * on") waited until the clients fell quiet. Running it on every pass
+ * instead costs a scan of every descriptor per pass while lws holds input
+ * back (accepting 10,000 clients took 9 s of CPU); so ws_server_run()
+ * runs it when it has not run for IDLE_MAX_USEC. Its callback is wrapped
+ * to know when it ran. */
+#define IDLE_MAX_USEC 1000
+static struct {
+        ev_idle *w;
+        void (*cb)(struct ev_loop *loop, ev_idle *w, int revents);
+        ev_tstamp ran;
+} lws_idle;
+
+static void lws_idle_run(struct ev_loop *loop, ev_idle *w, int revents) {
+        lws_idle.ran = ev_now(loop);
+        lws_idle.cb(loop, w, revents);
+}
+
+void ev_idle_start(struct ev_loop *loop, ev_idle *w) {
+        static void (*start)(struct ev_loop *, ev_idle *);
+
+        if (!start)
+                *(void **) &start = dlsym(RTLD_NEXT, "ev_idle_start");
+        if (w->cb != lws_idle_run) {
+                lws_idle.w = w;
+                lws_idle.cb = w->cb;
+                ev_set_cb(w, lws_idle_run);
+        }
+        start(loop, w);
+}
+
 int ws_server_run(struct ws_server *s) {
-        while (!s->done)
-                if (lws_service(s->context, 0) < 0)
-                        return log_error_errno(EIO, "Event loop failed");
+        /* lws arms its timer watcher after serving an event: wake it once
+         * so that the timers scheduled before the loop ran (the first
+         * sample, the watchdog) count. */
+        lws_cancel_service(s->context);
+        while (!s->done) {
+                ev_run(s->loop, EVRUN_ONCE);
+                if (lws_idle.w && ev_is_active(lws_idle.w) && !ev_is_pending(lws_idle.w) &&
+                    ev_now(s->loop) - lws_idle.ran >= IDLE_MAX_USEC / 1e6)
+                        ev_feed_event(s->loop, lws_idle.w, EV_IDLE);
+        }
         return 0;
 }
 
@@ -1096,6 +1180,7 @@ void ws_server_free(struct ws_server *s) {
                 lws_sul_cancel(&s->shutdown_timer);
                 lws_sul_cancel(&s->watchdog_timer);
                 lws_context_destroy(s->context);
+                ev_loop_destroy(s->loop);
         }
         ws_mask_done();
         /* lws closed every watched fd, the signalfd included, with the context. */
