@@ -120,20 +120,26 @@ def hub_request(host, port, method, path, body=None, headers=None):
 def hub_seqs(hub, node_id, host="127.0.0.1", token=None):
     """The seq of every raw sample the hub stores for node_id, in time order
     (a seq stored twice would appear twice), read from the hub's SQLite
-    database; and checked against what its query API shows."""
-    db = sqlite3.connect(f"file:{hub.state_dir / 'hub.sqlite'}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = db.execute("SELECT s.seq FROM samples s JOIN nodes n ON n.node_ref = s.node_ref "
-                          "WHERE n.node_id = ? ORDER BY s.ts, s.seq", (node_id,)).fetchall()
-    finally:
-        db.close()
-    seqs = [r[0] for r in rows]
-    status, body = hub_request(host, hub.port, "GET",
-                               f"/api/v1/query?node={node_id}&metric=cpu.cpu_usage_percent&start=0"
-                               f"&end={int(time.time()) + 700}",
-                               headers={"Authorization": f"Bearer {token}"} if token else None)
-    assert status == 200, body
-    points = [p for s in json.loads(body)["series"] for p in s["points"]]
+    database; and checked against what its query API shows. A push pushd
+    sent just before it stopped may still be committing: the two reads are
+    compared once the hub has nothing more to add."""
+    for _ in range(50):
+        db = sqlite3.connect(f"file:{hub.state_dir / 'hub.sqlite'}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = db.execute("SELECT s.seq FROM samples s JOIN nodes n ON n.node_ref = s.node_ref "
+                              "WHERE n.node_id = ? ORDER BY s.ts, s.seq", (node_id,)).fetchall()
+        finally:
+            db.close()
+        seqs = [r[0] for r in rows]
+        status, body = hub_request(host, hub.port, "GET",
+                                   f"/api/v1/query?node={node_id}&metric=cpu.cpu_usage_percent&start=0"
+                                   f"&end={int(time.time()) + 700}",
+                                   headers={"Authorization": f"Bearer {token}"} if token else None)
+        assert status == 200, body
+        points = [p for s in json.loads(body)["series"] for p in s["points"]]
+        if len(points) == len(seqs):
+            break
+        time.sleep(0.2)
     assert len(points) == len(seqs), (len(points), len(seqs))
     return seqs
 
