@@ -11,7 +11,6 @@ kept-alive connection. Figures only: nothing passes or fails.
 """
 import argparse
 import http.client
-import json
 import os
 import shutil
 import signal
@@ -25,14 +24,9 @@ import time
 from pathlib import Path
 
 import needs
+from procfigures import free_port
 
 ENROLL = "bench-enroll"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Relay:

@@ -17,28 +17,9 @@ import tempfile
 import time
 
 import needs
+from procfigures import cpu_seconds, free_port, rss_kib
 
 ENROLL = "bench-enroll"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def status_kb(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def start_hub(hub_bin, tmp, port):
@@ -79,8 +60,8 @@ def main():
         rss = anon = 0
         while time.monotonic() - t0 < a.seconds:
             time.sleep(1)
-            rss = max(rss, status_kb(pushd.pid, "VmRSS"))
-            anon = max(anon, status_kb(pushd.pid, "RssAnon"))
+            rss = max(rss, rss_kib(pushd.pid, "VmRSS"))
+            anon = max(anon, rss_kib(pushd.pid, "RssAnon"))
         c1, t1 = cpu_seconds(pushd.pid), time.monotonic()
         share = 100 * (c1 - c0) / (t1 - t0)
         print(f"pushd interval {a.interval} s over {t1 - t0:.0f} s: {share:.4f} % of a core "

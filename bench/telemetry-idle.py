@@ -9,13 +9,13 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import needs
+from procfigures import free_port
 
 
 CLIENTS = r"""
@@ -34,12 +34,6 @@ async def main(url, n):
     print(sum(counts), flush=True)
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url, proc, timeout=20):

@@ -14,13 +14,13 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import time
 import urllib.request
 
 import needs
+from procfigures import cpu_seconds, free_port, rss_kib
 
 SPACING = 0.02  # samples 20 ms apart, so caches are as cold as between ticks
 
@@ -69,26 +69,6 @@ def psutil_sample_ms(n):
         sample()
         costs.append((time.process_time() - t0) * 1000)
     return statistics.median(costs)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid, field="VmRSS"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def scrape_cpu_ms(p, url, n, warmup=3, settle=0.0):
