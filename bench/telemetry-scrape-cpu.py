@@ -13,6 +13,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from procfigures import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,7 +28,6 @@ def load_sample_bench():
 
 
 helpers = load_sample_bench()
-from procfigures import free_port  # noqa: E402  (beside the module loaded above)
 SPACING = helpers.SPACING
 
 
