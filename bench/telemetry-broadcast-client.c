@@ -12,7 +12,9 @@
  * SIGNAL is sent with sigqueue(VALUE) (telemetryd's interval signal) when
  * VALUE is given, with kill() otherwise. Prints one JSON line per stage:
  * the time to connect that stage's clients and the server's CPU time for
- * it, the rounds' times and the server's CPU time per round. */
+ * it, the rounds' times and the server's CPU time per round.
+ * With BENCH_TLS=1 in the environment the clients speak wss:// (OpenSSL,
+ * no certificate check: only the server's cost is measured). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,8 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 struct client {
         int fd;
+        SSL *ssl; /* NULL: plain */
         unsigned long frames, target;
         size_t have, need; /* bytes of the current frame read / expected (0: header incomplete) */
         unsigned char head[14];
@@ -45,7 +50,36 @@ static double now_ms(void) {
         return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int dial(int port) {
+/* What arrived, as read() has it: bytes, 0 at the end of the stream, or -1
+ * and errno (EAGAIN: nothing more now). Over TLS what SSL_read() decrypted;
+ * it also reads the records behind the payload (session tickets). */
+static ssize_t take(struct client *c, void *buf, size_t size) {
+        int k;
+
+        if (!c->ssl)
+                return read(c->fd, buf, size);
+        errno = 0;
+        k = SSL_read(c->ssl, buf, (int) size);
+        if (k > 0)
+                return k;
+        switch (SSL_get_error(c->ssl, k)) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE:
+                errno = EAGAIN;
+                return -1;
+        case SSL_ERROR_ZERO_RETURN:
+                return 0;
+        case SSL_ERROR_SYSCALL:
+                if (errno == 0)
+                        errno = ECONNRESET;
+                return -1;
+        default:
+                errno = EPROTO;
+                return -1;
+        }
+}
+
+static int dial(int port, SSL_CTX *ctx, struct client *c) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -55,9 +89,30 @@ static int dial(int port) {
         size_t got = 0;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
-        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) < 0 || write(fd, req, sizeof req - 1) < 0)
+        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) < 0)
                 return -1;
+        c->fd = fd;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (ctx) {
+                c->ssl = SSL_new(ctx);
+                if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1 || SSL_connect(c->ssl) != 1 ||
+                    SSL_write(c->ssl, req, sizeof req - 1) <= 0)
+                        return -1;
+                /* Byte by byte up to the response's end: SSL_read() takes
+                 * whole records from the socket and keeps the rest, so no
+                 * frame byte goes with the response. */
+                while (got < sizeof resp - 1) {
+                        if (take(c, resp + got, 1) != 1)
+                                return -1;
+                        got++;
+                        if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
+                                break;
+                }
+                resp[got] = '\0';
+                goto check;
+        }
+        if (write(fd, req, sizeof req - 1) < 0)
+                return -1;
         /* Take the response up to its end and not a byte more: the first
          * frame may follow it at once. */
         for (;;) {
@@ -81,6 +136,7 @@ static int dial(int port) {
         if (read(fd, resp, got) != (ssize_t) got)
                 return -1;
         resp[got] = '\0';
+check:
         if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
                 fprintf(stderr, "handshake refused: %.40s\n", resp);
                 return -1;
@@ -98,7 +154,10 @@ static void pong(struct client *c, size_t len) {
         out[1] = (unsigned char) (0x80 | len);
         memset(out + 2, 0, 4);
         memcpy(out + 6, c->ctl, len);
-        (void) !write(c->fd, out, 6 + len);
+        if (c->ssl)
+                (void) SSL_write(c->ssl, out, (int) (6 + len));
+        else
+                (void) !write(c->fd, out, 6 + len);
 }
 
 static void feed(struct client *c, const unsigned char *p, size_t n) {
@@ -158,7 +217,7 @@ static void drain(struct client *c, int idx) {
         static unsigned char buf[1 << 16];
         ssize_t got;
 
-        while ((got = read(c->fd, buf, sizeof buf)) > 0)
+        while ((got = take(c, buf, sizeof buf)) > 0)
                 feed(c, buf, (size_t) got);
         if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
                 fprintf(stderr, "client %d: the server closed the connection (%s)\n", idx,
@@ -193,6 +252,7 @@ int main(int argc, char **argv) {
         double *ms;
         struct epoll_event evs[256];
         char *stages, *save = NULL;
+        SSL_CTX *ctx = NULL;
 
         if (argc < 6) {
                 fprintf(stderr, "usage: %s PORT STAGES ROUNDS PID SIGNAL [VALUE]\n", argv[0]);
@@ -219,6 +279,12 @@ int main(int argc, char **argv) {
         cl = calloc((size_t) total, sizeof *cl);
         ms = calloc((size_t) rounds, sizeof *ms);
         ep = epoll_create1(EPOLL_CLOEXEC);
+        if (getenv("BENCH_TLS")) {
+                ctx = SSL_CTX_new(TLS_client_method());
+                if (!ctx)
+                        return 1;
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        }
         save = NULL;
         for (char *tok = strtok_r(strdup(stages), ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 int want = atoi(tok);
@@ -229,13 +295,16 @@ int main(int argc, char **argv) {
                         return 2;
                 }
                 for (; n < want; n++) {
-                        cl[n].fd = dial(port);
-                        if (cl[n].fd < 0) {
+                        if (dial(port, ctx, &cl[n]) < 0) {
                                 fprintf(stderr, "client %d could not connect: %s\n", n, strerror(errno));
                                 return 1;
                         }
                         epoll_ctl(ep, EPOLL_CTL_ADD, cl[n].fd,
                                   &(struct epoll_event){ .events = EPOLLIN, .data.u32 = (uint32_t) n });
+                        /* What the TLS layer already decrypted is no longer
+                         * in the socket: epoll would never report it. */
+                        if (cl[n].ssl && SSL_pending(cl[n].ssl) > 0)
+                                drain(&cl[n], n);
                         /* Now and then read what the connected ones got:
                          * a server pings a silent client and drops it when
                          * no pong comes, and connecting thousands can take
@@ -295,11 +364,16 @@ int main(int argc, char **argv) {
                 }
                 qsort(ms, (size_t) rounds, sizeof *ms, cmp);
                 printf("{\"clients\": %d, \"connect_ms\": %.1f, \"connect_cpu_ms\": %.1f, \"rounds\": %d, "
-                       "\"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"cpu_ms_per_round\": %.3f}\n",
-                       n, t_conn, cpu_conn, rounds, ms[rounds / 2], ms[0], ms[rounds - 1], (cpu_ms(pid) - cpu0) / rounds);
+                       "\"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"cpu_ms_per_round\": %.3f, "
+                       "\"tls\": \"%s\"}\n",
+                       n, t_conn, cpu_conn, rounds, ms[rounds / 2], ms[0], ms[rounds - 1], (cpu_ms(pid) - cpu0) / rounds,
+                       cl[0].ssl ? SSL_get_version(cl[0].ssl) : "");
                 fflush(stdout);
         }
         free(ms);
+        for (int i = 0; i < n; i++)
+                SSL_free(cl[i].ssl);
+        SSL_CTX_free(ctx);
         free(cl);
         return 0;
 }

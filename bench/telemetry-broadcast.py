@@ -15,7 +15,12 @@ only send a ready-made copy of telemetryd's own frame on SIGUSR1; so does
 a bare C server that just write()s it to every socket, the floor on this
 machine. Server on CPU 0, clients (one epoll loop in C) on CPU 1.
 
-Usage: bench/telemetry-broadcast.py [--clients 1000] [--rounds 20] [--build DIR]
+With --tls, telemetryd is also run with a certificate (made here with
+openssl, `[telemetry] tls_cert`/`tls_key`) and the same clients, in the same
+stages, speak wss://: the cost of TLS is printed beside the plain figure
+(docs/tls.md). --no-peers times telemetryd alone (and over wss://).
+
+Usage: bench/telemetry-broadcast.py [--clients 1000] [--rounds 20] [--tls] [--no-peers] [--build DIR]
 """
 import argparse
 import json
@@ -69,13 +74,16 @@ def stop(proc):
         proc.wait()
 
 
-def run_clients(name, client, port, stages, rounds, pid, signo, value=None):
+def run_clients(name, client, port, stages, rounds, pid, signo, value=None, tls=False):
     """One result per stage (a count of clients), in order."""
     args = ["taskset", "-c", "1", str(client), str(port), ",".join(map(str, stages)), str(rounds), str(pid),
             str(int(signo))]
     if value is not None:
         args.append(str(value))
-    out = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_TLS"}
+    if tls:
+        env["BENCH_TLS"] = "1"
+    out = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env)
     if out.returncode != 0:
         raise SystemExit(f"clients of {name} failed: {out.stderr[-2000:]}")
     return [json.loads(line) for line in out.stdout.splitlines()]
@@ -95,6 +103,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--tls", action="store_true", help="also time telemetryd over wss://, beside plain")
+    ap.add_argument("--no-peers", action="store_true",
+                    help="skip Node ws, Python websockets and the raw write() floor: telemetryd alone")
     needs.build_option(ap)
     args = ap.parse_args()
     n = args.clients
@@ -103,17 +114,18 @@ def main():
     stages = sorted({min(n, 1000), *(s for s in (5000,) if s < n), n})
     first = stages[0]
     raise_fd_limit(n)
-    needs.debian("util-linux", "python3-websockets")  # taskset; the Python peer
-    node_path = needs.node_clients()
+    needs.debian("util-linux", *(() if args.no_peers else ("python3-websockets",)),  # taskset; the Python peer
+                 *(("openssl",) if args.tls else ()))
+    node_path = None if args.no_peers else needs.node_clients()
     telemetryd, client, floor = needs.built(args.build, "telemetryd/telemetryd", "bench/telemetry-broadcast-client",
                                             "bench/telemetry-broadcast-floor")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        td_env = {"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]}
         port = free_port()
         td = start([telemetryd, "--listen", "127.0.0.1", "--port", port,
-                    "--interval", 86400, "--max-clients", n + 16],
-                   env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]})
+                    "--interval", 86400, "--max-clients", n + 16], env=td_env)
         try:
             wait_port(port, td)
             time.sleep(0.5)  # the first sample
@@ -123,8 +135,29 @@ def main():
         finally:
             stop(td)
 
+        tls = None
+        if args.tls:
+            # A certificate for 127.0.0.1 (EC P-256, as docs/tls.md makes them);
+            # the clients do not check it: only the server's cost counts here.
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "1", "-subj", "/CN=bench", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", tmp / "key.pem", "-out", tmp / "cert.pem"], check=True, capture_output=True)
+            port = free_port()
+            # [telemetry] tls_cert and tls_key, through their environment names.
+            td = start([telemetryd, "--listen", "127.0.0.1", "--port", port,
+                        "--interval", 86400, "--max-clients", n + 16],
+                       env={**td_env, "RESOLVIX_TELEMETRY_TLS_CERT": str(tmp / "cert.pem"),
+                            "RESOLVIX_TELEMETRY_TLS_KEY": str(tmp / "key.pem")})
+            try:
+                wait_port(port, td)
+                time.sleep(0.5)
+                tls = run_clients("telemetryd over wss://", client, port, stages, args.rounds, td.pid,
+                                  signal.SIGRTMIN + 1, 86400, tls=True)
+            finally:
+                stop(td)
+
         peers = {}
-        for name, cmd, env, at in (
+        for name, cmd, env, at in () if args.no_peers else (
             ("Node ws", ["node", BENCH / "telemetry-broadcast-node.js"],
              {"NODE_PATH": node_path}, [first]),
             ("Python websockets", ["/usr/bin/python3", BENCH / "telemetry-broadcast-py.py"], {}, [first]),
@@ -145,24 +178,35 @@ def main():
     o = ours[0]
     print(f"  telemetryd (sample + JSON + send)  {o['median_ms']:7.2f} ms"
           f"   (min {o['min_ms']:.2f}, max {o['max_ms']:.2f})   CPU {o['cpu_ms_per_round']:.2f} ms per tick")
+    if tls:
+        t = tls[0]
+        label = f"telemetryd over wss:// ({t['tls']})"
+        print(f"  {label:<33}  {t['median_ms']:7.2f} ms   (min {t['min_ms']:.2f}, max {t['max_ms']:.2f})"
+              f"   CPU {t['cpu_ms_per_round']:.2f} ms per tick   TLS cost {t['median_ms'] - o['median_ms']:+.2f} ms,"
+              f" x{t['median_ms'] / o['median_ms']:.2f}")
     for name, r in peers.items():
         r = r[0]
         ratio = r["median_ms"] / o["median_ms"]
         print(f"  {name:<33}  {r['median_ms']:7.2f} ms   (min {r['min_ms']:.2f}, max {r['max_ms']:.2f})"
               f"   CPU {r['cpu_ms_per_round']:.2f} ms per tick   ratio {ratio:.2f} (peer / ours)")
     if len(stages) > 1:
-        floor_at = peers["raw write() floor (C, no library)"]
+        floor_at = peers.get("raw write() floor (C, no library)", [None] * len(stages))
         print("By client count (clients added at each stage): time and server CPU to connect them;"
               " tick until all hold the frame; server CPU per tick")
         total_s = 0
-        for o, f in zip(ours, floor_at):
+        for o, f, t in zip(ours, floor_at, tls or [None] * len(stages)):
             total_s += o["connect_ms"] / 1000
-            print(f"  {o['clients']:6} clients  telemetryd: connect {o['connect_ms'] / 1000:6.2f} s"
-                  f" (CPU {o['connect_cpu_ms'] / 1000:5.2f} s, all {total_s:6.2f} s),"
-                  f" tick {o['median_ms']:8.2f} ms ({o['median_ms'] / ours[0]['median_ms']:5.2f}x the {first}),"
-                  f" CPU {o['cpu_ms_per_round']:7.2f} ms"
-                  f"   | floor: connect {f['connect_ms'] / 1000:6.2f} s (CPU {f['connect_cpu_ms'] / 1000:5.2f} s),"
-                  f" tick {f['median_ms']:8.2f} ms, CPU {f['cpu_ms_per_round']:7.2f} ms")
+            line = (f"  {o['clients']:6} clients  telemetryd: connect {o['connect_ms'] / 1000:6.2f} s"
+                    f" (CPU {o['connect_cpu_ms'] / 1000:5.2f} s, all {total_s:6.2f} s),"
+                    f" tick {o['median_ms']:8.2f} ms ({o['median_ms'] / ours[0]['median_ms']:5.2f}x the {first}),"
+                    f" CPU {o['cpu_ms_per_round']:7.2f} ms")
+            if f:
+                line += (f"   | floor: connect {f['connect_ms'] / 1000:6.2f} s (CPU {f['connect_cpu_ms'] / 1000:5.2f} s),"
+                         f" tick {f['median_ms']:8.2f} ms, CPU {f['cpu_ms_per_round']:7.2f} ms")
+            if t:
+                line += (f"   | wss://: connect {t['connect_ms'] / 1000:6.2f} s (CPU {t['connect_cpu_ms'] / 1000:5.2f} s),"
+                         f" tick {t['median_ms']:8.2f} ms, CPU {t['cpu_ms_per_round']:7.2f} ms")
+            print(line)
 
 
 if __name__ == "__main__":
