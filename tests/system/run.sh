@@ -4,13 +4,13 @@
 #   tests/system/run.sh [BUILDDIR]      BUILDDIR (default build-test) holds the
 #                                       build controld, and receives deb/ and system.xml
 # Runs tests/system with Debian's pytest within RESOLVIX_SYSTEST_TIMEOUT seconds
-# (default 300), and takes the test machine down whatever happens. When the
+# (default 900), and takes the test machine down whatever happens. When the
 # machine cannot run it (not root, no systemd-nspawn, no CAP_SYS_ADMIN), pytest
 # reports it skipped and prints why.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 builddir=${1:-build-test}
-limit=${RESOLVIX_SYSTEST_TIMEOUT:-300}
+limit=${RESOLVIX_SYSTEST_TIMEOUT:-900}
 
 export RESOLVIX_BUILD_DIR="${RESOLVIX_BUILD_DIR:-$PWD/$builddir}"
 export RESOLVIX_SYSTEST_NAME="resolvix-systest-$$"
