@@ -13,11 +13,11 @@
 /* The dashboard's files (shared/base/webasset.h). Chart.js is Debian's
  * libjs-chart.js. */
 static const struct web_asset assets[] = {
-        { "/", "index.html", "text/html; charset=utf-8" },
-        { "/dashboard/", "index.html", "text/html; charset=utf-8" },
-        { "/dashboard/app.js", "app.js", "text/javascript; charset=utf-8" },
-        { "/dashboard/style.css", "style.css", "text/css; charset=utf-8" },
-        { "/dashboard/chart.min.js", WEB_ASSET_CHARTJS, "text/javascript; charset=utf-8" },
+        { "/", "index.html", "text/html; charset=utf-8", false },
+        { "/dashboard/", "index.html", "text/html; charset=utf-8", false },
+        { "/dashboard/app.js", "app.js", "text/javascript; charset=utf-8", false },
+        { "/dashboard/style.css", "style.css", "text/css; charset=utf-8", false },
+        WEB_ASSETS_COMMON,
 };
 
 static const struct web_asset *asset_of(const char *url) {

@@ -17,11 +17,11 @@
  * hub token when the API it calls answers 401. */
 
 static const struct web_asset assets[] = {
-        { "/", "index.html", "text/html; charset=utf-8" },
-        { "/dashboard/", "index.html", "text/html; charset=utf-8" },
-        { "/dashboard/fleet.js", "fleet.js", "text/javascript; charset=utf-8" },
-        { "/dashboard/fleet.css", "fleet.css", "text/css; charset=utf-8" },
-        { "/dashboard/chart.min.js", WEB_ASSET_CHARTJS, "text/javascript; charset=utf-8" },
+        { "/", "index.html", "text/html; charset=utf-8", false },
+        { "/dashboard/", "index.html", "text/html; charset=utf-8", false },
+        { "/dashboard/fleet.js", "fleet.js", "text/javascript; charset=utf-8", false },
+        { "/dashboard/fleet.css", "fleet.css", "text/css; charset=utf-8", false },
+        WEB_ASSETS_COMMON,
 };
 
 /* Run from the build tree, the hub serves the page from the source tree;

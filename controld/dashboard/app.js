@@ -16,10 +16,8 @@
   const HISTORY = bounded('history', 3600, 2, 10000); // points per chart
   const RANGES = [300, 900, 1800, 3600]; // seconds the charts can span
   const RANGE_KEY = 'resolvix-range';
-  const THEME_KEY = 'resolvix-theme';
   const LOG_LINES = bounded('lines', 1000, 10, 20000); // lines kept in the log view
   const STATUS_EVERY_MS = 3000; // how often the header follows /status
-  const TOKEN_KEY = 'resolvix-token';
   const GIB = 1024 ** 3;
 
   const $ = (id) => document.getElementById(id);
@@ -74,31 +72,10 @@
     m.firstChild.style.width = `${Math.max(0, Math.min(100, percent || 0))}%`;
   }
 
-  // ---- the theme ------------------------------------------------------------
+  // ---- the theme (common.js) ------------------------------------------------
 
-  // The system's choice (prefers-color-scheme) until the operator picks
-  // one with the toggle; the pick is kept for this browser.
-  const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
-  function theme() {
-    const picked = localStorage.getItem(THEME_KEY);
-    if (picked === 'light' || picked === 'dark') return picked;
-    return darkQuery.matches ? 'dark' : 'light';
-  }
-  function applyTheme() {
-    const t = theme();
-    document.documentElement.dataset.theme = t;
-    const toggle = $('theme-toggle');
-    toggle.textContent = t === 'dark' ? 'Light' : 'Dark';
-    toggle.setAttribute('aria-label', `switch to the ${t === 'dark' ? 'light' : 'dark'} theme`);
-  }
-  $('theme-toggle').addEventListener('click', () => {
-    localStorage.setItem(THEME_KEY, theme() === 'dark' ? 'light' : 'dark');
-    applyTheme();
-    recolorCharts();
-  });
-  darkQuery.addEventListener('change', () => { applyTheme(); recolorCharts(); });
+  window.resolvix.theme(() => recolorCharts());
   const cssColor = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  applyTheme();
 
   // ---- notices ---------------------------------------------------------------
 
@@ -116,40 +93,13 @@
 
   // ---- the token and the control API -----------------------------------------
 
-  let token = sessionStorage.getItem(TOKEN_KEY) || '';
-  let tokenWaiters = null;
-  let tokenDeclined = false; // cancelled: ask again only from the Token button
-
-  // Resolves once the operator gave a token (true) or cancelled (false).
-  function askToken(refused) {
-    if (tokenWaiters) return new Promise((resolve) => tokenWaiters.push(resolve));
-    tokenWaiters = [];
-    $('token-refused').hidden = !refused;
-    $('token-input').value = '';
-    $('token-dialog').showModal();
-    return new Promise((resolve) => tokenWaiters.push(resolve));
-  }
-
-  function tokenDone(ok) {
-    const dialog = $('token-dialog');
-    if (dialog.open) dialog.close();
-    tokenDeclined = !ok;
-    const waiters = tokenWaiters || [];
-    tokenWaiters = null;
-    waiters.forEach((w) => w(ok));
-  }
-
-  $('token-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    token = $('token-input').value.trim();
-    sessionStorage.setItem(TOKEN_KEY, token);
-    tokenDone(true);
-    reconnectAll();
-  });
-  $('token-cancel').addEventListener('click', () => tokenDone(false));
-  $('token-dialog').addEventListener('cancel', () => tokenDone(false));
-  $('token-button').addEventListener('click', async () => {
-    if (await askToken(false)) refreshStatus();
+  const auth = window.resolvix.tokenPrompt({
+    key: 'resolvix-token',
+    asks: 'resolvix on this node asks for its control token',
+    setting: '[control] token',
+    label: 'control token',
+    onGiven: () => reconnectAll(),
+    onButton: () => refreshStatus(),
   });
 
   // fetch() against controld; a 401 asks for the token (again, if the one
@@ -157,7 +107,7 @@
   async function api(path, body) {
     for (;;) {
       const headers = { Accept: 'application/json' };
-      if (token) headers.Authorization = `Bearer ${token}`;
+      if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
       if (body) headers['Content-Type'] = 'application/json';
       const resp = await fetch(path, {
         method: body ? 'POST' : 'GET',
@@ -166,7 +116,8 @@
         cache: 'no-store',
       });
       if (resp.status === 401) {
-        if (tokenDeclined || !(await askToken(Boolean(token)))) {
+        // Cancelled last time: ask again only from the Token button.
+        if (auth.declined || !(await auth.ask(Boolean(auth.token)))) {
           throw new Error('resolvix asks for its control token (the Token button)');
         }
         continue;
@@ -292,7 +243,7 @@
 
     url() {
       const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-      const query = token ? `?token=${encodeURIComponent(token)}` : '';
+      const query = auth.token ? `?token=${encodeURIComponent(auth.token)}` : '';
       return `${scheme}://${location.hostname}:${this.port}/${query}`;
     }
 

@@ -6,62 +6,21 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const THEME_KEY = 'resolvix-theme';
-  const TOKEN_KEY = 'resolvix-hub-token';
   const SPARK_POINTS = 60;          // the sparkline's last hour, at most
   const SPARK_WINDOW = 3600;        // seconds
   const NODES_REFRESH_MS = 15000;   // online state and last seen from /api/v1/nodes
   const CHART_POINTS = 600;         // per series; the hub caps at 11,000
   const SAMPLE_FIELDS_MAX = 400;    // a sample's rows shown on a node's page
 
-  // ---- the theme -------------------------------------------------------------
+  // ---- the token (common.js) -----------------------------------------------
 
-  const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
-  const theme = () => localStorage.getItem(THEME_KEY) || (systemDark.matches ? 'dark' : 'light');
-  function applyTheme() {
-    const t = theme();
-    document.documentElement.dataset.theme = t;
-    $('theme-toggle').textContent = t === 'dark' ? 'Light' : 'Dark';
-    $('theme-toggle').setAttribute('aria-label', `switch to the ${t === 'dark' ? 'light' : 'dark'} theme`);
-    for (const c of charts) restyle(c.chart);
-  }
-  $('theme-toggle').addEventListener('click', () => {
-    localStorage.setItem(THEME_KEY, theme() === 'dark' ? 'light' : 'dark');
-    applyTheme();
-  });
-  systemDark.addEventListener('change', applyTheme);
-
-  // ---- the token ------------------------------------------------------------
-
-  let token = sessionStorage.getItem(TOKEN_KEY) || '';
-  let tokenWaiters = null;
-
-  // Resolves once a token was given (true) or the dialog cancelled (false).
-  function askToken(refused) {
-    if (tokenWaiters) return new Promise((resolve) => tokenWaiters.push(resolve));
-    tokenWaiters = [];
-    $('token-refused').hidden = !refused;
-    $('token-input').value = '';
-    $('token-dialog').showModal();
-    return new Promise((resolve) => tokenWaiters.push(resolve));
-  }
-  function tokenDone(ok) {
-    if ($('token-dialog').open) $('token-dialog').close();
-    const waiters = tokenWaiters || [];
-    tokenWaiters = null;
-    for (const w of waiters) w(ok);
-  }
-  $('token-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    token = $('token-input').value.trim();
-    sessionStorage.setItem(TOKEN_KEY, token);
-    tokenDone(true);
-    connect(true);
-  });
-  $('token-cancel').addEventListener('click', () => tokenDone(false));
-  $('token-dialog').addEventListener('cancel', () => tokenDone(false));
-  $('token-button').addEventListener('click', async () => {
-    if (await askToken(false)) refreshNodes();
+  const auth = window.resolvix.tokenPrompt({
+    key: 'resolvix-hub-token',
+    asks: 'This hub asks for its token',
+    setting: '[hub] token',
+    label: 'hub token',
+    onGiven: () => connect(true),
+    onButton: () => refreshNodes(),
   });
 
   function banner(text) {
@@ -72,10 +31,10 @@
   // GET a JSON answer of the hub; a 401 asks for the token, then tries again.
   async function api(path) {
     for (let refused = false; ; refused = true) {
-      const headers = token ? { Authorization: `Bearer ${token}` } : {};
+      const headers = auth.token ? { Authorization: `Bearer ${auth.token}` } : {};
       const res = await fetch(path, { headers, cache: 'no-store' });
       if (res.status === 401) {
-        if (await askToken(refused || Boolean(token))) continue;
+        if (await auth.ask(refused || Boolean(auth.token))) continue;
         throw new Error('the hub asks for its token (the Token button)');
       }
       const body = await res.json().catch(() => null);
@@ -244,7 +203,7 @@
   function streamURL() {
     // Same origin: wss:// when the page came over https://.
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const query = token ? `?token=${encodeURIComponent(token)}` : '';
+    const query = auth.token ? `?token=${encodeURIComponent(auth.token)}` : '';
     return `${scheme}://${location.host}/api/v1/fleet${query}`;
   }
 
@@ -701,7 +660,10 @@
   }
   window.addEventListener('hashchange', onRoute);
 
-  applyTheme();
+  // The theme and its toggle (common.js); a change recolours the charts.
+  window.resolvix.theme(() => {
+    for (const c of charts) restyle(c.chart);
+  });
   setSort('name', false);
   onRoute();
   connect(false);

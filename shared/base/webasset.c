@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "buildtree.h"
 #include "macro.h"
 #include "webasset.h"
@@ -22,6 +23,17 @@ void web_asset_dir(const char *key, const char *installed, char *buf, size_t siz
                 snprintf(buf, size, "%s", installed);
 }
 
+/* Both servers find the common files the way they find their own page:
+ * from the build tree's build-tree.conf when run from there, else where the
+ * package installs them once for both. */
+static const char *common_dir(void) {
+        static char dir[PATH_MAX];
+
+        if (!dir[0])
+                web_asset_dir("dashboard_common_dir", RESOLVIX_DASHBOARD_COMMON_DIR, dir, sizeof dir);
+        return dir;
+}
+
 int web_asset_open(const struct web_asset *a, const char *dir, int *ret_fd, struct stat *st, char *missing,
                    size_t size) {
         char path[PATH_MAX];
@@ -31,7 +43,7 @@ int web_asset_open(const struct web_asset *a, const char *dir, int *ret_fd, stru
         if (chartjs)
                 snprintf(path, sizeof path, "%s", a->file);
         else
-                snprintf(path, sizeof path, "%s/%s", dir, a->file);
+                snprintf(path, sizeof path, "%s/%s", a->common ? common_dir() : dir, a->file);
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd >= 0 && fstat(fd, st) == 0 && S_ISREG(st->st_mode)) {
                 *ret_fd = fd;

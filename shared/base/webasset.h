@@ -15,10 +15,20 @@ struct web_asset {
         const char *url;
         const char *file; /* in the dashboard directory, or an absolute path (Chart.js) */
         const char *type;
+        bool common; /* from the directory of the files both dashboards load (WEB_ASSETS_COMMON) */
 };
 
 /* Debian's libjs-chart.js, which every dashboard loads as /dashboard/chart.min.js. */
 #define WEB_ASSET_CHARTJS "/usr/share/javascript/chart.js/chart.min.js"
+
+/* The files both dashboards load, from one directory (shared/dashboard/ in
+ * the source tree, installed once under datadir): the palette and the base
+ * rules, the theme toggle and the token prompt; and Chart.js. Each server's
+ * table ends with these. */
+#define WEB_ASSETS_COMMON                                                                                   \
+        { "/dashboard/common.js", "common.js", "text/javascript; charset=utf-8", true },                  \
+        { "/dashboard/common.css", "common.css", "text/css; charset=utf-8", true },                       \
+        { "/dashboard/chart.min.js", WEB_ASSET_CHARTJS, "text/javascript; charset=utf-8", false }
 
 /* The page may only load its own files and talk to its own server's streams. */
 #define WEB_ASSET_CSP                                                                                       \
@@ -31,7 +41,8 @@ const struct web_asset *web_asset_find(const struct web_asset *table, size_t n, 
  * when run from there (so that edits show at once), else installed. */
 void web_asset_dir(const char *key, const char *installed, char *buf, size_t size);
 
-/* Open a's file read-only. 0 with *ret_fd and *st; otherwise a negative
+/* Open a's file read-only, from dir (a page's own) or from the common
+ * files' directory. 0 with *ret_fd and *st; otherwise a negative
  * errno, with a sentence for the operator in missing (which package or
  * file is absent). The caller logs it, once. */
 int web_asset_open(const struct web_asset *a, const char *dir, int *ret_fd, struct stat *st, char *missing,

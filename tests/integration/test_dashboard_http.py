@@ -11,6 +11,9 @@ FILES = {
     "/dashboard/": ("text/html; charset=utf-8", ROOT / "controld" / "dashboard" / "index.html"),
     "/dashboard/app.js": ("text/javascript; charset=utf-8", ROOT / "controld" / "dashboard" / "app.js"),
     "/dashboard/style.css": ("text/css; charset=utf-8", ROOT / "controld" / "dashboard" / "style.css"),
+    # Shared with the hub's fleet view: one copy for both (shared/dashboard/).
+    "/dashboard/common.js": ("text/javascript; charset=utf-8", ROOT / "shared" / "dashboard" / "common.js"),
+    "/dashboard/common.css": ("text/css; charset=utf-8", ROOT / "shared" / "dashboard" / "common.css"),
     "/dashboard/chart.min.js": ("text/javascript; charset=utf-8", "/usr/share/javascript/chart.js/chart.min.js"),
 }
 

@@ -159,9 +159,13 @@ def test_the_dashboard_files(hub_factory):
     h = hub_factory()
     h.start()
     for path, kind in [("/", "text/html"), ("/dashboard/fleet.js", "text/javascript"),
-                       ("/dashboard/fleet.css", "text/css"), ("/dashboard/chart.min.js", "text/javascript")]:
+                       ("/dashboard/fleet.css", "text/css"), ("/dashboard/chart.min.js", "text/javascript"),
+                       ("/dashboard/common.js", "text/javascript"), ("/dashboard/common.css", "text/css")]:
         r = h.get(path)
         assert r.status == 200 and r.headers["Content-Type"].startswith(kind), (path, r)
+    # The files controld's dashboard loads too: the one copy in shared/dashboard/.
+    for name in ("common.js", "common.css"):
+        assert h.get(f"/dashboard/{name}").body == (ROOT / "shared" / "dashboard" / name).read_text(), name
     assert "Chart.js v3" in h.get("/dashboard/chart.min.js").body
     assert h.get("/dashboard/../hub.sqlite").status == 404
     assert h.get("/dashboard/nothing.js").status == 404

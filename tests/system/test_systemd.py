@@ -219,7 +219,11 @@ def test_package_contents_and_dependencies(package):
                  "/usr/share/doc/resolvix/examples/prometheus.yml",
                  "/usr/share/doc/resolvix/examples/grafana/datasource.yml",
                  "/usr/share/doc/resolvix/examples/grafana/dashboards.yml",
-                 "/usr/share/doc/resolvix/telemetry-stream.md.gz"]:
+                 "/usr/share/doc/resolvix/telemetry-stream.md.gz",
+                 # The dashboards: each page's own files, and the ones both load, once.
+                 "/usr/share/resolvix/dashboard/index.html", "/usr/share/resolvix/hub-dashboard/index.html",
+                 "/usr/share/resolvix/dashboard-common/common.js",
+                 "/usr/share/resolvix/dashboard-common/common.css"]:
         assert path in paths, f"{path} is not in the package"
     fields = subprocess.run(["dpkg-deb", "--field", str(package["deb"]), "Depends"], capture_output=True,
                             text=True, check=True).stdout
