@@ -188,6 +188,27 @@ int ws_tls_peer_subject(struct lws *wsi, char *buf, size_t size) {
         return 0;
 }
 
+int ws_tls_peer_cn(struct lws *wsi, char *buf, size_t size) {
+        SSL *ssl = lws_get_ssl(wsi);
+        X509 *peer;
+        int n;
+
+        if (size == 0)
+                return -EINVAL;
+        buf[0] = '\0';
+        if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK)
+                return 0;
+        peer = SSL_get1_peer_certificate(ssl);
+        if (!peer)
+                return 0;
+        n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, (int) size);
+        /* A CN cut short, or with a NUL inside, names no one. */
+        if (n < 0 || (size_t) n >= size - 1 || strlen(buf) != (size_t) n)
+                buf[0] = '\0';
+        X509_free(peer);
+        return 0;
+}
+
 int ws_tls_check_listener(const struct conf_stream *stream, const char *client_ca, bool notify) {
         char err[2 * PATH_MAX + 128];
         int r;
