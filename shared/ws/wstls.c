@@ -161,8 +161,14 @@ int ws_tls_reload(struct ws_tls *t) {
         return 0;
 }
 
+/* An HTTP/2 request (curl's choice over https) is a stream wsi without
+ * TLS of its own: the connection's wsi holds the session. */
+static SSL *peer_ssl(struct lws *wsi) {
+        return lws_get_ssl(lws_get_network_wsi(wsi));
+}
+
 int ws_tls_peer_subject(struct lws *wsi, char *buf, size_t size) {
-        SSL *ssl = lws_get_ssl(wsi);
+        SSL *ssl = peer_ssl(wsi);
         X509 *peer;
         BIO *bio;
         int n;
@@ -189,7 +195,7 @@ int ws_tls_peer_subject(struct lws *wsi, char *buf, size_t size) {
 }
 
 int ws_tls_peer_cn(struct lws *wsi, char *buf, size_t size) {
-        SSL *ssl = lws_get_ssl(wsi);
+        SSL *ssl = peer_ssl(wsi);
         X509 *peer;
         int n;
 
