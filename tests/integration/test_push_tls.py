@@ -14,17 +14,7 @@ import pytest
 from hub_support import ENROLL, Hub, ndjson, sample
 from push_support import Pushd
 from support import MEMORY_ERROR, NotifySocket, binary, merged_env, poll
-from tls_support import CA, client_context, curl, https, tls_env
-
-
-@pytest.fixture(autouse=True)
-def no_sanitizer_reports(tmp_path, procs):
-    """With every process of the test stopped: no sanitizer report in any log."""
-    yield
-    procs.stop_all()
-    for log in tmp_path.rglob("*.log"):
-        m = MEMORY_ERROR.search(log.read_text(errors="replace"))
-        assert not m, f"{log}: {m.group(0)}"
+from tls_support import CA, client_context, curl, https, no_sanitizer_reports, tls_env  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -24,18 +24,7 @@ from ctl_support import ctl
 from hub_support import ENROLL, Hub, sample, ndjson
 from support import MEMORY_ERROR, binary, free_port, poll, wait_port
 from telemetry_support import CLIENTS, TESTS, recv_json
-from tls_support import CA, client_context, curl, https, served_serial, tls_env
-
-
-@pytest.fixture(autouse=True)
-def no_sanitizer_reports(tmp_path, procs):
-    """After each test, with every process stopped: no sanitizer report (the
-    CI runs an ASan+UBSan build) in any log a server of this test wrote."""
-    yield
-    procs.stop_all()
-    for log in tmp_path.rglob("*.log"):
-        m = MEMORY_ERROR.search(log.read_text(errors="replace"))
-        assert not m, f"{log}: {m.group(0)}"
+from tls_support import CA, client_context, curl, https, no_sanitizer_reports, served_serial, tls_env  # noqa: F401
 
 
 @pytest.fixture(scope="module")

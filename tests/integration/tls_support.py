@@ -8,6 +8,10 @@ import ssl
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from support import MEMORY_ERROR
+
 
 def _run(*args):
     subprocess.run(["openssl", *args], check=True, capture_output=True)
@@ -93,3 +97,15 @@ def https(port, path, ctx, method="GET", body=None, headers=None, host="127.0.0.
         return resp.status, resp.read().decode()
     finally:
         conn.close()
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(tmp_path, procs):
+    """Autouse in a module that imports it: after each test, with every
+    process stopped, no sanitizer report (the CI runs an ASan+UBSan build) in
+    any log a server of the test wrote."""
+    yield
+    procs.stop_all()
+    for log in tmp_path.rglob("*.log"):
+        m = MEMORY_ERROR.search(log.read_text(errors="replace"))
+        assert not m, f"{log}: {m.group(0)}"
