@@ -182,6 +182,22 @@ static int string_field(const cJSON *body, const char *name, size_t max, bool re
         return 0;
 }
 
+/* [hub] tls_client_auth = certificate (docs/tls.md): a verified client
+ * certificate whose CN is an enrolled node's id stands in for that node's
+ * token, and names the only node the connection may enrol or push for. */
+static bool cert_auth(const struct hub *h) {
+        return streq(h->conf.hub.tls_client_auth, "certificate");
+}
+
+static int refuse_cert(struct request *rq, const char *cn, const char *node_id) {
+        hub_reject(rq->h, REJECT_FORBIDDEN);
+        if (!cn[0])
+                return respond_error(rq->resp, HTTP_STATUS_FORBIDDEN, "forbidden",
+                                     "the client certificate has no common name (CN) to name node %s", node_id);
+        return respond_error(rq->resp, HTTP_STATUS_FORBIDDEN, "forbidden",
+                             "the client certificate names node %s, not %s", cn, node_id);
+}
+
 static int enroll(struct request *rq) {
         struct hub *h = rq->h;
         const char *want = h->conf.hub.enroll_token;
@@ -190,6 +206,7 @@ static int enroll(struct request *rq) {
         _cleanup_json_ cJSON *body = NULL;
         struct enroll_job *e;
         int64_t now = now_ms();
+        int r;
 
         if (!streq(rq->req->method, "POST"))
                 return respond_method_not_allowed(rq->resp, "POST");
@@ -221,6 +238,16 @@ static int enroll(struct request *rq) {
                                      "letters, digits or ._:@+-",
                                      STORE_NODE_ID_MAX);
         }
+        if (cert_auth(h)) {
+                char cn[STORE_NODE_ID_MAX + 1];
+
+                (void) ws_tls_peer_cn(rq->wsi, cn, sizeof cn);
+                if (!streq(cn, e->node.node_id)) {
+                        r = refuse_cert(rq, cn, e->node.node_id);
+                        free(e);
+                        return r;
+                }
+        }
         if (random_hex(32, e->token) < 0) {
                 free(e);
                 return respond_error(rq->resp, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error",
@@ -245,6 +272,7 @@ struct push_job {
         struct job job;
         char node_id[STORE_NODE_ID_MAX + 1];
         char token_hex[SHA256_HEX_LEN + 1];
+        char cert_cn[STORE_NODE_ID_MAX + 1]; /* tls_client_auth = certificate: who the connection is */
         char *body; /* the samples point into it */
         size_t len;
         bool gzipped;
@@ -410,6 +438,10 @@ static void push_lookup_done(struct hub *h, struct job *j) {
                 hub_reject(h, REJECT_UNAUTHORIZED);
                 respond_error(&resp, HTTP_STATUS_UNAUTHORIZED, "unauthorized", "missing or wrong node token");
                 resp.www_authenticate = "Bearer";
+        } else if (j->result == 0 && cert_auth(h) && !streq(p->cert_cn, n->s.node_id)) {
+                struct request rq = { .h = h, .resp = &resp };
+
+                (void) refuse_cert(&rq, p->cert_cn, n->s.node_id);
         } else if (j->result < 0)
                 respond_store_error(h, &resp, j->result);
         else {
@@ -432,20 +464,31 @@ static void push_lookup_done(struct hub *h, struct job *j) {
 
 static int push(struct request *rq) {
         struct hub *h = rq->h;
-        char buf[CONF_TOKEN_MAX + 32], encoding[64];
+        char buf[CONF_TOKEN_MAX + 32], encoding[64], cn[STORE_NODE_ID_MAX + 1] = "";
         const char *given;
         struct push_job *p;
-        struct node *n;
+        struct node *n = NULL;
         int r;
 
         if (!streq(rq->req->method, "POST"))
                 return respond_method_not_allowed(rq->resp, "POST");
+        if (cert_auth(h))
+                (void) ws_tls_peer_cn(rq->wsi, cn, sizeof cn);
         given = bearer_token(rq->wsi, buf, sizeof buf);
         if (!given || given[0] == '\0') {
-                hub_reject(h, REJECT_UNAUTHORIZED);
-                respond_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, "unauthorized", "missing node token");
-                rq->resp->www_authenticate = "Bearer";
-                return 0;
+                /* No token: the certificate alone, where it may. */
+                n = cn[0] ? registry_get(h->registry, cn) : NULL;
+                if (!n || n->s.kind != STORE_NODE_RESOLVIX) {
+                        hub_reject(h, REJECT_UNAUTHORIZED);
+                        if (cert_auth(h))
+                                respond_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, "unauthorized",
+                                              "no node token, and the client certificate names no enrolled node");
+                        else
+                                respond_error(rq->resp, HTTP_STATUS_UNAUTHORIZED, "unauthorized",
+                                              "missing node token");
+                        rq->resp->www_authenticate = "Bearer";
+                        return 0;
+                }
         }
         p = calloc(1, sizeof *p);
         if (!p)
@@ -453,7 +496,9 @@ static int push(struct request *rq) {
         p->job.lane = LANE_WRITE;
         p->job.done = push_done;
         p->job.free = push_free;
-        sha256_hex(given, strlen(given), p->token_hex);
+        snprintf(p->cert_cn, sizeof p->cert_cn, "%s", cn);
+        if (!n)
+                sha256_hex(given, strlen(given), p->token_hex);
 
         request_header(rq->wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, p->content_type, sizeof p->content_type);
         if (!content_type_ok(p->content_type)) {
@@ -492,12 +537,17 @@ static int push(struct request *rq) {
                                      "Content-Encoding %s is not taken: send gzip or nothing", encoding);
         }
 
-        n = registry_by_token(h->registry, p->token_hex);
+        if (!n)
+                n = registry_by_token(h->registry, p->token_hex);
         if (!n) {
                 p->job.lane = LANE_READ;
                 p->job.run = push_lookup_run;
                 p->job.done = push_lookup_done;
                 return request_defer(rq, &p->job);
+        }
+        if (cert_auth(h) && !streq(cn, n->s.node_id)) {
+                job_free(&p->job);
+                return refuse_cert(rq, cn, n->s.node_id);
         }
         snprintf(p->node_id, sizeof p->node_id, "%s", n->s.node_id);
         r = push_queue(h, p, rq->resp);

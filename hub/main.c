@@ -168,6 +168,32 @@ void hub_reload(struct hub *h) {
 
 /* ---- start-up ----------------------------------------------------------- */
 
+/* How a node proves who it is (docs/tls.md, "Client certificates at the
+ * hub"): a client CA makes every handshake carry a certificate, so "token"
+ * alone cannot go with one, and the other two need one. */
+static bool tls_client_auth_valid(const struct conf *c) {
+        const char *a = c->hub.tls_client_auth;
+        bool ca = c->hub.tls_client_ca[0] != '\0';
+
+        if (a[0] && !streq(a, "token") && !streq(a, "certificate") && !streq(a, "both")) {
+                log_error("Invalid configuration: [hub] tls_client_auth: expected token, certificate or both, got '%s'",
+                          a);
+                return false;
+        }
+        if ((streq(a, "certificate") || streq(a, "both")) && !ca) {
+                log_error("Invalid configuration: [hub] tls_client_auth = %s needs tls_client_ca (the CA that signs "
+                          "the nodes' certificates)",
+                          a);
+                return false;
+        }
+        if (streq(a, "token") && ca) {
+                log_error("Invalid configuration: [hub] tls_client_auth = token cannot go with tls_client_ca, which "
+                          "asks every client for a certificate: set both (the default there) or certificate");
+                return false;
+        }
+        return true;
+}
+
 static bool conf_valid(const struct conf *c) {
         const char *db = c->hub.database;
 
@@ -177,6 +203,8 @@ static bool conf_valid(const struct conf *c) {
                 return false;
         }
         if (c->hub.remote_write_url[0] && !remote_write_url_valid(c->hub.remote_write_url))
+                return false;
+        if (!tls_client_auth_valid(c))
                 return false;
         return ws_tls_check_listener(&c->hub.stream, c->hub.tls_client_ca, true) >= 0;
 }

@@ -258,6 +258,12 @@ static int start_request(struct pushd *p, enum pushd_request req, const char *pa
         (void) curl_easy_setopt(p->easy, CURLOPT_PROTOCOLS_STR, "http,https");
         if (p->conf.push.ca_file[0])
                 (void) curl_easy_setopt(p->easy, CURLOPT_CAINFO, p->conf.push.ca_file);
+        if (p->conf.push.tls_cert[0]) {
+                (void) curl_easy_setopt(p->easy, CURLOPT_SSLCERT, p->conf.push.tls_cert);
+                (void) curl_easy_setopt(p->easy, CURLOPT_SSLCERTTYPE, "PEM");
+                (void) curl_easy_setopt(p->easy, CURLOPT_SSLKEY, p->conf.push.tls_key);
+                (void) curl_easy_setopt(p->easy, CURLOPT_SSLKEYTYPE, "PEM");
+        }
         if (p->conf.push.insecure) {
                 (void) curl_easy_setopt(p->easy, CURLOPT_SSL_VERIFYPEER, 0L);
                 (void) curl_easy_setopt(p->easy, CURLOPT_SSL_VERIFYHOST, 0L);

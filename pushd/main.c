@@ -35,6 +35,27 @@ static bool valid_url(const char *u) {
         return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
 }
 
+/* A client certificate pushd cannot read would fail every handshake with
+ * a hub that asks for one: better refused at start, naming the file
+ * (docs/tls.md, "Client certificates at the hub"). */
+static bool client_cert_valid(const struct conf *c) {
+        const char *files[][2] = { { "tls_cert", c->push.tls_cert }, { "tls_key", c->push.tls_key } };
+
+        if (!c->push.tls_cert[0] != !c->push.tls_key[0]) {
+                notify_failure(EINVAL, ERROR_BAD_CONFIG, "[push] tls_cert and tls_key must be set together");
+                return false;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (files[i][1][0] && access(files[i][1], R_OK) < 0) {
+                        int e = errno;
+
+                        notify_failure(e, ERROR_BAD_CONFIG, "[push] %s %s cannot be read: %s", files[i][0],
+                                       files[i][1], strerror(e));
+                        return false;
+                }
+        return true;
+}
+
 /* What conf.c cannot know: how pushd reads its own keys. */
 static bool validate(const struct conf *c) {
         char urls[CONF_ORIGINS_MAX], *save = NULL;
@@ -55,7 +76,7 @@ static bool validate(const struct conf *c) {
                         notify_failure(EINVAL, ERROR_BAD_CONFIG, "[push] hub_url %s is not an http:// or https:// URL", u);
                         return false;
                 }
-        return true;
+        return client_cert_valid(c);
 }
 
 static void split_urls(struct pushd *p) {

@@ -111,6 +111,7 @@ static const struct conf_key conf_keys[] = {
         { "hub", "tls_cert", CONF_PATH, F(hub.stream.tls_cert), 0, 0, "", NULL },
         { "hub", "tls_key", CONF_PATH, F(hub.stream.tls_key), 0, 0, "", NULL },
         { "hub", "tls_client_ca", CONF_PATH, F(hub.tls_client_ca), 0, 0, "", NULL },
+        { "hub", "tls_client_auth", CONF_TOKEN, F(hub.tls_client_auth), 0, 0, "", NULL },
         { "hub", "remote_write_url", CONF_STRING, F(hub.remote_write_url), 0, 0, "", NULL },
         { "hub", "remote_write_queue_mb", CONF_UINT, F(hub.remote_write_queue_mb), 1, 1048576, "256", NULL },
 
@@ -124,6 +125,8 @@ static const struct conf_key conf_keys[] = {
         { "push", "autostart", CONF_BOOL, F(push.autostart), 0, 0, "false", NULL },
         { "push", "ca_file", CONF_PATH, F(push.ca_file), 0, 0, "", NULL },
         { "push", "insecure", CONF_BOOL, F(push.insecure), 0, 0, "false", NULL },
+        { "push", "tls_cert", CONF_PATH, F(push.tls_cert), 0, 0, "", NULL },
+        { "push", "tls_key", CONF_PATH, F(push.tls_key), 0, 0, "", NULL },
 };
 
 #undef F

@@ -81,6 +81,7 @@ struct conf {
                 unsigned max_nodes;
                 unsigned max_body; /* bytes */
                 char tls_client_ca[PATH_MAX]; /* PEM; "" = no client certificates asked for */
+                char tls_client_auth[16];     /* token, certificate or both; "" = both with tls_client_ca, else token */
                 char remote_write_url[PATH_MAX]; /* "" = off; http(s)://... of a remote-write receiver */
                 unsigned remote_write_queue_mb; /* bound of its queue on disk */
         } hub;
@@ -96,6 +97,8 @@ struct conf {
                 bool autostart;
                 char ca_file[PATH_MAX]; /* PEM CA for https hubs; "" = the system's */
                 bool insecure;          /* skip certificate verification (logged) */
+                char tls_cert[PATH_MAX]; /* PEM client certificate shown to the hub; "" = none */
+                char tls_key[PATH_MAX];  /* its PEM private key */
         } push;
 };
 

@@ -161,8 +161,14 @@ int ws_tls_reload(struct ws_tls *t) {
         return 0;
 }
 
+/* An HTTP/2 request (curl's choice over https) is a stream wsi without
+ * TLS of its own: the connection's wsi holds the session. */
+static SSL *peer_ssl(struct lws *wsi) {
+        return lws_get_ssl(lws_get_network_wsi(wsi));
+}
+
 int ws_tls_peer_subject(struct lws *wsi, char *buf, size_t size) {
-        SSL *ssl = lws_get_ssl(wsi);
+        SSL *ssl = peer_ssl(wsi);
         X509 *peer;
         BIO *bio;
         int n;
@@ -184,6 +190,27 @@ int ws_tls_peer_subject(struct lws *wsi, char *buf, size_t size) {
         n = BIO_read(bio, buf, (int) size - 1);
         buf[n > 0 ? n : 0] = '\0';
         BIO_free(bio);
+        X509_free(peer);
+        return 0;
+}
+
+int ws_tls_peer_cn(struct lws *wsi, char *buf, size_t size) {
+        SSL *ssl = peer_ssl(wsi);
+        X509 *peer;
+        int n;
+
+        if (size == 0)
+                return -EINVAL;
+        buf[0] = '\0';
+        if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK)
+                return 0;
+        peer = SSL_get1_peer_certificate(ssl);
+        if (!peer)
+                return 0;
+        n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, (int) size);
+        /* A CN cut short, or with a NUL inside, names no one. */
+        if (n < 0 || (size_t) n >= size - 1 || strlen(buf) != (size_t) n)
+                buf[0] = '\0';
         X509_free(peer);
         return 0;
 }

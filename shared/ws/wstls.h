@@ -45,6 +45,11 @@ int ws_tls_reload(struct ws_tls *t);
  * when it presented none. */
 int ws_tls_peer_subject(struct lws *wsi, char *buf, size_t size);
 
+/* The subject's common name (CN) of the certificate the peer presented,
+ * when OpenSSL verified it against the client CA; "" otherwise (none,
+ * unverified, no CN, or one that does not fit in buf). */
+int ws_tls_peer_cn(struct lws *wsi, char *buf, size_t size);
+
 /* Whether the listener's TLS files (stream->tls_cert, tls_key, and
  * client_ca when not NULL) can be used: 0, or -errno after an error that
  * names the file, logged, or with notify reported to the supervisor

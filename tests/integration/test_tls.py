@@ -24,18 +24,7 @@ from ctl_support import ctl
 from hub_support import ENROLL, Hub, sample, ndjson
 from support import MEMORY_ERROR, binary, free_port, poll, wait_port
 from telemetry_support import CLIENTS, TESTS, recv_json
-from tls_support import CA, served_serial
-
-
-@pytest.fixture(autouse=True)
-def no_sanitizer_reports(tmp_path, procs):
-    """After each test, with every process stopped: no sanitizer report (the
-    CI runs an ASan+UBSan build) in any log a server of this test wrote."""
-    yield
-    procs.stop_all()
-    for log in tmp_path.rglob("*.log"):
-        m = MEMORY_ERROR.search(log.read_text(errors="replace"))
-        assert not m, f"{log}: {m.group(0)}"
+from tls_support import CA, client_context, curl, https, no_sanitizer_reports, served_serial, tls_env  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -51,24 +40,6 @@ def run_ctl(*args, **kw):
     r = ctl(*args, **kw)
     assert not MEMORY_ERROR.search(r.stderr), r.stderr
     return r
-
-
-def tls_env(section, cert, key):
-    return {f"RESOLVIX_{section}_TLS_CERT": str(cert), f"RESOLVIX_{section}_TLS_KEY": str(key)}
-
-
-def curl(url, *args):
-    return subprocess.run(["curl", "-sS", "--max-time", "10", *map(str, args), url], capture_output=True, text=True)
-
-
-def https(port, path, ctx, method="GET", body=None, headers=None, host="127.0.0.1"):
-    conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode()
-    finally:
-        conn.close()
 
 
 def tls11_context(ca):
@@ -405,13 +376,6 @@ def enroll(port, ctx, node_id):
                                {"Authorization": f"Bearer {ENROLL}", "Content-Type": "application/json"})
     assert status == 201, body
     return json.loads(body)["token"]
-
-
-def client_context(ca, cert=None, key=None):
-    ctx = ca.context()
-    if cert:
-        ctx.load_cert_chain(str(cert), str(key))
-    return ctx
 
 
 def test_hub_https_and_wss(procs, tmp_path, pki):

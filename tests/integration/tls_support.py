@@ -3,9 +3,14 @@ time: a CA, server certificates for 127.0.0.1 and localhost, client
 certificates for the hub's mTLS. EC P-256 keys, which are quick to make."""
 import base64
 import hashlib
+import http.client
 import ssl
 import subprocess
 from pathlib import Path
+
+import pytest
+
+from support import MEMORY_ERROR
 
 
 def _run(*args):
@@ -65,3 +70,42 @@ def served_serial(port, ca, host="127.0.0.1"):
     out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
                          capture_output=True, check=True).stdout.decode()
     return int(out.strip().split("=", 1)[1], 16)
+
+
+def client_context(ca, cert=None, key=None):
+    """A client trusting ca, presenting cert and key when given (mTLS)."""
+    ctx = ca.context()
+    if cert:
+        ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+def tls_env(section, cert, key):
+    return {f"RESOLVIX_{section}_TLS_CERT": str(cert), f"RESOLVIX_{section}_TLS_KEY": str(key)}
+
+
+def curl(url, *args):
+    return subprocess.run(["curl", "-sS", "--max-time", "10", *map(str, args), url], capture_output=True, text=True)
+
+
+def https(port, path, ctx, method="GET", body=None, headers=None, host="127.0.0.1"):
+    """(status, body text) of one request over TLS."""
+    conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(tmp_path, procs):
+    """Autouse in a module that imports it: after each test, with every
+    process stopped, no sanitizer report (the CI runs an ASan+UBSan build) in
+    any log a server of the test wrote."""
+    yield
+    procs.stop_all()
+    for log in tmp_path.rglob("*.log"):
+        m = MEMORY_ERROR.search(log.read_text(errors="replace"))
+        assert not m, f"{log}: {m.group(0)}"
