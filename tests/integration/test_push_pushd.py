@@ -31,10 +31,13 @@ def test_enrolls_and_pushes_every_sample_once(procs, tmp_path, hub):
 
 def test_kill9_of_pushd_loses_and_repeats_nothing(procs, tmp_path, hub):
     p = Pushd(procs, tmp_path, hub.url())
+    acked = 0
     for _ in range(3):
         p.start()
-        first = int(p.figures.get("last_ack_seq", 0) or 0)
-        poll(lambda: int(p.figures.get("last_ack_seq", 0)) >= first + 2, 20, "more samples acknowledged")
+        # Counted from what the last run reached, not from figures a new
+        # run has not sent yet: each run must get two more acknowledged.
+        poll(lambda: int(p.figures.get("last_ack_seq", 0) or 0) >= acked + 2, 20, "more samples acknowledged")
+        acked = int(p.figures["last_ack_seq"])
         p.kill9()
     p.start()
     p.wait_drained()
