@@ -251,7 +251,7 @@ int main(int argc, char **argv) {
         struct rlimit rl;
         double *ms;
         struct epoll_event evs[256];
-        char *stages, *save = NULL;
+        char *stages, *list, *save = NULL;
         SSL_CTX *ctx = NULL;
 
         if (argc < 6) {
@@ -286,12 +286,14 @@ int main(int argc, char **argv) {
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         }
         save = NULL;
-        for (char *tok = strtok_r(strdup(stages), ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        list = strdup(stages); /* strtok_r() writes into it; stages stays whole for messages */
+        for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 int want = atoi(tok);
                 double t_conn = now_ms(), cpu_conn = cpu_ms(pid), cpu0;
 
                 if (want < n) {
                         fprintf(stderr, "stages must rise: %s\n", stages);
+                        free(list);
                         return 2;
                 }
                 for (; n < want; n++) {
@@ -370,6 +372,7 @@ int main(int argc, char **argv) {
                        cl[0].ssl ? SSL_get_version(cl[0].ssl) : "");
                 fflush(stdout);
         }
+        free(list);
         free(ms);
         for (int i = 0; i < n; i++)
                 SSL_free(cl[i].ssl);
