@@ -10,16 +10,6 @@
 #include "macro.h"
 #include "pyjson.h"
 
-static int hex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Decode one %-escaped, '+'-for-space component into a new string. */
 static char *form_decode(const char *s, size_t len) {
         char *out = malloc(len + 1), *o = out;
@@ -30,7 +20,7 @@ static char *form_decode(const char *s, size_t len) {
                 if (s[i] == '+')
                         *o++ = ' ';
                 else if (s[i] == '%') {
-                        int hi = i + 2 < len ? hex(s[i + 1]) : -1, lo = i + 2 < len ? hex(s[i + 2]) : -1;
+                        int hi = i + 2 < len ? unhexchar(s[i + 1]) : -1, lo = i + 2 < len ? unhexchar(s[i + 2]) : -1;
 
                         /* %00 would cut the value short in C. */
                         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {

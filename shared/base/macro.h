@@ -71,3 +71,14 @@ static inline int negative_errno(void) {
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 
 #define container_of(ptr, type, member) ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
+
+/* The value of one hexadecimal digit, or -1 for any other character. */
+static inline int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}

@@ -827,26 +827,16 @@ int procfs_parse_pressure(const char *buf, struct pressure *ret) {
         return 0;
 }
 
-static int hex_digit(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 static bool parse_hex(const char **p, uint64_t *ret) {
         const char *s = skip_blanks(*p);
         uint64_t v = 0;
 
-        if (hex_digit(*s) < 0)
+        if (unhexchar(*s) < 0)
                 return false;
-        for (; hex_digit(*s) >= 0; s++) {
+        for (; unhexchar(*s) >= 0; s++) {
                 if (v >> 60)
                         return false;
-                v = v << 4 | (uint64_t) hex_digit(*s);
+                v = v << 4 | (uint64_t) unhexchar(*s);
         }
         *p = s;
         *ret = v;
