@@ -77,6 +77,7 @@ struct conn {
         bool awaiting_body; /* dispatched at BODY_COMPLETION, not before */
         bool pending;       /* answered later, by ws_http_respond() */
         bool close_after;   /* the connection ends with this answer */
+        bool body_complete; /* lws has said so; see the BODY_COMPLETION case */
         char peer[INET6_ADDRSTRLEN];
         max_align_t user[];
 };
@@ -402,7 +403,7 @@ static void request_reset(struct ws_server *s, struct lws *wsi, struct conn *c) 
         c->method = NULL;
         c->path = c->body = NULL;
         c->body_len = c->body_cap = c->body_dropped = 0;
-        c->headers_sent = c->written = c->pending = c->close_after = c->awaiting_body = false;
+        c->headers_sent = c->written = c->pending = c->close_after = c->awaiting_body = c->body_complete = false;
         c->http_sent = 0;
 }
 
@@ -671,7 +672,6 @@ static int http_headers(struct lws *wsi, struct conn *c) {
             lws_finalize_write_http_header(wsi, start, &p, end))
                 return -1;
         c->headers_sent = true;
-        lws_callback_on_writable(wsi);
         return 0;
 }
 
@@ -725,8 +725,17 @@ static int http_writeable(struct ws_server *s, struct lws *wsi, struct conn *c) 
 
         if (c->pending || c->http.status == 0)
                 return 0;
-        if (!c->headers_sent)
-                return http_headers(wsi, c);
+        if (!c->headers_sent) {
+                if (http_headers(wsi, c) < 0)
+                        return -1;
+                /* An empty answer is whole with its headers, and the client
+                 * may send its next request at once: lws must be done with
+                 * this one before that can be read (BODY_COMPLETION case). */
+                if (!c->http.streamed && c->http.len == 0)
+                        return http_finish(s, wsi, c);
+                lws_callback_on_writable(wsi);
+                return 0;
+        }
         if (c->written) {
                 /* Everything went out with the last write; close once lws
                  * has handed the kernel what it had to buffer. */
@@ -901,14 +910,28 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                                                                                    : 0;
 
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-                /* lws also reports the empty body of a POST with
-                 * Content-Length: 0, which was dispatched already. */
-                if (c->kind != CONN_HTTP || !s->ops->request || !c->awaiting_body) {
-                        lws_callback_on_writable(wsi);
+                if (c->kind != CONN_HTTP)
                         return 0;
+                /* lws 4.1 says it again for every byte that comes before
+                 * the answer is out (a client sending its next request
+                 * early), consuming none: the loop would spin on it, and
+                 * once lws has buffered a request it misreads its body. So
+                 * requests are served one at a time. */
+                if (c->body_complete) {
+                        log_notice("Closing HTTP client %s: it sent more before its %s %s was answered", c->peer,
+                                   c->method, c->path);
+                        return -1;
                 }
-                c->awaiting_body = false;
-                return http_dispatch(s, wsi, c);
+                c->body_complete = true;
+                if (s->ops->request && c->awaiting_body) {
+                        c->awaiting_body = false;
+                        return http_dispatch(s, wsi, c);
+                }
+                /* The body of a request refused or answered without it, or
+                 * the empty body of a POST with Content-Length: 0, which
+                 * was dispatched already. */
+                lws_callback_on_writable(wsi);
+                return 0;
 
         case LWS_CALLBACK_HTTP_WRITEABLE:
                 return c->kind == CONN_HTTP ? http_writeable(s, wsi, c) : 0;

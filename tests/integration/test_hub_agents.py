@@ -1,10 +1,11 @@
 """The System Monitor server side: an agent loop as that project's agent runs
 it (check_url, check_system_id, then send_stats every interval), posting with
 python3-requests, reading only status codes."""
+import json
+import socket
 import time
 
 import requests
-
 
 
 def stats(i):
@@ -98,3 +99,55 @@ def test_agent_refusals(hub_factory):
     assert h.get("/api/v1/nodes/n1/sample").json["stats"]["cpu"]["percent_used"] == 17.0
     r = Agent(url, "a1", headers={"Authorization": "Bearer wrong"}).post("check_url")
     assert r.status_code == 401
+
+
+def raw_post(body):
+    data = json.dumps(body).encode()
+    return (b"POST /system-monitor HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(data)) + data
+
+
+def read_answer(f):
+    """The status line of one answer on a keep-alive connection; its body read past."""
+    status = f.readline()
+    length = 0
+    while (line := f.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    f.read(length)
+    return status.decode().strip()
+
+
+def test_next_request_at_once_after_an_empty_answer(hub):
+    """A client such as curl sends its next request the moment it has read an
+    answer. An empty answer (check_system_id's 204) is whole with its headers,
+    so the next request can come before the hub is done with this one: each is
+    still answered, on the same connection, deferred answers (send_stats,
+    given after the commit) included."""
+    agent = Agent(hub.url("/system-monitor"), "eager")
+    epoch0 = int(time.time()) - 300
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=20) as s, s.makefile("rb") as f:
+        for i in range(100):
+            s.sendall(raw_post(Agent(agent.url, f"never-sent-{i}").body("check_system_id")))
+            assert read_answer(f).startswith("HTTP/1.1 204"), i
+            s.sendall(raw_post(agent.body("send_stats", epoch=epoch0 + i, stats=stats(i))))
+            assert read_answer(f).startswith("HTTP/1.1 200"), i
+    pts = hub.query(node="eager", metric="cpu.percent_used", start=epoch0 - 1, end=epoch0 + 200)
+    assert len(pts["series"][0]["points"]) == 100
+
+
+def test_pipelined_requests_leave_the_hub_serving(hub):
+    """Requests are served one at a time: a client that sends its next
+    request before the answer to the last one loses its connection, and
+    everyone else is served as before."""
+    agent = Agent(hub.url("/system-monitor"), "hasty")
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=20) as s:
+        s.sendall(raw_post(agent.body("check_url")) + raw_post(agent.body("check_system_id")))
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert got == b"" or got.startswith(b"HTTP/1.1 202"), got
+    assert "it sent more before its POST /system-monitor was answered" in hub.log()
+    assert hub.get("/health").status == 200
+    assert agent.post("check_url").status_code == 202
