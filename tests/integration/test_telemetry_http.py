@@ -2,6 +2,7 @@
 import asyncio
 import json
 import re
+import socket
 import subprocess
 import time
 
@@ -170,3 +171,32 @@ def test_every_metrics_family_is_documented(start_ingest):
     for name in sorted(served):
         assert any(re.fullmatch(p, name) for p in in_page), f"{name} is not in telemetryd(8)"
         assert any(re.fullmatch(p, name) for p in in_doc), f"{name} is not in docs/telemetry-stream.md"
+
+
+def test_idle_keep_alive_connections_are_closed(start_telemetryd):
+    """A keep-alive connection is closed once it has been idle for 5 s, the
+    workers' keep-alive timeout; one that keeps asking stays open."""
+    t = start_telemetryd(interval=60)
+    request = b"GET /sample HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    def ask(f, s):
+        s.sendall(request)
+        assert f.readline().startswith(b"HTTP/1.1 200")
+        length = 0
+        while (line := f.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        assert len(f.read(length)) == length
+
+    with socket.create_connection(("127.0.0.1", t.port), timeout=20) as busy, \
+            socket.create_connection(("127.0.0.1", t.port), timeout=20) as idle, \
+            busy.makefile("rb") as fb, idle.makefile("rb") as fi:
+        ask(fi, idle)
+        went_idle = time.monotonic()
+        for _ in range(8):  # 12 s of requests 1.5 s apart, on the same connection
+            ask(fb, busy)
+            time.sleep(1.5)
+        # By now the idle one is closed: a read sees the end at once.
+        assert fi.read(1) == b""
+        assert time.monotonic() - went_idle >= 5
+        ask(fb, busy)
