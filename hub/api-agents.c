@@ -115,6 +115,7 @@ static int send_stats(struct request *rq, const cJSON *body, struct node *n, con
                 .ts = ts,
                 .json = sj->body,
                 .len = sj->len,
+                .interval = sample_interval(body),
         };
         sj->job.samples = &sj->sample;
         sj->job.n_samples = 1;

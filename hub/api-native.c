@@ -390,6 +390,7 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
                         .json = l->json,
                         .len = l->len,
                         .tree = l->tree,
+                        .interval = sample_interval(l->tree),
                         .stream_in_tree = true,
                 };
                 /* The stream name points into the tree: the writer frees

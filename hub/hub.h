@@ -95,6 +95,7 @@ struct job_sample {
         const char *json; /* as sent; stored as is */
         size_t len;
         cJSON *tree; /* the writer names its values, then frees it */
+        unsigned interval; /* the sample's "interval", else 0 (sample_interval()) */
         bool stream_in_tree; /* stream points into tree (the "stream" of the JSON) */
 };
 
@@ -156,7 +157,9 @@ size_t registry_count(const struct registry *r);
 struct node **registry_sorted(struct registry *r, size_t *ret_n);
 /* Keep the latest sample (if ts is not older than what is kept). Returns
  * true when it replaced it. */
-bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len);
+bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len, unsigned interval);
+/* A sample's "interval" in seconds (1..86400), else 0. */
+unsigned sample_interval(const cJSON *sample);
 bool node_online(const struct node *n, int64_t now_ms);
 
 /* ---- the live fleet stream (fleet.c) ------------------------------------ */

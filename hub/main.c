@@ -220,7 +220,10 @@ static int load_latest(const char *node_id, int64_t ts, const char *json, size_t
         struct node *n = registry_get(h->registry, node_id);
 
         if (n) {
-                node_set_latest(n, ts, json, len);
+                cJSON *tree = cJSON_ParseWithLength(json, len);
+
+                node_set_latest(n, ts, json, len, sample_interval(tree));
+                cJSON_Delete(tree);
                 /* Without a push since the start, the last sample is the
                  * last sign of life. */
                 if (ts > n->s.last_seen)

@@ -108,10 +108,16 @@ struct node **registry_sorted(struct registry *r, size_t *ret_n) {
         return v;
 }
 
-bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len) {
+unsigned sample_interval(const cJSON *sample) {
+        const cJSON *interval = cJSON_GetObjectItemCaseSensitive(sample, "interval");
+
+        return cJSON_IsNumber(interval) && interval->valuedouble >= 1 && interval->valuedouble <= 86400
+                       ? (unsigned) interval->valuedouble
+                       : 0;
+}
+
+bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len, unsigned interval) {
         char *copy;
-        const cJSON *interval;
-        cJSON *tree;
 
         if (n->latest && ts < n->latest_ts)
                 return false;
@@ -126,12 +132,7 @@ bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len) {
         n->latest_ts = ts;
         /* The interval makes "online" mean three missed samples, whatever
          * the node's pace. */
-        tree = cJSON_ParseWithLength(json, len);
-        interval = cJSON_GetObjectItemCaseSensitive(tree, "interval");
-        n->interval = cJSON_IsNumber(interval) && interval->valuedouble >= 1 && interval->valuedouble <= 86400
-                              ? (unsigned) interval->valuedouble
-                              : 0;
-        cJSON_Delete(tree);
+        n->interval = interval;
         return true;
 }
 

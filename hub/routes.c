@@ -151,7 +151,8 @@ bool request_arg(struct lws *wsi, const char *name, char *buf, size_t size) {
 
 static bool peer_address(struct lws *wsi, struct sockaddr_storage *ss) {
         socklen_t len = sizeof *ss;
-        int fd = lws_get_socket_fd(wsi);
+        /* An HTTP/2 stream has no socket of its own. */
+        int fd = lws_get_socket_fd(lws_get_network_wsi(wsi));
 
         return fd >= 0 && getpeername(fd, (struct sockaddr *) ss, &len) == 0;
 }
@@ -314,7 +315,7 @@ static void hub_open(struct ws_server *s, struct lws *wsi, void *client) {
 
         c->wsi = wsi;
         c->job = NULL;
-        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        lws_get_peer_simple(lws_get_network_wsi(wsi), c->peer, sizeof c->peer);
         if (ws_role(wsi) == ROLE_FLEET)
                 fleet_open(h, c);
         else {

@@ -255,7 +255,7 @@ static int filter_connection(struct ws_server *s, struct lws *wsi, struct conn *
         unsigned denied;
         int status;
 
-        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        lws_get_peer_simple(lws_get_network_wsi(wsi), c->peer, sizeof c->peer);
         if (s->stopping)
                 return refuse(s, wsi, c, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down");
         denied = access_denied(s, wsi, &why);
@@ -556,7 +556,7 @@ static int http_begin(struct ws_server *s, struct lws *wsi, struct conn *c, cons
 
         c->kind = CONN_HTTP;
         request_reset(s, wsi, c);
-        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        lws_get_peer_simple(lws_get_network_wsi(wsi), c->peer, sizeof c->peer);
         memset(conn_user(c), 0, s->ops->client_size);
         c->method = request_method(wsi);
         c->path = strdup(path);
@@ -662,9 +662,17 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                            (int) strlen(value), p, end);
 }
 
+/* An HTTP/2 stream (over TLS, by ALPN) rather than an HTTP/1.1 connection. */
+static bool http_stream_muxed(struct lws *wsi) {
+        return lws_get_network_wsi(wsi) != wsi;
+}
+
+/* The headers. On HTTP/1.1 a small answer's body goes out with them, in
+ * one write; HTTP/2 frames them apart, and ends the stream with the body's
+ * last write. */
 static int http_headers(struct lws *wsi, struct conn *c) {
-        unsigned char headers[LWS_PRE + 1024], *start = headers + LWS_PRE, *p = start,
-                                              *end = headers + sizeof headers - 1;
+        unsigned char headers[LWS_PRE + 1024 + HTTP_CHUNK], *start = headers + LWS_PRE, *p = start,
+                                                            *end = headers + sizeof headers - 1;
         struct ws_http_response *r = &c->http;
         char retry[16];
 
@@ -680,8 +688,14 @@ static int http_headers(struct lws *wsi, struct conn *c) {
             (r->www_authenticate && add_header(wsi, "www-authenticate:", r->www_authenticate, &p, end)) ||
             (r->retry_after > 0 && add_header(wsi, "retry-after:", retry, &p, end)) ||
             (c->close_after && add_header(wsi, "connection:", "close", &p, end)) ||
-            add_header(wsi, "cache-control:", "no-store", &p, end) ||
-            lws_finalize_write_http_header(wsi, start, &p, end))
+            add_header(wsi, "cache-control:", "no-store", &p, end) || lws_finalize_http_header(wsi, &p, end))
+                return -1;
+        if (!r->streamed && r->len > 0 && r->len <= (size_t) (end - p) && !http_stream_muxed(wsi)) {
+                memcpy(p, r->body, r->len);
+                p += r->len;
+                c->http_sent = r->len;
+        }
+        if (lws_write(wsi, start, (size_t) (p - start), LWS_WRITE_HTTP_HEADERS) != (int) (p - start))
                 return -1;
         c->headers_sent = true;
         return 0;
@@ -830,10 +844,10 @@ static int http_writeable(struct ws_server *s, struct lws *wsi, struct conn *c) 
         if (!c->headers_sent) {
                 if (http_headers(wsi, c) < 0)
                         return -1;
-                /* An empty answer is whole with its headers, and the client
+                /* A small answer is whole with its headers, and the client
                  * may send its next request at once: lws must be done with
                  * this one before that can be read (BODY_COMPLETION case). */
-                if (!c->http.streamed && c->http.len == 0)
+                if (!c->http.streamed && c->http_sent == c->http.len && !http_stream_muxed(wsi))
                         return http_finish(s, wsi, c);
                 lws_callback_on_writable(wsi);
                 return 0;

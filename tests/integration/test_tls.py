@@ -394,6 +394,14 @@ def test_hub_https_and_wss(procs, tmp_path, pki):
     status, body = hub_request(hub.port, ctx, "GET", "/api/v1/nodes")
     assert status == 200 and json.loads(body)[0]["tls_subject"] is None, body
     assert_tls_only(hub.port, pki, "/health")
+    # An empty answer (check_system_id's 204) ends its request over HTTP/2
+    # as over HTTP/1.1.
+    check = json.dumps({"action": "check_system_id", "system_id": "never-seen", "url": "x", "interval": 1,
+                        "epoch": int(time.time())})
+    for version, shown in (("--http2", "2"), ("--http1.1", "1.1")):
+        r = curl(f"https://127.0.0.1:{hub.port}/system-monitor", "--cacert", pki.ca.cert, version, "-o", "/dev/null",
+                 "-w", "%{http_code} %{http_version}", "-H", "Content-Type: application/json", "--data", check)
+        assert r.returncode == 0 and r.stdout == f"204 {shown}", r
 
     async def go():
         async with websockets.connect(f"wss://127.0.0.1:{hub.port}/echo", ssl=ctx, open_timeout=10) as ws:
