@@ -103,6 +103,19 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         return len;
 }
 
+/* Debian's libcurl reaches GnuTLS through libldap, for ldap:// URLs pushd
+ * never follows (CURLOPT_PROTOCOLS_STR): its TLS is OpenSSL's. Left alone,
+ * GnuTLS's constructor initialises itself in every process that maps it
+ * (PKCS#11 modules, priorities, its self-tests), about 1 MiB of resident
+ * memory for nothing (docs/performance.md, "pushd at idle"). Defining this
+ * hook is GnuTLS's own opt-out (GNUTLS_SKIP_GLOBAL_INIT in gnutls.h): a
+ * user of GnuTLS then calls gnutls_global_init() itself, as libldap does
+ * before its first TLS session. pushd's link exports it (meson.build). */
+int _gnutls_global_init_skip(void);
+int _gnutls_global_init_skip(void) {
+        return 1;
+}
+
 int pushd_client_init(struct pushd *p) {
         char buf[CONF_TOKEN_MAX + 2];
         ssize_t n;
