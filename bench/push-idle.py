@@ -5,6 +5,11 @@ share of one core and its RSS and RssAnon over a bounded time. Budget
 nothing passes or fails; these 2-core machines are shared, so the load
 average is printed beside them.
 
+The RSS at the end is then split by what holds it (/proc/<pid>/smaps):
+pushd's own image, heap and stack; the C runtime; libcurl and the
+libraries only it brings in (its TLS stack among them), the largest
+named, each with its private dirty part (relocated data, written bss).
+
     bench/push-idle.py [--seconds 120] [--interval 10] [--build DIR]
 """
 import argparse
@@ -17,7 +22,7 @@ import tempfile
 import time
 
 import needs
-from procfigures import cpu_seconds, free_port, rss_kib
+from procfigures import SMAPS_KEYS, cpu_seconds, free_port, rss_kib, smaps_by_object
 
 ENROLL = "bench-enroll"
 
@@ -36,6 +41,67 @@ def start_hub(hub_bin, tmp, port):
             if time.monotonic() > deadline or hub.poll() is not None:
                 raise SystemExit("resolvix-hub did not start")
             time.sleep(0.05)
+
+
+C_RUNTIME = ("libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]")
+OWN_ANON = ("[heap]", "[stack]", "[anon]")
+
+
+def mib(kib):
+    return f"{kib / 1024:.2f}"
+
+
+def sum_of(objs, names):
+    return {k: sum(objs[n][k] for n in names) for k in SMAPS_KEYS}
+
+
+def needed(path):
+    """The libraries an ELF file names itself (DT_NEEDED)."""
+    out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True).stdout
+    return {line.rsplit("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line}
+
+
+def curl_closure(pid):
+    """The file names of libcurl and every library it loads, as ldd lists
+    them, from the libcurl pushd has mapped."""
+    with open(f"/proc/{pid}/maps") as f:
+        paths = {line.split()[-1] for line in f if "/libcurl" in line}
+    names = set()
+    for path in paths:
+        names.add(os.path.basename(path))
+        out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if "=>" in line and "/" in line.split("=>")[1]:
+                names.add(os.path.basename(os.path.realpath(line.split("=>")[1].split()[0])))
+    return names
+
+
+def print_breakdown(pid, exe):
+    objs = smaps_by_object(pid)
+    total = sum_of(objs, objs)
+    # A library pushd calls itself (zlib) counts as its own, even though libcurl needs it too.
+    sonames = needed(exe)
+    direct = {n for n in objs if any(n.startswith(soname) for soname in sonames)}
+    closure = curl_closure(pid)
+    curl = sorted((n for n in objs if n.startswith("libcurl")
+                   or (n in closure and n not in C_RUNTIME and n not in direct)), key=lambda n: -objs[n]["Rss"])
+    exe_name = exe.name
+    own = [n for n in objs if n == exe_name or n in OWN_ANON]
+    runtime = [n for n in objs if n in C_RUNTIME]
+    other = [n for n in objs if n not in curl and n not in own and n not in runtime]
+    print(f"RSS at the end {mib(total['Rss'])} MiB (budget 6), private dirty {mib(total['Private_Dirty'])} MiB:")
+    parts = ", ".join(f"{n} {mib(objs[n]['Rss'])}" for n in [exe_name, *OWN_ANON] if n in objs)
+    print(f"  pushd itself {mib(sum_of(objs, own)['Rss'])} MiB ({parts}; the heap also holds the sampler's, "
+          "curl's and OpenSSL's allocations)")
+    print(f"  C runtime {mib(sum_of(objs, runtime)['Rss'])} MiB ({', '.join(n for n in C_RUNTIME if n in objs)})")
+    print(f"  other libraries pushd links {mib(sum_of(objs, other)['Rss'])} MiB ({', '.join(sorted(other))})")
+    c = sum_of(objs, curl)
+    print(f"  libcurl and the {len(curl) - 1} libraries only it brings {mib(c['Rss'])} MiB, "
+          f"of which private dirty {mib(c['Private_Dirty'])}:")
+    for n in curl[:8]:
+        print(f"    {n:28} {mib(objs[n]['Rss'])} MiB, private dirty {mib(objs[n]['Private_Dirty'])}")
+    rest = sum_of(objs, curl[8:])
+    print(f"    {len(curl[8:])} others{'':20} {mib(rest['Rss'])} MiB, private dirty {mib(rest['Private_Dirty'])}")
 
 
 def main():
@@ -66,6 +132,7 @@ def main():
         share = 100 * (c1 - c0) / (t1 - t0)
         print(f"pushd interval {a.interval} s over {t1 - t0:.0f} s: {share:.4f} % of a core "
               f"(budget 0.05 %), RSS max {rss / 1024:.2f} MiB (budget 6), RssAnon max {anon / 1024:.2f} MiB")
+        print_breakdown(pushd.pid, pushd_bin)
         print(f"load average {os.getloadavg()[0]:.2f}")
     finally:
         for p in (pushd, hub):
