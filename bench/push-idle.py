@@ -10,7 +10,10 @@ pushd's own image, heap and stack; the C runtime; libcurl and the
 libraries only it brings in (its TLS stack among them), the largest
 named, each with its private dirty part (relocated data, written bss).
 
-    bench/push-idle.py [--seconds 120] [--interval 10] [--build DIR]
+    bench/push-idle.py [--seconds 120] [--interval 10] [--tls] [--build DIR]
+
+--tls: the hub listens on https with a certificate made here by openssl,
+which pushd checks against [push] ca_file: what a TLS session adds.
 """
 import argparse
 import os
@@ -27,10 +30,21 @@ from procfigures import SMAPS_KEYS, cpu_seconds, free_port, rss_kib, smaps_by_ob
 ENROLL = "bench-enroll"
 
 
-def start_hub(hub_bin, tmp, port):
+def make_cert(tmp):
+    """A self-signed certificate for 127.0.0.1: its own CA."""
+    cert, key = os.path.join(tmp, "hub.crt"), os.path.join(tmp, "hub.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def start_hub(hub_bin, tmp, port, tls=None):
     env = {"PATH": os.environ["PATH"], "RESOLVIX_CONFIG": "", "RESOLVIX_HUB_LISTEN": "127.0.0.1",
            "RESOLVIX_HUB_PORT": str(port), "RESOLVIX_HUB_ENROLL_TOKEN": ENROLL,
            "RESOLVIX_CONTROL_STATE_DIR": os.path.join(tmp, "hub")}
+    if tls:
+        env.update(RESOLVIX_HUB_TLS_CERT=tls[0], RESOLVIX_HUB_TLS_KEY=tls[1])
     hub = subprocess.Popen([str(hub_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while True:
@@ -108,16 +122,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--interval", type=int, default=10)
+    ap.add_argument("--tls", action="store_true", help="push over https")
     needs.build_option(ap)
     a = ap.parse_args()
     pushd_bin, hub_bin = needs.built(a.build, "pushd/pushd", "hub/resolvix-hub")
     tmp = tempfile.mkdtemp(prefix="push-idle-")
     port = free_port()
-    hub = start_hub(hub_bin, tmp, port)
+    tls = make_cert(tmp) if a.tls else None
+    hub = start_hub(hub_bin, tmp, port, tls)
     env = {"PATH": os.environ["PATH"], "RESOLVIX_CONFIG": "", "RESOLVIX_NODE_ID": "bench-node",
            "RESOLVIX_CONTROL_STATE_DIR": os.path.join(tmp, "node"),
-           "RESOLVIX_PUSH_HUB_URL": f"http://127.0.0.1:{port}", "RESOLVIX_PUSH_ENROLL_TOKEN": ENROLL,
-           "RESOLVIX_PUSH_INTERVAL": str(a.interval)}
+           "RESOLVIX_PUSH_HUB_URL": f"{'https' if tls else 'http'}://127.0.0.1:{port}",
+           "RESOLVIX_PUSH_ENROLL_TOKEN": ENROLL, "RESOLVIX_PUSH_INTERVAL": str(a.interval)}
+    if tls:
+        env["RESOLVIX_PUSH_CA_FILE"] = tls[0]
     pushd = subprocess.Popen([str(pushd_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # Past start-up (enrolment, the first sample): the steady state counts.
@@ -130,7 +148,7 @@ def main():
             anon = max(anon, rss_kib(pushd.pid, "RssAnon"))
         c1, t1 = cpu_seconds(pushd.pid), time.monotonic()
         share = 100 * (c1 - c0) / (t1 - t0)
-        print(f"pushd interval {a.interval} s over {t1 - t0:.0f} s: {share:.4f} % of a core "
+        print(f"pushd {'https' if tls else 'http'}, interval {a.interval} s over {t1 - t0:.0f} s: {share:.4f} % of a core "
               f"(budget 0.05 %), RSS max {rss / 1024:.2f} MiB (budget 6), RssAnon max {anon / 1024:.2f} MiB")
         print_breakdown(pushd.pid, pushd_bin)
         print(f"load average {os.getloadavg()[0]:.2f}")
