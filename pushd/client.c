@@ -103,14 +103,15 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         return len;
 }
 
-/* Debian's libcurl reaches GnuTLS through libldap, for ldap:// URLs pushd
- * never follows (CURLOPT_PROTOCOLS_STR): its TLS is OpenSSL's. Left alone,
- * GnuTLS's constructor initialises itself in every process that maps it
- * (PKCS#11 modules, priorities, its self-tests), about 1 MiB of resident
- * memory for nothing (docs/performance.md, "pushd at idle"). Defining this
- * hook is GnuTLS's own opt-out (GNUTLS_SKIP_GLOBAL_INIT in gnutls.h): a
- * user of GnuTLS then calls gnutls_global_init() itself, as libldap does
- * before its first TLS session. pushd's link exports it (meson.build). */
+/* Debian's libcurl reaches GnuTLS through libldap and librtmp, for ldap://
+ * and rtmp:// URLs pushd never follows (CURLOPT_PROTOCOLS_STR): its TLS is
+ * OpenSSL's. Left alone, GnuTLS's constructor initialises the library in
+ * every process that maps it (random generator, ciphers, system priority
+ * file, PKCS#11), about 0.8 MiB resident for nothing (docs/performance.md,
+ * "pushd at idle"). Defining this hook is GnuTLS's own opt-out
+ * (GNUTLS_SKIP_GLOBAL_INIT in gnutls.h): its users then call
+ * gnutls_global_init() themselves, as libldap and librtmp do before their
+ * first TLS session. pushd's link exports it (meson.build). */
 int _gnutls_global_init_skip(void);
 int _gnutls_global_init_skip(void) {
         return 1;
