@@ -24,3 +24,33 @@ def rss_kib(pid, field="VmRSS"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+SMAPS_KEYS = ("Rss", "Private_Dirty", "Private_Clean", "Shared_Clean", "Shared_Dirty")
+
+
+def smaps_by_object(pid):
+    """Resident KiB per mapped object of a process, from /proc/<pid>/smaps:
+    {name: {key: KiB for key in SMAPS_KEYS}}. A library's text, relocated
+    data and its bss (the anonymous mapping right after its file) add up
+    under its file name; other anonymous memory under "[anon]"."""
+    out, name, prev_end, prev_file = {}, None, None, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split(None, 1)[0]
+            if not head.endswith(":"):  # address perms offset dev inode [path]
+                parts = line.split(None, 5)
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                path = parts[5].strip() if len(parts) > 5 else ""
+                if path.startswith("/"):
+                    name = prev_file = os.path.basename(path)
+                elif path:
+                    name, prev_file = path, None
+                else:
+                    name = prev_file if prev_file and start == prev_end else "[anon]"
+                    prev_file = None
+                prev_end = end
+                out.setdefault(name, dict.fromkeys(SMAPS_KEYS, 0))
+            elif head[:-1] in SMAPS_KEYS:
+                out[name][head[:-1]] += int(line.split()[1])
+    return out

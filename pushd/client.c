@@ -103,6 +103,20 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         return len;
 }
 
+/* Debian's libcurl reaches GnuTLS through libldap and librtmp, for ldap://
+ * and rtmp:// URLs pushd never follows (CURLOPT_PROTOCOLS_STR): its TLS is
+ * OpenSSL's. Left alone, GnuTLS's constructor initialises the library in
+ * every process that maps it (random generator, ciphers, system priority
+ * file, PKCS#11), about 0.8 MiB resident for nothing (docs/performance.md,
+ * "pushd at idle"). Defining this hook is GnuTLS's own opt-out
+ * (GNUTLS_SKIP_GLOBAL_INIT in gnutls.h): its users then call
+ * gnutls_global_init() themselves, as libldap and librtmp do before their
+ * first TLS session. pushd's link exports it (meson.build). */
+int _gnutls_global_init_skip(void);
+int _gnutls_global_init_skip(void) {
+        return 1;
+}
+
 int pushd_client_init(struct pushd *p) {
         char buf[CONF_TOKEN_MAX + 2];
         ssize_t n;
