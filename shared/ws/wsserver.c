@@ -798,7 +798,9 @@ static int http_finish(struct ws_server *s, struct lws *wsi, struct conn *c) {
         /* lws drops the per-connection area here (HTTP_DROP_PROTOCOL). */
         if (lws_http_transaction_completed(wsi))
                 return -1;
-        idle_begin(s, wsi);
+        /* An HTTP/2 stream ends with its answer; lws keeps the connection. */
+        if (!http_stream_muxed(wsi))
+                idle_begin(s, wsi);
         return 0;
 }
 
