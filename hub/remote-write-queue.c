@@ -65,6 +65,17 @@ static void segment_path(const struct rwq *q, uint64_t id, char *buf, size_t siz
         snprintf(buf, size, "%s/%016" PRIx64 ".seg", q->dir, id);
 }
 
+/* The header of the record at off, if it is one. */
+static bool header_at(int fd, uint64_t off, struct record_header *h) {
+        return pread(fd, h, sizeof *h, (off_t) off) == (ssize_t) sizeof *h && h->magic == RECORD_MAGIC;
+}
+
+/* Its payload into dst, if it is whole and matches its CRC. */
+static bool payload_at(int fd, uint64_t off, const struct record_header *h, uint8_t *dst) {
+        return pread(fd, dst, h->len, (off_t) (off + sizeof *h)) == (ssize_t) h->len &&
+               (uint32_t) crc32(0, dst, h->len) == h->crc;
+}
+
 /* Walk the records of fd up to limit (or its end): their bytes and samples.
  * Stops at the first record that is torn or damaged. */
 static void scan(int fd, uint64_t limit, uint64_t *ret_bytes, uint64_t *ret_samples) {
@@ -75,12 +86,7 @@ static void scan(int fd, uint64_t limit, uint64_t *ret_bytes, uint64_t *ret_samp
         while (off < limit) {
                 struct record_header h;
 
-                if (pread(fd, &h, sizeof h, (off_t) off) != (ssize_t) sizeof h || h.magic != RECORD_MAGIC)
-                        break;
-                if (GROW(buf, cap, h.len, 4096) < 0)
-                        break;
-                if (pread(fd, buf, h.len, (off_t) (off + sizeof h)) != (ssize_t) h.len ||
-                    (uint32_t) crc32(0, buf, h.len) != h.crc)
+                if (!header_at(fd, off, &h) || GROW(buf, cap, h.len, 4096) < 0 || !payload_at(fd, off, &h, buf))
                         break;
                 off += sizeof h + h.len;
                 samples += h.samples;
@@ -396,14 +402,13 @@ int rwq_read(struct rwq *q, size_t max_bytes, uint8_t **buf, size_t *cap, size_t
         while (off < end) {
                 struct record_header h;
 
-                if (pread(q->read_fd, &h, sizeof h, (off_t) off) != (ssize_t) sizeof h || h.magic != RECORD_MAGIC)
+                if (!header_at(q->read_fd, off, &h))
                         goto damaged;
                 if (records > 0 && *len + h.len > max_bytes)
                         break;
                 if (GROW(*buf, *cap, *len + h.len, 64 * 1024) < 0)
                         return -ENOMEM;
-                if (pread(q->read_fd, *buf + *len, h.len, (off_t) (off + sizeof h)) != (ssize_t) h.len ||
-                    (uint32_t) crc32(0, *buf + *len, h.len) != h.crc)
+                if (!payload_at(q->read_fd, off, &h, *buf + *len))
                         goto damaged;
                 *len += h.len;
                 off += sizeof h + h.len;
