@@ -11,6 +11,7 @@
 #include "digest.h"
 #include "headline.h"
 #include "hub.h"
+#include "json-arena.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "push-parse.h"
@@ -280,12 +281,15 @@ struct push_job {
         char content_type[128];
         struct push_line *lines;
         size_t n_lines;
+        struct json_arena *arena; /* the lines' trees */
 };
 
 static void push_free(struct job *j) {
         struct push_job *p = container_of(j, struct push_job, job);
 
         push_lines_free(p->lines, p->n_lines);
+        /* job_free() deleted the trees handed to the writer. */
+        json_arena_free(p->arena);
         free(p->job.upsert);
         free(p->job.samples);
         free(p->body);
@@ -360,7 +364,10 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
         struct push_error err = { 0 };
         int r;
 
+        p->arena = json_arena_new();
+        json_arena_enter(p->arena);
         r = push_parse(p->body, p->len, now_ms(), &p->lines, &p->n_lines, &err);
+        json_arena_leave();
         if (r < 0) {
                 hub_reject(h, r == -E2BIG ? REJECT_TOO_LARGE : REJECT_BAD_REQUEST);
                 log_debug("Refused a push from %s: %s", p->node_id, err.message);

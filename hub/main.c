@@ -12,6 +12,7 @@
 #include "digest.h"
 #include "fileio.h"
 #include "hub.h"
+#include "json-arena.h"
 #include "log.h"
 #include "notify.h"
 #include "remote-write.h"
@@ -374,6 +375,9 @@ int main(int argc, char **argv) {
         if (token_args.wanted)
                 return new_enroll_token(&h.conf, &token_args) < 0 ? 1 : 0;
         log_route_lws();
+        r = json_arena_setup(0);
+        if (r < 0)
+                log_warning_errno(r, "Cannot reserve address space for parsing pushes, parsing them on the heap: %m");
         (void) apply_agent_allow(&h, h.conf.hub.agent_allow);
 
         /* systemd's StateDirectory= makes it; by hand, the hub does. */
