@@ -89,11 +89,17 @@ void proccache_set_empty(struct proccache *c, struct proc_entry *e) {
 }
 
 ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
-        char path[32];
         ssize_t n;
 
-        snprintf(path, sizeof path, "%d/statm", (int) e->pid);
-        if (e->statm_fd < 0 && c->n_fds < c->max_fds) {
+        if (e->statm_fd < 0) {
+                char path[32];
+
+                /* Formatted only here: on the kept path, the one that runs
+                 * for every process on every tick, it was a tenth of the
+                 * scan's user time. */
+                snprintf(path, sizeof path, "%d/statm", (int) e->pid);
+                if (c->n_fds >= c->max_fds)
+                        return read_once_at(proc_fd, path, buf, size, NULL);
                 e->statm_fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (e->statm_fd < 0) {
                         if (errno == EMFILE || errno == ENFILE)
@@ -102,8 +108,6 @@ ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc
                 }
                 c->n_fds++;
         }
-        if (e->statm_fd < 0)
-                return read_once_at(proc_fd, path, buf, size, NULL);
         /* One pread() gives the whole file, as read_once_at() explains. */
         do
                 n = pread(e->statm_fd, buf, size - 1, 0);
@@ -152,4 +156,14 @@ double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t t
         busy = (double) (ticks_now - ticks_prev) / (double) ticks_per_sec;
         window = (double) (usec_now - usec_prev) / 1e6;
         return 100.0 * busy / window;
+}
+
+pid_t proccache_listing_from(const struct proc_reading r[static 3], unsigned partial_in_a_row) {
+        if (partial_in_a_row + 1 >= PROCCACHE_FULL_LISTING_EVERY)
+                return 0;
+        if (r[0].last_pid <= 0 || r[1].last_pid < r[0].last_pid || r[2].last_pid < r[1].last_pid)
+                return 0;
+        if (r[2].forks < r[0].forks || r[2].forks - r[0].forks >= PROCCACHE_PARTIAL_FORKS_MAX)
+                return 0;
+        return r[0].last_pid + 1;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -29,6 +30,9 @@
 /* statm descriptors kept open across ticks: one per process up to this,
  * which covers all but the largest machines. */
 #define STATM_FDS_KEPT 4096
+/* sampler.pid_offset before a listing showed it, and when it made no sense */
+#define PID_OFFSET_UNKNOWN ((off_t) -1)
+#define PID_OFFSET_NONE ((off_t) -2)
 
 enum file {
         FILE_STAT,
@@ -40,6 +44,7 @@ enum file {
         FILE_MOUNTINFO,
         FILE_FILESYSTEMS,
         FILE_CPUINFO,
+        FILE_LAST_PID,
         _FILE_MAX,
 };
 
@@ -53,6 +58,7 @@ static const char *const file_path[_FILE_MAX] = {
         [FILE_MOUNTINFO] = "self/mountinfo",
         [FILE_FILESYSTEMS] = "filesystems",
         [FILE_CPUINFO] = "cpuinfo",
+        [FILE_LAST_PID] = "sys/kernel/ns_last_pid",
 };
 
 /* One of two alternating samples: the current one is built while the
@@ -120,6 +126,18 @@ struct sampler {
         struct sample_process candidates[TOP_CANDIDATES];
         size_t n_candidates;
         struct proccache procs;
+        /* Listing only the new processes (proccache_listing_from()): only
+         * on the real /proc of our own pid namespace. d_off of a pid's
+         * entry in the listing is pid_offset plus the next pid, so a seek
+         * to pid_offset + pid lists from pid on; -1 until a listing showed
+         * it. readings[] belong to the last two scans that saw everything
+         * they listed (n_readings of them). */
+        bool partial_ok, forks_known;
+        uint64_t forks;
+        off_t pid_offset;
+        struct proc_reading readings[2];
+        unsigned n_readings, partial_in_a_row;
+        unsigned scans, full_scans;
         union {
                 struct dirent64 align; /* getdents64() wants it aligned like this */
                 char data[16384];
@@ -238,9 +256,16 @@ static int read_cpu(struct sampler *s, struct slot *cur, const struct sample *pr
         ssize_t n;
         int r;
 
+        s->forks_known = false;
         n = file_read(s, FILE_STAT);
         if (n < 0)
                 return (int) n;
+        if (s->partial_ok) {
+                struct stat_counters sc = { 0 };
+
+                s->forks_known = procfs_parse_stat_counters(s->files[FILE_STAT].data, &sc) >= 0;
+                s->forks = sc.processes;
+        }
         p = s->files[FILE_STAT].data;
         while ((r = procfs_stat_next_cpu(&p, &c)) != 0) {
                 if (r < 0)
@@ -582,7 +607,10 @@ static bool parse_pid(const char *name, pid_t *ret) {
         return true;
 }
 
-static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino) {
+/* listed: the listing of /proc showed it; else it is one the cache knew,
+ * which may have gone since (proccache_listing_from()). false when it could
+ * not be remembered, which makes the next scan list everything. */
+static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino, bool listed) {
         struct proc_entry *e = proccache_visit(&s->procs, pid, ino);
         struct sample_process p = { .pid = pid };
         char buf[256];
@@ -590,8 +618,13 @@ static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         ssize_t n;
 
         if (e && e->empty) {
+                /* Not even EPERM (another owner's) says it has gone. */
+                if (!listed && kill(pid, 0) < 0 && errno == ESRCH) {
+                        proccache_drop_last(&s->procs);
+                        return true;
+                }
                 x->processes.count++;
-                return;
+                return true;
         }
         /* A process that exits between readdir and here is simply not
          * counted: ENOENT before the open, ESRCH after it. */
@@ -606,16 +639,17 @@ static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         if (n < 0 || procfs_parse_statm(buf, &m) < 0) {
                 if (e)
                         proccache_drop_last(&s->procs);
-                return;
+                return e != NULL;
         }
         x->processes.count++;
         if (m.size == 0) {
                 if (e)
                         proccache_set_empty(&s->procs, e);
-                return;
+                return e != NULL;
         }
         p.rss = m.resident * (uint64_t) s->page_size;
         sample_top_insert(s->candidates, &s->n_candidates, TOP_CANDIDATES, &p);
+        return e != NULL;
 }
 
 /* A top process's CPU: its utime + stime since the last tick it was read
@@ -682,14 +716,50 @@ static void cap_kept_fds(struct sampler *s) {
         proccache_set_max(&s->procs, max);
 }
 
+/* This scan's reading of the pid counters, and the lowest pid it must
+ * list (0: all), with proccache_listing_from(). */
+static pid_t listing_from(struct sampler *s, struct proc_reading *now) {
+        int64_t last_pid;
+        pid_t from;
+
+        if (!s->partial_ok || !s->forks_known || file_read(s, FILE_LAST_PID) < 0 ||
+            procfs_parse_numbers(s->files[FILE_LAST_PID].data, &last_pid, 1) < 0 || last_pid <= 0 ||
+            last_pid > INT32_MAX) {
+                s->n_readings = 0;
+                return 0;
+        }
+        *now = (struct proc_reading){ .forks = s->forks, .last_pid = (pid_t) last_pid };
+        if (s->n_readings < 2 || s->pid_offset < 0) /* unknown or none */
+                return 0;
+        from = proccache_listing_from((const struct proc_reading[]){ s->readings[0], s->readings[1], *now },
+                                      s->partial_in_a_row);
+        return from;
+}
+
 static int read_processes(struct sampler *s, struct sample *x) {
+        struct proc_reading now = { 0 };
+        pid_t from, prev_pid = 0;
+        off_t prev_off = -1;
+        bool complete = true;
         int r = 0;
 
         s->n_candidates = 0;
         cap_kept_fds(s);
-        if (lseek(s->proc_fd, 0, SEEK_SET) < 0)
+        from = listing_from(s, &now);
+        if (lseek(s->proc_fd, from > 0 ? s->pid_offset + from : 0, SEEK_SET) < 0)
                 return negative_errno();
+        s->scans++;
+        if (from > 0)
+                s->partial_in_a_row++;
+        else {
+                s->partial_in_a_row = 0;
+                s->full_scans++;
+        }
         proccache_begin(&s->procs);
+        /* Those the listing will not show, in pid order like the listing:
+         * proccache_visit() moves each out of cur, which stays in place. */
+        for (size_t i = 0; i < s->procs.n_cur && s->procs.cur[i].pid < from; i++)
+                complete &= scan_process(s, x, s->procs.cur[i].pid, s->procs.cur[i].ino, false);
         for (;;) {
                 ssize_t n = getdents64(s->proc_fd, s->dents.data, sizeof s->dents.data);
 
@@ -704,17 +774,49 @@ static int read_processes(struct sampler *s, struct sample *x) {
                         pid_t pid;
 
                         off += d->d_reclen;
-                        if (parse_pid(d->d_name, &pid))
-                                scan_process(s, x, pid, d->d_ino);
+                        if (!parse_pid(d->d_name, &pid)) {
+                                prev_pid = 0;
+                                continue;
+                        }
+                        /* Learnt from a whole listing: every pair of pids
+                         * in a row must agree on it, or it is never used. */
+                        if (from == 0 && prev_pid > 0 && s->pid_offset != PID_OFFSET_NONE) {
+                                off_t o = prev_off - pid;
+
+                                if (o < 0 || (s->pid_offset >= 0 && s->pid_offset != o))
+                                        s->pid_offset = PID_OFFSET_NONE;
+                                else
+                                        s->pid_offset = o;
+                        }
+                        prev_pid = pid;
+                        prev_off = d->d_off;
+                        /* A seek that lands lower would count some twice. */
+                        if (pid < from)
+                                continue;
+                        complete &= scan_process(s, x, pid, d->d_ino, true);
                 }
         }
         /* After a failed listing too: the processes not seen are opened
          * again next time, none is leaked. */
         proccache_end(&s->procs);
+        if (r < 0 || !complete || now.last_pid == 0)
+                s->n_readings = 0;
+        else {
+                s->readings[0] = s->readings[1];
+                s->readings[1] = now;
+                if (s->n_readings < 2)
+                        s->n_readings++;
+        }
         if (r < 0)
                 return r;
         name_top(s, x);
         return 0;
+}
+
+unsigned sampler_full_listings(const struct sampler *s, unsigned *scans) {
+        if (scans)
+                *scans = s->scans;
+        return s->full_scans;
 }
 
 static void collect(struct sampler *s, struct slot *cur) {
@@ -782,6 +884,30 @@ int sampler_peek(struct sampler *s, const struct sample **ret) {
         return 0;
 }
 
+/* Listing only the new processes needs the real /proc of our own pid
+ * namespace (ns_last_pid is the reader's), and a pid_max far above the
+ * forks after which everything is listed. */
+static bool proc_is_ours(int proc_fd) {
+        char self[16], want[16], buf[32];
+        struct statfs sf;
+        int64_t pid_max;
+        ssize_t n;
+
+        if (fstatfs(proc_fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+                return false;
+        n = readlinkat(proc_fd, "self", self, sizeof self - 1);
+        if (n < 0)
+                return false;
+        self[n] = '\0';
+        snprintf(want, sizeof want, "%d", (int) getpid());
+        if (!streq(self, want))
+                return false;
+        if (read_once_at(proc_fd, "sys/kernel/pid_max", buf, sizeof buf, NULL) < 0 ||
+            procfs_parse_numbers(buf, &pid_max, 1) < 0)
+                return false;
+        return pid_max > 16 * PROCCACHE_PARTIAL_FORKS_MAX;
+}
+
 int sampler_new(const char *root, struct sampler **ret) {
         _cleanup_free_ struct sampler *s = NULL;
         char path[PATH_MAX];
@@ -801,6 +927,8 @@ int sampler_new(const char *root, struct sampler **ret) {
         s->proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->proc_fd < 0)
                 return negative_errno();
+        s->pid_offset = PID_OFFSET_UNKNOWN;
+        s->partial_ok = !root[0] && proc_is_ours(s->proc_fd);
         snprintf(path, sizeof path, "%s/sys", root);
         /* Without /sys (some containers) disks cannot be told from
          * partitions; that only costs disk_io, so it is not fatal. */

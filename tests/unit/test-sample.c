@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -847,6 +851,158 @@ Test(live, processes_exiting_during_scans) {
                 cr_assert_eq(x->processes.n_top, SAMPLE_TOP_PROCESSES);
         }
         waitpid(child, NULL, 0);
+}
+
+/* A private pid namespace with its own /proc: the only processes are this
+ * test's, so every count is exact. Run in pid 1 of it; what it returns is
+ * its exit status (0, or 1 when a check failed, which says which). */
+static int in_own_pid_namespace(int (*body)(void)) {
+        pid_t init;
+        int status;
+
+        if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 &&
+            unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) < 0)
+                cr_skip_test("no pid namespace for this user: %m");
+        init = fork();
+        cr_assert_geq(init, 0);
+        if (init == 0) {
+                if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        _exit(200);
+                _exit(body());
+        }
+        cr_assert_eq(waitpid(init, &status, 0), init);
+        cr_assert(WIFEXITED(status), "status %d", status);
+        return WEXITSTATUS(status);
+}
+
+/* cr_assert() belongs to the test's own process, not to its children. */
+#define CHECK(cond)                                                              \
+        do {                                                                     \
+                if (!(cond)) {                                                   \
+                        fprintf(stderr, "line %d: %s failed\n", __LINE__, #cond); \
+                        return 1;                                                \
+                }                                                                \
+        } while (0)
+
+static unsigned listed_in_proc(void) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        unsigned n = 0;
+
+        while (d && (de = readdir(d)))
+                n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+        if (d)
+                closedir(d);
+        return n;
+}
+
+/* Takes n samples; each must count what /proc lists. */
+static bool counts(struct sampler *s, unsigned n, unsigned want) {
+        const struct sample *x;
+
+        for (unsigned i = 0; i < n; i++)
+                if (sampler_take(s, &x) < 0 || x->processes.count != want || listed_in_proc() != want)
+                        return false;
+        return true;
+}
+
+static pid_t spawn_sleeper(void) {
+        pid_t p = fork();
+
+        if (p == 0) {
+                pause();
+                _exit(0);
+        }
+        return p;
+}
+
+static int only_new_pids_listed(void) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        pid_t kids[5], zombie;
+        unsigned scans, full, full_before;
+
+        CHECK(sampler_new(NULL, &s) == 0);
+        CHECK(counts(s, 3, 1));
+        for (size_t i = 0; i < ELEMENTSOF(kids); i++)
+                CHECK((kids[i] = spawn_sleeper()) > 0);
+        CHECK(counts(s, 4, 6));
+        full = sampler_full_listings(s, &scans);
+        CHECK(full < scans); /* the last ones listed only new pids */
+
+        /* Gone while only the cache knew them: their statm fails. */
+        kill(kids[1], SIGKILL);
+        kill(kids[3], SIGKILL);
+        CHECK(waitpid(kids[1], NULL, 0) == kids[1] && waitpid(kids[3], NULL, 0) == kids[3]);
+        CHECK(counts(s, 3, 4));
+
+        /* A zombie has no memory: counted while it is there, which only
+         * kill(pid, 0) tells once it is not listed; then reaped. */
+        zombie = fork();
+        CHECK(zombie >= 0);
+        if (zombie == 0)
+                _exit(0);
+        while (waitid(P_PID, (id_t) zombie, &(siginfo_t){ 0 }, WEXITED | WNOWAIT) < 0)
+                ;
+        CHECK(counts(s, 4, 5));
+        CHECK(waitpid(zombie, NULL, 0) == zombie);
+        CHECK(counts(s, 3, 4));
+
+        /* New ones between partial scans are listed. */
+        CHECK((kids[1] = spawn_sleeper()) > 0);
+        CHECK(counts(s, 1, 5));
+        full = sampler_full_listings(s, &scans);
+        CHECK(counts(s, 2, 5));
+        CHECK(sampler_full_listings(s, NULL) == full);
+
+        /* So many forks that the counter might have gone round: all listed. */
+        for (unsigned i = 0; i < PROCCACHE_PARTIAL_FORKS_MAX; i++) {
+                pid_t p = fork();
+
+                if (p == 0)
+                        _exit(0);
+                CHECK(p > 0 && waitpid(p, NULL, 0) == p);
+        }
+        full_before = sampler_full_listings(s, NULL);
+        CHECK(counts(s, 1, 5));
+        CHECK(sampler_full_listings(s, NULL) == full_before + 1);
+
+        /* And every PROCCACHE_FULL_LISTING_EVERY scans whatever happens. */
+        full_before = sampler_full_listings(s, NULL);
+        CHECK(counts(s, PROCCACHE_FULL_LISTING_EVERY, 5));
+        CHECK(sampler_full_listings(s, NULL) == full_before + 1);
+
+        for (size_t i = 0; i < ELEMENTSOF(kids); i++)
+                kill(kids[i], SIGKILL);
+        return 0;
+}
+
+Test(live, only_new_pids_listed_yet_every_process_counted) {
+        cr_assert_eq(in_own_pid_namespace(only_new_pids_listed), 0, "a check failed (its line is in the output)");
+}
+
+Test(proccache, listing_from_the_pid_counter) {
+        static const struct {
+                struct proc_reading r[3];
+                unsigned in_a_row;
+                pid_t want;
+        } cases[] = {
+                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, 0, 501 },  /* from the reading before last */
+                { { { 1000, 500 }, { 1000, 500 }, { 1000, 500 } }, 5, 501 },  /* nothing forked */
+                { { { 1000, 500 }, { 1003, 510 }, { 1004, 305 } }, 0, 0 },    /* the counter wrapped */
+                { { { 1000, 500 }, { 1003, 490 }, { 1004, 512 } }, 0, 0 },    /* went back, then on */
+                { { { 1000, 500 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 510 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 520 } },
+                  0, 501 },                                                   /* just under the forks cap */
+                { { { 1000, 500 }, { 1003, 510 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX, 520 } },
+                  0, 0 },                                                     /* at it: it might have gone round */
+                { { { 1000, 500 }, { 1003, 510 }, { 999, 512 } }, 0, 0 },     /* forks went back: another boot's */
+                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, PROCCACHE_FULL_LISTING_EVERY - 2, 501 },
+                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, PROCCACHE_FULL_LISTING_EVERY - 1, 0 },
+                { { { 1000, 0 }, { 1003, 510 }, { 1004, 512 } }, 0, 0 },      /* no reading */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                cr_assert_eq(proccache_listing_from(cases[i].r, cases[i].in_a_row), cases[i].want, "case %zu", i);
 }
 
 /* ---- process CPU % ---------------------------------------------------------- */
