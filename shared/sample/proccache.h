@@ -80,14 +80,14 @@ double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t t
 /* Listing only the new processes (docs/performance.md, "One telemetry
  * sample"). Listing /proc costs a third of a scan at 1,000 processes, and
  * almost all it lists is known: the kernel hands pids out in increasing
- * order (ns_last_pid is the last one), wrapping at pid_max. A process the
- * last scans did not see has a pid above the last one handed out before
- * the scan before last: a fork takes its pid a moment before it shows in
- * /proc, so one scan of slack. The processes below that are the cache's,
- * each read through its kept descriptor, which fails once it has gone (one
- * without memory is asked with kill(pid, 0): its pid cannot have been
- * reused, as the counter did not wrap).
- * Everything is listed when the counter went back (it wrapped, or was set
+ * order (the last one is in /proc/loadavg), wrapping at pid_max. A process
+ * the last scans did not see has a pid above the last one handed out
+ * before the scan before last: a fork takes its pid a moment before it
+ * shows in /proc, so one scan of slack. The processes below that are the
+ * cache's, each read through its kept descriptor, which fails once it has
+ * gone (one without memory is asked with getpgid(pid): its pid cannot have
+ * been reused, as the counter did not wrap). Everything is listed when the
+ * counter went back (it wrapped, or was set
  * by a checkpoint/restore tool), after PROCCACHE_PARTIAL_FORKS_MAX forks
  * (/proc/stat's "processes": it might have gone all the way round), and
  * every PROCCACHE_FULL_LISTING_EVERY scans, so that a pid placed by hand
@@ -97,7 +97,7 @@ double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t t
 
 struct proc_reading {
         uint64_t forks;  /* /proc/stat "processes" */
-        pid_t last_pid;  /* /proc/sys/kernel/ns_last_pid */
+        pid_t last_pid;  /* the last field of /proc/loadavg */
 };
 
 /* r[0] was read before the scan before last, r[1] before the last scan,

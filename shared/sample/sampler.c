@@ -6,7 +6,6 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -44,7 +43,6 @@ enum file {
         FILE_MOUNTINFO,
         FILE_FILESYSTEMS,
         FILE_CPUINFO,
-        FILE_LAST_PID,
         _FILE_MAX,
 };
 
@@ -58,7 +56,6 @@ static const char *const file_path[_FILE_MAX] = {
         [FILE_MOUNTINFO] = "self/mountinfo",
         [FILE_FILESYSTEMS] = "filesystems",
         [FILE_CPUINFO] = "cpuinfo",
-        [FILE_LAST_PID] = "sys/kernel/ns_last_pid",
 };
 
 /* One of two alternating samples: the current one is built while the
@@ -618,8 +615,9 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         ssize_t n;
 
         if (e && e->empty) {
-                /* Not even EPERM (another owner's) says it has gone. */
-                if (!listed && kill(pid, 0) < 0 && errno == ESRCH) {
+                /* The cheapest question about a pid: no audit, unlike
+                 * kill(pid, 0). A zombie still answers. */
+                if (!listed && getpgid(pid) < 0 && errno == ESRCH) {
                         proccache_drop_last(&s->procs);
                         return true;
                 }
@@ -716,19 +714,17 @@ static void cap_kept_fds(struct sampler *s) {
         proccache_set_max(&s->procs, max);
 }
 
-/* This scan's reading of the pid counters, and the lowest pid it must
- * list (0: all), with proccache_listing_from(). */
-static pid_t listing_from(struct sampler *s, struct proc_reading *now) {
-        int64_t last_pid;
+/* This tick's reading of the pid counters (/proc/stat and /proc/loadavg,
+ * read before the scan), and the lowest pid the scan must list (0: all),
+ * with proccache_listing_from(). */
+static pid_t listing_from(struct sampler *s, const struct sample *x, struct proc_reading *now) {
         pid_t from;
 
-        if (!s->partial_ok || !s->forks_known || file_read(s, FILE_LAST_PID) < 0 ||
-            procfs_parse_numbers(s->files[FILE_LAST_PID].data, &last_pid, 1) < 0 || last_pid <= 0 ||
-            last_pid > INT32_MAX) {
+        if (!s->partial_ok || !s->forks_known || x->cpu.load.last_pid == 0 || x->cpu.load.last_pid > INT32_MAX) {
                 s->n_readings = 0;
                 return 0;
         }
-        *now = (struct proc_reading){ .forks = s->forks, .last_pid = (pid_t) last_pid };
+        *now = (struct proc_reading){ .forks = s->forks, .last_pid = (pid_t) x->cpu.load.last_pid };
         if (s->n_readings < 2 || s->pid_offset < 0) /* unknown or none */
                 return 0;
         from = proccache_listing_from((const struct proc_reading[]){ s->readings[0], s->readings[1], *now },
@@ -745,7 +741,7 @@ static int read_processes(struct sampler *s, struct sample *x) {
 
         s->n_candidates = 0;
         cap_kept_fds(s);
-        from = listing_from(s, &now);
+        from = listing_from(s, x, &now);
         if (lseek(s->proc_fd, from > 0 ? s->pid_offset + from : 0, SEEK_SET) < 0)
                 return negative_errno();
         s->scans++;
@@ -885,8 +881,8 @@ int sampler_peek(struct sampler *s, const struct sample **ret) {
 }
 
 /* Listing only the new processes needs the real /proc of our own pid
- * namespace (ns_last_pid is the reader's), and a pid_max far above the
- * forks after which everything is listed. */
+ * namespace (the last pid in /proc/loadavg is the reader's), and a pid_max
+ * far above the forks after which everything is listed. */
 static bool proc_is_ours(int proc_fd) {
         char self[16], want[16], buf[32];
         struct statfs sf;

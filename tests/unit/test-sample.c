@@ -937,7 +937,7 @@ static int only_new_pids_listed(void) {
         CHECK(counts(s, 3, 4));
 
         /* A zombie has no memory: counted while it is there, which only
-         * kill(pid, 0) tells once it is not listed; then reaped. */
+         * getpgid() tells once it is not listed; then reaped. */
         zombie = fork();
         CHECK(zombie >= 0);
         if (zombie == 0)
