@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "grow.h"
@@ -17,11 +19,16 @@ void proccache_init(struct proccache *c, size_t max_fds) {
 }
 
 static void close_entries(struct proccache *c, struct proc_entry *e, size_t n) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if (e[i].statm_fd >= 0) {
                         e[i].statm_fd = safe_close(e[i].statm_fd);
                         c->n_fds--;
                 }
+                if (e[i].pid_fd >= 0) {
+                        e[i].pid_fd = safe_close(e[i].pid_fd);
+                        c->n_fds--;
+                }
+        }
 }
 
 void proccache_done(struct proccache *c) {
@@ -29,6 +36,7 @@ void proccache_done(struct proccache *c) {
         close_entries(c, c->next, c->n_next);
         free(c->cur);
         free(c->next);
+        free(c->polls);
         *c = (struct proccache){ .max_fds = c->max_fds };
 }
 
@@ -69,9 +77,11 @@ struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino)
         e = &c->next[c->n_next++];
         if (old && old->ino == ino) {
                 *e = *old;
-                old->statm_fd = -1; /* moved: not to be closed at the end */
+                /* moved: not to be closed at the end */
+                old->statm_fd = -1;
+                old->pid_fd = -1;
         } else
-                *e = (struct proc_entry){ .pid = pid, .ino = ino, .statm_fd = -1 };
+                *e = (struct proc_entry){ .pid = pid, .ino = ino, .statm_fd = -1, .pid_fd = -1 };
         return e;
 }
 
@@ -83,9 +93,43 @@ void proccache_drop_last(struct proccache *c) {
         close_entries(c, e, 1);
 }
 
-void proccache_set_empty(struct proccache *c, struct proc_entry *e) {
+void proccache_set_empty(struct proccache *c, struct proc_entry *e, bool watch) {
         close_entries(c, e, 1);
         e->empty = true;
+        if (!watch || c->n_fds >= c->max_fds)
+                return;
+        /* Kernels before 5.3 have none, and a filter may refuse it: then
+         * it is asked with getpgid() as every time. */
+        e->pid_fd = (int) syscall(SYS_pidfd_open, e->pid, 0);
+        if (e->pid_fd >= 0)
+                c->n_fds++;
+        else
+                e->pid_fd = -1;
+}
+
+void proccache_poll_empty(struct proccache *c, pid_t below) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < c->n_cur && c->cur[i].pid < below; i++) {
+                struct proc_entry *e = &c->cur[i];
+
+                e->exited = true;
+                if (!e->empty || e->pid_fd < 0)
+                        continue;
+                /* No memory for the list: then all are asked one by one. */
+                if (GROW(c->polls, c->polls_cap, n + 1, 64) < 0)
+                        return;
+                c->polls[n++] = (struct pollfd){ .fd = e->pid_fd, .events = POLLIN };
+        }
+        if (n == 0 || poll(c->polls, n, 0) < 0)
+                return;
+        n = 0;
+        for (size_t i = 0; i < c->n_cur && c->cur[i].pid < below; i++) {
+                struct proc_entry *e = &c->cur[i];
+
+                if (e->empty && e->pid_fd >= 0)
+                        e->exited = c->polls[n++].revents != 0;
+        }
 }
 
 ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,8 +21,12 @@
 struct proc_entry {
         pid_t pid;
         int statm_fd; /* -1: not kept */
+        /* For one without memory, a pidfd instead: poll() says when it
+         * has exited (proccache_poll_empty()). -1: not kept. */
+        int pid_fd;
         uint64_t ino;
         bool empty; /* no address space: not read again */
+        bool exited; /* its pidfd was readable at the last poll */
         /* utime + stime at the last reading of /proc/<pid>/stat (done for
          * the top processes only), and when (CLOCK_BOOTTIME, usec). */
         bool has_cpu;
@@ -31,6 +36,8 @@ struct proc_entry {
 struct proccache {
         struct proc_entry *cur, *next; /* last scan's, sorted by pid; this scan's */
         size_t n_cur, cur_cap, n_next, next_cap;
+        struct pollfd *polls;
+        size_t polls_cap;
         size_t hint;                   /* into cur: /proc lists pids in order */
         size_t n_fds, max_fds;
 };
@@ -56,8 +63,18 @@ struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino)
  * holds the last ones. */
 ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
 
-/* e has no address space: forget its descriptor, never read it again. */
-void proccache_set_empty(struct proccache *c, struct proc_entry *e);
+/* e has no address space: forget its descriptor, never read it again. With
+ * watch (the pids are the machine's, not a test tree's), keep a pidfd
+ * instead while under the cap. */
+void proccache_set_empty(struct proccache *c, struct proc_entry *e, bool watch);
+
+/* Before a scan that does not list the processes below pid: one poll() of
+ * the pidfds of those without memory marks the ones that have exited
+ * (e->exited). Those without a pidfd, and the exited (a zombie is exited
+ * but still there), have to be asked one by one. A kernel thread or a
+ * zombie costs nothing there otherwise, and a small machine has more of
+ * them than of anything else. */
+void proccache_poll_empty(struct proccache *c, pid_t below);
 
 /* Forget the entry proccache_visit() just returned (it could not be read). */
 void proccache_drop_last(struct proccache *c);

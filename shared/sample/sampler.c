@@ -615,9 +615,10 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         ssize_t n;
 
         if (e && e->empty) {
-                /* The cheapest question about a pid: no audit, unlike
-                 * kill(pid, 0). A zombie still answers. */
-                if (!listed && getpgid(pid) < 0 && errno == ESRCH) {
+                /* Asked only when its pidfd did not say it runs: the
+                 * cheapest question about a pid (no audit, unlike
+                 * kill(pid, 0)). A zombie still answers. */
+                if (!listed && e->exited && getpgid(pid) < 0 && errno == ESRCH) {
                         proccache_drop_last(&s->procs);
                         return true;
                 }
@@ -642,7 +643,7 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         x->processes.count++;
         if (m.size == 0) {
                 if (e)
-                        proccache_set_empty(&s->procs, e);
+                        proccache_set_empty(&s->procs, e, s->partial_ok);
                 return e != NULL;
         }
         p.rss = m.resident * (uint64_t) s->page_size;
@@ -752,6 +753,8 @@ static int read_processes(struct sampler *s, struct sample *x) {
                 s->full_scans++;
         }
         proccache_begin(&s->procs);
+        if (from > 0)
+                proccache_poll_empty(&s->procs, from);
         /* Those the listing will not show, in pid order like the listing:
          * proccache_visit() moves each out of cur, which stays in place. */
         for (size_t i = 0; i < s->procs.n_cur && s->procs.cur[i].pid < from; i++)

@@ -496,12 +496,79 @@ Test(proccache, empty_process_keeps_no_descriptor) {
         e = proccache_visit(&c, 42, proc_ino(42));
         cr_assert_geq(proccache_read_statm(&c, e, proc_dir, buf, sizeof buf), 0);
         cr_assert_eq(c.n_fds, 1);
-        proccache_set_empty(&c, e);
+        proccache_set_empty(&c, e, false);
         cr_assert_eq(c.n_fds, 0);
         proccache_end(&c);
         proccache_begin(&c);
         e = proccache_visit(&c, 42, proc_ino(42));
         cr_assert(e->empty);
+        proccache_end(&c);
+        proccache_done(&c);
+}
+
+/* On this machine's pids: a real child stands for a process without
+ * memory (the cache takes the caller's word for it). */
+Test(proccache, empty_process_watched_through_a_pidfd) {
+        struct proccache c;
+        struct proc_entry *e;
+        struct stat st;
+        char path[64];
+        pid_t child = fork();
+        int fd;
+
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        snprintf(path, sizeof path, "/proc/%d", (int) child);
+        cr_assert_eq(stat(path, &st), 0);
+        proccache_init(&c, 16);
+        proccache_begin(&c);
+        e = proccache_visit(&c, child, st.st_ino);
+        proccache_set_empty(&c, e, true);
+        if (e->pid_fd < 0)
+                cr_skip_test("no pidfd_open() here: %m");
+        fd = e->pid_fd;
+        cr_assert_eq(c.n_fds, 1);
+        proccache_end(&c);
+
+        proccache_begin(&c);
+        proccache_poll_empty(&c, child + 1);
+        e = proccache_visit(&c, child, st.st_ino);
+        cr_assert_not(e->exited, "running");
+        cr_assert_eq(e->pid_fd, fd, "kept across scans");
+        proccache_end(&c);
+
+        kill(child, SIGKILL);
+        cr_assert_eq(waitpid(child, NULL, 0), child);
+        proccache_begin(&c);
+        proccache_poll_empty(&c, child + 1);
+        e = proccache_visit(&c, child, st.st_ino);
+        cr_assert(e->exited);
+        proccache_drop_last(&c); /* what the scan does once getpgid() says ESRCH */
+        cr_assert_eq(c.n_fds, 0);
+        cr_assert_not(fd_open(fd), "closed with the process");
+        proccache_end(&c);
+        proccache_done(&c);
+}
+
+/* At the cap, no pidfd: it is then asked with getpgid() each time. */
+Test(proccache, empty_process_past_the_cap_has_no_pidfd) {
+        struct proccache c;
+        struct proc_entry *e;
+
+        proccache_init(&c, 0);
+        proccache_begin(&c);
+        e = proccache_visit(&c, getpid(), 1);
+        proccache_set_empty(&c, e, true);
+        cr_assert_eq(e->pid_fd, -1);
+        cr_assert_eq(c.n_fds, 0);
+        proccache_end(&c);
+        proccache_begin(&c);
+        proccache_poll_empty(&c, getpid() + 1);
+        e = proccache_visit(&c, getpid(), 1);
+        cr_assert(e->exited, "unknown, so asked");
         proccache_end(&c);
         proccache_done(&c);
 }
