@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,10 +21,13 @@ void proccache_init(struct proccache *c, size_t max_fds) {
 
 static void close_entries(struct proccache *c, struct proc_entry *e, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                if (e[i].statm_fd >= 0) {
-                        e[i].statm_fd = safe_close(e[i].statm_fd);
-                        c->n_fds--;
-                }
+                int *fds[] = { &e[i].statm_fd, &e[i].stat_fd, &e[i].comm_fd };
+
+                for (size_t k = 0; k < ELEMENTSOF(fds); k++)
+                        if (*fds[k] >= 0) {
+                                *fds[k] = safe_close(*fds[k]);
+                                c->n_fds--;
+                        }
                 if (e[i].pid_fd >= 0) {
                         e[i].pid_fd = safe_close(e[i].pid_fd);
                         c->n_fds--;
@@ -78,10 +82,12 @@ struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino)
         if (old && old->ino == ino) {
                 *e = *old;
                 /* moved: not to be closed at the end */
-                old->statm_fd = -1;
+                old->statm_fd = old->stat_fd = old->comm_fd = -1;
                 old->pid_fd = -1;
         } else
-                *e = (struct proc_entry){ .pid = pid, .ino = ino, .statm_fd = -1, .pid_fd = -1 };
+                *e = (struct proc_entry){
+                        .pid = pid, .ino = ino, .statm_fd = -1, .stat_fd = -1, .comm_fd = -1, .pid_fd = -1
+                };
         return e;
 }
 
@@ -132,20 +138,23 @@ void proccache_poll_empty(struct proccache *c, pid_t below) {
         }
 }
 
-ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
+/* One of e's files through its kept descriptor *fd, opening and keeping
+ * one while under the cap. */
+static ssize_t read_kept(struct proccache *c, struct proc_entry *e, int *fd, const char *file, int proc_fd, char *buf,
+                         size_t size) {
         ssize_t n;
 
-        if (e->statm_fd < 0) {
+        if (*fd < 0) {
                 char path[32];
 
                 /* Formatted only here: on the kept path, the one that runs
                  * for every process on every tick, it was a tenth of the
                  * scan's user time. */
-                snprintf(path, sizeof path, "%d/statm", (int) e->pid);
+                snprintf(path, sizeof path, "%d/%s", (int) e->pid, file);
                 if (c->n_fds >= c->max_fds)
                         return read_once_at(proc_fd, path, buf, size, NULL);
-                e->statm_fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (e->statm_fd < 0) {
+                *fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (*fd < 0) {
                         if (errno == EMFILE || errno == ENFILE)
                                 c->max_fds = c->n_fds;
                         return negative_errno();
@@ -154,7 +163,7 @@ ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc
         }
         /* One pread() gives the whole file, as read_once_at() explains. */
         do
-                n = pread(e->statm_fd, buf, size - 1, 0);
+                n = pread(*fd, buf, size - 1, 0);
         while (n < 0 && errno == EINTR);
         if (n < 0) {
                 n = negative_errno();
@@ -162,6 +171,27 @@ ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc
                 return n;
         }
         buf[n] = '\0';
+        return n;
+}
+
+ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
+        return read_kept(c, e, &e->statm_fd, "statm", proc_fd, buf, size);
+}
+
+ssize_t proccache_read_stat(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
+        return read_kept(c, e, &e->stat_fd, "stat", proc_fd, buf, size);
+}
+
+ssize_t proccache_read_comm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size,
+                            struct stat *st) {
+        char path[32];
+        ssize_t n = read_kept(c, e, &e->comm_fd, "comm", proc_fd, buf, size);
+
+        if (n < 0)
+                return n;
+        snprintf(path, sizeof path, "%d/comm", (int) e->pid);
+        if (fstatat(proc_fd, path, st, 0) < 0)
+                return negative_errno();
         return n;
 }
 

@@ -655,17 +655,23 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
  * (docs/telemetry-stream.md, "Fields"); the first time, since it started,
  * as ps counts it. Only the few listed processes are read, so the scan of
  * all the others stays at one statm each. */
-static double process_cpu_percent(struct sampler *s, pid_t pid) {
-        struct proc_entry *e = proccache_lookup(&s->procs, pid);
+static double process_cpu_percent(struct sampler *s, pid_t pid, struct proc_entry *e) {
         long hz = sysconf(_SC_CLK_TCK);
         uint64_t now = now_usec(CLOCK_BOOTTIME), ticks;
         struct pid_stat st;
-        char path[32], buf[1024];
+        char buf[1024];
+        ssize_t n;
         double pct;
 
-        snprintf(path, sizeof path, "%d/stat", (int) pid);
-        if (hz <= 0 || read_once_at(s->proc_fd, path, buf, sizeof buf, NULL) < 0 ||
-            procfs_parse_pid_stat(buf, &st) < 0)
+        if (e)
+                n = proccache_read_stat(&s->procs, e, s->proc_fd, buf, sizeof buf);
+        else {
+                char path[32];
+
+                snprintf(path, sizeof path, "%d/stat", (int) pid);
+                n = read_once_at(s->proc_fd, path, buf, sizeof buf, NULL);
+        }
+        if (hz <= 0 || n < 0 || procfs_parse_pid_stat(buf, &st) < 0)
                 return NAN;
         ticks = st.utime + st.stime;
         if (e && e->has_cpu)
@@ -686,18 +692,25 @@ static double process_cpu_percent(struct sampler *s, pid_t pid) {
 static void name_top(struct sampler *s, struct sample *x) {
         for (size_t i = 0; i < s->n_candidates && x->processes.n_top < SAMPLE_TOP_PROCESSES; i++) {
                 struct sample_process *p = &s->candidates[i];
-                char path[32], buf[256];
+                struct proc_entry *e = proccache_lookup(&s->procs, p->pid);
+                char buf[256];
                 struct stat st;
                 ssize_t n;
 
-                snprintf(path, sizeof path, "%d/comm", (int) p->pid);
-                n = read_once_at(s->proc_fd, path, buf, sizeof buf, &st);
+                if (e)
+                        n = proccache_read_comm(&s->procs, e, s->proc_fd, buf, sizeof buf, &st);
+                else {
+                        char path[32];
+
+                        snprintf(path, sizeof path, "%d/comm", (int) p->pid);
+                        n = read_once_at(s->proc_fd, path, buf, sizeof buf, &st);
+                }
                 if (n < 0)
                         continue;
                 procfs_parse_comm(buf, (size_t) n, p->name);
                 p->uid = st.st_uid;
                 p->memory_percent = x->memory.total ? 100.0 * (double) p->rss / (double) x->memory.total : 0.0;
-                p->cpu_percent = process_cpu_percent(s, p->pid);
+                p->cpu_percent = process_cpu_percent(s, p->pid, e);
                 lookup_user(s, p);
                 x->processes.top[x->processes.n_top++] = *p;
         }

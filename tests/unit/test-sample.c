@@ -506,6 +506,47 @@ Test(proccache, empty_process_keeps_no_descriptor) {
         proccache_done(&c);
 }
 
+/* A top process's comm and stat stay open like its statm, count against
+ * the same cap, are read afresh, and close when it goes; comm's owner comes
+ * with it. */
+Test(proccache, top_process_files_kept_and_closed_with_it) {
+        struct proccache c;
+        static const pid_t both[] = { 100, 200 }, one[] = { 100 };
+        struct proc_entry *e;
+        struct stat st;
+        char buf[256];
+        int comm_fd, stat_fd;
+
+        shell("echo '200 (top) S 1 200 200 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 55 1 1' > '%s/proc/200/stat'", root);
+        proccache_init(&c, 3);
+        cr_assert_eq(scan(&c, both, 2, NULL), 2);
+        cr_assert_eq(c.n_fds, 2);
+        e = proccache_lookup(&c, 200);
+        cr_assert_gt(proccache_read_comm(&c, e, proc_dir, buf, sizeof buf, &st), 0);
+        cr_assert_eq(st.st_uid, getuid());
+        cr_assert_gt(proccache_read_stat(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert(strneq(buf, "200 (top)", 9));
+        comm_fd = e->comm_fd;
+        stat_fd = e->stat_fd;
+        cr_assert(fd_open(comm_fd));
+        cr_assert_eq(stat_fd, -1, "past the cap: read by path");
+        cr_assert_eq(c.n_fds, 3);
+
+        shell("echo renamed > '%s/proc/200/comm'", root);
+        cr_assert_eq(scan(&c, both, 2, NULL), 2);
+        e = proccache_lookup(&c, 200);
+        cr_assert_eq(e->comm_fd, comm_fd, "kept across scans");
+        cr_assert_eq(proccache_read_comm(&c, e, proc_dir, buf, sizeof buf, &st), 8);
+        cr_assert_str_eq(buf, "renamed\n");
+
+        shell("rm -r '%s/proc/200'", root);
+        cr_assert_eq(scan(&c, one, 1, NULL), 1);
+        cr_assert_not(fd_open(comm_fd));
+        cr_assert_eq(c.n_fds, 1);
+        proccache_done(&c);
+        cr_assert_eq(c.n_fds, 0);
+}
+
 /* On this machine's pids: a real child stands for a process without
  * memory (the cache takes the caller's word for it). */
 Test(proccache, empty_process_watched_through_a_pidfd) {
