@@ -604,6 +604,30 @@ static bool parse_pid(const char *name, pid_t *ret) {
         return true;
 }
 
+enum pid_file {
+        PID_STATM,
+        PID_STAT,
+        PID_COMM,
+};
+
+/* One of pid's files: through the descriptor the cache keeps when it has
+ * an entry for it (e), else open, read, close. st as for
+ * proccache_read_comm(), which only comm gives. */
+static ssize_t read_pid_file(struct sampler *s, struct proc_entry *e, pid_t pid, enum pid_file f, char *buf,
+                             size_t size, struct stat *st) {
+        static const char *const name[] = { [PID_STATM] = "statm", [PID_STAT] = "stat", [PID_COMM] = "comm" };
+        char path[32];
+
+        if (e && f == PID_STATM)
+                return proccache_read_statm(&s->procs, e, s->proc_fd, buf, size);
+        if (e && f == PID_STAT)
+                return proccache_read_stat(&s->procs, e, s->proc_fd, buf, size);
+        if (e && f == PID_COMM)
+                return proccache_read_comm(&s->procs, e, s->proc_fd, buf, size, st);
+        snprintf(path, sizeof path, "%d/%s", (int) pid, name[f]);
+        return read_once_at(s->proc_fd, path, buf, size, st);
+}
+
 /* listed: the listing of /proc showed it; else it is one the cache knew,
  * which may have gone since (proccache_listing_from()). false when it could
  * not be remembered, which makes the next scan list everything. */
@@ -627,14 +651,7 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         }
         /* A process that exits between readdir and here is simply not
          * counted: ENOENT before the open, ESRCH after it. */
-        if (e)
-                n = proccache_read_statm(&s->procs, e, s->proc_fd, buf, sizeof buf);
-        else {
-                char path[32];
-
-                snprintf(path, sizeof path, "%d/statm", (int) pid);
-                n = read_once_at(s->proc_fd, path, buf, sizeof buf, NULL);
-        }
+        n = read_pid_file(s, e, pid, PID_STATM, buf, sizeof buf, NULL);
         if (n < 0 || procfs_parse_statm(buf, &m) < 0) {
                 if (e)
                         proccache_drop_last(&s->procs);
@@ -660,17 +677,9 @@ static double process_cpu_percent(struct sampler *s, pid_t pid, struct proc_entr
         uint64_t now = now_usec(CLOCK_BOOTTIME), ticks;
         struct pid_stat st;
         char buf[1024];
-        ssize_t n;
+        ssize_t n = read_pid_file(s, e, pid, PID_STAT, buf, sizeof buf, NULL);
         double pct;
 
-        if (e)
-                n = proccache_read_stat(&s->procs, e, s->proc_fd, buf, sizeof buf);
-        else {
-                char path[32];
-
-                snprintf(path, sizeof path, "%d/stat", (int) pid);
-                n = read_once_at(s->proc_fd, path, buf, sizeof buf, NULL);
-        }
         if (hz <= 0 || n < 0 || procfs_parse_pid_stat(buf, &st) < 0)
                 return NAN;
         ticks = st.utime + st.stime;
@@ -697,14 +706,7 @@ static void name_top(struct sampler *s, struct sample *x) {
                 struct stat st;
                 ssize_t n;
 
-                if (e)
-                        n = proccache_read_comm(&s->procs, e, s->proc_fd, buf, sizeof buf, &st);
-                else {
-                        char path[32];
-
-                        snprintf(path, sizeof path, "%d/comm", (int) p->pid);
-                        n = read_once_at(s->proc_fd, path, buf, sizeof buf, &st);
-                }
+                n = read_pid_file(s, e, p->pid, PID_COMM, buf, sizeof buf, &st);
                 if (n < 0)
                         continue;
                 procfs_parse_comm(buf, (size_t) n, p->name);
