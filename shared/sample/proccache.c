@@ -116,13 +116,14 @@ void proccache_set_empty(struct proccache *c, struct proc_entry *e, bool watch) 
 void proccache_poll_empty(struct proccache *c, pid_t below) {
         size_t n = 0;
 
+        /* Unless poll() says otherwise, each is asked one by one. */
+        for (size_t i = 0; i < c->n_cur && c->cur[i].pid < below; i++)
+                c->cur[i].exited = true;
         for (size_t i = 0; i < c->n_cur && c->cur[i].pid < below; i++) {
                 struct proc_entry *e = &c->cur[i];
 
-                e->exited = true;
                 if (!e->empty || e->pid_fd < 0)
                         continue;
-                /* No memory for the list: then all are asked one by one. */
                 if (GROW(c->polls, c->polls_cap, n + 1, 64) < 0)
                         return;
                 c->polls[n++] = (struct pollfd){ .fd = e->pid_fd, .events = POLLIN };

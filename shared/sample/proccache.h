@@ -114,13 +114,14 @@ double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t t
  * before the scan before last: a fork takes its pid a moment before it
  * shows in /proc, so one scan of slack. The processes below that are the
  * cache's, each read through its kept descriptor, which fails once it has
- * gone (one without memory is asked with getpgid(pid): its pid cannot have
- * been reused, as the counter did not wrap). Everything is listed when the
- * counter went back (it wrapped, or was set
- * by a checkpoint/restore tool), after PROCCACHE_PARTIAL_FORKS_MAX forks
- * (/proc/stat's "processes": it might have gone all the way round), and
- * every PROCCACHE_FULL_LISTING_EVERY scans, so that a pid placed by hand
- * (clone3() set_tid) is seen within that many. */
+ * gone; one without memory is there unless its pidfd says it exited and
+ * getpgid(pid) finds nothing (its pid cannot have been reused, as the
+ * counter did not wrap). Everything is listed when the counter went back
+ * (it wrapped, or was set by a checkpoint/restore tool), after
+ * PROCCACHE_PARTIAL_FORKS_MAX forks (/proc/stat's "processes": it might
+ * have gone all the way round), and every PROCCACHE_FULL_LISTING_EVERY
+ * scans, so that a pid placed by hand (clone3() set_tid) is seen within
+ * that many. */
 #define PROCCACHE_PARTIAL_FORKS_MAX 256
 #define PROCCACHE_FULL_LISTING_EVERY 32
 
