@@ -26,7 +26,8 @@
 /* Candidates kept while scanning: a few more than reported, so that one
  * that exits before it can be named leaves no hole. */
 #define TOP_CANDIDATES (SAMPLE_TOP_PROCESSES + 3)
-/* statm descriptors kept open across ticks: one per process up to this,
+/* Descriptors the process cache keeps open across ticks (a statm or a
+ * pidfd per process, and the top processes' stat and comm) up to this,
  * which covers all but the largest machines. */
 #define STATM_FDS_KEPT 4096
 /* sampler.pid_offset before a listing showed it, and when it made no sense */
@@ -718,7 +719,7 @@ static void name_top(struct sampler *s, struct sample *x) {
         }
 }
 
-/* The kept statm descriptors take at most a quarter of the open-file limit,
+/* The kept descriptors take at most a quarter of the open-file limit,
  * leaving the rest to the server we run in; the limit is looked at on every
  * scan, as it can be lowered under us (prlimit). */
 static void cap_kept_fds(struct sampler *s) {
@@ -947,7 +948,7 @@ int sampler_new(const char *root, struct sampler **ret) {
         /* Without /sys (some containers) disks cannot be told from
          * partitions; that only costs disk_io, so it is not fatal. */
         s->sys_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        /* Room for the kept statm descriptors to be a quarter of the
+        /* Room for the kept descriptors to be a quarter of the
          * limit (cap_kept_fds()). */
         fd_limit_reserve(4 * STATM_FDS_KEPT);
         proccache_init(&s->procs, 0);
