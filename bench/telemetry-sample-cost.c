@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
         double *cost = calloc((size_t) count, sizeof *cost), sum = 0, p0;
         struct sampler *s;
         const struct sample *x;
-        unsigned procs = 0;
+        unsigned procs = 0, full, scans;
         size_t bytes = 0;
 
         if (!cost)
@@ -133,9 +133,10 @@ int main(int argc, char **argv) {
         }
         p0 = (process_cpu_usec() - p0) / count;
         qsort(cost, (size_t) count, sizeof *cost, cmp);
+        full = sampler_full_listings(s, &scans);
         printf("{\"median_us\": %.1f, \"mean_us\": %.1f, \"p90_us\": %.1f, \"process_us\": %.1f, \"processes\": %u, "
-               "\"frame_bytes\": %zu}\n",
-               cost[count / 2], sum / count, cost[count * 9 / 10], p0, procs, bytes);
+               "\"frame_bytes\": %zu, \"full_listings\": %u, \"scans\": %u}\n",
+               cost[count / 2], sum / count, cost[count * 9 / 10], p0, procs, bytes, full, scans);
         sampler_free(s);
         free(cost);
         return 0;

@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "grow.h"
@@ -17,11 +20,19 @@ void proccache_init(struct proccache *c, size_t max_fds) {
 }
 
 static void close_entries(struct proccache *c, struct proc_entry *e, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (e[i].statm_fd >= 0) {
-                        e[i].statm_fd = safe_close(e[i].statm_fd);
+        for (size_t i = 0; i < n; i++) {
+                int *fds[] = { &e[i].statm_fd, &e[i].stat_fd, &e[i].comm_fd };
+
+                for (size_t k = 0; k < ELEMENTSOF(fds); k++)
+                        if (*fds[k] >= 0) {
+                                *fds[k] = safe_close(*fds[k]);
+                                c->n_fds--;
+                        }
+                if (e[i].pid_fd >= 0) {
+                        e[i].pid_fd = safe_close(e[i].pid_fd);
                         c->n_fds--;
                 }
+        }
 }
 
 void proccache_done(struct proccache *c) {
@@ -29,6 +40,7 @@ void proccache_done(struct proccache *c) {
         close_entries(c, c->next, c->n_next);
         free(c->cur);
         free(c->next);
+        free(c->polls);
         *c = (struct proccache){ .max_fds = c->max_fds };
 }
 
@@ -69,9 +81,13 @@ struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino)
         e = &c->next[c->n_next++];
         if (old && old->ino == ino) {
                 *e = *old;
-                old->statm_fd = -1; /* moved: not to be closed at the end */
+                /* moved: not to be closed at the end */
+                old->statm_fd = old->stat_fd = old->comm_fd = -1;
+                old->pid_fd = -1;
         } else
-                *e = (struct proc_entry){ .pid = pid, .ino = ino, .statm_fd = -1 };
+                *e = (struct proc_entry){
+                        .pid = pid, .ino = ino, .statm_fd = -1, .stat_fd = -1, .comm_fd = -1, .pid_fd = -1
+                };
         return e;
 }
 
@@ -83,30 +99,72 @@ void proccache_drop_last(struct proccache *c) {
         close_entries(c, e, 1);
 }
 
-void proccache_set_empty(struct proccache *c, struct proc_entry *e) {
+void proccache_set_empty(struct proccache *c, struct proc_entry *e, bool watch) {
         close_entries(c, e, 1);
         e->empty = true;
+        if (!watch || c->n_fds >= c->max_fds)
+                return;
+        /* Kernels before 5.3 have none, and a filter may refuse it: then
+         * it is asked with getpgid() as every time. */
+        e->pid_fd = (int) syscall(SYS_pidfd_open, e->pid, 0);
+        if (e->pid_fd >= 0)
+                c->n_fds++;
+        else
+                e->pid_fd = -1;
 }
 
-ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
-        char path[32];
+void proccache_poll_empty(struct proccache *c, pid_t below) {
+        size_t n = 0;
+
+        /* Unless poll() says otherwise, each is asked one by one. */
+        for (size_t i = 0; i < c->n_cur && c->cur[i].pid < below; i++)
+                c->cur[i].exited = true;
+        for (size_t i = 0; i < c->n_cur && c->cur[i].pid < below; i++) {
+                struct proc_entry *e = &c->cur[i];
+
+                if (!e->empty || e->pid_fd < 0)
+                        continue;
+                if (GROW(c->polls, c->polls_cap, n + 1, 64) < 0)
+                        return;
+                c->polls[n++] = (struct pollfd){ .fd = e->pid_fd, .events = POLLIN };
+        }
+        if (n == 0 || poll(c->polls, n, 0) < 0)
+                return;
+        n = 0;
+        for (size_t i = 0; i < c->n_cur && c->cur[i].pid < below; i++) {
+                struct proc_entry *e = &c->cur[i];
+
+                if (e->empty && e->pid_fd >= 0)
+                        e->exited = c->polls[n++].revents != 0;
+        }
+}
+
+/* One of e's files through its kept descriptor *fd, opening and keeping
+ * one while under the cap. */
+static ssize_t read_kept(struct proccache *c, struct proc_entry *e, int *fd, const char *file, int proc_fd, char *buf,
+                         size_t size) {
         ssize_t n;
 
-        snprintf(path, sizeof path, "%d/statm", (int) e->pid);
-        if (e->statm_fd < 0 && c->n_fds < c->max_fds) {
-                e->statm_fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (e->statm_fd < 0) {
+        if (*fd < 0) {
+                char path[32];
+
+                /* Formatted only here: on the kept path, the one that runs
+                 * for every process on every tick, it was a tenth of the
+                 * scan's user time. */
+                snprintf(path, sizeof path, "%d/%s", (int) e->pid, file);
+                if (c->n_fds >= c->max_fds)
+                        return read_once_at(proc_fd, path, buf, size, NULL);
+                *fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (*fd < 0) {
                         if (errno == EMFILE || errno == ENFILE)
                                 c->max_fds = c->n_fds;
                         return negative_errno();
                 }
                 c->n_fds++;
         }
-        if (e->statm_fd < 0)
-                return read_once_at(proc_fd, path, buf, size, NULL);
         /* One pread() gives the whole file, as read_once_at() explains. */
         do
-                n = pread(e->statm_fd, buf, size - 1, 0);
+                n = pread(*fd, buf, size - 1, 0);
         while (n < 0 && errno == EINTR);
         if (n < 0) {
                 n = negative_errno();
@@ -114,6 +172,27 @@ ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc
                 return n;
         }
         buf[n] = '\0';
+        return n;
+}
+
+ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
+        return read_kept(c, e, &e->statm_fd, "statm", proc_fd, buf, size);
+}
+
+ssize_t proccache_read_stat(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
+        return read_kept(c, e, &e->stat_fd, "stat", proc_fd, buf, size);
+}
+
+ssize_t proccache_read_comm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size,
+                            struct stat *st) {
+        char path[32];
+        ssize_t n = read_kept(c, e, &e->comm_fd, "comm", proc_fd, buf, size);
+
+        if (n < 0)
+                return n;
+        snprintf(path, sizeof path, "%d/comm", (int) e->pid);
+        if (fstatat(proc_fd, path, st, 0) < 0)
+                return negative_errno();
         return n;
 }
 
@@ -152,4 +231,14 @@ double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t t
         busy = (double) (ticks_now - ticks_prev) / (double) ticks_per_sec;
         window = (double) (usec_now - usec_prev) / 1e6;
         return 100.0 * busy / window;
+}
+
+pid_t proccache_listing_from(const struct proc_reading r[static 3], unsigned partial_in_a_row) {
+        if (partial_in_a_row + 1 >= PROCCACHE_FULL_LISTING_EVERY)
+                return 0;
+        if (r[0].last_pid <= 0 || r[1].last_pid < r[0].last_pid || r[2].last_pid < r[1].last_pid)
+                return 0;
+        if (r[2].forks < r[0].forks || r[2].forks - r[0].forks >= PROCCACHE_PARTIAL_FORKS_MAX)
+                return 0;
+        return r[0].last_pid + 1;
 }

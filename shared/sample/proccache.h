@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* What the process scan keeps from one tick to the next, per process
@@ -20,8 +22,15 @@
 struct proc_entry {
         pid_t pid;
         int statm_fd; /* -1: not kept */
+        /* Kept once it was among the top processes, which are named and
+         * timed on every tick (proccache_read_stat(), proccache_read_comm()). */
+        int stat_fd, comm_fd;
+        /* For one without memory, a pidfd instead: poll() says when it
+         * has exited (proccache_poll_empty()). -1: not kept. */
+        int pid_fd;
         uint64_t ino;
         bool empty; /* no address space: not read again */
+        bool exited; /* its pidfd was readable at the last poll */
         /* utime + stime at the last reading of /proc/<pid>/stat (done for
          * the top processes only), and when (CLOCK_BOOTTIME, usec). */
         bool has_cpu;
@@ -31,6 +40,8 @@ struct proc_entry {
 struct proccache {
         struct proc_entry *cur, *next; /* last scan's, sorted by pid; this scan's */
         size_t n_cur, cur_cap, n_next, next_cap;
+        struct pollfd *polls;
+        size_t polls_cap;
         size_t hint;                   /* into cur: /proc lists pids in order */
         size_t n_fds, max_fds;
 };
@@ -56,8 +67,26 @@ struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino)
  * holds the last ones. */
 ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
 
-/* e has no address space: forget its descriptor, never read it again. */
-void proccache_set_empty(struct proccache *c, struct proc_entry *e);
+/* The same for e's stat and comm, read for the top processes only. comm's
+ * owner, the process's effective uid, has to come from a path: the kernel
+ * refreshes it when the path is looked up, not for an open file; st (not
+ * NULL) receives it. */
+ssize_t proccache_read_stat(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
+ssize_t proccache_read_comm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size,
+                            struct stat *st);
+
+/* e has no address space: forget its descriptor, never read it again. With
+ * watch (the pids are the machine's, not a test tree's), keep a pidfd
+ * instead while under the cap. */
+void proccache_set_empty(struct proccache *c, struct proc_entry *e, bool watch);
+
+/* Before a scan that does not list the processes below pid: one poll() of
+ * the pidfds of those without memory marks the ones that have exited
+ * (e->exited). Those without a pidfd, and the exited (a zombie is exited
+ * but still there), have to be asked one by one. A kernel thread or a
+ * zombie costs nothing there otherwise, and a small machine has more of
+ * them than of anything else. */
+void proccache_poll_empty(struct proccache *c, pid_t below);
 
 /* Forget the entry proccache_visit() just returned (it could not be read). */
 void proccache_drop_last(struct proccache *c);
@@ -76,3 +105,33 @@ struct proc_entry *proccache_lookup(struct proccache *c, pid_t pid);
  * process took the pid). Pure. */
 double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t ticks_now, uint64_t usec_now,
                              long ticks_per_sec);
+
+/* Listing only the new processes (docs/performance.md, "One telemetry
+ * sample"). Listing /proc costs a third of a scan at 1,000 processes, and
+ * almost all it lists is known: the kernel hands pids out in increasing
+ * order (the last one is in /proc/loadavg), wrapping at pid_max. A process
+ * the last scans did not see has a pid above the last one handed out
+ * before the scan before last: a fork takes its pid a moment before it
+ * shows in /proc, so one scan of slack. The processes below that are the
+ * cache's, each read through its kept descriptor, which fails once it has
+ * gone; one without memory is there unless its pidfd says it exited and
+ * getpgid(pid) finds nothing (its pid cannot have been reused, as the
+ * counter did not wrap). Everything is listed when the counter went back
+ * (it wrapped, or was set by a checkpoint/restore tool), after
+ * PROCCACHE_PARTIAL_FORKS_MAX forks (/proc/stat's "processes": it might
+ * have gone all the way round), and every PROCCACHE_FULL_LISTING_EVERY
+ * scans, so that a pid placed by hand (clone3() set_tid) is seen within
+ * that many. */
+#define PROCCACHE_PARTIAL_FORKS_MAX 256
+#define PROCCACHE_FULL_LISTING_EVERY 32
+
+struct proc_reading {
+        uint64_t forks;  /* /proc/stat "processes" */
+        pid_t last_pid;  /* the last field of /proc/loadavg */
+};
+
+/* r[0] was read before the scan before last, r[1] before the last scan,
+ * r[2] before this one; both earlier scans saw every process they listed.
+ * The lowest pid this scan must list (the cache holds those below), or 0
+ * to list them all. Pure. */
+pid_t proccache_listing_from(const struct proc_reading r[static 3], unsigned partial_in_a_row);

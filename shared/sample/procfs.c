@@ -222,6 +222,8 @@ int procfs_parse_loadavg(const char *buf, struct loadavg *ret) {
         p++;
         if (!parse_unsigned(&p, &l.total))
                 return -EBADMSG;
+        if (!parse_unsigned(&p, &l.last_pid))
+                l.last_pid = 0;
         *ret = l;
         return 0;
 }

@@ -59,6 +59,7 @@ int procfs_parse_meminfo(const char *buf, struct meminfo *ret);
 struct loadavg {
         double load1, load5, load15;
         unsigned running, total; /* scheduling entities (threads), not processes */
+        unsigned last_pid;       /* the last pid handed out in our namespace; 0 when not there */
 };
 
 int procfs_parse_loadavg(const char *buf, struct loadavg *ret);

@@ -118,6 +118,11 @@ int sampler_take(struct sampler *s, const struct sample **ret);
 int sampler_peek(struct sampler *s, const struct sample **ret);
 
 
+/* How many scans of the processes listed all of /proc rather than only the
+ * new pids (docs/performance.md), and in *scans, how many there were: for
+ * the benches and tests. */
+unsigned sampler_full_listings(const struct sampler *s, unsigned *scans);
+
 /* The pieces above, exposed for their tests. */
 
 /* How much a cumulative counter grew. A counter below its previous value

@@ -26,9 +26,13 @@
 /* Candidates kept while scanning: a few more than reported, so that one
  * that exits before it can be named leaves no hole. */
 #define TOP_CANDIDATES (SAMPLE_TOP_PROCESSES + 3)
-/* statm descriptors kept open across ticks: one per process up to this,
+/* Descriptors the process cache keeps open across ticks (a statm or a
+ * pidfd per process, and the top processes' stat and comm) up to this,
  * which covers all but the largest machines. */
 #define STATM_FDS_KEPT 4096
+/* sampler.pid_offset before a listing showed it, and when it made no sense */
+#define PID_OFFSET_UNKNOWN ((off_t) -1)
+#define PID_OFFSET_NONE ((off_t) -2)
 
 enum file {
         FILE_STAT,
@@ -120,6 +124,18 @@ struct sampler {
         struct sample_process candidates[TOP_CANDIDATES];
         size_t n_candidates;
         struct proccache procs;
+        /* Listing only the new processes (proccache_listing_from()): only
+         * on the real /proc of our own pid namespace. d_off of a pid's
+         * entry in the listing is pid_offset plus the next pid, so a seek
+         * to pid_offset + pid lists from pid on; -1 until a listing showed
+         * it. readings[] belong to the last two scans that saw everything
+         * they listed (n_readings of them). */
+        bool partial_ok, forks_known;
+        uint64_t forks;
+        off_t pid_offset;
+        struct proc_reading readings[2];
+        unsigned n_readings, partial_in_a_row;
+        unsigned scans, full_scans;
         union {
                 struct dirent64 align; /* getdents64() wants it aligned like this */
                 char data[16384];
@@ -238,9 +254,16 @@ static int read_cpu(struct sampler *s, struct slot *cur, const struct sample *pr
         ssize_t n;
         int r;
 
+        s->forks_known = false;
         n = file_read(s, FILE_STAT);
         if (n < 0)
                 return (int) n;
+        if (s->partial_ok) {
+                struct stat_counters sc = { 0 };
+
+                s->forks_known = procfs_parse_stat_counters(s->files[FILE_STAT].data, &sc) >= 0;
+                s->forks = sc.processes;
+        }
         p = s->files[FILE_STAT].data;
         while ((r = procfs_stat_next_cpu(&p, &c)) != 0) {
                 if (r < 0)
@@ -582,7 +605,34 @@ static bool parse_pid(const char *name, pid_t *ret) {
         return true;
 }
 
-static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino) {
+enum pid_file {
+        PID_STATM,
+        PID_STAT,
+        PID_COMM,
+};
+
+/* One of pid's files: through the descriptor the cache keeps when it has
+ * an entry for it (e), else open, read, close. st as for
+ * proccache_read_comm(), which only comm gives. */
+static ssize_t read_pid_file(struct sampler *s, struct proc_entry *e, pid_t pid, enum pid_file f, char *buf,
+                             size_t size, struct stat *st) {
+        static const char *const name[] = { [PID_STATM] = "statm", [PID_STAT] = "stat", [PID_COMM] = "comm" };
+        char path[32];
+
+        if (e && f == PID_STATM)
+                return proccache_read_statm(&s->procs, e, s->proc_fd, buf, size);
+        if (e && f == PID_STAT)
+                return proccache_read_stat(&s->procs, e, s->proc_fd, buf, size);
+        if (e && f == PID_COMM)
+                return proccache_read_comm(&s->procs, e, s->proc_fd, buf, size, st);
+        snprintf(path, sizeof path, "%d/%s", (int) pid, name[f]);
+        return read_once_at(s->proc_fd, path, buf, size, st);
+}
+
+/* listed: the listing of /proc showed it; else it is one the cache knew,
+ * which may have gone since (proccache_listing_from()). false when it could
+ * not be remembered, which makes the next scan list everything. */
+static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino, bool listed) {
         struct proc_entry *e = proccache_visit(&s->procs, pid, ino);
         struct sample_process p = { .pid = pid };
         char buf[256];
@@ -590,49 +640,48 @@ static void scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         ssize_t n;
 
         if (e && e->empty) {
+                /* Asked only when its pidfd did not say it runs: the
+                 * cheapest question about a pid (no audit, unlike
+                 * kill(pid, 0)). A zombie still answers. */
+                if (!listed && e->exited && getpgid(pid) < 0 && errno == ESRCH) {
+                        proccache_drop_last(&s->procs);
+                        return true;
+                }
                 x->processes.count++;
-                return;
+                return true;
         }
         /* A process that exits between readdir and here is simply not
          * counted: ENOENT before the open, ESRCH after it. */
-        if (e)
-                n = proccache_read_statm(&s->procs, e, s->proc_fd, buf, sizeof buf);
-        else {
-                char path[32];
-
-                snprintf(path, sizeof path, "%d/statm", (int) pid);
-                n = read_once_at(s->proc_fd, path, buf, sizeof buf, NULL);
-        }
+        n = read_pid_file(s, e, pid, PID_STATM, buf, sizeof buf, NULL);
         if (n < 0 || procfs_parse_statm(buf, &m) < 0) {
                 if (e)
                         proccache_drop_last(&s->procs);
-                return;
+                return e != NULL;
         }
         x->processes.count++;
         if (m.size == 0) {
                 if (e)
-                        proccache_set_empty(&s->procs, e);
-                return;
+                        proccache_set_empty(&s->procs, e, s->partial_ok);
+                return e != NULL;
         }
         p.rss = m.resident * (uint64_t) s->page_size;
         sample_top_insert(s->candidates, &s->n_candidates, TOP_CANDIDATES, &p);
+        return e != NULL;
 }
 
 /* A top process's CPU: its utime + stime since the last tick it was read
  * (docs/telemetry-stream.md, "Fields"); the first time, since it started,
  * as ps counts it. Only the few listed processes are read, so the scan of
  * all the others stays at one statm each. */
-static double process_cpu_percent(struct sampler *s, pid_t pid) {
-        struct proc_entry *e = proccache_lookup(&s->procs, pid);
+static double process_cpu_percent(struct sampler *s, pid_t pid, struct proc_entry *e) {
         long hz = sysconf(_SC_CLK_TCK);
         uint64_t now = now_usec(CLOCK_BOOTTIME), ticks;
         struct pid_stat st;
-        char path[32], buf[1024];
+        char buf[1024];
+        ssize_t n = read_pid_file(s, e, pid, PID_STAT, buf, sizeof buf, NULL);
         double pct;
 
-        snprintf(path, sizeof path, "%d/stat", (int) pid);
-        if (hz <= 0 || read_once_at(s->proc_fd, path, buf, sizeof buf, NULL) < 0 ||
-            procfs_parse_pid_stat(buf, &st) < 0)
+        if (hz <= 0 || n < 0 || procfs_parse_pid_stat(buf, &st) < 0)
                 return NAN;
         ticks = st.utime + st.stime;
         if (e && e->has_cpu)
@@ -653,24 +702,24 @@ static double process_cpu_percent(struct sampler *s, pid_t pid) {
 static void name_top(struct sampler *s, struct sample *x) {
         for (size_t i = 0; i < s->n_candidates && x->processes.n_top < SAMPLE_TOP_PROCESSES; i++) {
                 struct sample_process *p = &s->candidates[i];
-                char path[32], buf[256];
+                struct proc_entry *e = proccache_lookup(&s->procs, p->pid);
+                char buf[256];
                 struct stat st;
                 ssize_t n;
 
-                snprintf(path, sizeof path, "%d/comm", (int) p->pid);
-                n = read_once_at(s->proc_fd, path, buf, sizeof buf, &st);
+                n = read_pid_file(s, e, p->pid, PID_COMM, buf, sizeof buf, &st);
                 if (n < 0)
                         continue;
                 procfs_parse_comm(buf, (size_t) n, p->name);
                 p->uid = st.st_uid;
                 p->memory_percent = x->memory.total ? 100.0 * (double) p->rss / (double) x->memory.total : 0.0;
-                p->cpu_percent = process_cpu_percent(s, p->pid);
+                p->cpu_percent = process_cpu_percent(s, p->pid, e);
                 lookup_user(s, p);
                 x->processes.top[x->processes.n_top++] = *p;
         }
 }
 
-/* The kept statm descriptors take at most a quarter of the open-file limit,
+/* The kept descriptors take at most a quarter of the open-file limit,
  * leaving the rest to the server we run in; the limit is looked at on every
  * scan, as it can be lowered under us (prlimit). */
 static void cap_kept_fds(struct sampler *s) {
@@ -682,14 +731,50 @@ static void cap_kept_fds(struct sampler *s) {
         proccache_set_max(&s->procs, max);
 }
 
+/* This tick's reading of the pid counters (/proc/stat and /proc/loadavg,
+ * read before the scan), and the lowest pid the scan must list (0: all),
+ * with proccache_listing_from(). */
+static pid_t listing_from(struct sampler *s, const struct sample *x, struct proc_reading *now) {
+        pid_t from;
+
+        if (!s->partial_ok || !s->forks_known || x->cpu.load.last_pid == 0 || x->cpu.load.last_pid > INT32_MAX) {
+                s->n_readings = 0;
+                return 0;
+        }
+        *now = (struct proc_reading){ .forks = s->forks, .last_pid = (pid_t) x->cpu.load.last_pid };
+        if (s->n_readings < 2 || s->pid_offset < 0) /* unknown or none */
+                return 0;
+        from = proccache_listing_from((const struct proc_reading[]){ s->readings[0], s->readings[1], *now },
+                                      s->partial_in_a_row);
+        return from;
+}
+
 static int read_processes(struct sampler *s, struct sample *x) {
+        struct proc_reading now = { 0 };
+        pid_t from, prev_pid = 0;
+        off_t prev_off = -1;
+        bool complete = true;
         int r = 0;
 
         s->n_candidates = 0;
         cap_kept_fds(s);
-        if (lseek(s->proc_fd, 0, SEEK_SET) < 0)
+        from = listing_from(s, x, &now);
+        if (lseek(s->proc_fd, from > 0 ? s->pid_offset + from : 0, SEEK_SET) < 0)
                 return negative_errno();
+        s->scans++;
+        if (from > 0)
+                s->partial_in_a_row++;
+        else {
+                s->partial_in_a_row = 0;
+                s->full_scans++;
+        }
         proccache_begin(&s->procs);
+        if (from > 0)
+                proccache_poll_empty(&s->procs, from);
+        /* Those the listing will not show, in pid order like the listing:
+         * proccache_visit() moves each out of cur, which stays in place. */
+        for (size_t i = 0; i < s->procs.n_cur && s->procs.cur[i].pid < from; i++)
+                complete &= scan_process(s, x, s->procs.cur[i].pid, s->procs.cur[i].ino, false);
         for (;;) {
                 ssize_t n = getdents64(s->proc_fd, s->dents.data, sizeof s->dents.data);
 
@@ -704,17 +789,49 @@ static int read_processes(struct sampler *s, struct sample *x) {
                         pid_t pid;
 
                         off += d->d_reclen;
-                        if (parse_pid(d->d_name, &pid))
-                                scan_process(s, x, pid, d->d_ino);
+                        if (!parse_pid(d->d_name, &pid)) {
+                                prev_pid = 0;
+                                continue;
+                        }
+                        /* Learnt from a whole listing: every pair of pids
+                         * in a row must agree on it, or it is never used. */
+                        if (from == 0 && prev_pid > 0 && s->pid_offset != PID_OFFSET_NONE) {
+                                off_t o = prev_off - pid;
+
+                                if (o < 0 || (s->pid_offset >= 0 && s->pid_offset != o))
+                                        s->pid_offset = PID_OFFSET_NONE;
+                                else
+                                        s->pid_offset = o;
+                        }
+                        prev_pid = pid;
+                        prev_off = d->d_off;
+                        /* A seek that lands lower would count some twice. */
+                        if (pid < from)
+                                continue;
+                        complete &= scan_process(s, x, pid, d->d_ino, true);
                 }
         }
         /* After a failed listing too: the processes not seen are opened
          * again next time, none is leaked. */
         proccache_end(&s->procs);
+        if (r < 0 || !complete || now.last_pid == 0)
+                s->n_readings = 0;
+        else {
+                s->readings[0] = s->readings[1];
+                s->readings[1] = now;
+                if (s->n_readings < 2)
+                        s->n_readings++;
+        }
         if (r < 0)
                 return r;
         name_top(s, x);
         return 0;
+}
+
+unsigned sampler_full_listings(const struct sampler *s, unsigned *scans) {
+        if (scans)
+                *scans = s->scans;
+        return s->full_scans;
 }
 
 static void collect(struct sampler *s, struct slot *cur) {
@@ -782,6 +899,30 @@ int sampler_peek(struct sampler *s, const struct sample **ret) {
         return 0;
 }
 
+/* Listing only the new processes needs the real /proc of our own pid
+ * namespace (the last pid in /proc/loadavg is the reader's), and a pid_max
+ * far above the forks after which everything is listed. */
+static bool proc_is_ours(int proc_fd) {
+        char self[16], want[16], buf[32];
+        struct statfs sf;
+        int64_t pid_max;
+        ssize_t n;
+
+        if (fstatfs(proc_fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+                return false;
+        n = readlinkat(proc_fd, "self", self, sizeof self - 1);
+        if (n < 0)
+                return false;
+        self[n] = '\0';
+        snprintf(want, sizeof want, "%d", (int) getpid());
+        if (!streq(self, want))
+                return false;
+        if (read_once_at(proc_fd, "sys/kernel/pid_max", buf, sizeof buf, NULL) < 0 ||
+            procfs_parse_numbers(buf, &pid_max, 1) < 0)
+                return false;
+        return pid_max > 16 * PROCCACHE_PARTIAL_FORKS_MAX;
+}
+
 int sampler_new(const char *root, struct sampler **ret) {
         _cleanup_free_ struct sampler *s = NULL;
         char path[PATH_MAX];
@@ -801,11 +942,13 @@ int sampler_new(const char *root, struct sampler **ret) {
         s->proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->proc_fd < 0)
                 return negative_errno();
+        s->pid_offset = PID_OFFSET_UNKNOWN;
+        s->partial_ok = !root[0] && proc_is_ours(s->proc_fd);
         snprintf(path, sizeof path, "%s/sys", root);
         /* Without /sys (some containers) disks cannot be told from
          * partitions; that only costs disk_io, so it is not fatal. */
         s->sys_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        /* Room for the kept statm descriptors to be a quarter of the
+        /* Room for the kept descriptors to be a quarter of the
          * limit (cap_kept_fds()). */
         fd_limit_reserve(4 * STATM_FDS_KEPT);
         proccache_init(&s->procs, 0);

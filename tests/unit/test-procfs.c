@@ -157,8 +157,12 @@ Test(procfs, loadavg) {
         cr_assert_float_eq(l.load15, 0.05, 1e-9);
         cr_assert_eq(l.running, 2);
         cr_assert_eq(l.total, 99);
+        cr_assert_eq(l.last_pid, 8906);
         cr_assert_eq(procfs_parse_loadavg("12.50 100.00 0.00 1/2 3\n", &l), 0);
         cr_assert_float_eq(l.load5, 100.0, 1e-9);
+        cr_assert_eq(l.last_pid, 3);
+        cr_assert_eq(procfs_parse_loadavg("0.45 0.15 0.05 2/99\n", &l), 0);
+        cr_assert_eq(l.last_pid, 0);
         cr_assert_eq(procfs_parse_loadavg("0,45 0,15 0,05 2/99 8906\n", &l), -EBADMSG);
         cr_assert_eq(procfs_parse_loadavg("", &l), -EBADMSG);
 }

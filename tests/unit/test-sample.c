@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -492,12 +496,120 @@ Test(proccache, empty_process_keeps_no_descriptor) {
         e = proccache_visit(&c, 42, proc_ino(42));
         cr_assert_geq(proccache_read_statm(&c, e, proc_dir, buf, sizeof buf), 0);
         cr_assert_eq(c.n_fds, 1);
-        proccache_set_empty(&c, e);
+        proccache_set_empty(&c, e, false);
         cr_assert_eq(c.n_fds, 0);
         proccache_end(&c);
         proccache_begin(&c);
         e = proccache_visit(&c, 42, proc_ino(42));
         cr_assert(e->empty);
+        proccache_end(&c);
+        proccache_done(&c);
+}
+
+/* A top process's comm and stat stay open like its statm, count against
+ * the same cap, are read afresh, and close when it goes; comm's owner comes
+ * with it. */
+Test(proccache, top_process_files_kept_and_closed_with_it) {
+        struct proccache c;
+        static const pid_t both[] = { 100, 200 }, one[] = { 100 };
+        struct proc_entry *e;
+        struct stat st;
+        char buf[256];
+        int comm_fd, stat_fd;
+
+        shell("echo '200 (top) S 1 200 200 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 55 1 1' > '%s/proc/200/stat'", root);
+        proccache_init(&c, 3);
+        cr_assert_eq(scan(&c, both, 2, NULL), 2);
+        cr_assert_eq(c.n_fds, 2);
+        e = proccache_lookup(&c, 200);
+        cr_assert_gt(proccache_read_comm(&c, e, proc_dir, buf, sizeof buf, &st), 0);
+        cr_assert_eq(st.st_uid, getuid());
+        cr_assert_gt(proccache_read_stat(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert(strneq(buf, "200 (top)", 9));
+        comm_fd = e->comm_fd;
+        stat_fd = e->stat_fd;
+        cr_assert(fd_open(comm_fd));
+        cr_assert_eq(stat_fd, -1, "past the cap: read by path");
+        cr_assert_eq(c.n_fds, 3);
+
+        shell("echo renamed > '%s/proc/200/comm'", root);
+        cr_assert_eq(scan(&c, both, 2, NULL), 2);
+        e = proccache_lookup(&c, 200);
+        cr_assert_eq(e->comm_fd, comm_fd, "kept across scans");
+        cr_assert_eq(proccache_read_comm(&c, e, proc_dir, buf, sizeof buf, &st), 8);
+        cr_assert_str_eq(buf, "renamed\n");
+
+        shell("rm -r '%s/proc/200'", root);
+        cr_assert_eq(scan(&c, one, 1, NULL), 1);
+        cr_assert_not(fd_open(comm_fd));
+        cr_assert_eq(c.n_fds, 1);
+        proccache_done(&c);
+        cr_assert_eq(c.n_fds, 0);
+}
+
+/* On this machine's pids: a real child stands for a process without
+ * memory (the cache takes the caller's word for it). */
+Test(proccache, empty_process_watched_through_a_pidfd) {
+        struct proccache c;
+        struct proc_entry *e;
+        struct stat st;
+        char path[64];
+        pid_t child = fork();
+        int fd;
+
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        snprintf(path, sizeof path, "/proc/%d", (int) child);
+        cr_assert_eq(stat(path, &st), 0);
+        proccache_init(&c, 16);
+        proccache_begin(&c);
+        e = proccache_visit(&c, child, st.st_ino);
+        proccache_set_empty(&c, e, true);
+        if (e->pid_fd < 0)
+                cr_skip_test("no pidfd_open() here: %m");
+        fd = e->pid_fd;
+        cr_assert_eq(c.n_fds, 1);
+        proccache_end(&c);
+
+        proccache_begin(&c);
+        proccache_poll_empty(&c, child + 1);
+        e = proccache_visit(&c, child, st.st_ino);
+        cr_assert_not(e->exited, "running");
+        cr_assert_eq(e->pid_fd, fd, "kept across scans");
+        proccache_end(&c);
+
+        kill(child, SIGKILL);
+        cr_assert_eq(waitpid(child, NULL, 0), child);
+        proccache_begin(&c);
+        proccache_poll_empty(&c, child + 1);
+        e = proccache_visit(&c, child, st.st_ino);
+        cr_assert(e->exited);
+        proccache_drop_last(&c); /* what the scan does once getpgid() says ESRCH */
+        cr_assert_eq(c.n_fds, 0);
+        cr_assert_not(fd_open(fd), "closed with the process");
+        proccache_end(&c);
+        proccache_done(&c);
+}
+
+/* At the cap, no pidfd: it is then asked with getpgid() each time. */
+Test(proccache, empty_process_past_the_cap_has_no_pidfd) {
+        struct proccache c;
+        struct proc_entry *e;
+
+        proccache_init(&c, 0);
+        proccache_begin(&c);
+        e = proccache_visit(&c, getpid(), 1);
+        proccache_set_empty(&c, e, true);
+        cr_assert_eq(e->pid_fd, -1);
+        cr_assert_eq(c.n_fds, 0);
+        proccache_end(&c);
+        proccache_begin(&c);
+        proccache_poll_empty(&c, getpid() + 1);
+        e = proccache_visit(&c, getpid(), 1);
+        cr_assert(e->exited, "unknown, so asked");
         proccache_end(&c);
         proccache_done(&c);
 }
@@ -847,6 +959,158 @@ Test(live, processes_exiting_during_scans) {
                 cr_assert_eq(x->processes.n_top, SAMPLE_TOP_PROCESSES);
         }
         waitpid(child, NULL, 0);
+}
+
+/* A private pid namespace with its own /proc: the only processes are this
+ * test's, so every count is exact. Run in pid 1 of it; what it returns is
+ * its exit status (0, or 1 when a check failed, which says which). */
+static int in_own_pid_namespace(int (*body)(void)) {
+        pid_t init;
+        int status;
+
+        if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 &&
+            unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) < 0)
+                cr_skip_test("no pid namespace for this user: %m");
+        init = fork();
+        cr_assert_geq(init, 0);
+        if (init == 0) {
+                if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        _exit(200);
+                _exit(body());
+        }
+        cr_assert_eq(waitpid(init, &status, 0), init);
+        cr_assert(WIFEXITED(status), "status %d", status);
+        return WEXITSTATUS(status);
+}
+
+/* cr_assert() belongs to the test's own process, not to its children. */
+#define CHECK(cond)                                                              \
+        do {                                                                     \
+                if (!(cond)) {                                                   \
+                        fprintf(stderr, "line %d: %s failed\n", __LINE__, #cond); \
+                        return 1;                                                \
+                }                                                                \
+        } while (0)
+
+static unsigned listed_in_proc(void) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        unsigned n = 0;
+
+        while (d && (de = readdir(d)))
+                n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+        if (d)
+                closedir(d);
+        return n;
+}
+
+/* Takes n samples; each must count what /proc lists. */
+static bool counts(struct sampler *s, unsigned n, unsigned want) {
+        const struct sample *x;
+
+        for (unsigned i = 0; i < n; i++)
+                if (sampler_take(s, &x) < 0 || x->processes.count != want || listed_in_proc() != want)
+                        return false;
+        return true;
+}
+
+static pid_t spawn_sleeper(void) {
+        pid_t p = fork();
+
+        if (p == 0) {
+                pause();
+                _exit(0);
+        }
+        return p;
+}
+
+static int only_new_pids_listed(void) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        pid_t kids[5], zombie;
+        unsigned scans, full, full_before;
+
+        CHECK(sampler_new(NULL, &s) == 0);
+        CHECK(counts(s, 3, 1));
+        for (size_t i = 0; i < ELEMENTSOF(kids); i++)
+                CHECK((kids[i] = spawn_sleeper()) > 0);
+        CHECK(counts(s, 4, 6));
+        full = sampler_full_listings(s, &scans);
+        CHECK(full < scans); /* the last ones listed only new pids */
+
+        /* Gone while only the cache knew them: their statm fails. */
+        kill(kids[1], SIGKILL);
+        kill(kids[3], SIGKILL);
+        CHECK(waitpid(kids[1], NULL, 0) == kids[1] && waitpid(kids[3], NULL, 0) == kids[3]);
+        CHECK(counts(s, 3, 4));
+
+        /* A zombie has no memory: counted while it is there, which only
+         * getpgid() tells once it is not listed; then reaped. */
+        zombie = fork();
+        CHECK(zombie >= 0);
+        if (zombie == 0)
+                _exit(0);
+        while (waitid(P_PID, (id_t) zombie, &(siginfo_t){ 0 }, WEXITED | WNOWAIT) < 0)
+                ;
+        CHECK(counts(s, 4, 5));
+        CHECK(waitpid(zombie, NULL, 0) == zombie);
+        CHECK(counts(s, 3, 4));
+
+        /* New ones between partial scans are listed. */
+        CHECK((kids[1] = spawn_sleeper()) > 0);
+        CHECK(counts(s, 1, 5));
+        full = sampler_full_listings(s, &scans);
+        CHECK(counts(s, 2, 5));
+        CHECK(sampler_full_listings(s, NULL) == full);
+
+        /* So many forks that the counter might have gone round: all listed. */
+        for (unsigned i = 0; i < PROCCACHE_PARTIAL_FORKS_MAX; i++) {
+                pid_t p = fork();
+
+                if (p == 0)
+                        _exit(0);
+                CHECK(p > 0 && waitpid(p, NULL, 0) == p);
+        }
+        full_before = sampler_full_listings(s, NULL);
+        CHECK(counts(s, 1, 5));
+        CHECK(sampler_full_listings(s, NULL) == full_before + 1);
+
+        /* And every PROCCACHE_FULL_LISTING_EVERY scans whatever happens. */
+        full_before = sampler_full_listings(s, NULL);
+        CHECK(counts(s, PROCCACHE_FULL_LISTING_EVERY, 5));
+        CHECK(sampler_full_listings(s, NULL) == full_before + 1);
+
+        for (size_t i = 0; i < ELEMENTSOF(kids); i++)
+                kill(kids[i], SIGKILL);
+        return 0;
+}
+
+Test(live, only_new_pids_listed_yet_every_process_counted) {
+        cr_assert_eq(in_own_pid_namespace(only_new_pids_listed), 0, "a check failed (its line is in the output)");
+}
+
+Test(proccache, listing_from_the_pid_counter) {
+        static const struct {
+                struct proc_reading r[3];
+                unsigned in_a_row;
+                pid_t want;
+        } cases[] = {
+                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, 0, 501 },  /* from the reading before last */
+                { { { 1000, 500 }, { 1000, 500 }, { 1000, 500 } }, 5, 501 },  /* nothing forked */
+                { { { 1000, 500 }, { 1003, 510 }, { 1004, 305 } }, 0, 0 },    /* the counter wrapped */
+                { { { 1000, 500 }, { 1003, 490 }, { 1004, 512 } }, 0, 0 },    /* went back, then on */
+                { { { 1000, 500 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 510 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 520 } },
+                  0, 501 },                                                   /* just under the forks cap */
+                { { { 1000, 500 }, { 1003, 510 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX, 520 } },
+                  0, 0 },                                                     /* at it: it might have gone round */
+                { { { 1000, 500 }, { 1003, 510 }, { 999, 512 } }, 0, 0 },     /* forks went back: another boot's */
+                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, PROCCACHE_FULL_LISTING_EVERY - 2, 501 },
+                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, PROCCACHE_FULL_LISTING_EVERY - 1, 0 },
+                { { { 1000, 0 }, { 1003, 510 }, { 1004, 512 } }, 0, 0 },      /* no reading */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                cr_assert_eq(proccache_listing_from(cases[i].r, cases[i].in_a_row), cases[i].want, "case %zu", i);
 }
 
 /* ---- process CPU % ---------------------------------------------------------- */
