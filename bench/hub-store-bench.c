@@ -184,7 +184,8 @@ static void add_generated(struct store_batch *b, cJSON *j, const cJSON *orig, st
         parsed = cJSON_Parse(text);
         if (!parsed || sample_values_flatten(parsed, vals) < 0)
                 die("a generated sample", EINVAL);
-        struct store_sample x = { node, "boot", seq, ts, text, strlen(text), vals->v, vals->n };
+        struct store_sample x = { .node_id = node, .stream = "boot", .seq = seq, .ts = ts, .json = text,
+                                  .json_len = strlen(text), .values = vals->v, .n_values = vals->n };
         r = store_batch_add(b, &x);
         free(text);
         if (r < 0)

@@ -96,6 +96,8 @@ struct job_sample {
         size_t len;
         cJSON *tree; /* the writer names its values, then frees it */
         unsigned interval; /* the sample's "interval", else 0 (sample_interval()) */
+        const uint8_t *body; /* json compressed, or NULL (struct store_sample) */
+        size_t body_len;
         bool stream_in_tree; /* stream points into tree (the "stream" of the JSON) */
 };
 
@@ -212,6 +214,7 @@ struct hub {
         struct fleet *fleet;
         struct client_cache *clients;
         struct remote_write *remote_write; /* NULL: no remote_write_url */
+        struct body_codec *codec; /* the loop's, for pushes (push_queue()) */
         struct cidr agent_allow[HUB_AGENT_ALLOW_MAX];
         size_t n_agent_allow;
         struct cpu_load cpu;

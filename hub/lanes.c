@@ -125,6 +125,8 @@ static int add_samples(struct lanes *l, struct job *j) {
                         .json_len = s->len,
                         .values = l->values.v,
                         .n_values = l->values.n,
+                        .body = s->body,
+                        .body_len = s->body_len,
                 };
                 r = store_batch_add(l->batch, &ss);
                 /* Freed as soon as added, not with the job: a group of

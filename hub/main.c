@@ -16,6 +16,7 @@
 #include "log.h"
 #include "notify.h"
 #include "remote-write.h"
+#include "store-codec.h"
 #include "timeutil.h"
 #include "wstls.h"
 
@@ -399,7 +400,7 @@ int main(int argc, char **argv) {
                 goto out;
         }
         h.backend = store_backend(writer);
-        if (registry_new(&h.registry) < 0 || fleet_new(&h.fleet) < 0 ||
+        if (registry_new(&h.registry) < 0 || fleet_new(&h.fleet) < 0 || body_codec_new(&h.codec) < 0 ||
             client_cache_new(CLIENT_CACHE_SLOTS, &h.clients) < 0) {
                 log_error("Out of memory");
                 goto out;
@@ -472,6 +473,7 @@ out:
         fleet_free(h.fleet);
         registry_free(h.registry);
         client_cache_free(h.clients);
+        body_codec_free(h.codec);
         if (exit_code == 0)
                 log_info("Stopped after storing %llu samples", (unsigned long long) h.stats.samples);
         return exit_code;

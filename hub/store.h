@@ -188,6 +188,10 @@ struct store_sample {
         size_t json_len;      /* 1 .. STORE_SAMPLE_MAX */
         const struct store_value *values; /* see hub/sample-values.h */
         size_t n_values;      /* up to STORE_VALUES_MAX, paths distinct */
+        /* json as body_compress() (store-codec.h) gave it, when the caller
+         * compressed it already (off the writer's thread); else NULL. */
+        const uint8_t *body;
+        size_t body_len;
 };
 
 struct store_batch_result {

@@ -774,7 +774,8 @@ BOTH(compression_round_trip) {
         node_put(e, "n", NULL, T0);
         cr_assert_eq(store_batch_begin(e->s, &b), 0);
         for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
-                struct store_sample x = { "n", "", (int64_t) i, T0 + (int64_t) i, bodies[i], strlen(bodies[i]), NULL, 0 };
+                struct store_sample x = { .node_id = "n", .stream = "", .seq = (int64_t) i, .ts = T0 + (int64_t) i,
+                                          .json = bodies[i], .json_len = strlen(bodies[i]) };
                 cr_assert_eq(store_batch_add(b, &x), 0);
         }
         /* A large one, at the size bound, of bytes that do not compress. */
@@ -784,7 +785,8 @@ BOTH(compression_round_trip) {
                 seed = seed * 1103515245 + 12345;
                 big[i] = (char) ('a' + (seed >> 16) % 26);
         }
-        struct store_sample x = { "n", "", 99, T0 + 99, big, STORE_SAMPLE_MAX, NULL, 0 };
+        struct store_sample x = { .node_id = "n", .stream = "", .seq = 99, .ts = T0 + 99, .json = big,
+                                  .json_len = STORE_SAMPLE_MAX };
         cr_assert_eq(store_batch_add(b, &x), 0);
         commit(e, b);
         store_batch_free(b);
@@ -806,6 +808,32 @@ BOTH(compression_round_trip) {
         cr_assert_lt(db_int(e, e->pg ? "SELECT octet_length(body) FROM samples WHERE ts = 1699999200002"
                                      : "SELECT length(body) FROM samples WHERE ts = 1699999200002"),
                      (long long) strlen(bodies[2]));
+}
+
+BOTH(body_compressed_by_the_caller_stored_as_given) {
+        static const char body[] = "{\"metrics\":{\"cpu\":{\"cpu_usage_percent\":12.5}},\"seq\":7}";
+        struct body_codec *codec;
+        struct bytes packed = { 0 };
+        struct store_batch *b;
+        char *json;
+        size_t len;
+        int64_t ts;
+
+        cr_assert_eq(body_codec_new(&codec), 0);
+        cr_assert_eq(body_compress(codec, body, strlen(body), &packed), 0);
+        node_put(e, "n", NULL, T0);
+        cr_assert_eq(store_batch_begin(e->s, &b), 0);
+        struct store_sample x = { .node_id = "n", .stream = "", .seq = 7, .ts = T0, .json = body,
+                                  .json_len = strlen(body), .body = packed.p, .body_len = packed.len };
+        cr_assert_eq(store_batch_add(b, &x), 0);
+        commit(e, b);
+        store_batch_free(b);
+        cr_assert_eq(store_sample_at(e->s, "n", T0, &json, &len, &ts), 0);
+        cr_assert_str_eq(json, body);
+        cr_assert_eq(len, strlen(body));
+        free(json);
+        bytes_done(&packed);
+        body_codec_free(codec);
 }
 
 /* ---- reads -------------------------------------------------------------- */
