@@ -201,23 +201,23 @@ static bool commit_jobs(struct lanes *l, struct job *list) {
                 if (j->result < 0)
                         continue;
                 r = store_batch_tally(l->batch, from, from + j->n_samples, &mine);
+                /* Forwarded: what this job stored as new (none, if it is
+                 * added again: then it is staged again). */
+                for (size_t i = 0; rw && i < j->n_samples; i++)
+                        remote_write_keep(rw, j->staged + i,
+                                          r >= 0 && mine.forgotten == 0 && store_batch_row_stored(l->batch, from + i));
                 from += j->n_samples;
                 if (r < 0) {
                         j->result = r;
                         continue;
                 }
                 if (mine.forgotten > 0) {
-                        /* Staged again when it is added again. */
-                        if (rw)
-                                remote_write_keep(rw, j->staged, j->n_samples, 0);
                         j->result = 1;
                         again = true;
                         continue;
                 }
                 j->acked = mine.acked;
                 j->duplicates = mine.duplicates;
-                if (rw)
-                        remote_write_keep(rw, j->staged, j->n_samples, j->acked);
         }
         /* Queued for forwarding before any push of it is answered. */
         if (rw)

@@ -267,14 +267,11 @@ static int take_token_args(int *argc, char **argv, struct new_token_args *ret) {
                         a.wanted = true;
                         continue;
                 }
-                if (strneq(arg, "--token-ttl", 11) || strneq(arg, "--token-note", 12)) {
-                        const char *eq = strchr(arg, '=');
-                        size_t name_len = eq ? (size_t) (eq - arg) : strlen(arg);
+                const char *eq = strchr(arg, '=');
+                size_t name_len = eq ? (size_t) (eq - arg) : strlen(arg);
 
-                        if (name_len != 11 && name_len != 12) {
-                                argv[out++] = argv[i];
-                                continue;
-                        }
+                if ((name_len == 11 && strneq(arg, "--token-ttl", 11)) ||
+                    (name_len == 12 && strneq(arg, "--token-note", 12))) {
                         if (eq)
                                 value = eq + 1;
                         else if (i + 1 < *argc)

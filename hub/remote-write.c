@@ -167,9 +167,9 @@ void remote_write_truncate(struct remote_write *rw, size_t n) {
         rw->n_samples = n;
 }
 
-void remote_write_keep(struct remote_write *rw, size_t first, size_t n, uint64_t acked) {
-        for (size_t i = 0; i < n && first + i < rw->n_samples; i++)
-                rw->samples[first + i].keep = i + acked >= n;
+void remote_write_keep(struct remote_write *rw, size_t i, bool keep) {
+        if (i < rw->n_samples)
+                rw->samples[i].keep = keep;
 }
 
 /* Encode the kept samples among samples[from, to) as one WriteRequest. */

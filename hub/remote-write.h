@@ -44,11 +44,9 @@ int remote_write_stage(struct remote_write *rw, const char *node_id, int64_t ts_
                        const struct sample_values *values);
 /* Forget the staged samples from the n-th on (their batch failed). */
 void remote_write_truncate(struct remote_write *rw, size_t n);
-/* Of the staged samples first .. first+n-1, acked were stored as new: the
- * others were duplicates of stored ones, which were sent already. The
- * store does not say which ones; a push that mixes them resends old
- * samples before new ones (pushd's order), so the last acked are kept. */
-void remote_write_keep(struct remote_write *rw, size_t first, size_t n, uint64_t acked);
+/* Whether the i-th staged sample goes out: only those stored as new, not
+ * duplicates of stored ones (sent already). */
+void remote_write_keep(struct remote_write *rw, size_t i, bool keep);
 /* Queue what was kept on disk and forget everything staged. */
 void remote_write_flush(struct remote_write *rw);
 

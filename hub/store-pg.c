@@ -1680,16 +1680,11 @@ static int pg_expire_raw(struct store *s, int64_t before, unsigned max_rows) {
 }
 
 static int pg_delete_step(struct pg *p, enum stmt id, int64_t key, unsigned max_rows, const char *what) {
-        _cleanup_result_ PGresult *res = NULL;
         struct params a = { 0 };
-        int r;
 
         p_int(&a, key);
         p_int(&a, max_rows);
-        r = pg_run(p, id, &a, what, &res);
-        if (r < 0)
-                return r;
-        return atoi(PQcmdTuples(res));
+        return pg_changed(p, id, &a, what);
 }
 
 static int pg_expire_rollups(struct store *s, int64_t before, unsigned max_rows) {

@@ -153,13 +153,9 @@ static bool valid_text(const char *s, size_t min, size_t max) {
         return n >= min && n <= max;
 }
 
-static bool valid_hex64(const char *s) {
-        if (strlen(s) != STORE_TOKEN_SHA256_HEX)
-                return false;
-        for (const char *c = s; *c; c++)
-                if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-                        return false;
-        return true;
+/* len lowercase hex digits, nothing more. */
+static bool valid_hex(const char *s, size_t len) {
+        return strlen(s) == len && strspn(s, "0123456789abcdef") == len;
 }
 
 static bool valid_node_id(const char *id) {
@@ -170,7 +166,7 @@ int store_node_upsert(struct store *s, const struct store_node *n) {
         if (!valid_node_id(n->node_id) || !valid_text(n->hostname, 0, STORE_HOSTNAME_MAX) ||
             !valid_text(n->machine_id, 0, STORE_MACHINE_ID_MAX) ||
             !valid_text(n->cert_subject, 0, STORE_CERT_SUBJECT_MAX) || !store_node_kind_to_string(n->kind) ||
-            (*n->token_sha256 && !valid_hex64(n->token_sha256)))
+            (*n->token_sha256 && !valid_hex(n->token_sha256, STORE_TOKEN_SHA256_HEX)))
                 return log_debug_errno(EINVAL, "Refusing to store an invalid node");
         return s->ops->node_upsert(s, n);
 }
@@ -184,7 +180,7 @@ int store_node_get(struct store *s, const char *node_id, struct store_node *ret)
 }
 
 int store_node_by_token(struct store *s, const char *sha256_hex, struct store_node *ret) {
-        if (!sha256_hex || !valid_hex64(sha256_hex))
+        if (!sha256_hex || !valid_hex(sha256_hex, STORE_TOKEN_SHA256_HEX))
                 return -ENOENT;
         return s->ops->node_by_token(s, sha256_hex, ret);
 }
@@ -235,13 +231,14 @@ int store_client_put(struct store *s, const char *username, const char *hash) {
 /* ---- enroll tokens ------------------------------------------------------- */
 
 int store_enroll_token_put(struct store *s, const struct store_enroll_token *t, int64_t now) {
-        if (!valid_hex64(t->token_sha256) || !valid_text(t->note, 0, STORE_ENROLL_NOTE_MAX) || t->expires <= now)
+        if (!valid_hex(t->token_sha256, STORE_TOKEN_SHA256_HEX) || !valid_text(t->note, 0, STORE_ENROLL_NOTE_MAX) ||
+            t->expires <= now)
                 return log_debug_errno(EINVAL, "Refusing to store an invalid enroll token");
         return s->ops->enroll_token_put(s, t, now);
 }
 
 int store_enroll_token_take(struct store *s, const char *sha256_hex, int64_t now) {
-        if (!sha256_hex || !valid_hex64(sha256_hex))
+        if (!sha256_hex || !valid_hex(sha256_hex, STORE_TOKEN_SHA256_HEX))
                 return -ENOENT;
         return s->ops->enroll_token_take(s, sha256_hex, now);
 }
@@ -251,7 +248,7 @@ int store_enroll_tokens_each(struct store *s, int64_t now, store_enroll_token_cb
 }
 
 int store_enroll_token_delete(struct store *s, const char *id) {
-        if (!id || strlen(id) != STORE_ENROLL_ID_LEN || strspn(id, "0123456789abcdef") != STORE_ENROLL_ID_LEN)
+        if (!id || !valid_hex(id, STORE_ENROLL_ID_LEN))
                 return -ENOENT;
         return s->ops->enroll_token_delete(s, id);
 }
@@ -549,6 +546,10 @@ int batch_inserted_reserve(struct store_batch *b) {
         memset(b->inserted, 0, b->n * sizeof(bool));
         memset(b->forgotten, 0, b->n * sizeof(bool));
         return 0;
+}
+
+bool store_batch_row_stored(const struct store_batch *b, size_t i) {
+        return i < b->committed && b->inserted[i] && !b->forgotten[i];
 }
 
 int store_batch_tally(const struct store_batch *b, size_t from, size_t to, struct store_batch_result *ret) {

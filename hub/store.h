@@ -235,6 +235,9 @@ int store_batch_commit(struct store_batch *b, struct store_batch_result *ret);
  * a caller that committed several requests together and answers each with
  * its own counts. -EINVAL when the range is not within that commit. */
 int store_batch_tally(const struct store_batch *b, size_t from, size_t to, struct store_batch_result *ret);
+/* Whether the committed row i was stored as new (not a duplicate, nor of a
+ * node deleted meanwhile). */
+bool store_batch_row_stored(const struct store_batch *b, size_t i);
 
 /* Discard whatever is queued (a rollback: nothing was written) and free the
  * batch. NULL is fine. store_batch_truncate(b, 0) discards and keeps it. */

@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "pushd.h"
 #include "sample-json.h"
+#include "signals.h"
 #include "sysmon.h"
 #include "timeutil.h"
 
@@ -151,10 +152,8 @@ static int setup_signals(struct pushd *p) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGPIPE);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return negative_errno();
-        p->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-        return p->sigfd < 0 ? negative_errno() : 0;
+        p->sigfd = signalfd_blocking(&mask, NULL);
+        return p->sigfd < 0 ? p->sigfd : 0;
 }
 
 static void read_signals(struct pushd *p) {

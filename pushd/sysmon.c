@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonutil.h"
 #include "macro.h"
 #include "sysmon.h"
 
@@ -20,10 +21,6 @@ cJSON *sysmon_envelope(const char *action, const char *system_id, const char *ur
                 return NULL;
         }
         return o;
-}
-
-static double round2(double v) {
-        return round(v * 100.0) / 100.0;
 }
 
 static bool add_u64(cJSON *o, const char *name, uint64_t v) {

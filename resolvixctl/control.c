@@ -126,12 +126,6 @@ int ctl_cmd_status(struct ctl *c) {
 
 /* ---- start, stop, restart ------------------------------------------------ */
 
-static const char *string_of(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-        return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static long number_of(const cJSON *o, const char *key) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -139,9 +133,9 @@ static long number_of(const cJSON *o, const char *key) {
 }
 
 static void print_outcome(const struct ctl *c, const char *worker, const cJSON *a) {
-        const char *status = string_of(a, "status") ?: "";
+        const char *status = json_string(a, "status") ?: "";
         long pid = number_of(a, "pid"), port = number_of(a, "ws_port"), interval = number_of(a, "interval");
-        const char *log_file = string_of(a, "log_file");
+        const char *log_file = json_string(a, "log_file");
         char hp[CTL_HOST_MAX + 16] = "";
 
         if (streq(status, "stopped")) {
@@ -200,7 +194,7 @@ static int control(struct ctl *c, const char *verb) {
                         putchar('\n');
         }
         if (reply.status != 200) {
-                const char *message = string_of(answer, "message"), *detail = string_of(answer, "detail");
+                const char *message = json_string(answer, "message"), *detail = json_string(answer, "detail");
 
                 if (!message)
                         return ctl_reply_check(c, &reply, CONTROLD);

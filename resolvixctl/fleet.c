@@ -59,18 +59,6 @@ static int hub_get(const struct ctl *c, const char *path, long *status, cJSON **
         return 0;
 }
 
-static const char *json_string(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-        return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double num_or_nan(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-        return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
 /* "12 s ago", "3 min ago", "2 h ago", "5 d ago"; "never". */
 static void format_ago(const char *iso, time_t now, char *buf, size_t size) {
         struct tm tm = { 0 };
@@ -145,22 +133,22 @@ int ctl_cmd_nodes(struct ctl *c) {
                 const char *id = json_string(n, "node_id"), *kind = json_string(n, "kind");
                 const char *seen = json_string(n, "last_seen");
                 bool online = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "online"));
-                double mem = num_or_nan(latest, "memory_usage_percent");
+                double mem = json_number(latest, "memory_usage_percent");
                 struct row *row = table_row(&t);
                 char ago[64];
 
                 if (!row)
                         return -ENOMEM;
                 if (isnan(mem))
-                        mem = num_or_nan(latest, "mem"); /* a Flask client's */
+                        mem = json_number(latest, "mem"); /* a Flask client's */
                 format_ago(seen, now, ago, sizeof ago);
                 table_cell(row, 0, NULL, "%s", id ?: "?");
                 table_cell(row, 1, NULL, "%s", kind ?: "?");
                 table_cell(row, 2, online ? SGR_OK : SGR_BAD, "%s", online ? "yes" : "no");
                 table_cell(row, 3, NULL, "%s", ago);
-                figure(row, 4, num_or_nan(latest, "cpu_usage_percent"), "%");
+                figure(row, 4, json_number(latest, "cpu_usage_percent"), "%");
                 figure(row, 5, mem, "%");
-                figure(row, 6, num_or_nan(latest, "load_avg_1min"), "");
+                figure(row, 6, json_number(latest, "load_avg_1min"), "");
         }
         table_print(&o, &t);
         return fflush(stdout) == 0 ? 0 : -EIO;

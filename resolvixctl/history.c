@@ -16,14 +16,14 @@
 static const struct {
         const char *label;
         const char *history[2]; /* the history's columns, summed */
-        const char *sample[2][2]; /* the sample's: section, field */
+        const char *sample[2][3]; /* the sample's: its path under "metrics" */
         const char *unit;
 } series[CTL_HISTORY_SERIES] = {
         { "CPU", { "cpu_usage_percent" }, { { "cpu", "cpu_usage_percent" } }, "%" },
         { "Mem", { "memory_usage_percent" }, { { "memory", "memory_usage_percent" } }, "%" },
         { "load", { "load_avg_1min" }, { { "cpu", "load_avg_1min" } }, "" },
         { "disk", { "disk_read_mb_per_sec", "disk_write_mb_per_sec" },
-          { { "disk", "read_mb_per_sec" }, { "disk", "write_mb_per_sec" } }, " MB/s" },
+          { { "disk", "disk_io", "read_mb_per_sec" }, { "disk", "disk_io", "write_mb_per_sec" } }, " MB/s" },
         { "net", { "bytes_recv_mb_per_sec", "bytes_sent_mb_per_sec" },
           { { "network", "bytes_recv_mb_per_sec" }, { "network", "bytes_sent_mb_per_sec" } }, " MB/s" },
 };
@@ -127,15 +127,10 @@ int ctl_history_add_sample(struct ctl_history *h, const cJSON *sample) {
                 double v = 0;
 
                 for (size_t k = 0; k < 2 && series[s].sample[k][0]; k++) {
-                        const cJSON *x = cJSON_GetObjectItemCaseSensitive(
-                                cJSON_GetObjectItemCaseSensitive(m, series[s].sample[k][0]), series[s].sample[k][1]);
+                        const cJSON *x = m;
 
-                        /* disk_io holds the disk rates. */
-                        if (!x && streq(series[s].sample[k][0], "disk"))
-                                x = cJSON_GetObjectItemCaseSensitive(
-                                        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "disk"),
-                                                                         "disk_io"),
-                                        series[s].sample[k][1]);
+                        for (size_t d = 0; d < ELEMENTSOF(series[s].sample[k]) && series[s].sample[k][d]; d++)
+                                x = cJSON_GetObjectItemCaseSensitive(x, series[s].sample[k][d]);
                         v += cJSON_IsNumber(x) ? x->valuedouble : NAN;
                 }
                 h->v[s][h->n] = v;

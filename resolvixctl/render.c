@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "jsonutil.h"
 #include "term.h"
 
 /* Samples and /status as text, from their JSON: the one-shot commands,
@@ -21,17 +22,15 @@ static const cJSON *get(const cJSON *o, const char *key) {
         return cJSON_GetObjectItemCaseSensitive(o, key);
 }
 
+/* Short names for the renderers' many reads (jsonutil.h). */
 static double num(const cJSON *o, const char *key) {
-        const cJSON *v = get(o, key);
-
-        return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        return json_number(o, key);
 }
 
 static const char *str(const cJSON *o, const char *key) {
-        const cJSON *v = get(o, key);
-
-        return cJSON_IsString(v) ? v->valuestring : NULL;
+        return json_string(o, key);
 }
+
 
 /* ---- number formats -------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include "ctl.h"
 #include "grow.h"
 #include "lwsfd.h"
+#include "signals.h"
 #include "net.h"
 
 /* A WebSocket client on one libwebsockets loop that also carries the

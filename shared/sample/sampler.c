@@ -107,7 +107,7 @@ static const char *const source_name[] = {
 struct sampler {
         int proc_fd, sys_fd;
         char root[PATH_MAX]; /* "" for the real root */
-        long page_size;
+        long page_size, clk_tck;
 
         struct slot slots[_SLOT_MAX];
         unsigned cur; /* 0 or 1: the slot holding the newest numbered reading */
@@ -674,7 +674,7 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
  * as ps counts it. Only the few listed processes are read, so the scan of
  * all the others stays at one statm each. */
 static double process_cpu_percent(struct sampler *s, pid_t pid, struct proc_entry *e) {
-        long hz = sysconf(_SC_CLK_TCK);
+        long hz = s->clk_tck;
         uint64_t now = now_usec(CLOCK_BOOTTIME), ticks;
         struct pid_stat st;
         char buf[1024];
@@ -934,6 +934,7 @@ int sampler_new(const char *root, struct sampler **ret) {
                 return -ENOMEM;
         snprintf(s->root, sizeof s->root, "%s", root);
         s->page_size = sysconf(_SC_PAGESIZE);
+        s->clk_tck = sysconf(_SC_CLK_TCK);
         s->sys_fd = -1;
         for (size_t i = 0; i < ELEMENTSOF(s->files); i++)
                 s->files[i] = PROCFILE_NULL;

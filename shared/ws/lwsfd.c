@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <sys/signalfd.h>
-
 #include "log.h"
 #include "lwsfd.h"
 #include "macro.h"
@@ -15,13 +13,4 @@ int lws_watch_fd(struct lws_vhost *vhost, const char *protocol, int fd, void *ta
         }
         lws_set_opaque_user_data(wsi, tag);
         return 0;
-}
-
-int signalfd_blocking(const sigset_t *mask, sigset_t *old) {
-        int fd;
-
-        if (sigprocmask(SIG_BLOCK, mask, old) < 0)
-                return negative_errno();
-        fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
-        return fd < 0 ? negative_errno() : fd;
 }

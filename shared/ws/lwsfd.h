@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-#include <signal.h>
-
 #include <libwebsockets.h>
 
 /* Plain descriptors (a signalfd, inotify, the journal, the ingest port's
@@ -11,7 +9,3 @@
  * readable; the wsi carries tag as its opaque user data. lws owns fd from
  * then on; on failure fd is closed. */
 int lws_watch_fd(struct lws_vhost *vhost, const char *protocol, int fd, void *tag);
-
-/* Block the signals of mask (the previous mask in *old, unless NULL) and
- * return a non-blocking signalfd that receives them instead. */
-int signalfd_blocking(const sigset_t *mask, sigset_t *old);

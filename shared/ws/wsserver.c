@@ -17,6 +17,7 @@
 #include "net.h"
 #include "notify.h"
 #include "secret.h"
+#include "signals.h"
 #include "utf8.h"
 #include "wsmask.h"
 #include "wsserver.h"
@@ -713,7 +714,7 @@ static int http_headers(struct lws *wsi, struct conn *c) {
  * longer than keepalive_timeout. lws' list keeps only requests under way. */
 
 static uint64_t keepalive_usec(const struct ws_server *s) {
-        return (uint64_t) (s->params.keepalive_timeout ? s->params.keepalive_timeout : 5) * LWS_US_PER_SEC;
+        return (uint64_t) s->params.keepalive_timeout * LWS_US_PER_SEC;
 }
 
 static void idle_expire(lws_sorted_usec_list_t *sul);
@@ -1157,6 +1158,8 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
                 return log_error_errno(ENOMEM, "Out of memory");
         s->ops = ops;
         s->params = *params;
+        if (s->params.keepalive_timeout == 0)
+                s->params.keepalive_timeout = 5;
         s->stream = *params->stream;
         s->params.stream = &s->stream;
         s->tls = (struct ws_tls){ .cert = s->stream.tls_cert, .key = s->stream.tls_key,
@@ -1216,11 +1219,11 @@ int ws_server_new(const struct ws_server_ops *ops, const struct ws_server_params
         info.user = s;
         info.retry_and_idle_policy = &s->retry;
         info.options = v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0;
-        info.keepalive_timeout = params->keepalive_timeout ? (int) params->keepalive_timeout : 5;
+        info.keepalive_timeout = (int) s->params.keepalive_timeout;
         ws_tls_vhost_info(&s->tls, &info);
         s->vhost = lws_create_vhost(s->context, &info);
         if (!s->vhost || (ws_tls_on(&s->tls) && !s->tls.ctx)) {
-                if (s->vhost && ws_tls_on(&s->tls)) {
+                if (s->vhost) { /* its TLS, then */
                         ws_server_free(s);
                         return notify_failure(EIO, ERROR_TLS_UNUSABLE, "cannot set up TLS on %s", where);
                 }

@@ -3,16 +3,13 @@ figures read from its notify messages, as controld reads them), a scripted
 stand-in hub for answers a real hub does not give on demand (400, 503 with
 Retry-After), and the question every test ends with: which seqs does the hub
 hold for a node, and how often."""
-import http.client
 import json
-import os
 import signal
 import sqlite3
 import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -107,16 +104,6 @@ class Pushd:
         assert not m, m.group(0)
 
 
-def hub_request(host, port, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, r.read().decode(errors="replace")
-    finally:
-        conn.close()
-
-
 def hub_seqs(hub, node_id, host="127.0.0.1", token=None):
     """The seq of every raw sample the hub stores for node_id, in time order
     (a seq stored twice would appear twice), read from the hub's SQLite
@@ -131,12 +118,11 @@ def hub_seqs(hub, node_id, host="127.0.0.1", token=None):
         finally:
             db.close()
         seqs = [r[0] for r in rows]
-        status, body = hub_request(host, hub.port, "GET",
-                                   f"/api/v1/query?node={node_id}&metric=cpu.cpu_usage_percent&start=0"
-                                   f"&end={int(time.time()) + 700}",
-                                   headers={"Authorization": f"Bearer {token}"} if token else None)
-        assert status == 200, body
-        points = [p for s in json.loads(body)["series"] for p in s["points"]]
+        r = hub.request("GET", f"/api/v1/query?node={node_id}&metric=cpu.cpu_usage_percent&start=0"
+                               f"&end={int(time.time()) + 700}",
+                        headers={"Authorization": f"Bearer {token}"} if token else None, host=host)
+        assert r.status == 200, r
+        points = [p for s in r.json["series"] for p in s["points"]]
         if len(points) == len(seqs):
             break
         time.sleep(0.2)
@@ -157,7 +143,27 @@ def assert_no_loss(hub, pushd, host="127.0.0.1", dropped=0, token=None):
     return seqs
 
 
-class FakeHub:
+class QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+
+class LoopbackServer:
+    """A threaded HTTP server on a free loopback port, answering with handler."""
+
+    def __init__(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeHub(LoopbackServer):
     """A scripted hub: enrolls anyone, and answers pushes from a list of
     (status, headers) in turn, then 200. Every push is recorded."""
 
@@ -166,12 +172,7 @@ class FakeHub:
         self.pushes = []  # (monotonic time, status answered, [seqs])
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
@@ -196,11 +197,5 @@ class FakeHub:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
+        super().__init__(Handler)
         self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()

@@ -3,18 +3,14 @@ send_stats with exactly the System Monitor agent's body, against the hub's
 /system-monitor and against a minimal server written here from the
 protocol's description (docs/fleet.md, "System Monitor protocol")."""
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 from hub_support import Hub
-from push_support import Pushd, hub_request
+from push_support import Pushd, QuietHandler, LoopbackServer
 from support import poll
 
 
-class AgentServer:
+class AgentServer(LoopbackServer):
     """Answers as the protocol says: 202, 204, 200; the 2nd and 3rd
     send_stats get 500 (a server in trouble), which must be retried."""
 
@@ -22,12 +18,7 @@ class AgentServer:
         self.bodies = []  # (status answered, body)
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 action = body["action"]
@@ -38,13 +29,8 @@ class AgentServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/stats"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/api/stats"
 
 
 def check_body(b, url, interval):

@@ -3,6 +3,7 @@ page loads with the test CA's server key trusted, and its telemetry and
 live-log streams come over wss:// from the same host, filling the charts
 and the log."""
 import json
+import re
 import subprocess
 
 from support import ROOT
@@ -31,7 +32,9 @@ def test_dashboard_over_https_streams_over_wss(nodes, tmp_path):
     r = browse("tls", tmp_path, url=f"https://127.0.0.1:{node.port}/", spki=spki_hash(cert), logFile=str(node.log),
                line="seen over wss")
     assert r["status"] == 200 and r["protocol"] == "https:"
-    assert r["cpuPoints"] >= 2
+    # What a person sees: the CPU figure, from samples that came over wss, and its chart.
+    assert re.fullmatch(r"\d+(\.\d+)?%", r["cpuNow"]), r["cpuNow"]
+    assert r["cpuChartShown"] and r["cpuPoints"] >= 2
     assert "seen over wss" in r["logLines"]
     # Both streams, and only over TLS, to the page's own host.
     assert sorted(set(r["sockets"])) == sorted(f"wss://127.0.0.1:{p}/" for p in node.ws.values()), r["sockets"]

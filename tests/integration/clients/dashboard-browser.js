@@ -294,6 +294,8 @@ async function tls(page) {
   await waitFor(page, '2 CPU samples', () => window.Chart && window.Chart.getChart('chart-cpu')
     && window.Chart.getChart('chart-cpu').data.labels.length >= 2);
   report.cpuPoints = await chartPoints(page, 'chart-cpu');
+  report.cpuNow = await page.locator('#cpu-now').innerText();
+  report.cpuChartShown = await page.locator('#chart-cpu').isVisible();
   append([cfg.line]);
   await waitFor(page, 'the line in the log', (line) => [...document.querySelectorAll('#log .line .text')]
     .some((e) => e.innerText === line), cfg.line);
