@@ -65,15 +65,24 @@ static void trim(struct ctl_history *h) {
         h->n -= drop;
 }
 
-static double column_at(const cJSON *history, const char *name, int i) {
-        const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(history, name), i);
+/* A column's first value, or NULL when it has none; the history's columns
+ * run beside its timestamps, one value each, and are walked with them. */
+static const cJSON *column_first(const cJSON *history, const char *name) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(history, name);
 
+        return cJSON_IsArray(c) ? c->child : NULL;
+}
+
+static double column_value(const cJSON *v) {
         return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
+/* Each array is walked once, beside the others: asking cJSON for item i
+ * walks from the first each time, and a full history holds thousands. */
 int ctl_history_from_json(struct ctl_history *h, const cJSON *history) {
-        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(history, "timestamps");
-        int n = cJSON_GetArraySize(ts), from = 0;
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(history, "timestamps"), *t;
+        const cJSON *col[CTL_HISTORY_SERIES][2] = { { NULL } };
+        int n = cJSON_GetArraySize(ts), from = 0, i = 0;
 
         if (!cJSON_IsArray(ts))
                 return -EBADMSG;
@@ -81,21 +90,28 @@ int ctl_history_from_json(struct ctl_history *h, const cJSON *history) {
                 from = n - CTL_HISTORY_MAX;
         if (grow(h, (size_t) (n - from)) < 0)
                 return -ENOMEM;
+        for (size_t s = 0; s < CTL_HISTORY_SERIES; s++)
+                for (size_t k = 0; k < 2 && series[s].history[k]; k++)
+                        col[s][k] = column_first(history, series[s].history[k]);
         h->n = 0;
-        for (int i = from; i < n; i++) {
-                const cJSON *t = cJSON_GetArrayItem(ts, i);
+        cJSON_ArrayForEach(t, ts) {
+                if (i++ >= from) {
+                        if (!cJSON_IsNumber(t))
+                                return -EBADMSG;
+                        h->t[h->n] = t->valuedouble / 1000.0;
+                        for (size_t s = 0; s < CTL_HISTORY_SERIES; s++) {
+                                double v = column_value(col[s][0]);
 
-                if (!cJSON_IsNumber(t))
-                        return -EBADMSG;
-                h->t[h->n] = t->valuedouble / 1000.0;
-                for (size_t s = 0; s < CTL_HISTORY_SERIES; s++) {
-                        double v = column_at(history, series[s].history[0], i);
-
-                        if (series[s].history[1])
-                                v += column_at(history, series[s].history[1], i);
-                        h->v[s][h->n] = v;
+                                if (series[s].history[1])
+                                        v += column_value(col[s][1]);
+                                h->v[s][h->n] = v;
+                        }
+                        h->n++;
                 }
-                h->n++;
+                for (size_t s = 0; s < CTL_HISTORY_SERIES; s++)
+                        for (size_t k = 0; k < 2; k++)
+                                if (col[s][k])
+                                        col[s][k] = col[s][k]->next;
         }
         return 0;
 }

@@ -430,3 +430,32 @@ Test(ctl, history_from_telemetryd_then_samples) {
                                "net   ▁▁▁█  3.00 MB/s\n");
         ctl_history_free(&h);
 }
+
+/* Past CTL_HISTORY_MAX, the newest are kept, each with its own column
+ * values; a column shorter than the timestamps leaves NAN. */
+Test(ctl, history_longer_than_kept) {
+        struct ctl_history h = { 0 };
+        _cleanup_json_ cJSON *hist = cJSON_CreateObject();
+        cJSON *ts = cJSON_AddArrayToObject(hist, "timestamps");
+        cJSON *cpu = cJSON_AddArrayToObject(hist, "cpu_usage_percent");
+        cJSON *rd = cJSON_AddArrayToObject(hist, "disk_read_mb_per_sec");
+        cJSON *wr = cJSON_AddArrayToObject(hist, "disk_write_mb_per_sec");
+        int n = CTL_HISTORY_MAX + 1400;
+
+        for (int i = 0; i < n; i++) {
+                cJSON_AddItemToArray(ts, cJSON_CreateNumber(1000.0 * i));
+                cJSON_AddItemToArray(cpu, cJSON_CreateNumber(i % 100));
+                cJSON_AddItemToArray(rd, cJSON_CreateNumber(i));
+                if (i < n - 1)
+                        cJSON_AddItemToArray(wr, cJSON_CreateNumber(1));
+        }
+        cr_assert_eq(ctl_history_from_json(&h, hist), 0);
+        cr_assert_eq(h.n, CTL_HISTORY_MAX);
+        cr_assert_float_eq(h.t[0], 1400.0, 1e-9);
+        cr_assert_float_eq(h.v[0][0], 0.0, 1e-9);          /* 1400 % 100 */
+        cr_assert_float_eq(h.v[0][h.n - 1], 99.0, 1e-9);   /* (n - 1) % 100 */
+        cr_assert_float_eq(h.v[3][0], 1401.0, 1e-9);       /* read + write */
+        cr_assert(isnan(h.v[3][h.n - 1]));                 /* no write for the last */
+        cr_assert(isnan(h.v[1][0]));                       /* no memory column at all */
+        ctl_history_free(&h);
+}
