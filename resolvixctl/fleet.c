@@ -29,7 +29,17 @@ void ctl_hub_url(const struct ctl *c, const char *path, char *buf, size_t size) 
         snprintf(buf, size, "%s://%s%s%s", c->hub.scheme, hp, c->hub.path, path);
 }
 
-/* GET path on the hub; the answer's JSON in *ret. A 401 says which token. */
+/* The hub's 404 for a node it does not know (docs/fleet.md, "Native API"),
+ * rather than one for a path it does not serve. */
+static bool names_no_node(const struct ctl_reply *reply) {
+        _cleanup_json_ cJSON *j = cJSON_ParseWithLength(reply->body, reply->len);
+        const cJSON *detail = cJSON_GetObjectItemCaseSensitive(j, "detail");
+
+        return cJSON_IsString(detail) && streq(detail->valuestring, "no_such_node");
+}
+
+/* GET path on the hub; the answer's JSON in *ret, or status 404 and no
+ * answer for a node the hub does not know. A 401 says which token. */
 static int hub_get(const struct ctl *c, const char *path, long *status, cJSON **ret) {
         _cleanup_(ctl_reply_done) struct ctl_reply reply = { 0 };
         char url[CTL_URL_MAX + 512];
@@ -46,7 +56,7 @@ static int hub_get(const struct ctl *c, const char *path, long *status, cJSON **
                           HUB);
                 return -EACCES;
         }
-        if (reply.status == 404 && strneq(path, "/api/v1/nodes/", 14))
+        if (reply.status == 404 && names_no_node(&reply))
                 return 0; /* the caller names what is unknown */
         r = ctl_reply_check(c, &reply, HUB);
         if (r < 0)
@@ -182,7 +192,7 @@ static unsigned terminal_width(void) {
 int ctl_cmd_history(struct ctl *c) {
         static const char *const head[] = { "TIME", ">VALUE" };
         const char *node = c->argv[0], *metric = c->argv[1];
-        _cleanup_json_ cJSON *info = NULL, *answer = NULL;
+        _cleanup_json_ cJSON *answer = NULL;
         _cleanup_(table_free) struct table t = { 0 };
         _cleanup_free_ double *values = NULL;
         struct ctl_render opts = { .color = c->color };
@@ -206,19 +216,15 @@ int ctl_cmd_history(struct ctl *c) {
         }
         ctl_url_encode(node, enode, sizeof enode);
         ctl_url_encode(metric, emetric, sizeof emetric);
-        snprintf(path, sizeof path, "/api/v1/nodes/%s", enode);
-        r = hub_get(c, path, &status, &info);
+        snprintf(path, sizeof path, "/api/v1/query?node=%s&metric=%s&start=%lld&end=%lld&step=%llu", enode, emetric,
+                 end - (long long) span, end, st);
+        r = hub_get(c, path, &status, &answer);
         if (r < 0)
                 return r;
         if (status == 404) {
                 ctl_error("unknown node \"%s\": the hub has no such node (resolvixctl nodes lists them)", node);
                 return -ENOENT;
         }
-        snprintf(path, sizeof path, "/api/v1/query?node=%s&metric=%s&start=%lld&end=%lld&step=%llu", enode, emetric,
-                 end - (long long) span, end, st);
-        r = hub_get(c, path, &status, &answer);
-        if (r < 0)
-                return r;
         format_duration(span, since, sizeof since);
         format_duration(st, step, sizeof step);
         series = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(answer, "series"), 0);

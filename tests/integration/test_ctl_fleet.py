@@ -4,8 +4,12 @@ a terminal, where the hub address and token come from, and the errors."""
 import json
 import os
 import re
+import http.client
+import http.server
 import subprocess
+import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -129,6 +133,63 @@ def test_where_the_hub_and_token_come_from(fleet, tmp_path):
     assert r.returncode == 0
     r = ctl("nodes", env={"RESOLVIX_HUB": fleet.url(), "RESOLVIX_TOKEN": "hub-secret"})
     assert r.returncode == 4
+
+
+class CountingProxy:
+    """Forwards every request to the real hub and keeps the paths asked,
+    so that a test sees how many requests a command made."""
+
+    def __init__(self, target):
+        parsed = urllib.parse.urlsplit(target)
+        self.paths = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                proxy.paths.append(self.path)
+                conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+                conn.request("GET", self.path, headers={k: v for k, v in self.headers.items()
+                                                        if k.lower() != "host"})
+                resp = conn.getresponse()
+                body = resp.read()
+                self.send_response(resp.status)
+                self.send_header("Content-Type", resp.getheader("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                conn.close()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@sqlite_only
+def test_history_asks_the_hub_once(fleet):
+    """The query's own answer says whether the node is known: one request,
+    for a known node and for an unknown one alike."""
+    proxy = CountingProxy(fleet.url())
+    try:
+        env = {**hub_env(fleet), "RESOLVIX_HUB": proxy.url}
+        r = ctl("history", "web-1", "cpu.cpu_usage_percent", "--since", "3h", "--step", "10m", env=env)
+        assert r.returncode == 0, r.stderr
+        assert len(r.stdout.splitlines()) == 14
+        assert [p.split("?")[0] for p in proxy.paths] == ["/api/v1/query"]
+        proxy.paths.clear()
+        r = ctl("history", "web-9", "cpu.cpu_usage_percent", env=env)
+        assert r.returncode == 1 and r.stdout == ""
+        assert 'unknown node "web-9"' in r.stderr and "resolvixctl nodes" in r.stderr
+        assert [p.split("?")[0] for p in proxy.paths] == ["/api/v1/query"]
+    finally:
+        proxy.close()
 
 
 @sqlite_only
