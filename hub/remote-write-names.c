@@ -2,10 +2,13 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "macro.h"
 #include "remote-write-names.h"
+#include "store-map.h"
 
 #define GIB 1073741824.0 /* docs/telemetry-stream.md: GB is 2^30 bytes */
 #define COMPONENTS_MAX 16
@@ -151,5 +154,116 @@ int rw_name_of(const char *path, enum rw_root root, struct rw_name *ret) {
         ret->name[len] = '\0';
         ret->label = NULL;
         ret->scale = 1;
+        return 0;
+}
+
+/* ---- the cache ----------------------------------------------------------- */
+
+struct cached_name {
+        uint32_t name, label_value; /* offsets into strings */
+        const char *label;
+        double scale;
+};
+
+struct rw_name_cache {
+        struct store_map *index; /* the root's byte and the path → names[] */
+        struct cached_name *names;
+        size_t n_names, cap_names;
+        char *strings;
+        size_t n_strings, cap_strings;
+        struct rw_name scratch; /* the answer just made */
+};
+
+int rw_name_cache_new(struct rw_name_cache **ret) {
+        struct rw_name_cache *c = calloc(1, sizeof *c);
+
+        if (!c)
+                return -ENOMEM;
+        c->index = store_map_new();
+        if (!c->index) {
+                free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+void rw_name_cache_free(struct rw_name_cache *c) {
+        if (!c)
+                return;
+        store_map_free(c->index);
+        free(c->names);
+        free(c->strings);
+        free(c);
+}
+
+size_t rw_name_cache_size(const struct rw_name_cache *c) {
+        return c->n_names;
+}
+
+static int keep_string(struct rw_name_cache *c, const char *s, uint32_t *ret) {
+        size_t len = strlen(s) + 1;
+
+        if (GROW(c->strings, c->cap_strings, c->n_strings + len, 16 * 1024) < 0)
+                return -ENOMEM;
+        memcpy(c->strings + c->n_strings, s, len);
+        *ret = (uint32_t) c->n_strings;
+        c->n_strings += len;
+        return 0;
+}
+
+/* Keep the scratch answer under key; on failure it is simply not kept. */
+static void keep(struct rw_name_cache *c, const char *key, size_t len) {
+        struct cached_name *n;
+        size_t mark = c->n_strings;
+
+        /* Full: start over rather than refuse, so that the paths in use
+         * now are kept, not the first ones ever seen (interfaces and
+         * mounts come and go). */
+        if (c->n_names == RW_NAME_CACHE_MAX) {
+                store_map_clear(c->index);
+                c->n_names = 0;
+                c->n_strings = mark = 0;
+        }
+        if (GROW(c->names, c->cap_names, c->n_names + 1, 256) < 0)
+                return;
+        n = &c->names[c->n_names];
+        *n = (struct cached_name){ .label = c->scratch.label, .scale = c->scratch.scale };
+        if (keep_string(c, c->scratch.name, &n->name) < 0 ||
+            (c->scratch.label && keep_string(c, c->scratch.label_value, &n->label_value) < 0) ||
+            store_map_put(c->index, key, len, (int64_t) c->n_names) < 0) {
+                c->n_strings = mark;
+                return;
+        }
+        c->n_names++;
+}
+
+int rw_name_cached(struct rw_name_cache *c, const char *path, enum rw_root root, struct rw_name_view *ret) {
+        char key[1 + STORE_METRIC_MAX + 1];
+        size_t len = strlen(path);
+        int64_t i;
+        int r;
+
+        /* The root's byte first: one path names differently under each. */
+        if (len < sizeof key - 1) {
+                key[0] = (char) ('0' + root);
+                memcpy(key + 1, path, len);
+                if (store_map_get(c->index, key, len + 1, &i) == 1) {
+                        const struct cached_name *n = &c->names[i];
+
+                        *ret = (struct rw_name_view){ .name = c->strings + n->name, .label = n->label,
+                                                      .label_value = n->label ? c->strings + n->label_value : NULL,
+                                                      .scale = n->scale };
+                        return 0;
+                }
+        }
+        r = rw_name_of(path, root, &c->scratch);
+        if (r < 0)
+                return r;
+        if (len < sizeof key - 1)
+                keep(c, key, len + 1);
+        *ret = (struct rw_name_view){ .name = c->scratch.name, .label = c->scratch.label,
+                                      .label_value = c->scratch.label ? c->scratch.label_value : NULL,
+                                      .scale = c->scratch.scale };
         return 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store.h"
 
@@ -31,3 +32,26 @@ struct rw_name {
 /* path as sample_values_flatten() names it (keys joined by '.', escaped
  * with '\'). -EINVAL when it is empty or malformed. */
 int rw_name_of(const char *path, enum rw_root root, struct rw_name *ret);
+
+/* The names of the paths met lately, so that the rules run once per path
+ * rather than for every value of every sample: a hub sees the same few
+ * hundred paths again and again. Bounded, since a node may send any number
+ * of distinct paths: past RW_NAME_CACHE_MAX names it starts over, and a
+ * path it cannot keep is named by the rules as before. */
+#define RW_NAME_CACHE_MAX 4096
+
+struct rw_name_cache;
+
+/* rw_name_of()'s answer, in the cache: valid until the next lookup. */
+struct rw_name_view {
+        const char *name;
+        const char *label; /* NULL, or the name of the one extra label */
+        const char *label_value;
+        double scale;
+};
+
+int rw_name_cache_new(struct rw_name_cache **ret);
+void rw_name_cache_free(struct rw_name_cache *c);
+/* As rw_name_of(). */
+int rw_name_cached(struct rw_name_cache *c, const char *path, enum rw_root root, struct rw_name_view *ret);
+size_t rw_name_cache_size(const struct rw_name_cache *c);

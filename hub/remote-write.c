@@ -50,6 +50,7 @@ struct remote_write {
         struct rwq *queue;
 
         /* The writer thread's. */
+        struct rw_name_cache *names;
         struct staged_sample *samples;
         size_t n_samples, cap_samples;
         struct staged_series *series;
@@ -136,9 +137,9 @@ int remote_write_stage(struct remote_write *rw, const char *node_id, int64_t ts_
                 goto fail;
         for (size_t i = 0; i < values->n; i++) {
                 struct staged_series *s = &rw->series[rw->n_series];
-                struct rw_name name;
+                struct rw_name_view name;
 
-                if (rw_name_of(values->v[i].path, root, &name) < 0)
+                if (rw_name_cached(rw->names, values->v[i].path, root, &name) < 0)
                         continue;
                 s->value = values->v[i].value * name.scale;
                 s->label = name.label;
@@ -444,7 +445,9 @@ int remote_write_start(const struct conf *c, struct remote_write **ret) {
                 remote_write_stop(rw);
                 return -ENAMETOOLONG;
         }
-        r = rwq_open(dir, (uint64_t) c->hub.remote_write_queue_mb * 1024 * 1024, &rw->queue);
+        r = rw_name_cache_new(&rw->names);
+        if (r >= 0)
+                r = rwq_open(dir, (uint64_t) c->hub.remote_write_queue_mb * 1024 * 1024, &rw->queue);
         if (r < 0) {
                 remote_write_stop(rw);
                 return r;
@@ -485,6 +488,7 @@ void remote_write_stop(struct remote_write *rw) {
         rwq_free(rw->queue);
         pthread_cond_destroy(&rw->wake);
         pthread_mutex_destroy(&rw->lock);
+        rw_name_cache_free(rw->names);
         free(rw->samples);
         free(rw->series);
         free(rw->strings);
