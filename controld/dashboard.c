@@ -44,9 +44,7 @@ int dashboard_send(struct MHD_Connection *connection, const char *url, char *mis
         _cleanup_close_ int fd = -1;
         struct MHD_Response *resp;
         enum MHD_Result queued;
-        const char *match;
-        char etag[64];
-        unsigned status = MHD_HTTP_OK;
+        struct web_asset_reply reply;
         struct stat st;
 
         if (!a)
@@ -60,14 +58,12 @@ int dashboard_send(struct MHD_Connection *connection, const char *url, char *mis
                 return -ENOENT;
         }
 
-        /* Revalidated on every load: an upgraded page shows at once, an
-         * unchanged one costs a 304. */
-        web_asset_etag(&st, etag, sizeof etag);
-        match = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-        if (match && streq(match, etag)) {
-                status = MHD_HTTP_NOT_MODIFIED;
+        web_asset_reply(a, &st,
+                        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+                        &reply);
+        if (reply.status == 304)
                 resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        } else {
+        else {
                 resp = MHD_create_response_from_fd((uint64_t) st.st_size, fd);
                 if (resp)
                         fd = -1; /* libmicrohttpd closes it */
@@ -75,14 +71,9 @@ int dashboard_send(struct MHD_Connection *connection, const char *url, char *mis
         if (!resp)
                 return -ENOMEM;
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
-        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-        (void) MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        if (streq(a->file, "index.html")) {
-                (void) MHD_add_response_header(resp, "Content-Security-Policy", WEB_ASSET_CSP);
-                (void) MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-        }
-        queued = MHD_queue_response(connection, status, resp);
+        for (size_t i = 0; i < reply.n_headers; i++)
+                (void) MHD_add_response_header(resp, reply.headers[i].name, reply.headers[i].value);
+        queued = MHD_queue_response(connection, reply.status, resp);
         MHD_destroy_response(resp);
         return queued == MHD_YES ? 0 : -EIO;
 }

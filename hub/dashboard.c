@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,14 +56,36 @@ static int read_whole(int fd, size_t size, char **ret) {
         return (int) got;
 }
 
+/* The reply's headers for wsserver: cache-control in its own field, the
+ * others as lines. */
+static int reply_headers(const struct web_asset_reply *reply, struct ws_http_response *resp) {
+        _cleanup_free_ char *lines = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&lines, &len);
+
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < reply->n_headers; i++) {
+                if (streq(reply->headers[i].name, "Cache-Control"))
+                        resp->cache_control = reply->headers[i].value;
+                else
+                        fprintf(f, "%s: %s\r\n", reply->headers[i].name, reply->headers[i].value);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        resp->headers = TAKE_PTR(lines);
+        return 0;
+}
+
 int dashboard_request(struct request *rq) {
         const struct web_asset *a = web_asset_find(assets, ELEMENTSOF(assets), rq->path);
         static bool warned[ELEMENTSOF(assets)];
         _cleanup_close_ int fd = -1;
-        char missing[PATH_MAX + 64];
+        char missing[PATH_MAX + 64], match[128];
+        struct web_asset_reply reply;
         struct stat st;
         char *body = NULL;
-        int n;
+        int n, r;
 
         if (!a)
                 return -ENOENT;
@@ -76,8 +99,19 @@ int dashboard_request(struct request *rq) {
                 }
                 return respond_error(rq->resp, HTTP_STATUS_NOT_FOUND, ERROR_NOT_INSTALLED, "%s", missing);
         }
-        n = read_whole(fd, (size_t) st.st_size, &body);
-        if (n < 0)
-                return n;
-        return respond_raw(rq->resp, HTTP_STATUS_OK, a->type, body, (size_t) n);
+        /* A header too long for match is no ETag of ours: the whole file. */
+        web_asset_reply(a, &st,
+                        lws_hdr_copy(rq->wsi, match, sizeof match, WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 ? match : NULL,
+                        &reply);
+        if (reply.status == 304)
+                r = respond_raw(rq->resp, HTTP_STATUS_NOT_MODIFIED, a->type, NULL, 0);
+        else {
+                n = read_whole(fd, (size_t) st.st_size, &body);
+                if (n < 0)
+                        return n;
+                r = respond_raw(rq->resp, HTTP_STATUS_OK, a->type, body, (size_t) n);
+        }
+        if (r < 0)
+                return r;
+        return reply_headers(&reply, rq->resp);
 }

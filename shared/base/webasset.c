@@ -56,8 +56,32 @@ int web_asset_open(const struct web_asset *a, const char *dir, int *ret_fd, stru
         return -ENOENT;
 }
 
-void web_asset_etag(const struct stat *st, char *buf, size_t size) {
+/* A validator that changes whenever the file does (mtime and size). */
+static void etag_of(const struct stat *st, char *buf, size_t size) {
         snprintf(buf, size, "\"%llx-%llx\"",
                  (unsigned long long) st->st_mtim.tv_sec * 1000000000ULL + (unsigned long long) st->st_mtim.tv_nsec,
                  (unsigned long long) st->st_size);
+}
+
+static void add(struct web_asset_reply *r, const char *name, const char *value) {
+        if (r->n_headers < ELEMENTSOF(r->headers)) {
+                r->headers[r->n_headers].name = name;
+                r->headers[r->n_headers].value = value;
+                r->n_headers++;
+        }
+}
+
+void web_asset_reply(const struct web_asset *a, const struct stat *st, const char *if_none_match,
+                     struct web_asset_reply *ret) {
+        *ret = (struct web_asset_reply){ .status = 200 };
+        etag_of(st, ret->etag, sizeof ret->etag);
+        if (if_none_match && streq(if_none_match, ret->etag))
+                ret->status = 304;
+        add(ret, "Cache-Control", "no-cache");
+        add(ret, "ETag", ret->etag);
+        add(ret, "X-Content-Type-Options", "nosniff");
+        if (streq(a->file, "index.html")) {
+                add(ret, "Content-Security-Policy", WEB_ASSET_CSP);
+                add(ret, "Referrer-Policy", "no-referrer");
+        }
 }

@@ -48,5 +48,21 @@ void web_asset_dir(const char *key, const char *installed, char *buf, size_t siz
 int web_asset_open(const struct web_asset *a, const char *dir, int *ret_fd, struct stat *st, char *missing,
                    size_t size);
 
-/* A validator that changes whenever the file does (mtime and size). */
-void web_asset_etag(const struct stat *st, char *buf, size_t size);
+/* How a dashboard file is answered, whichever server serves it: revalidated
+ * on every load (an upgraded page shows at once, an unchanged one costs a
+ * 304 with no body), never sniffed, and the page locked to its own files
+ * (WEB_ASSET_CSP). Besides these headers, each server sets a's type. */
+#define WEB_ASSET_HEADERS_MAX 5
+
+struct web_asset_reply {
+        unsigned status; /* 200, or 304 when If-None-Match names this version */
+        char etag[64];
+        size_t n_headers;
+        struct {
+                const char *name, *value; /* value may point into etag */
+        } headers[WEB_ASSET_HEADERS_MAX];
+};
+
+/* if_none_match: the request's header, or NULL. */
+void web_asset_reply(const struct web_asset *a, const struct stat *st, const char *if_none_match,
+                     struct web_asset_reply *ret);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dlfcn.h>
 #include <ev.h>
 #include <stdarg.h>
@@ -410,6 +411,7 @@ static void http_stream_done(struct ws_server *s, struct lws *wsi, struct conn *
 static void request_reset(struct ws_server *s, struct lws *wsi, struct conn *c) {
         http_stream_done(s, wsi, c);
         free(c->http.body);
+        free(c->http.headers);
         free(c->path);
         free(c->body);
         c->http = (struct ws_http_response){ 0 };
@@ -649,18 +651,44 @@ int ws_http_respond(struct lws *wsi, struct ws_http_response *resp) {
 
         if (!s || !c || c->kind != CONN_HTTP || !c->pending) {
                 free(resp->body);
-                resp->body = NULL;
+                free(resp->headers);
+                resp->body = resp->headers = NULL;
                 return -EINVAL;
         }
         c->pending = false;
         c->http = *resp;
-        resp->body = NULL;
+        resp->body = resp->headers = NULL;
         return http_start(s, wsi, c) < 0 ? -EIO : 0;
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end) {
         return lws_add_http_header_by_name(wsi, (const unsigned char *) name, (const unsigned char *) value,
                                            (int) strlen(value), p, end);
+}
+
+/* The response's own headers, each line "name: value"; names in lower
+ * case, as HTTP/2 wants them. */
+static int add_more_headers(struct lws *wsi, const char *lines, unsigned char **p, unsigned char *end) {
+        char name[64];
+
+        for (const char *l = lines; l && *l;) {
+                const char *colon = strchr(l, ':'), *eol = strstr(l, "\r\n"), *v;
+                size_t n = colon ? (size_t) (colon - l) : 0;
+
+                if (!colon || !eol || colon > eol || n + 2 > sizeof name)
+                        return -1;
+                for (size_t i = 0; i < n; i++)
+                        name[i] = (char) tolower((unsigned char) l[i]);
+                name[n] = ':';
+                name[n + 1] = '\0';
+                for (v = colon + 1; *v == ' '; v++)
+                        ;
+                if (lws_add_http_header_by_name(wsi, (const unsigned char *) name, (const unsigned char *) v,
+                                                (int) (eol - v), p, end))
+                        return -1;
+                l = eol + 2;
+        }
+        return 0;
 }
 
 /* An HTTP/2 stream (over TLS, by ALPN) rather than an HTTP/1.1 connection. */
@@ -683,13 +711,18 @@ static int http_headers(struct lws *wsi, struct conn *c) {
                     add_header(wsi, "content-type:", r->content_type, &p, end) ||
                     add_header(wsi, "transfer-encoding:", "chunked", &p, end))
                         return -1;
+        } else if (r->status == HTTP_STATUS_NOT_MODIFIED) {
+                /* No body, and no length: a 304's would be the file's. */
+                if (lws_add_http_header_status(wsi, (unsigned) r->status, &p, end))
+                        return -1;
         } else if (lws_add_http_common_headers(wsi, (unsigned) r->status, r->content_type, r->len, &p, end))
                 return -1;
         if ((r->allow && add_header(wsi, "allow:", r->allow, &p, end)) ||
             (r->www_authenticate && add_header(wsi, "www-authenticate:", r->www_authenticate, &p, end)) ||
             (r->retry_after > 0 && add_header(wsi, "retry-after:", retry, &p, end)) ||
             (c->close_after && add_header(wsi, "connection:", "close", &p, end)) ||
-            add_header(wsi, "cache-control:", "no-store", &p, end) || lws_finalize_http_header(wsi, &p, end))
+            add_header(wsi, "cache-control:", r->cache_control ?: "no-store", &p, end) ||
+            add_more_headers(wsi, r->headers, &p, end) || lws_finalize_http_header(wsi, &p, end))
                 return -1;
         if (!r->streamed && r->len > 0 && r->len <= (size_t) (end - p) && !http_stream_muxed(wsi)) {
                 memcpy(p, r->body, r->len);

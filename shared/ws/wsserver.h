@@ -42,6 +42,10 @@ struct ws_http_response {
         const char *allow;            /* with 405: "GET, POST" */
         const char *www_authenticate; /* with 401: "Bearer" */
         unsigned retry_after;         /* seconds, with 429 and 503 */
+        const char *cache_control;    /* "no-store" unless set */
+        /* More, as lines "name: value\r\n" (a dashboard file's ETag and
+         * policies); malloc'd, the server frees it. */
+        char *headers;
 };
 
 /* One request to a server that serves more than GET (ops->request). */

@@ -163,6 +163,23 @@ def test_the_dashboard_files(hub_factory):
                        ("/dashboard/common.js", "text/javascript"), ("/dashboard/common.css", "text/css")]:
         r = h.get(path)
         assert r.status == 200 and r.headers["Content-Type"].startswith(kind), (path, r)
+        # As controld serves its dashboard (shared/base/webasset.h): revalidated on
+        # each load, an unchanged file a 304 with no body, never sniffed.
+        assert r.headers["Cache-Control"] == "no-cache" and r.headers["X-Content-Type-Options"] == "nosniff", path
+        etag = r.headers["ETag"]
+        again = h.request("GET", path, headers={"If-None-Match": etag})
+        assert again.status == 304 and again.body == "" and again.headers["ETag"] == etag, (path, again)
+        stale = h.request("GET", path, headers={"If-None-Match": '"stale"'})
+        assert stale.status == 200 and stale.body == r.body, path
+    # The page may load only its own files and talk only to its own server.
+    for path in ("/", "/dashboard/"):
+        headers = h.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "connect-src 'self' ws: wss:" in csp
+        assert "frame-ancestors 'none'" in csp and headers["Referrer-Policy"] == "no-referrer", path
+    assert "Content-Security-Policy" not in h.get("/dashboard/fleet.js").headers
+    # The API's answers stay uncached.
+    assert h.get("/health").headers["Cache-Control"] == "no-store"
     # The files controld's dashboard loads too: the one copy in shared/dashboard/.
     for name in ("common.js", "common.css"):
         assert h.get(f"/dashboard/{name}").body == (ROOT / "shared" / "dashboard" / name).read_text(), name
