@@ -8,6 +8,7 @@ import asyncio
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -402,6 +403,15 @@ def test_hub_https_and_wss(procs, tmp_path, pki):
         r = curl(f"https://127.0.0.1:{hub.port}/system-monitor", "--cacert", pki.ca.cert, version, "-o", "/dev/null",
                  "-w", "%{http_code} %{http_version}", "-H", "Content-Type: application/json", "--data", check)
         assert r.returncode == 0 and r.stdout == f"204 {shown}", r
+    # The dashboard's headers and its 304 hold over HTTP/2 too.
+    for version, shown in (("--http2", "2"), ("--http1.1", "1.1")):
+        r = curl(f"https://127.0.0.1:{hub.port}/", "--cacert", pki.ca.cert, version, "-D", "-", "-o", "/dev/null")
+        assert r.returncode == 0, r
+        etag = re.search(r"^etag: (\S+)", r.stdout, re.M | re.I).group(1)
+        assert re.search(r"^content-security-policy: default-src 'none'", r.stdout, re.M | re.I), r.stdout
+        r = curl(f"https://127.0.0.1:{hub.port}/", "--cacert", pki.ca.cert, version, "-H", f"If-None-Match: {etag}",
+                 "-o", "/dev/null", "-w", "%{http_code} %{http_version} %{size_download}")
+        assert r.returncode == 0 and r.stdout == f"304 {shown} 0", r
 
     async def go():
         async with websockets.connect(f"wss://127.0.0.1:{hub.port}/echo", ssl=ctx, open_timeout=10) as ws:
