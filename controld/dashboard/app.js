@@ -20,7 +20,7 @@
   const STATUS_EVERY_MS = 3000; // how often the header follows /status
   const GIB = 1024 ** 3;
 
-  const $ = (id) => document.getElementById(id);
+  const { $, banner } = window.resolvix;
   const el = (tag, cls, text) => {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -85,12 +85,6 @@
     setTimeout(() => t.remove(), isError ? 9000 : 4000);
   }
 
-  function banner(message) {
-    const b = $('banner');
-    b.hidden = !message;
-    b.textContent = message || '';
-  }
-
   // ---- the token and the control API -----------------------------------------
 
   const auth = window.resolvix.tokenPrompt({
@@ -100,32 +94,22 @@
     label: 'control token',
     onGiven: () => reconnectAll(),
     onButton: () => refreshStatus(),
+    missing: 'resolvix asks for its control token (the Token button)',
   });
 
-  // fetch() against controld; a 401 asks for the token (again, if the one
-  // given was refused) until the operator gives up.
+  // fetch() against controld, with the token (common.js).
   async function api(path, body) {
-    for (;;) {
-      const headers = { Accept: 'application/json' };
-      if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
-      if (body) headers['Content-Type'] = 'application/json';
-      const resp = await fetch(path, {
-        method: body ? 'POST' : 'GET',
-        headers,
-        body: body ? JSON.stringify(body) : undefined,
-        cache: 'no-store',
-      });
-      if (resp.status === 401) {
-        // Cancelled last time: ask again only from the Token button.
-        if (auth.declined || !(await auth.ask(Boolean(auth.token)))) {
-          throw new Error('resolvix asks for its control token (the Token button)');
-        }
-        continue;
-      }
-      let data = null;
-      try { data = await resp.json(); } catch (_) { /* not JSON */ }
-      return { status: resp.status, data };
-    }
+    const headers = { Accept: 'application/json' };
+    if (body) headers['Content-Type'] = 'application/json';
+    const resp = await auth.fetch(path, {
+      method: body ? 'POST' : 'GET',
+      headers,
+      body: body ? JSON.stringify(body) : undefined,
+      cache: 'no-store',
+    });
+    let data = null;
+    try { data = await resp.json(); } catch (_) { /* not JSON */ }
+    return { status: resp.status, data };
   }
 
   // ---- /status and the header ------------------------------------------------
@@ -243,8 +227,7 @@
 
     url() {
       const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-      const query = auth.token ? `?token=${encodeURIComponent(auth.token)}` : '';
-      return `${scheme}://${location.hostname}:${this.port}/${query}`;
+      return `${scheme}://${location.hostname}:${this.port}/${auth.query()}`;
     }
 
     open() {

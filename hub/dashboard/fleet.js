@@ -5,7 +5,7 @@
 'use strict';
 
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const { $, banner } = window.resolvix;
   const SPARK_POINTS = 60;          // the sparkline's last hour, at most
   const SPARK_WINDOW = 3600;        // seconds
   const NODES_REFRESH_MS = 15000;   // online state and last seen from /api/v1/nodes
@@ -21,30 +21,20 @@
     label: 'hub token',
     onGiven: () => connect(true),
     onButton: () => refreshNodes(),
+    missing: 'the hub asks for its token (the Token button)',
+    askAfterCancel: true,
   });
 
-  function banner(text) {
-    $('banner').textContent = text || '';
-    $('banner').hidden = !text;
-  }
-
-  // GET a JSON answer of the hub; a 401 asks for the token, then tries again.
+  // GET a JSON answer of the hub, with the token (common.js).
   async function api(path) {
-    for (let refused = false; ; refused = true) {
-      const headers = auth.token ? { Authorization: `Bearer ${auth.token}` } : {};
-      const res = await fetch(path, { headers, cache: 'no-store' });
-      if (res.status === 401) {
-        if (await auth.ask(refused || Boolean(auth.token))) continue;
-        throw new Error('the hub asks for its token (the Token button)');
-      }
-      const body = await res.json().catch(() => null);
-      if (!res.ok) {
-        const err = new Error((body && body.message) || `${path}: HTTP ${res.status}`);
-        err.status = res.status;
-        throw err;
-      }
-      return body;
+    const res = await auth.fetch(path, { cache: 'no-store' });
+    const body = await res.json().catch(() => null);
+    if (!res.ok) {
+      const err = new Error((body && body.message) || `${path}: HTTP ${res.status}`);
+      err.status = res.status;
+      throw err;
     }
+    return body;
   }
 
   // ---- formatting -----------------------------------------------------------
@@ -203,8 +193,7 @@
   function streamURL() {
     // Same origin: wss:// when the page came over https://.
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const query = auth.token ? `?token=${encodeURIComponent(auth.token)}` : '';
-    return `${scheme}://${location.host}/api/v1/fleet${query}`;
+    return `${scheme}://${location.host}/api/v1/fleet${auth.query()}`;
   }
 
   function live(state) {

@@ -1,12 +1,20 @@
 // What controld's dashboard (docs/control-api.md, "Dashboard") and the hub's
-// fleet view (docs/fleet.md, "The fleet dashboard") share: the light/dark
-// theme and its toggle, and the token prompt. Loaded before each page's own
-// script, as window.resolvix; no build step: this file is served as it is.
+// fleet view (docs/fleet.md, "The fleet dashboard") share: $, the banner,
+// the light/dark theme and its toggle, and the token: its prompt, and how
+// requests and streams carry it. Loaded before each page's own script, as
+// window.resolvix; no build step: this file is served as it is.
 'use strict';
 
 window.resolvix = (() => {
   const $ = (id) => document.getElementById(id);
   const THEME_KEY = 'resolvix-theme';
+
+  // The page's one notice line under the header (#banner); '' hides it.
+  function banner(message) {
+    const b = $('banner');
+    b.hidden = !message;
+    b.textContent = message || '';
+  }
 
   // The system's choice (prefers-color-scheme) until the operator picks one
   // with #theme-toggle; the pick is kept for this browser, for both pages.
@@ -70,7 +78,11 @@ window.resolvix = (() => {
   // (sessionStorage under o.key). ask() shows the dialog and resolves once
   // a token was given (true) or the dialog cancelled (false); asks made
   // while it is open share its answer. o.onGiven runs when a token is
-  // given, o.onButton after one given from #token-button.
+  // given, o.onButton after one given from #token-button. fetch() is the
+  // browser's, with the token; a 401 asks for it (again, saying the last
+  // one was refused) and tries again, until the dialog is cancelled: then
+  // it throws o.missing. Once cancelled, a 401 asks again only when
+  // o.askAfterCancel; otherwise only the Token button does.
   function tokenPrompt(o) {
     const dialog = tokenDialog(o.asks, o.setting, o.label);
     let token = sessionStorage.getItem(o.key) || '';
@@ -105,13 +117,26 @@ window.resolvix = (() => {
       if (await ask(false)) o.onButton();
     });
 
+    // The headers of a request, with the token when there is one.
+    const headers = (more) => (token ? { ...more, Authorization: `Bearer ${token}` } : { ...more });
+    // A WebSocket URL's query: browsers cannot set its headers.
+    const query = () => (token ? `?token=${encodeURIComponent(token)}` : '');
+
+    async function authFetch(path, init) {
+      for (;;) {
+        const resp = await fetch(path, { ...init, headers: headers(init && init.headers) });
+        if (resp.status !== 401) return resp;
+        if ((declined && !o.askAfterCancel) || !(await ask(Boolean(token)))) throw new Error(o.missing);
+      }
+    }
+
     return {
       get token() { return token; },
-      // Cancelled last time: a page may ask again only from the button.
-      get declined() { return declined; },
       ask,
+      query,
+      fetch: authFetch,
     };
   }
 
-  return { theme, tokenPrompt };
+  return { $, banner, theme, tokenPrompt };
 })();

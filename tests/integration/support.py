@@ -199,6 +199,12 @@ def poll(predicate, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
+# How the token dialog looks on either dashboard (shared/dashboard/common.css),
+# as the browser computes it.
+TOKEN_DIALOG_LOOK = {"radius": "10px", "padding": "20px 22px", "input": "7px 10px",
+                     "backdrop": "rgba(3, 6, 12, 0.7)"}
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from ctl_support import NODE_ID
-from support import ROOT, browse_with
+from support import ROOT, TOKEN_DIALOG_LOOK, browse_with
 
 CLIENT = ROOT / "tests" / "integration" / "clients" / "dashboard-browser.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -73,6 +73,7 @@ def test_token_is_asked_for_and_used(nodes, tmp_path):
     r = browse("token", tmp_path, url=f"http://127.0.0.1:{node.port}/", controlPort=node.port,
                token=node.token, logFile=str(node.log))
     assert r["refusedShownFirst"] is False  # "That token was refused." only after one was
+    assert r["dialogLook"] == TOKEN_DIALOG_LOOK
     assert r["askedAgain"] and r["dialogAfterToken"] is False and r["stored"] == node.token
     assert r["afterStart"]["running"] is True
     assert r["points"] >= 1

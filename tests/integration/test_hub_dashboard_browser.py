@@ -10,7 +10,7 @@ import time
 import pytest
 
 from hub_support import sample
-from support import ROOT, browse_with
+from support import ROOT, TOKEN_DIALOG_LOOK, browse_with
 
 CLIENT = ROOT / "tests" / "integration" / "clients" / "hub-dashboard-browser.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -148,6 +148,7 @@ def test_token_is_asked_for_and_kept(hub_factory, tmp_path):
     r = browse("token", tmp_path, url=h.url("/"), total=2, token="fleet-secret", wrongToken="nope")
     assert r["dialog"] == "Token required"
     assert not r["refusedFirst"]
+    assert r["dialogLook"] == TOKEN_DIALOG_LOOK  # as on controld's page
     assert r["refused"] == "That token was refused."
     assert not r["dialogAfter"] and r["names"] == ["host-alpha", "host-beta"]
     assert r["live"] == "live"

@@ -160,6 +160,13 @@ async function token(page) {
   await page.goto(cfg.url);
   await until('the token dialog', dialogShown);
   report.refusedShownFirst = (await seen(page, '#token-refused')).length > 0;
+  // The dialog is common.js's, styled by common.css: the same on both pages.
+  report.dialogLook = await page.evaluate(() => {
+    const d = getComputedStyle(document.getElementById('token-dialog'));
+    const i = getComputedStyle(document.getElementById('token-input'));
+    return { radius: d.borderTopLeftRadius, padding: d.padding, input: i.padding,
+      backdrop: getComputedStyle(document.getElementById('token-dialog'), '::backdrop').backgroundColor };
+  });
   await page.fill('#token-input', 'not-the-token');
   await page.click('#token-ok');
   // The wrong token is refused: the page asks again, and says why.

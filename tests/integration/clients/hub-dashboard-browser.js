@@ -161,6 +161,13 @@ async function token(page) {
   await until('the token dialog', async () => page.locator('#token-dialog').isVisible());
   report.dialog = await seenText(page, '#token-dialog h3');
   report.refusedFirst = await page.locator('#token-refused').isVisible();
+  // The dialog is common.js's, styled by common.css: the same on both pages.
+  report.dialogLook = await page.evaluate(() => {
+    const d = getComputedStyle(document.getElementById('token-dialog'));
+    const i = getComputedStyle(document.getElementById('token-input'));
+    return { radius: d.borderTopLeftRadius, padding: d.padding, input: i.padding,
+      backdrop: getComputedStyle(document.getElementById('token-dialog'), '::backdrop').backgroundColor };
+  });
   await page.fill('#token-input', cfg.wrongToken);
   await page.click('#token-ok');
   await until('the dialog again', async () => page.locator('#token-refused').isVisible());
