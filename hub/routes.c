@@ -19,6 +19,7 @@
 
 int respond_raw(struct ws_http_response *r, int status, const char *type, char *body, size_t len) {
         free(r->body);
+        free(r->headers);
         *r = (struct ws_http_response){ .status = status, .content_type = type, .body = body, .len = len };
         return body || len == 0 ? 0 : -ENOMEM;
 }

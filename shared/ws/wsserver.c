@@ -391,6 +391,7 @@ int ws_http_error(struct ws_http_response *resp, int status, const char *detail,
             !cJSON_AddStringToObject(j, "message", utf8_repair_str(message, safe, 3 * strlen(message) + 1)))
                 return -ENOMEM;
         free(resp->body);
+        free(resp->headers);
         *resp = (struct ws_http_response){ .status = status, .content_type = "application/json" };
         resp->body = cJSON_PrintUnformatted(j);
         if (!resp->body)
