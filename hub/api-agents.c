@@ -115,8 +115,8 @@ static int send_stats(struct request *rq, const cJSON *body, struct node *n, con
                 .ts = ts,
                 .json = sj->body,
                 .len = sj->len,
-                .interval = sample_interval(body),
         };
+        sample_summarize(body, n ? n->s.kind : STORE_NODE_SYSTEM_MONITOR, &sj->sample.summary);
         sj->job.samples = &sj->sample;
         sj->job.n_samples = 1;
         return request_defer(rq, &sj->job);

@@ -348,6 +348,7 @@ static int record_submit(struct hub *h, struct record_job *rec) {
                 .ts = rec->sample.ts,
                 .json = rec->json,
                 .len = rec->len,
+                .summary = rec->sample.summary,
         };
         if (client_cache_check(h->clients, rec->username, rec->password) && registry_get(h->registry, rec->username))
                 return record_queue_write(h, rec);
@@ -359,7 +360,8 @@ static int record_submit(struct hub *h, struct record_job *rec) {
 
 /* The record as stored and answered: the client's figures under the Flask
  * report names, with "unix_time". */
-static char *record_json(const cJSON *cpu, const cJSON *mem, const cJSON *storage, long long t, size_t *len) {
+static char *record_json(const cJSON *cpu, const cJSON *mem, const cJSON *storage, long long t, size_t *len,
+                         struct sample_summary *summary) {
         _cleanup_json_ cJSON *r = cJSON_CreateObject();
         double v;
         int is_float;
@@ -376,6 +378,7 @@ static char *record_json(const cJSON *cpu, const cJSON *mem, const cJSON *storag
         }
         if (!cJSON_AddNumberToObject(r, "unix_time", (double) t))
                 return NULL;
+        sample_summarize(r, STORE_NODE_CLIENT, summary);
         return pyjson_print_alloc(r, len);
 }
 
@@ -419,7 +422,8 @@ static int record_http(struct request *rq, const char *username) {
                 return -ENOMEM;
         rec->job.free = record_free;
         rec->json = body ? record_json(cpu, cJSON_GetObjectItemCaseSensitive(body, "mem"),
-                                       cJSON_GetObjectItemCaseSensitive(body, "storage"), when, &rec->len)
+                                       cJSON_GetObjectItemCaseSensitive(body, "storage"), when, &rec->len,
+                                       &rec->sample.summary)
                          : NULL;
         if (!rec->json) {
                 job_free(&rec->job);
@@ -495,6 +499,7 @@ void echo_message(struct hub *h, struct hub_conn *c, const char *msg, size_t len
         rec->job.free = record_free;
         rec->echo = true;
         rec->json = pyjson_print_alloc(stored, &rec->len);
+        sample_summarize(stored, STORE_NODE_CLIENT, &rec->sample.summary);
         cJSON_Delete(stored);
         if (!rec->json) {
                 job_free(&rec->job);

@@ -423,9 +423,9 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
                         .json = l->json,
                         .len = l->len,
                         .tree = l->tree,
-                        .interval = sample_interval(l->tree),
                         .stream_in_tree = true,
                 };
+                sample_summarize(l->tree, STORE_NODE_RESOLVIX, &p->job.samples[i].summary);
                 /* The stream name points into the tree: the writer frees
                  * the tree only after the row is added. */
                 l->tree = NULL;
@@ -626,16 +626,10 @@ static cJSON *node_json(const struct node *n, int64_t now) {
         iso8601_ms(n->latest_ts, ts);
         if (!cJSON_AddStringToObject(latest, "timestamp", ts))
                 goto fail;
-        {
-                cJSON *sample = cJSON_ParseWithLength(n->latest, n->latest_len);
-                struct headline hl;
-
-                headline_from_sample(sample, n->s.kind, &hl);
-                cJSON_Delete(sample);
-                for (size_t i = 0; i < _HEADLINE_MAX; i++)
-                        if (hl.has[i] && !json_add_round2(latest, headline_info[i].json_name, hl.v[i]))
-                                goto fail;
-        }
+        for (size_t i = 0; i < _HEADLINE_MAX; i++)
+                if (n->summary.headline.has[i] &&
+                    !json_add_round2(latest, headline_info[i].json_name, n->summary.headline.v[i]))
+                        goto fail;
         return j;
 fail:
         cJSON_Delete(j);

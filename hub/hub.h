@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "conf.h"
+#include "headline.h"
 #include "monitor.h"
 #include "net.h"
 #include "store.h"
@@ -88,6 +89,12 @@ typedef void (*job_run_fn)(struct job *j, struct store *st, struct lane_ctx *ctx
 typedef void (*job_done_fn)(struct hub *h, struct job *j);
 typedef void (*job_free_fn)(struct job *j);
 
+/* What the hub shows of a sample besides its text (sample_summarize()). */
+struct sample_summary {
+        unsigned interval;        /* its "interval" in seconds (1..86400), else 0 */
+        struct headline headline; /* /api/v1/nodes "latest", resolvix_node_* */
+};
+
 struct job_sample {
         const char *node_id;
         const char *stream;
@@ -95,7 +102,7 @@ struct job_sample {
         const char *json; /* as sent; stored as is */
         size_t len;
         cJSON *tree; /* the writer names its values, then frees it */
-        unsigned interval; /* the sample's "interval", else 0 (sample_interval()) */
+        struct sample_summary summary; /* read at parse (sample_summarize()) */
         const uint8_t *body; /* json compressed, or NULL (struct store_sample) */
         size_t body_len;
         bool stream_in_tree; /* stream points into tree (the "stream" of the JSON) */
@@ -140,7 +147,7 @@ struct node {
         int64_t latest_ts;    /* ms; 0 = no sample yet */
         char *latest;         /* the latest sample as stored */
         size_t latest_len;
-        unsigned interval;    /* seconds, as the latest sample says; 0 = unknown */
+        struct sample_summary summary; /* of the latest sample */
         struct fleet_frame *frame;
 };
 
@@ -159,9 +166,10 @@ size_t registry_count(const struct registry *r);
 struct node **registry_sorted(struct registry *r, size_t *ret_n);
 /* Keep the latest sample (if ts is not older than what is kept). Returns
  * true when it replaced it. */
-bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len, unsigned interval);
-/* A sample's "interval" in seconds (1..86400), else 0. */
-unsigned sample_interval(const cJSON *sample);
+bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len, const struct sample_summary *summary);
+/* What a node's latest sample says that the hub shows, read from its tree
+ * when it is parsed rather than from its text at every request. */
+void sample_summarize(const cJSON *sample, enum store_node_kind kind, struct sample_summary *ret);
 bool node_online(const struct node *n, int64_t now_ms);
 
 /* ---- the live fleet stream (fleet.c) ------------------------------------ */

@@ -38,7 +38,7 @@ void hub_samples_stored(struct hub *h, struct job *j) {
                 if (!n)
                         continue; /* deleted meanwhile */
                 n->s.last_seen = now;
-                if (!node_set_latest(n, s->ts, s->json, s->len, s->interval))
+                if (!node_set_latest(n, s->ts, s->json, s->len, &s->summary))
                         continue;
                 if (streaming)
                         fleet_publish(h, n);

@@ -223,8 +223,10 @@ static int load_latest(const char *node_id, int64_t ts, const char *json, size_t
 
         if (n) {
                 cJSON *tree = cJSON_ParseWithLength(json, len);
+                struct sample_summary summary;
 
-                node_set_latest(n, ts, json, len, sample_interval(tree));
+                sample_summarize(tree, n->s.kind, &summary);
+                node_set_latest(n, ts, json, len, &summary);
                 cJSON_Delete(tree);
                 /* Without a push since the start, the last sample is the
                  * last sign of life. */

@@ -109,16 +109,6 @@ static void hub_figures(FILE *f, struct hub *h, struct node **nodes, size_t n, i
 }
 
 static void node_figures(FILE *f, struct node **nodes, size_t n, int64_t now) {
-        struct headline *hl = calloc(n ? n : 1, sizeof *hl);
-
-        if (!hl)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                cJSON *sample = nodes[i]->latest ? cJSON_ParseWithLength(nodes[i]->latest, nodes[i]->latest_len) : NULL;
-
-                headline_from_sample(sample, nodes[i]->s.kind, &hl[i]);
-                cJSON_Delete(sample);
-        }
         header(f, "resolvix_node_online", "gauge", "1 while the node's last push is recent.");
         for (size_t i = 0; i < n; i++) {
                 fputs("resolvix_node_online{node=\"", f);
@@ -139,21 +129,22 @@ static void node_figures(FILE *f, struct node **nodes, size_t n, int64_t now) {
                 bool any = false;
 
                 for (size_t i = 0; i < n && !any; i++)
-                        any = hl[i].has[k];
+                        any = nodes[i]->summary.headline.has[k];
                 if (!any)
                         continue;
                 snprintf(name, sizeof name, "resolvix_node_%s", headline_info[k].metric_name);
                 header(f, name, "gauge", headline_info[k].help);
                 for (size_t i = 0; i < n; i++) {
-                        if (!hl[i].has[k])
+                        const struct headline *hl = &nodes[i]->summary.headline;
+
+                        if (!hl->has[k])
                                 continue;
                         fprintf(f, "%s{node=\"", name);
                         label(f, nodes[i]->s.node_id);
-                        pyjson_float_repr(hl[i].v[k], value, sizeof value);
+                        pyjson_float_repr(hl->v[k], value, sizeof value);
                         fprintf(f, "\"} %s\n", value);
                 }
         }
-        free(hl);
 }
 
 int metrics_request(struct request *rq) {

@@ -108,15 +108,16 @@ struct node **registry_sorted(struct registry *r, size_t *ret_n) {
         return v;
 }
 
-unsigned sample_interval(const cJSON *sample) {
+void sample_summarize(const cJSON *sample, enum store_node_kind kind, struct sample_summary *ret) {
         const cJSON *interval = cJSON_GetObjectItemCaseSensitive(sample, "interval");
 
-        return cJSON_IsNumber(interval) && interval->valuedouble >= 1 && interval->valuedouble <= 86400
-                       ? (unsigned) interval->valuedouble
-                       : 0;
+        ret->interval = cJSON_IsNumber(interval) && interval->valuedouble >= 1 && interval->valuedouble <= 86400
+                                ? (unsigned) interval->valuedouble
+                                : 0;
+        headline_from_sample(sample, kind, &ret->headline);
 }
 
-bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len, unsigned interval) {
+bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len, const struct sample_summary *summary) {
         char *copy;
 
         if (n->latest && ts < n->latest_ts)
@@ -132,12 +133,12 @@ bool node_set_latest(struct node *n, int64_t ts, const char *json, size_t len, u
         n->latest_ts = ts;
         /* The interval makes "online" mean three missed samples, whatever
          * the node's pace. */
-        n->interval = interval;
+        n->summary = *summary;
         return true;
 }
 
 bool node_online(const struct node *n, int64_t now) {
-        int64_t window = (int64_t) n->interval * 3000;
+        int64_t window = (int64_t) n->summary.interval * 3000;
 
         if (window < HUB_ONLINE_MIN_MS)
                 window = HUB_ONLINE_MIN_MS;
