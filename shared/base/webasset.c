@@ -63,6 +63,24 @@ static void etag_of(const struct stat *st, char *buf, size_t size) {
                  (unsigned long long) st->st_size);
 }
 
+/* If-None-Match names this version: "*", or etag in its list, weak or not
+ * (a GET compares weakly: RFC 9110, 13.1.2). */
+static bool etag_listed(const char *header, const char *etag) {
+        size_t len = strlen(etag);
+
+        for (const char *p = header; *p;) {
+                p += strspn(p, " \t,");
+                if (*p == '*')
+                        return true;
+                if (strncmp(p, "W/", 2) == 0)
+                        p += 2;
+                if (strncmp(p, etag, len) == 0 && strchr(" \t,", p[len]))
+                        return true;
+                p += strcspn(p, ",");
+        }
+        return false;
+}
+
 static void add(struct web_asset_reply *r, const char *name, const char *value) {
         if (r->n_headers < ELEMENTSOF(r->headers)) {
                 r->headers[r->n_headers].name = name;
@@ -75,7 +93,7 @@ void web_asset_reply(const struct web_asset *a, const struct stat *st, const cha
                      struct web_asset_reply *ret) {
         *ret = (struct web_asset_reply){ .status = 200 };
         etag_of(st, ret->etag, sizeof ret->etag);
-        if (if_none_match && streq(if_none_match, ret->etag))
+        if (if_none_match && etag_listed(if_none_match, ret->etag))
                 ret->status = 304;
         add(ret, "Cache-Control", "no-cache");
         add(ret, "ETag", ret->etag);

@@ -36,6 +36,10 @@ def test_each_file_with_its_type_and_cache_headers(node):
         assert status == 304 and body == b"" and again["ETag"] == headers["ETag"], path
         status, _, body = node.request("GET", path, headers={"If-None-Match": '"stale"'})
         assert status == 200 and len(body) > 0
+        # As browsers and caches also send it: in a list, or weak.
+        for match in (f'"stale", {headers["ETag"]}', f'W/{headers["ETag"]}', "*"):
+            status, _, body = node.request("GET", path, headers={"If-None-Match": match})
+            assert status == 304 and body == b"", (path, match)
 
 
 def test_the_page_is_locked_to_its_own_files(node):
