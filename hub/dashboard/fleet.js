@@ -22,7 +22,6 @@
     onGiven: () => connect(true),
     onButton: () => refreshNodes(),
     missing: 'the hub asks for its token (the Token button)',
-    askAfterCancel: true,
   });
 
   // GET a JSON answer of the hub, with the token (common.js).

@@ -81,8 +81,8 @@ window.resolvix = (() => {
   // given, o.onButton after one given from #token-button. fetch() is the
   // browser's, with the token; a 401 asks for it (again, saying the last
   // one was refused) and tries again, until the dialog is cancelled: then
-  // it throws o.missing. Once cancelled, a 401 asks again only when
-  // o.askAfterCancel; otherwise only the Token button does.
+  // it throws o.missing. Once cancelled, only the Token button asks again:
+  // a page that refreshes on its own must not pop the dialog up each time.
   function tokenPrompt(o) {
     const dialog = tokenDialog(o.asks, o.setting, o.label);
     let token = sessionStorage.getItem(o.key) || '';
@@ -126,7 +126,7 @@ window.resolvix = (() => {
       for (;;) {
         const resp = await fetch(path, { ...init, headers: headers(init && init.headers) });
         if (resp.status !== 401) return resp;
-        if ((declined && !o.askAfterCancel) || !(await ask(Boolean(token)))) throw new Error(o.missing);
+        if (declined || !(await ask(Boolean(token)))) throw new Error(o.missing);
       }
     }
 
