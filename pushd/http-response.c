@@ -29,13 +29,13 @@ void http_response_init(struct http_response *r, char *body, size_t body_max) {
         r->error = NULL;
         r->failure = 0;
         r->state = S_HEAD;
-        r->chunked = r->has_length = false;
+        r->chunked = r->has_length = r->started = false;
         r->remaining = 0;
         r->head_len = r->line_len = r->trailer_len = 0;
 }
 
 bool http_response_started(const struct http_response *r) {
-        return r->state != S_HEAD || r->head_len > 0 || r->status != 0;
+        return r->started;
 }
 
 static int fail(struct http_response *r, int error, const char *why) {
@@ -269,6 +269,7 @@ int http_response_feed(struct http_response *r, const void *data, size_t len, si
                         if (r->head_len >= HTTP_HEAD_MAX)
                                 return fail(r, -E2BIG, "the header block is larger than 16 KiB");
                         r->head[r->head_len++] = c;
+                        r->started = true;
                         i++;
                         if (c == '\n' && r->head_len >= 2 &&
                             (r->head[r->head_len - 2] == '\n' ||

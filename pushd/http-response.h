@@ -27,7 +27,7 @@ struct http_response {
 
         /* The parser's own state. */
         int state, failure;
-        bool chunked, has_length;
+        bool chunked, has_length, started;
         uint64_t remaining;      /* of the Content-Length body or of the chunk */
         size_t head_len;
         char head[HTTP_HEAD_MAX];
