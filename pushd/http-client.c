@@ -577,28 +577,19 @@ int http_client_start(struct http_client *c, const struct http_url *url, const c
 }
 
 int http_client_poll(const struct http_client *c, short *events, uint64_t *deadline) {
-        switch (c->phase) {
-        case PHASE_IDLE:
+        /* Connecting has its own, shorter deadline within the request's. */
+        uint64_t phase_deadline = c->phase == PHASE_CONNECT                                     ? c->attempt_deadline
+                                  : c->phase == PHASE_RESOLVE || c->phase == PHASE_HANDSHAKE ? c->connect_deadline
+                                                                                              : UINT64_MAX;
+
+        if (c->phase == PHASE_IDLE) {
                 *deadline = UINT64_MAX;
                 *events = POLLIN;
                 return c->fd;
-        case PHASE_RESOLVE:
-                *deadline = c->connect_deadline < c->deadline ? c->connect_deadline : c->deadline;
-                *events = POLLIN;
-                return c->efd;
-        case PHASE_CONNECT:
-                *deadline = c->attempt_deadline < c->deadline ? c->attempt_deadline : c->deadline;
-                *events = POLLOUT;
-                return c->fd;
-        case PHASE_HANDSHAKE:
-                *deadline = c->connect_deadline < c->deadline ? c->connect_deadline : c->deadline;
-                *events = c->want;
-                return c->fd;
-        default:
-                *deadline = c->deadline;
-                *events = c->want;
-                return c->fd;
         }
+        *deadline = phase_deadline < c->deadline ? phase_deadline : c->deadline;
+        *events = c->phase == PHASE_RESOLVE ? POLLIN : c->phase == PHASE_CONNECT ? POLLOUT : c->want;
+        return c->phase == PHASE_RESOLVE ? c->efd : c->fd;
 }
 
 int http_client_step(struct http_client *c, uint64_t now) {
