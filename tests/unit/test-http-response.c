@@ -108,7 +108,7 @@ Test(http_response, what_follows_the_answer_is_not_taken) {
 }
 
 Test(http_response, chunked_with_extensions_and_trailers) {
-        const char *text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"
+        const char *text = "HTTP/1.1 200 OK\r\nTransfer-Encoding:  Chunked \r\n\r\n"
                            "5;name=value\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n";
         struct outcome o = check(text, false);
 
@@ -139,6 +139,12 @@ Test(http_response, body_until_close) {
         cr_assert(o.close);
         cr_assert_eq(o.retry_after, 7);
         cr_assert_str_eq(o.body, "busy");
+
+        /* Chunked, but not as the last coding: the body runs until close. */
+        o = check("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, x-other\r\n\r\n0\r\n\r\n", true);
+        cr_assert_eq(o.r, 1);
+        cr_assert(o.close);
+        cr_assert_str_eq(o.body, "0\r\n\r\n");
 }
 
 Test(http_response, connection_close_with_a_length) {
