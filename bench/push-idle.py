@@ -99,6 +99,12 @@ def print_breakdown(pid, exe):
     closure = curl_closure(pid)
     curl = sorted((n for n in objs if n.startswith("libcurl")
                    or (n in closure and n not in C_RUNTIME and n not in direct)), key=lambda n: -objs[n]["Rss"])
+    if curl:
+        group = f"libcurl and the {len(curl) - 1} libraries only it brings"
+    else:
+        # pushd's own HTTP client: OpenSSL is the one large library left.
+        curl = sorted((n for n in objs if n.startswith(("libssl", "libcrypto"))), key=lambda n: -objs[n]["Rss"])
+        group = "OpenSSL"
     exe_name = exe.name
     own = [n for n in objs if n == exe_name or n in OWN_ANON]
     runtime = [n for n in objs if n in C_RUNTIME]
@@ -110,7 +116,7 @@ def print_breakdown(pid, exe):
     print(f"  C runtime {mib(sum_of(objs, runtime)['Rss'])} MiB ({', '.join(n for n in C_RUNTIME if n in objs)})")
     print(f"  other libraries pushd links {mib(sum_of(objs, other)['Rss'])} MiB ({', '.join(sorted(other))})")
     c = sum_of(objs, curl)
-    print(f"  libcurl and the {len(curl) - 1} libraries only it brings {mib(c['Rss'])} MiB, "
+    print(f"  {group} {mib(c['Rss'])} MiB, "
           f"of which private dirty {mib(c['Private_Dirty'])}:")
     for n in curl[:8]:
         print(f"    {n:28} {mib(objs[n]['Rss'])} MiB, private dirty {mib(objs[n]['Private_Dirty'])}")

@@ -67,66 +67,14 @@ static uint32_t random32(void) {
         return v;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
-        struct pushd *p = userdata;
-        size_t len = size * n, room = PUSHD_RESPONSE_MAX - p->response_len;
-
-        /* Answers are a line of JSON: the rest of anything longer is not read. */
-        if (len < room)
-                room = len;
-        memcpy(p->response + p->response_len, data, room);
-        p->response_len += room;
-        p->response[p->response_len] = '\0';
-        return len;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
-        struct pushd *p = userdata;
-        size_t len = size * n;
-        static const char name[] = "retry-after:";
-
-        if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
-                char buf[32];
-                size_t l = len - (sizeof name - 1);
-                char *end;
-                long v;
-
-                if (l >= sizeof buf)
-                        l = sizeof buf - 1;
-                memcpy(buf, data + sizeof name - 1, l);
-                buf[l] = '\0';
-                v = strtol(buf, &end, 10);
-                /* Seconds; an HTTP date is left to the backoff. */
-                if (end != buf && v >= 0)
-                        p->retry_after = v > 3600 ? 3600 : v;
-        }
-        return len;
-}
-
-/* Debian's libcurl reaches GnuTLS through libldap and librtmp, for ldap://
- * and rtmp:// URLs pushd never follows (CURLOPT_PROTOCOLS_STR): its TLS is
- * OpenSSL's. Left alone, GnuTLS's constructor initialises the library in
- * every process that maps it (random generator, ciphers, system priority
- * file, PKCS#11), about 0.8 MiB resident for nothing (docs/performance.md,
- * "pushd at idle"). Defining this hook is GnuTLS's own opt-out
- * (GNUTLS_SKIP_GLOBAL_INIT in gnutls.h): its users then call
- * gnutls_global_init() themselves, as libldap and librtmp do before their
- * first TLS session. pushd's link exports it (meson.build). */
-int _gnutls_global_init_skip(void);
-int _gnutls_global_init_skip(void) {
-        return 1;
-}
-
 int pushd_client_init(struct pushd *p) {
         char buf[CONF_TOKEN_MAX + 2];
         ssize_t n;
 
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return log_error_errno(ENOMEM, "Cannot initialise libcurl");
-        p->multi = curl_multi_init();
-        p->easy = curl_easy_init();
-        if (!p->multi || !p->easy)
-                return log_error_errno(ENOMEM, "Cannot initialise libcurl: %m");
+        http_client_init(&p->http, &(struct http_tls_settings){ .ca_file = p->conf.push.ca_file,
+                                                                .cert_file = p->conf.push.tls_cert,
+                                                                .key_file = p->conf.push.tls_key,
+                                                                .insecure = p->conf.push.insecure });
         p->backoff = PUSHD_BACKOFF_MIN_USEC;
         snprintf(p->token_path, sizeof p->token_path, "%s/push.token", p->conf.control.state_dir);
         n = read_file(p->token_path, buf, sizeof buf);
@@ -141,17 +89,11 @@ int pushd_client_init(struct pushd *p) {
 }
 
 void pushd_client_done(struct pushd *p) {
-        if (p->multi && p->easy && p->req != REQ_NONE)
-                curl_multi_remove_handle(p->multi, p->easy);
-        if (p->easy)
-                curl_easy_cleanup(p->easy);
-        if (p->multi)
-                curl_multi_cleanup(p->multi);
-        curl_slist_free_all(p->headers);
+        http_client_done(&p->http);
         free(p->batch);
         free(p->body);
         free(p->gz);
-        curl_global_cleanup();
+        free(p->head);
 }
 
 static void set_error(struct pushd *p, const char *fmt, ...) _printf_(2, 3);
@@ -190,6 +132,8 @@ static int body_append(struct pushd *p, const void *data, size_t len) {
         return 0;
 }
 
+static void finish(struct pushd *p, int result);
+
 static int gzip_body(struct pushd *p, size_t *ret_len) {
         z_stream z = { 0 };
         size_t bound;
@@ -212,23 +156,46 @@ static int gzip_body(struct pushd *p, size_t *ret_len) {
         return r == Z_STREAM_END ? 0 : -EIO;
 }
 
-static void url_for(const struct pushd *p, const char *path, char *buf, size_t size) {
-        const char *base = p->urls[p->url_i];
-        size_t l = strlen(base);
+/* The request head, in p->head: the hub URL's path prefix, then path. */
+static int format_head(struct pushd *p, const struct http_url *url, const char *path, const char *content_type,
+                       bool gz, const char *bearer, size_t len) {
+        const char *target = url->path[0] || path[0] ? url->path : "/";
+        int n;
 
-        while (l > 0 && base[l - 1] == '/')
-                l--;
-        snprintf(buf, size, "%.*s%s", (int) l, base, path);
+        for (;;) {
+                n = snprintf(p->head, p->head_cap,
+                             "POST %s%s HTTP/1.1\r\n"
+                             "Host: %s\r\n"
+                             "User-Agent: resolvix-pushd/" RESOLVIX_VERSION "\r\n"
+                             "Accept: */*\r\n"
+                             "Content-Type: %s\r\n"
+                             "%s"
+                             "%s%s%s"
+                             "Content-Length: %zu\r\n"
+                             "\r\n",
+                             target, path, url->authority, content_type, gz ? "Content-Encoding: gzip\r\n" : "",
+                             bearer && *bearer ? "Authorization: Bearer " : "", bearer && *bearer ? bearer : "",
+                             bearer && *bearer ? "\r\n" : "", len);
+                if (n < 0)
+                        return -ENOMEM;
+                if ((size_t) n < p->head_cap)
+                        break;
+                if (GROW(p->head, p->head_cap, (size_t) n + 1, 512) < 0)
+                        return -ENOMEM;
+        }
+        p->head_len = (size_t) n;
+        return 0;
 }
 
-/* Hand the request now in p->body to curl: the easy handle is reset but
- * kept, so its connection to the hub stays open between requests. */
+/* Send the request now in p->body, over the connection kept from the last
+ * one when it is to the same hub. */
 static int start_request(struct pushd *p, enum pushd_request req, const char *path, const char *content_type,
                          const char *bearer) {
-        char url[CONF_ORIGINS_MAX + 64], header[CONF_TOKEN_MAX + 64];
         const void *data = p->body;
         size_t len = p->body_len;
+        struct http_url url;
         bool gz = false;
+        int r;
 
         if (req == REQ_PUSH && !p->sysmon && p->body_len > PUSHD_GZIP_MIN) {
                 if (gzip_body(p, &len) < 0)
@@ -236,56 +203,22 @@ static int start_request(struct pushd *p, enum pushd_request req, const char *pa
                 data = p->gz;
                 gz = true;
         }
-        url_for(p, path, url, sizeof url);
-        curl_easy_reset(p->easy);
-        curl_slist_free_all(p->headers);
-        p->headers = NULL;
-        snprintf(header, sizeof header, "Content-Type: %s", content_type);
-        p->headers = curl_slist_append(p->headers, header);
-        if (gz)
-                p->headers = curl_slist_append(p->headers, "Content-Encoding: gzip");
-        if (bearer && *bearer) {
-                snprintf(header, sizeof header, "Authorization: Bearer %s", bearer);
-                p->headers = curl_slist_append(p->headers, header);
-        }
-        /* No "Expect: 100-continue" round trip before each batch. */
-        p->headers = curl_slist_append(p->headers, "Expect:");
-        if (!p->headers)
-                return -ENOMEM;
-
+        /* Checked at start (main.c): cannot fail here. */
+        if (http_url_parse(p->urls[p->url_i], &url) < 0)
+                return log_error_errno(EINVAL, "Cannot parse the hub URL %s", p->urls[p->url_i]);
+        r = format_head(p, &url, path, content_type, gz, bearer, len);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start a request: %m");
         p->response_len = 0;
         p->response[0] = '\0';
         p->retry_after = -1;
-        (void) curl_easy_setopt(p->easy, CURLOPT_URL, url);
-        (void) curl_easy_setopt(p->easy, CURLOPT_HTTPHEADER, p->headers);
-        (void) curl_easy_setopt(p->easy, CURLOPT_POSTFIELDS, data);
-        (void) curl_easy_setopt(p->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
-        (void) curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, on_body);
-        (void) curl_easy_setopt(p->easy, CURLOPT_WRITEDATA, p);
-        (void) curl_easy_setopt(p->easy, CURLOPT_HEADERFUNCTION, on_header);
-        (void) curl_easy_setopt(p->easy, CURLOPT_HEADERDATA, p);
-        (void) curl_easy_setopt(p->easy, CURLOPT_NOSIGNAL, 1L);
-        (void) curl_easy_setopt(p->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-        (void) curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, 15000L);
-        (void) curl_easy_setopt(p->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-        (void) curl_easy_setopt(p->easy, CURLOPT_USERAGENT, "resolvix-pushd/" RESOLVIX_VERSION);
-        (void) curl_easy_setopt(p->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (p->conf.push.ca_file[0])
-                (void) curl_easy_setopt(p->easy, CURLOPT_CAINFO, p->conf.push.ca_file);
-        if (p->conf.push.tls_cert[0]) {
-                (void) curl_easy_setopt(p->easy, CURLOPT_SSLCERT, p->conf.push.tls_cert);
-                (void) curl_easy_setopt(p->easy, CURLOPT_SSLCERTTYPE, "PEM");
-                (void) curl_easy_setopt(p->easy, CURLOPT_SSLKEY, p->conf.push.tls_key);
-                (void) curl_easy_setopt(p->easy, CURLOPT_SSLKEYTYPE, "PEM");
-        }
-        if (p->conf.push.insecure) {
-                (void) curl_easy_setopt(p->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-                (void) curl_easy_setopt(p->easy, CURLOPT_SSL_VERIFYHOST, 0L);
-        }
-        if (curl_multi_add_handle(p->multi, p->easy) != CURLM_OK)
-                return log_error_errno(ENOMEM, "Cannot start a request to %s", url);
+        r = http_client_start(&p->http, &url, p->head, p->head_len, data, len, p->response, PUSHD_RESPONSE_MAX,
+                              now_usec(CLOCK_MONOTONIC));
         p->req = req;
-        log_debug("POST %s (%zu bytes%s)", url, len, gz ? ", gzip" : "");
+        log_debug("POST %s%s%s (%zu bytes%s)", url.authority, url.path, path, len, gz ? ", gzip" : "");
+        if (r < 0)
+                /* Nothing on the wire yet: it fails as a request does. */
+                finish(p, r);
         return 0;
 }
 
@@ -462,22 +395,25 @@ static void save_token(struct pushd *p) {
         log_info("Enrolled with %s as node %s", p->urls[p->url_i], p->node_id);
 }
 
-static void finish(struct pushd *p, CURLcode result) {
+/* result: 1 with the answer in p->http.response, else the negative errno
+ * of a failure p->http.error tells. */
+static void finish(struct pushd *p, int result) {
         enum pushd_request req = p->req;
         uint64_t now = now_usec(CLOCK_MONOTONIC);
-        long status = 0;
+        long status;
         char why[512], msg[300];
         enum pushd_verdict v;
 
-        curl_multi_remove_handle(p->multi, p->easy);
         p->req = REQ_NONE;
-        if (result != CURLE_OK) {
+        if (result < 0) {
                 set_connected(p, false);
-                snprintf(why, sizeof why, "%s", curl_easy_strerror(result));
+                snprintf(why, sizeof why, "%s", p->http.error);
                 back_off(p, now, why);
                 return;
         }
-        (void) curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
+        status = p->http.response.status;
+        p->response_len = p->http.response.body_len;
+        p->retry_after = p->http.response.retry_after;
         set_connected(p, status < 500);
         v = pushd_classify(req, status);
         hub_message(p, msg, sizeof msg);
@@ -537,11 +473,13 @@ static void finish(struct pushd *p, CURLcode result) {
         back_off(p, now, why);
 }
 
-void pushd_client_collect(struct pushd *p) {
-        CURLMsg *m;
-        int left;
+int pushd_client_poll(const struct pushd *p, short *events, uint64_t *deadline) {
+        return http_client_poll(&p->http, events, deadline);
+}
 
-        while ((m = curl_multi_info_read(p->multi, &left)))
-                if (m->msg == CURLMSG_DONE && m->easy_handle == p->easy)
-                        finish(p, m->data.result);
+void pushd_client_step(struct pushd *p, uint64_t now) {
+        int r = http_client_step(&p->http, now);
+
+        if (p->req != REQ_NONE && r != 0)
+                finish(p, r);
 }

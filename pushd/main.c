@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "errors.h"
 #include "fileio.h"
+#include "http-url.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "macro.h"
@@ -33,7 +34,9 @@ static const struct conf_flag flags[] = {
 };
 
 static bool valid_url(const char *u) {
-        return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+        struct http_url url;
+
+        return http_url_parse(u, &url) == 0;
 }
 
 /* A client certificate pushd cannot read would fail every handshake with
@@ -181,10 +184,9 @@ static int run(struct pushd *p) {
         p->next_sync = UINT64_MAX;
 
         while (!p->quit) {
-                struct curl_waitfd wfd = { .fd = p->sigfd, .events = POLLIN };
-                uint64_t wake = UINT64_MAX;
-                long curl_ms = -1;
-                int running, timeout;
+                struct pollfd fds[2] = { { .fd = p->sigfd, .events = POLLIN } };
+                uint64_t wake = UINT64_MAX, client_deadline;
+                int timeout;
 
                 now = now_usec(CLOCK_MONOTONIC);
                 if (now >= p->next_sample) {
@@ -202,10 +204,6 @@ static int run(struct pushd *p) {
                         p->next_sync = UINT64_MAX;
                 }
                 pushd_client_kick(p, now, &wake);
-                (void) curl_multi_perform(p->multi, &running);
-                pushd_client_collect(p);
-                if (p->req == REQ_NONE)
-                        pushd_client_kick(p, now_usec(CLOCK_MONOTONIC), &wake);
 
                 if (now >= p->next_ping) {
                         notify_figures(p, true);
@@ -213,15 +211,18 @@ static int run(struct pushd *p) {
                 } else if (p->figures_changed)
                         notify_figures(p, false);
 
+                fds[1].fd = pushd_client_poll(p, &fds[1].events, &client_deadline);
                 wake = earliest(wake, earliest(p->next_sample, earliest(p->next_sync, p->next_ping)));
+                wake = earliest(wake, client_deadline);
                 now = now_usec(CLOCK_MONOTONIC);
                 timeout = wake <= now ? 0 : (int) earliest((wake - now + 999) / 1000, 60000);
-                if (p->req != REQ_NONE && curl_multi_timeout(p->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 &&
-                    curl_ms < timeout)
-                        timeout = (int) curl_ms;
-                (void) curl_multi_poll(p->multi, &wfd, 1, timeout, NULL);
-                if (wfd.revents & POLLIN)
+                if (poll(fds, 2, timeout) < 0 && errno != EINTR)
+                        return log_error_errno(errno, "Cannot wait in poll(): %m");
+                if (fds[0].revents & POLLIN)
                         read_signals(p);
+                now = now_usec(CLOCK_MONOTONIC);
+                if (fds[1].revents || now >= client_deadline)
+                        pushd_client_step(p, now);
         }
         return 0;
 }

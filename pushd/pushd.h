@@ -5,16 +5,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
-
 #include "conf.h"
+#include "http-client.h"
 #include "sample.h"
 #include "spool.h"
 
 /* pushd: sample at [push] interval, spool every sample, push the spool to
  * a hub (docs/fleet.md, "pushd on every node"). One thread: the loop in
- * main.c waits in curl_multi_poll() on the transfer, its signalfd and the
- * next deadline. */
+ * main.c waits in poll() on the request's socket (or its name lookup), the
+ * signalfd and the next deadline. */
 
 #define PUSHD_URLS_MAX 8
 #define PUSHD_BATCH_MAX 500
@@ -60,9 +59,9 @@ struct pushd {
         struct spool *spool;
         int sigfd;
 
-        CURLM *multi;
-        CURL *easy;
-        struct curl_slist *headers;
+        struct http_client http;
+        char *head; /* the request's */
+        size_t head_len, head_cap;
         enum pushd_request req;
         uint64_t *batch; /* the seqs of the push in flight */
         size_t n_batch, cap_batch;
@@ -94,8 +93,10 @@ void pushd_client_done(struct pushd *p);
 /* Start the next request when one is due; *wake_usec gets when to look
  * again if nothing could start yet. */
 void pushd_client_kick(struct pushd *p, uint64_t now, uint64_t *wake_usec);
-/* Finish transfers curl reports done. */
-void pushd_client_collect(struct pushd *p);
+/* What the loop polls for the request (http_client_poll()), and the step
+ * to take when it is ready or its deadline passed. */
+int pushd_client_poll(const struct pushd *p, short *events, uint64_t *deadline);
+void pushd_client_step(struct pushd *p, uint64_t now);
 
 enum pushd_verdict pushd_classify(enum pushd_request req, long status);
 uint64_t pushd_backoff_delay(uint64_t ceiling, uint32_t rnd);

@@ -243,3 +243,45 @@ def test_hub_refuses_a_bad_tls_client_auth(tmp_path, pki, auth, client_ca, words
         r = subprocess.run([binary("hub/resolvix-hub"), *args], env=merged_env(env, {}), capture_output=True,
                            text=True, timeout=30)
         assert r.returncode == 1 and words in r.stderr, r
+
+
+def test_without_ca_file_the_system_ca_directory_is_read(procs, tmp_path, pki):
+    """No ca_file: the CAs come from the system's hashed directory, which
+    SSL_CERT_DIR names here; the hub is named by host name (SNI, and its
+    certificate checked for that name)."""
+    hub = tls_hub(procs, tmp_path, pki)
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "test-ca.pem").write_bytes(pki.ca.cert.read_bytes())
+    subprocess.run(["openssl", "rehash", str(certs)], check=True, capture_output=True)
+    d = tmp_path / "node"
+    d.mkdir()
+    p = Pushd(procs, d, f"https://localhost:{hub.port}")
+    p.start(SSL_CERT_DIR=str(certs))
+    poll(lambda: int(p.figures.get("last_ack_seq", 0)) >= 2, 30, "samples acknowledged, the CA found in SSL_CERT_DIR")
+    assert p.figures["last_error"] == ""
+    p.stop()
+    assert_all_arrived(hub, p)
+    # The same without the test CA in the directory: refused, and said why.
+    p.start(SSL_CERT_DIR=str(tmp_path))
+    poll(lambda: p.figures.get("last_error"), 30, "the hub refused")
+    assert p.figures["last_error"] == ("TLS handshake with localhost: certificate verify failed: "
+                                       "unable to get local issuer certificate"), p.figures
+    p.stop()
+
+
+@pytest.mark.parametrize("host, why", [("127.0.0.1", "IP address mismatch"), ("localhost", "hostname mismatch")])
+def test_certificate_for_another_name_is_refused(procs, tmp_path, pki, host, why):
+    cert, key, _ = pki.ca.issue(f"elsewhere-{host}", sans=("DNS:hub.example",))
+    hub = Hub(procs, tmp_path / "hub")
+    hub.dir.mkdir()
+    hub.start(env=tls_env("HUB", cert, key))
+    d = tmp_path / "node"
+    d.mkdir()
+    p = Pushd(procs, d, f"https://{host}:{hub.port}", ca_file=pki.ca.cert)
+    p.start()
+    poll(lambda: p.figures.get("last_error") and int(p.figures.get("spooled", 0)) >= 2, 30, "the hub refused")
+    assert p.figures["last_error"] == f"TLS handshake with {host}: certificate verify failed: {why}", p.figures
+    assert p.figures["last_ack_seq"] == "0"
+    p.stop()
+    assert stored_seqs(hub, "n1") == []
