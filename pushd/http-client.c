@@ -25,7 +25,7 @@
 #include "net.h"
 
 /* Where the system's CA certificates are when neither SSL_CERT_FILE nor
- * SSL_CERT_DIR says otherwise (docs/tls.md, "pushd"). */
+ * SSL_CERT_DIR says otherwise (docs/tls.md, "Clients: verification"). */
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 /* What every https connection shares: made at the first one, kept until
@@ -257,7 +257,7 @@ static int make_ctx(struct http_client *c) {
                 return -ENOMEM;
         }
         /* TLS 1.2, what mbedTLS 2.28 speaks and every hub accepts
-         * (docs/tls.md, "pushd"). */
+         * (docs/tls.md, "Clients: verification"). */
         mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
         mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
         r = load_credentials(c, t);
@@ -456,7 +456,7 @@ static int bio_recv(void *data, unsigned char *buf, size_t len) {
 
 /* mbedTLS 2.28 checks a host name against the certificate's DNS names
  * only: a hub named by its address is checked here, against the
- * certificate's IP addresses (docs/tls.md, "pushd"). */
+ * certificate's IP addresses (docs/tls.md, "Clients: verification"). */
 static int verify_address(void *data, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
         const struct http_client *c = data;
         unsigned char ip[16];
