@@ -102,9 +102,11 @@ def print_breakdown(pid, exe):
     if curl:
         group = f"libcurl and the {len(curl) - 1} libraries only it brings"
     else:
-        # pushd's own HTTP client: OpenSSL is the one large library left.
-        curl = sorted((n for n in objs if n.startswith(("libssl", "libcrypto"))), key=lambda n: -objs[n]["Rss"])
-        group = "OpenSSL"
+        # pushd's own HTTP client: its TLS library (mbedTLS, or OpenSSL in
+        # older builds) is the one large library left.
+        curl = sorted((n for n in objs if n.startswith(("libmbed", "libssl", "libcrypto"))),
+                      key=lambda n: -objs[n]["Rss"])
+        group = "the TLS library"
     exe_name = exe.name
     own = [n for n in objs if n == exe_name or n in OWN_ANON]
     runtime = [n for n in objs if n in C_RUNTIME]
@@ -112,7 +114,7 @@ def print_breakdown(pid, exe):
     print(f"RSS at the end {mib(total['Rss'])} MiB (budget 6), private dirty {mib(total['Private_Dirty'])} MiB:")
     parts = ", ".join(f"{n} {mib(objs[n]['Rss'])}" for n in [exe_name, *OWN_ANON] if n in objs)
     print(f"  pushd itself {mib(sum_of(objs, own)['Rss'])} MiB ({parts}; the heap also holds the sampler's, "
-          "curl's and OpenSSL's allocations)")
+          "the TLS library's allocations)")
     print(f"  C runtime {mib(sum_of(objs, runtime)['Rss'])} MiB ({', '.join(n for n in C_RUNTIME if n in objs)})")
     print(f"  other libraries pushd links {mib(sum_of(objs, other)['Rss'])} MiB ({', '.join(sorted(other))})")
     c = sum_of(objs, curl)

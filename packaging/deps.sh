@@ -8,7 +8,7 @@ set -eu
 
 build="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libwebsockets-dev
 libcjson-dev libsystemd-dev libinih-dev libcurl4-openssl-dev libjs-chart.js
-libsqlite3-dev libzstd-dev libpq-dev libcrypt-dev zlib1g-dev libssl-dev libgnutls28-dev
+libsqlite3-dev libzstd-dev libpq-dev libcrypt-dev zlib1g-dev libssl-dev libgnutls28-dev libmbedtls-dev
 libprotobuf-c-dev protobuf-c-compiler libsnappy-dev libev-dev libwebsockets-evlib-ev"
 test="$build libcriterion-dev python3 python3-pytest python3-websockets python3-psutil python3-yaml
 curl wrk procps iproute2 util-linux valgrind prometheus-node-exporter prometheus chromium

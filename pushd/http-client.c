@@ -6,18 +6,37 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 
 #include "http-client.h"
 #include "macro.h"
 #include "net.h"
+
+/* Where the system's CA certificates are when neither SSL_CERT_FILE nor
+ * SSL_CERT_DIR says otherwise (docs/tls.md, "Clients: verification"). */
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* What every https connection shares: made at the first one, kept until
+ * pushd stops. */
+struct http_tls {
+        mbedtls_entropy_context entropy;
+        mbedtls_ctr_drbg_context drbg;
+        mbedtls_ssl_config conf;
+        mbedtls_x509_crt ca, cert;
+        mbedtls_pk_context key;
+};
 
 enum {
         PHASE_IDLE,
@@ -52,12 +71,24 @@ void http_client_init(struct http_client *c, const struct http_tls_settings *tls
 static void close_connection(struct http_client *c) {
         if (c->ssl) {
                 /* A close_notify if the socket takes it now; no waiting. */
-                (void) SSL_shutdown(c->ssl);
-                SSL_free(c->ssl);
+                (void) mbedtls_ssl_close_notify(c->ssl);
+                mbedtls_ssl_free(c->ssl);
+                free(c->ssl);
                 c->ssl = NULL;
         }
         c->fd = safe_close(c->fd);
-        ERR_clear_error();
+}
+
+static void tls_free(struct http_tls *t) {
+        if (!t)
+                return;
+        mbedtls_ssl_config_free(&t->conf);
+        mbedtls_x509_crt_free(&t->ca);
+        mbedtls_x509_crt_free(&t->cert);
+        mbedtls_pk_free(&t->key);
+        mbedtls_ctr_drbg_free(&t->drbg);
+        mbedtls_entropy_free(&t->entropy);
+        free(t);
 }
 
 static void free_addrs(struct http_client *c) {
@@ -83,7 +114,7 @@ void http_client_done(struct http_client *c) {
         close_connection(c);
         free_addrs(c);
         c->efd = safe_close(c->efd);
-        SSL_CTX_free(c->ctx);
+        tls_free(c->ctx);
         c->ctx = NULL;
         c->phase = PHASE_IDLE;
 }
@@ -100,77 +131,142 @@ static int fail(struct http_client *c, int error) {
         return error;
 }
 
-/* OpenSSL's reason for the last failure, for an error text. */
-static const char *tls_reason(struct http_client *c, int ssl_error) {
-        unsigned long e = ERR_peek_last_error();
-        long v = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
-        static char buf[200];
+/* mbedTLS's reason for a failure r, for an error text: the certificate's
+ * faults when verifying it failed, the socket's error when it failed. */
+static const char *tls_reason(struct http_client *c, int r) {
+        static char buf[300];
+        uint32_t flags = c->ssl ? mbedtls_ssl_get_verify_result(c->ssl) : 0;
 
-        if (v != X509_V_OK) {
-                snprintf(buf, sizeof buf, "certificate verify failed: %s", X509_verify_cert_error_string(v));
+        if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 && flags != UINT32_MAX) {
+                size_t n = (size_t) snprintf(buf, sizeof buf, "certificate verify failed: ");
+                char *p;
+
+                /* One line for each fault: joined on one, as last_error is. */
+                (void) mbedtls_x509_crt_verify_info(buf + n, sizeof buf - n, "", flags);
+                for (p = buf + n; (p = strchr(p, '\n'));)
+                        if (p[1])
+                                *p = ';';
+                        else
+                                *p = '\0';
                 return buf;
         }
-        if (e != 0 && ERR_reason_error_string(e))
-                return ERR_reason_error_string(e);
-        if (ssl_error == SSL_ERROR_SYSCALL && errno != 0)
-                return strerror(errno);
-        return "the connection closed";
+        if ((r == MBEDTLS_ERR_NET_SEND_FAILED || r == MBEDTLS_ERR_NET_RECV_FAILED) && c->io_errno != 0)
+                return strerror(c->io_errno);
+        if (r == MBEDTLS_ERR_NET_CONN_RESET)
+                return strerror(ECONNRESET);
+        if (r == MBEDTLS_ERR_SSL_CONN_EOF || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+                return "the connection closed";
+        mbedtls_strerror(r, buf, sizeof buf);
+        return buf;
+}
+
+static int load_error(struct http_client *c, int r, const char *what, const char *path) {
+        char why[200];
+
+        mbedtls_strerror(r, why, sizeof why);
+        return set_error(c, -EINVAL, "Cannot load %s %s: %s", what, path, why);
+}
+
+/* The system's CA certificates, read only when [push] ca_file is not set:
+ * mbedTLS keeps every one it reads in memory (about 0.5 MiB for Debian's
+ * bundle; docs/performance.md, "pushd at idle"). SSL_CERT_FILE and
+ * SSL_CERT_DIR name others, as they do for OpenSSL. */
+static int load_system_cas(struct http_client *c, mbedtls_x509_crt *ca) {
+        const char *file = getenv("SSL_CERT_FILE"), *dir = getenv("SSL_CERT_DIR");
+        int r;
+
+        if (file && file[0]) {
+                r = mbedtls_x509_crt_parse_file(ca, file);
+                if (r < 0)
+                        return load_error(c, r, "the CA certificates", file);
+        }
+        if (dir && dir[0]) {
+                /* Every file in it; the hashed names are links to the same. */
+                r = mbedtls_x509_crt_parse_path(ca, dir);
+                if (r < 0)
+                        return load_error(c, r, "the CA certificates", dir);
+        }
+        if ((file && file[0]) || (dir && dir[0]))
+                return 0;
+        r = mbedtls_x509_crt_parse_file(ca, SYSTEM_CA_BUNDLE);
+        if (r < 0)
+                return load_error(c, r, "the CA certificates", SYSTEM_CA_BUNDLE);
+        return 0;
+}
+
+static int load_credentials(struct http_client *c, struct http_tls *t) {
+        int r;
+
+        if (c->tls.insecure)
+                mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_NONE);
+        else {
+                if (c->tls.ca_file && c->tls.ca_file[0]) {
+                        r = mbedtls_x509_crt_parse_file(&t->ca, c->tls.ca_file);
+                        if (r < 0)
+                                return load_error(c, r, "the CA certificates", c->tls.ca_file);
+                } else {
+                        r = load_system_cas(c, &t->ca);
+                        if (r < 0)
+                                return r;
+                }
+                mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+                mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+        }
+        if (!c->tls.cert_file || !c->tls.cert_file[0])
+                return 0;
+        r = mbedtls_x509_crt_parse_file(&t->cert, c->tls.cert_file);
+        if (r != 0)
+                return load_error(c, r < 0 ? r : MBEDTLS_ERR_X509_INVALID_FORMAT, "[push] tls_cert",
+                                  c->tls.cert_file);
+        r = mbedtls_pk_parse_keyfile(&t->key, c->tls.key_file, NULL);
+        if (r == 0)
+                r = mbedtls_pk_check_pair(&t->cert.pk, &t->key);
+        if (r == 0)
+                r = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key);
+        if (r != 0)
+                return load_error(c, r, "[push] tls_key", c->tls.key_file);
+        return 0;
 }
 
 static int make_ctx(struct http_client *c) {
-        const char *dir;
+        static const char personal[] = "resolvix pushd";
+        struct http_tls *t;
+        char why[200];
+        int r;
 
         if (c->ctx)
                 return 0;
-        c->ctx = SSL_CTX_new(TLS_client_method());
-        if (!c->ctx)
-                return set_error(c, -ENOMEM, "Cannot set up TLS: %s", ERR_reason_error_string(ERR_get_error()));
-        (void) SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-        /* Buffers released between requests: pushd idles most of the time
-         * (docs/performance.md, "pushd at idle"). */
-        SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                         SSL_MODE_RELEASE_BUFFERS);
-        /* A hub closing without close_notify ends the connection, not
-         * the answer: the parser knows whether the answer was complete. */
-        SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-        SSL_CTX_set_verify(c->ctx, c->tls.insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
-        if (c->tls.ca_file && c->tls.ca_file[0]) {
-                if (SSL_CTX_load_verify_file(c->ctx, c->tls.ca_file) != 1)
-                        goto fail_ca;
-        } else {
-                /* The hashed directory: certificates are read when a chain
-                 * needs them, where the bundle file would keep every one of
-                 * them in memory. */
-                dir = getenv(X509_get_default_cert_dir_env());
-                if (!dir || !dir[0])
-                        dir = X509_get_default_cert_dir();
-                if (SSL_CTX_load_verify_dir(c->ctx, dir) != 1)
-                        goto fail_ca;
+        t = calloc(1, sizeof *t);
+        if (!t)
+                return set_error(c, -ENOMEM, "Cannot set up TLS: out of memory");
+        mbedtls_entropy_init(&t->entropy);
+        mbedtls_ctr_drbg_init(&t->drbg);
+        mbedtls_ssl_config_init(&t->conf);
+        mbedtls_x509_crt_init(&t->ca);
+        mbedtls_x509_crt_init(&t->cert);
+        mbedtls_pk_init(&t->key);
+        r = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy, (const unsigned char *) personal,
+                                  sizeof personal - 1);
+        if (r == 0)
+                r = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                                MBEDTLS_SSL_PRESET_DEFAULT);
+        if (r != 0) {
+                mbedtls_strerror(r, why, sizeof why);
+                set_error(c, -ENOMEM, "Cannot set up TLS: %s", why);
+                tls_free(t);
+                return -ENOMEM;
         }
-        if (c->tls.cert_file && c->tls.cert_file[0]) {
-                if (SSL_CTX_use_certificate_chain_file(c->ctx, c->tls.cert_file) != 1) {
-                        set_error(c, -EINVAL, "Cannot load [push] tls_cert %s: %s", c->tls.cert_file,
-                                  ERR_reason_error_string(ERR_peek_last_error()));
-                        goto fail;
-                }
-                if (SSL_CTX_use_PrivateKey_file(c->ctx, c->tls.key_file, SSL_FILETYPE_PEM) != 1 ||
-                    SSL_CTX_check_private_key(c->ctx) != 1) {
-                        set_error(c, -EINVAL, "Cannot load [push] tls_key %s: %s", c->tls.key_file,
-                                  ERR_reason_error_string(ERR_peek_last_error()));
-                        goto fail;
-                }
+        /* TLS 1.2, what mbedTLS 2.28 speaks and every hub accepts
+         * (docs/tls.md, "Clients: verification"). */
+        mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+        mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
+        r = load_credentials(c, t);
+        if (r < 0) {
+                tls_free(t);
+                return r;
         }
-        ERR_clear_error();
+        c->ctx = t;
         return 0;
-fail_ca:
-        set_error(c, -EINVAL, "Cannot load the CA certificates %s: %s",
-                  c->tls.ca_file && c->tls.ca_file[0] ? c->tls.ca_file : "of the system",
-                  ERR_reason_error_string(ERR_peek_last_error()));
-fail:
-        ERR_clear_error();
-        SSL_CTX_free(c->ctx);
-        c->ctx = NULL;
-        return -EINVAL;
 }
 
 /* glibc's lookup thread says it is done: the loop hears it on the eventfd. */
@@ -332,21 +428,78 @@ static int step_resolve(struct http_client *c, uint64_t now) {
         return r;
 }
 
+/* The socket under TLS: non-blocking, its would-block told to mbedTLS so
+ * that the poll loop waits for the fd (c->want). */
+static int bio_send(void *data, const unsigned char *buf, size_t len) {
+        struct http_client *c = data;
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+
+        if (n >= 0)
+                return (int) n;
+        if (errno == EAGAIN || errno == EINTR)
+                return MBEDTLS_ERR_SSL_WANT_WRITE;
+        c->io_errno = errno;
+        return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *data, unsigned char *buf, size_t len) {
+        struct http_client *c = data;
+        ssize_t n = recv(c->fd, buf, len, 0);
+
+        if (n >= 0)
+                return (int) n;
+        if (errno == EAGAIN || errno == EINTR)
+                return MBEDTLS_ERR_SSL_WANT_READ;
+        c->io_errno = errno;
+        return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* mbedTLS 2.28 checks a host name against the certificate's DNS names
+ * only: a hub named by its address is checked here, against the
+ * certificate's IP addresses (docs/tls.md, "Clients: verification"). */
+static int verify_address(void *data, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+        const struct http_client *c = data;
+        unsigned char ip[16];
+        size_t len;
+
+        if (depth != 0)
+                return 0;
+        if (inet_pton(AF_INET, c->url.host, ip) == 1)
+                len = 4;
+        else if (inet_pton(AF_INET6, c->url.host, ip) == 1)
+                len = 16;
+        else {
+                *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+                return 0;
+        }
+        for (const mbedtls_x509_sequence *san = &crt->subject_alt_names; san; san = san->next)
+                if (san->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) && san->buf.len == len &&
+                    memcmp(san->buf.p, ip, len) == 0)
+                        return 0;
+        *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+        return 0;
+}
+
 static int start_tls(struct http_client *c) {
         int r = make_ctx(c);
 
         if (r < 0)
                 return r;
-        c->ssl = SSL_new(c->ctx);
-        if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
+        c->ssl = malloc(sizeof *c->ssl);
+        if (!c->ssl)
                 return set_error(c, -ENOMEM, "Cannot set up TLS with %s: out of memory", c->url.host);
-        if (!c->url.literal)
-                (void) SSL_set_tlsext_host_name(c->ssl, c->url.host);
-        if (!c->tls.insecure) {
-                if (c->url.literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->url.host) != 1
-                                   : SSL_set1_host(c->ssl, c->url.host) != 1)
-                        return set_error(c, -ENOMEM, "Cannot set up TLS with %s: out of memory", c->url.host);
-        }
+        mbedtls_ssl_init(c->ssl);
+        r = mbedtls_ssl_setup(c->ssl, &c->ctx->conf);
+        /* The name goes out as SNI and is checked against the certificate;
+         * an address is neither sent nor checked by mbedTLS. */
+        if (r == 0 && !c->url.literal)
+                r = mbedtls_ssl_set_hostname(c->ssl, c->url.host);
+        if (r != 0)
+                return set_error(c, -ENOMEM, "Cannot set up TLS with %s: %s", c->url.host, tls_reason(c, r));
+        if (c->url.literal && !c->tls.insecure)
+                mbedtls_ssl_set_verify(c->ssl, verify_address, c);
+        mbedtls_ssl_set_bio(c->ssl, c, bio_send, bio_recv, NULL);
+        c->io_errno = 0;
         c->want = POLLOUT;
         c->phase = PHASE_HANDSHAKE;
         return STEP_NEXT;
@@ -377,25 +530,27 @@ static int step_connect(struct http_client *c, uint64_t now) {
         return STEP_NEXT;
 }
 
-static int step_handshake(struct http_client *c, uint64_t now) {
-        int r, e;
+static bool tls_wants(struct http_client *c, int r) {
+        if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE)
+                return false;
+        c->want = r == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT;
+        return true;
+}
 
-        ERR_clear_error();
-        errno = 0;
-        r = SSL_connect(c->ssl);
-        if (r == 1) {
+static int step_handshake(struct http_client *c, uint64_t now) {
+        int r = mbedtls_ssl_handshake(c->ssl);
+
+        if (r == 0) {
                 c->phase = PHASE_SEND;
                 return STEP_NEXT;
         }
-        e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (tls_wants(c, r)) {
                 if (now >= c->connect_deadline)
                         return set_error(c, -ETIMEDOUT, "TLS handshake with %s: no answer within %llu s",
                                          c->url.host, HTTP_CONNECT_TIMEOUT_USEC / 1000000ULL);
-                c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
                 return STEP_WAIT;
         }
-        return set_error(c, -ECONNREFUSED, "TLS handshake with %s: %s", c->url.host, tls_reason(c, e));
+        return set_error(c, -ECONNREFUSED, "TLS handshake with %s: %s", c->url.host, tls_reason(c, r));
 }
 
 /* A kept connection that fails before any byte of the answer came back was
@@ -438,21 +593,17 @@ static int step_send(struct http_client *c, uint64_t now) {
                 ssize_t n;
 
                 if (c->ssl) {
-                        int e;
+                        /* After a would-block, the same bytes again. */
+                        int r = mbedtls_ssl_write(c->ssl, (const unsigned char *) from,
+                                                  len > INT32_MAX ? INT32_MAX : len);
 
-                        ERR_clear_error();
-                        errno = 0;
-                        n = SSL_write(c->ssl, from, (int) (len > INT32_MAX ? INT32_MAX : len));
-                        if (n > 0) {
-                                c->sent += (size_t) n;
+                        if (r >= 0) {
+                                c->sent += (size_t) r;
                                 continue;
                         }
-                        e = SSL_get_error(c->ssl, (int) n);
-                        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                                c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+                        if (tls_wants(c, r))
                                 return STEP_WAIT;
-                        }
-                        return tls_error(c, "Could not send to", e, now);
+                        return tls_error(c, "Could not send to", r, now);
                 }
                 struct iovec iov[2] = { { (void *) from, len }, { NULL, 0 } };
                 struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 1 };
@@ -494,23 +645,19 @@ static int step_receive(struct http_client *c, uint64_t now) {
                 int r;
 
                 if (c->ssl) {
-                        int e;
+                        /* Reads until it would block: nothing is left in
+                         * mbedTLS's buffer for a poll() that cannot see it. */
+                        r = mbedtls_ssl_read(c->ssl, (unsigned char *) buf, sizeof buf);
 
-                        ERR_clear_error();
-                        errno = 0;
-                        n = SSL_read(c->ssl, buf, sizeof buf);
-                        if (n <= 0) {
-                                e = SSL_get_error(c->ssl, (int) n);
-                                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                                        c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-                                        return STEP_WAIT;
-                                }
-                                /* A close_notify, or a TCP close without one. */
-                                if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
-                                        n = 0;
-                                else
-                                        return tls_error(c, "Could not read the answer of", e, now);
-                        }
+                        if (tls_wants(c, r))
+                                return STEP_WAIT;
+                        /* A close_notify, or a TCP close without one: the
+                         * parser knows whether the answer was complete. */
+                        if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == MBEDTLS_ERR_SSL_CONN_EOF)
+                                r = 0;
+                        if (r < 0)
+                                return tls_error(c, "Could not read the answer of", r, now);
+                        n = r;
                 } else {
                         n = recv(c->fd, buf, sizeof buf, 0);
                         if (n < 0) {

@@ -7,32 +7,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/ssl.h>
-
 #include "http-response.h"
 #include "http-url.h"
 
 /* pushd's HTTP/1.1 client: one request at a time over one kept-alive
  * connection, driven by the caller's poll() loop; name lookup off the
- * loop (getaddrinfo_a), TLS through OpenSSL (docs/fleet.md, "pushd on
- * every node"). */
+ * loop (getaddrinfo_a), TLS (1.2) through mbedTLS (docs/fleet.md, "pushd
+ * on every node"). */
 
 #define HTTP_CONNECT_TIMEOUT_USEC (5ULL * 1000000ULL)
 #define HTTP_REQUEST_TIMEOUT_USEC (15ULL * 1000000ULL)
 
 struct http_tls_settings {
-        const char *ca_file;  /* "" = the system's CA directory */
+        const char *ca_file;  /* "" = the system's CA certificates */
         const char *cert_file, *key_file;
         bool insecure;
 };
 
+struct http_tls;
+struct mbedtls_ssl_context;
+
 struct http_client {
         struct http_tls_settings tls;
-        SSL_CTX *ctx; /* made at the first https request */
+        struct http_tls *ctx; /* made at the first https request */
 
         /* The connection, kept between requests. */
         int fd;
-        SSL *ssl;
+        struct mbedtls_ssl_context *ssl;
+        int io_errno; /* what the socket said under TLS, for the error text */
         char conn_key[320]; /* scheme, host and port it was opened for */
         bool fresh;         /* opened for the request in flight */
         bool retried;
