@@ -16,6 +16,16 @@ int bytes_reserve(struct bytes *b, size_t more) {
         return GROW(b->p, b->cap, b->len + more, 256);
 }
 
+int bytes_append(struct bytes *b, const void *data, size_t len) {
+        int r = bytes_reserve(b, len);
+
+        if (r < 0)
+                return r;
+        memcpy(b->p + b->len, data, len);
+        b->len += len;
+        return 0;
+}
+
 void bytes_done(struct bytes *b) {
         free(b->p);
         *b = (struct bytes){ 0 };

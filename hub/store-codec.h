@@ -29,6 +29,7 @@ struct bytes {
         size_t len, cap;
 };
 int bytes_reserve(struct bytes *b, size_t more);
+int bytes_append(struct bytes *b, const void *data, size_t len);
 void bytes_done(struct bytes *b);
 
 void varint_put(struct bytes *b, uint64_t v); /* caller reserved 10 bytes */

@@ -503,13 +503,9 @@ static int batch_add(struct store_batch *b, const struct store_sample *x) {
                 value_put(&b->data, x->values[i].value);
         row.vals_len = b->data.len - row.vals_off;
         row.body_off = b->data.len;
-        if (x->body) {
-                r = bytes_reserve(&b->data, x->body_len);
-                if (r >= 0) {
-                        memcpy(b->data.p + b->data.len, x->body, x->body_len);
-                        b->data.len += x->body_len;
-                }
-        } else
+        if (x->body)
+                r = bytes_append(&b->data, x->body, x->body_len);
+        else
                 r = body_compress(s->codec, x->json, x->json_len, &b->data);
         if (r < 0) {
                 b->data.len = row.vals_off;

@@ -193,7 +193,7 @@ static int start_request(struct pushd *p, enum pushd_request req, const char *pa
                          const char *bearer) {
         const void *data = p->body;
         size_t len = p->body_len;
-        struct http_url url;
+        const struct http_url *url = &p->hubs[p->url_i];
         bool gz = false;
         int r;
 
@@ -203,19 +203,13 @@ static int start_request(struct pushd *p, enum pushd_request req, const char *pa
                 data = p->gz;
                 gz = true;
         }
-        /* Checked at start (main.c): cannot fail here. */
-        if (http_url_parse(p->urls[p->url_i], &url) < 0)
-                return log_error_errno(EINVAL, "Cannot parse the hub URL %s", p->urls[p->url_i]);
-        r = format_head(p, &url, path, content_type, gz, bearer, len);
+        r = format_head(p, url, path, content_type, gz, bearer, len);
         if (r < 0)
                 return log_error_errno(r, "Cannot start a request: %m");
-        p->response_len = 0;
-        p->response[0] = '\0';
-        p->retry_after = -1;
-        r = http_client_start(&p->http, &url, p->head, p->head_len, data, len, p->response, PUSHD_RESPONSE_MAX,
+        r = http_client_start(&p->http, url, p->head, p->head_len, data, len, p->response, PUSHD_RESPONSE_MAX,
                               now_usec(CLOCK_MONOTONIC));
         p->req = req;
-        log_debug("POST %s%s%s (%zu bytes%s)", url.authority, url.path, path, len, gz ? ", gzip" : "");
+        log_debug("POST %s%s%s (%zu bytes%s)", url->authority, url->path, path, len, gz ? ", gzip" : "");
         if (r < 0)
                 /* Nothing on the wire yet: it fails as a request does. */
                 finish(p, r);
@@ -354,7 +348,7 @@ void pushd_client_kick(struct pushd *p, uint64_t now, uint64_t *wake) {
 
 /* The hub's own words for a refusal: its "message" field, else the body. */
 static void hub_message(const struct pushd *p, char *buf, size_t size) {
-        _cleanup_json_ cJSON *j = cJSON_ParseWithLength(p->response, p->response_len);
+        _cleanup_json_ cJSON *j = cJSON_ParseWithLength(p->response, p->http.response.body_len);
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
 
         if (cJSON_IsString(m))
@@ -376,7 +370,7 @@ static void back_off(struct pushd *p, uint64_t now, const char *why) {
 }
 
 static void save_token(struct pushd *p) {
-        _cleanup_json_ cJSON *j = cJSON_ParseWithLength(p->response, p->response_len);
+        _cleanup_json_ cJSON *j = cJSON_ParseWithLength(p->response, p->http.response.body_len);
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "token");
         char text[CONF_TOKEN_MAX + 2];
         int r;
@@ -412,8 +406,6 @@ static void finish(struct pushd *p, int result) {
                 return;
         }
         status = p->http.response.status;
-        p->response_len = p->http.response.body_len;
-        p->retry_after = p->http.response.retry_after;
         set_connected(p, status < 500);
         v = pushd_classify(req, status);
         hub_message(p, msg, sizeof msg);
@@ -434,7 +426,7 @@ static void finish(struct pushd *p, int result) {
                                 (void) spool_ack(p->spool, p->batch[i]);
                         (void) spool_save(p->spool);
                         p->figures_changed = true;
-                        log_debug("Acknowledged %zu samples: %.*s", p->n_batch, (int) p->response_len, p->response);
+                        log_debug("Acknowledged %zu samples: %.*s", p->n_batch, (int) p->http.response.body_len, p->response);
                 }
                 return;
         case VERDICT_FINAL:
@@ -453,11 +445,11 @@ static void finish(struct pushd *p, int result) {
                 set_error(p, "HTTP %ld: %s", status, msg);
                 return;
         case VERDICT_RETRY_AFTER:
-                if (p->retry_after >= 0) {
+                if (p->http.response.retry_after >= 0) {
                         set_error(p, "HTTP %ld: %s", status, msg);
                         log_warning("%s answered %ld: retrying after %ld s as asked", p->urls[p->url_i], status,
-                                    p->retry_after);
-                        p->next_attempt = now + (uint64_t) p->retry_after * USEC_PER_SEC;
+                                    p->http.response.retry_after);
+                        p->next_attempt = now + (uint64_t) p->http.response.retry_after * USEC_PER_SEC;
                         return;
                 }
                 break;

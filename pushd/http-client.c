@@ -317,22 +317,6 @@ static size_t count_addrs(const struct addrinfo *a) {
         return n;
 }
 
-static void describe_peer(struct http_client *c, const struct addrinfo *a) {
-        char host[INET6_ADDRSTRLEN] = "?";
-        uint16_t port = 0;
-
-        if (a->ai_family == AF_INET) {
-                const struct sockaddr_in *s = (const struct sockaddr_in *) (const void *) a->ai_addr;
-                inet_ntop(AF_INET, &s->sin_addr, host, sizeof host);
-                port = ntohs(s->sin_port);
-        } else if (a->ai_family == AF_INET6) {
-                const struct sockaddr_in6 *s = (const struct sockaddr_in6 *) (const void *) a->ai_addr;
-                inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof host);
-                port = ntohs(s->sin6_port);
-        }
-        format_host_port(host, port, c->peer, sizeof c->peer);
-}
-
 /* "127.0.0.1:8757", or "hub.example (10.0.0.2:8757)" for a name. */
 static const char *where(const struct http_client *c, char *buf, size_t size) {
         if (c->url.literal)
@@ -357,7 +341,7 @@ static int next_address(struct http_client *c, uint64_t now) {
         while (c->addr) {
                 int one = 1;
 
-                describe_peer(c, c->addr);
+                format_sockaddr(c->addr->ai_addr, c->peer, sizeof c->peer);
                 c->fd = socket(c->addr->ai_family, c->addr->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                                c->addr->ai_protocol);
                 if (c->fd < 0) {

@@ -87,8 +87,10 @@ static void split_urls(struct pushd *p) {
         char urls[CONF_ORIGINS_MAX], *save = NULL;
 
         snprintf(urls, sizeof urls, "%s", p->conf.push.hub_url);
+        /* validate() refused any URL that does not parse. */
         for (char *u = strtok_r(urls, " \t", &save); u && p->n_urls < PUSHD_URLS_MAX; u = strtok_r(NULL, " \t", &save))
-                snprintf(p->urls[p->n_urls++], sizeof p->urls[0], "%s", u);
+                if (http_url_parse(u, &p->hubs[p->n_urls]) == 0)
+                        snprintf(p->urls[p->n_urls++], sizeof p->urls[0], "%s", u);
 }
 
 static void identify(struct pushd *p) {

@@ -50,7 +50,8 @@ struct pushd {
         char machine_id[64];
         bool sysmon;
 
-        char urls[PUSHD_URLS_MAX][CONF_ORIGINS_MAX];
+        char urls[PUSHD_URLS_MAX][CONF_ORIGINS_MAX]; /* as configured: logs, send_stats' "url" */
+        struct http_url hubs[PUSHD_URLS_MAX];         /* the same, parsed once at start */
         size_t n_urls, url_i;
         char token[CONF_TOKEN_MAX];
         char token_path[PATH_MAX];
@@ -69,9 +70,7 @@ struct pushd {
         size_t body_len, body_cap;
         unsigned char *gz;
         size_t gz_cap;
-        char response[PUSHD_RESPONSE_MAX + 1];
-        size_t response_len;
-        long retry_after; /* seconds, -1 = none */
+        char response[PUSHD_RESPONSE_MAX + 1]; /* the answer's body (http.response) */
 
         unsigned checked;  /* system-monitor: 0, 1 or 2 of check_url and check_system_id passed */
         bool connected;

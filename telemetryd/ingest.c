@@ -499,7 +499,6 @@ static void conn_update(struct conn *c) {
 static void conn_new(struct ingest *in, int fd, const struct sockaddr_storage *sa) {
         struct epoll_event ev = { .events = EPOLLIN };
         int one = 1, idle = 60, interval = 10, count = 6;
-        char addr[INET6_ADDRSTRLEN] = "?";
         struct conn *c = calloc(1, sizeof *c);
 
         if (!c) {
@@ -525,13 +524,7 @@ static void conn_new(struct ingest *in, int fd, const struct sockaddr_storage *s
         (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
         (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
         (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
-        if (sa->ss_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, addr, sizeof addr);
-        else if (sa->ss_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, addr, sizeof addr);
-        format_host_port(addr, ntohs(sa->ss_family == AF_INET ? ((const struct sockaddr_in *) sa)->sin_port
-                                                                : ((const struct sockaddr_in6 *) sa)->sin6_port),
-                         c->peer, sizeof c->peer);
+        format_sockaddr((const struct sockaddr *) sa, c->peer, sizeof c->peer);
 
         c->due = lws_now_usecs() + in->idle_timeout;
         conn_append(c);

@@ -47,6 +47,24 @@ void format_host_port(const char *addr, uint16_t port, char *buf, size_t size) {
         snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", addr, v6 ? "]" : "", (unsigned) port);
 }
 
+void format_sockaddr(const struct sockaddr *sa, char *buf, size_t size) {
+        char addr[INET6_ADDRSTRLEN] = "?";
+        uint16_t port = 0;
+
+        if (sa->sa_family == AF_INET) {
+                const struct sockaddr_in *s = (const struct sockaddr_in *) (const void *) sa;
+
+                inet_ntop(AF_INET, &s->sin_addr, addr, sizeof addr);
+                port = ntohs(s->sin_port);
+        } else if (sa->sa_family == AF_INET6) {
+                const struct sockaddr_in6 *s = (const struct sockaddr_in6 *) (const void *) sa;
+
+                inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof addr);
+                port = ntohs(s->sin6_port);
+        }
+        format_host_port(addr, port, buf, size);
+}
+
 int cidr_parse(const char *s, struct cidr *ret) {
         char addr[INET6_ADDRSTRLEN];
         const char *slash = strchr(s, '/');

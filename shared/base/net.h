@@ -13,6 +13,8 @@ int tcp_bind(const char *addr, uint16_t port, bool listen_now);
 
 /* "127.0.0.1:8754" or "[::1]:8754". */
 void format_host_port(const char *addr, uint16_t port, char *buf, size_t size);
+/* The same of a socket address (AF_INET or AF_INET6; "?:0" otherwise). */
+void format_sockaddr(const struct sockaddr *sa, char *buf, size_t size);
 
 /* An address range such as 10.0.0.0/8 or fd00::/8; a bare address is a /32
  * or /128. */
