@@ -3,7 +3,7 @@
  * parse /proc, compute rates, build the JSON and print it into the frame
  * buffer. Samples are spaced like ticks (caches go cold in between).
  * With "bare", only read the same files the plainest way (open, read,
- * close; statm of every process, comm of five), parse nothing: the floor.
+ * close; statm of every process, stat of five), parse nothing: the floor.
  * Besides each sample's own thread time, process_us is the whole process's
  * user + system time over all samples divided by their number (getrusage()),
  * so that nothing spent outside the timed calls is missed.
@@ -60,7 +60,7 @@ static unsigned bare_read(int proc) {
                         snprintf(path, sizeof path, "%s/statm", d->d_name);
                         slurp(proc, path);
                         if (n++ < 5) {
-                                snprintf(path, sizeof path, "%s/comm", d->d_name);
+                                snprintf(path, sizeof path, "%s/stat", d->d_name);
                                 slurp(proc, path);
                         }
                 }

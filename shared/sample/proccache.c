@@ -21,7 +21,7 @@ void proccache_init(struct proccache *c, size_t max_fds) {
 
 static void close_entries(struct proccache *c, struct proc_entry *e, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                int *fds[] = { &e[i].statm_fd, &e[i].stat_fd, &e[i].comm_fd };
+                int *fds[] = { &e[i].statm_fd, &e[i].stat_fd };
 
                 for (size_t k = 0; k < ELEMENTSOF(fds); k++)
                         if (*fds[k] >= 0) {
@@ -82,11 +82,11 @@ struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino)
         if (old && old->ino == ino) {
                 *e = *old;
                 /* moved: not to be closed at the end */
-                old->statm_fd = old->stat_fd = old->comm_fd = -1;
+                old->statm_fd = old->stat_fd = -1;
                 old->pid_fd = -1;
         } else
                 *e = (struct proc_entry){
-                        .pid = pid, .ino = ino, .statm_fd = -1, .stat_fd = -1, .comm_fd = -1, .pid_fd = -1
+                        .pid = pid, .ino = ino, .statm_fd = -1, .stat_fd = -1, .pid_fd = -1
                 };
         return e;
 }
@@ -153,7 +153,7 @@ static ssize_t read_kept(struct proccache *c, struct proc_entry *e, int *fd, con
                  * scan's user time. */
                 snprintf(path, sizeof path, "%d/%s", (int) e->pid, file);
                 if (c->n_fds >= c->max_fds)
-                        return read_once_at(proc_fd, path, buf, size, NULL);
+                        return read_once_at(proc_fd, path, buf, size);
                 *fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (*fd < 0) {
                         if (errno == EMFILE || errno == ENFILE)
@@ -181,19 +181,6 @@ ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc
 
 ssize_t proccache_read_stat(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
         return read_kept(c, e, &e->stat_fd, "stat", proc_fd, buf, size);
-}
-
-ssize_t proccache_read_comm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size,
-                            struct stat *st) {
-        char path[32];
-        ssize_t n = read_kept(c, e, &e->comm_fd, "comm", proc_fd, buf, size);
-
-        if (n < 0)
-                return n;
-        snprintf(path, sizeof path, "%d/comm", (int) e->pid);
-        if (fstatat(proc_fd, path, st, 0) < 0)
-                return negative_errno();
-        return n;
 }
 
 void proccache_end(struct proccache *c) {

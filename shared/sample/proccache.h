@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 
 /* What the process scan keeps from one tick to the next, per process
@@ -23,8 +22,8 @@ struct proc_entry {
         pid_t pid;
         int statm_fd; /* -1: not kept */
         /* Kept once it was among the top processes, which are named and
-         * timed on every tick (proccache_read_stat(), proccache_read_comm()). */
-        int stat_fd, comm_fd;
+         * timed on every tick (proccache_read_stat()). */
+        int stat_fd;
         /* For one without memory, a pidfd instead: poll() says when it
          * has exited (proccache_poll_empty()). -1: not kept. */
         int pid_fd;
@@ -67,13 +66,8 @@ struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino)
  * holds the last ones. */
 ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
 
-/* The same for e's stat and comm, read for the top processes only. comm's
- * owner, the process's effective uid, has to come from a path: the kernel
- * refreshes it when the path is looked up, not for an open file; st (not
- * NULL) receives it. */
+/* The same for e's stat, read for the top processes only. */
 ssize_t proccache_read_stat(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
-ssize_t proccache_read_comm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size,
-                            struct stat *st);
 
 /* e has no address space: forget its descriptor, never read it again. With
  * watch (the pids are the machine's, not a test tree's), keep a pidfd

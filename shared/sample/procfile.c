@@ -53,7 +53,7 @@ void procfile_close(struct procfile *pf) {
         *pf = PROCFILE_NULL;
 }
 
-ssize_t read_once_at(int dirfd, const char *path, char *buf, size_t size, struct stat *st) {
+ssize_t read_once_at(int dirfd, const char *path, char *buf, size_t size) {
         _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         ssize_t n;
 
@@ -63,8 +63,6 @@ ssize_t read_once_at(int dirfd, const char *path, char *buf, size_t size, struct
                 n = read(fd, buf, size - 1);
         while (n < 0 && errno == EINTR);
         if (n < 0)
-                return negative_errno();
-        if (st && fstat(fd, st) < 0)
                 return negative_errno();
         buf[n] = '\0';
         return n;

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <stddef.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Reading /proc cheaply (docs/architecture.md). */
@@ -32,6 +31,5 @@ void procfile_close(struct procfile *pf);
 
 /* Per-process files are read with one read(): they are produced whole on
  * the first read, and a second read() just to see EOF would be a third more
- * system calls in the one loop that scales with the machine. st, when not
- * NULL, receives the open file's fstat(). */
-ssize_t read_once_at(int dirfd, const char *path, char *buf, size_t size, struct stat *st);
+ * system calls in the one loop that scales with the machine. */
+ssize_t read_once_at(int dirfd, const char *path, char *buf, size_t size);

@@ -510,15 +510,6 @@ int procfs_parse_statm(const char *buf, struct statm *ret) {
         return 0;
 }
 
-void procfs_parse_comm(const char *buf, size_t len, char ret[static PROCFS_COMM_MAX]) {
-        if (len > 0 && buf[len - 1] == '\n')
-                len--;
-        if (len >= PROCFS_COMM_MAX)
-                len = PROCFS_COMM_MAX - 1;
-        memcpy(ret, buf, len);
-        ret[len] = '\0';
-}
-
 int procfs_parse_cpuinfo_mhz(const char *buf, double *ret) {
         double sum = 0.0;
         unsigned n = 0;
@@ -916,14 +907,17 @@ int procfs_schedstat_next(const char **cursor, struct schedstat_cpu *ret) {
 }
 
 int procfs_parse_pid_stat(const char *buf, struct pid_stat *ret) {
-        const char *p = strrchr(buf, ')'), *end;
+        const char *name = strchr(buf, '('), *p = strrchr(buf, ')'), *end;
         struct pid_stat st = { 0 };
+        size_t name_len;
         uint64_t *want[25] = {
                 [14] = &st.utime, [15] = &st.stime, [22] = &st.starttime, [23] = &st.vsize, [24] = &st.rss,
         };
 
-        if (!p)
+        if (!name || !p || p < name)
                 return -EBADMSG;
+        name_len = (size_t) (p - name - 1);
+        memcpy(st.comm, name + 1, name_len < sizeof st.comm ? name_len : sizeof st.comm - 1);
         end = line_end(p);
         p = skip_blanks(p + 1);
         /* The state (field 3) is a letter; from field 4 on all are numbers,

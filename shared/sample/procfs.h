@@ -120,12 +120,6 @@ int procfs_parse_statm(const char *buf, struct statm *ret);
 /* Longer than TASK_COMM_LEN: kernel worker threads show "kworker/0:1-events". */
 #define PROCFS_COMM_MAX 64
 
-/* /proc/<pid>/comm: the name is every byte but the final newline (a name set
- * with prctl() may itself contain spaces, parentheses or newlines). The bytes
- * are copied as they are; making them valid UTF-8 is the printer's job.
- * Truncated to fit. */
-void procfs_parse_comm(const char *buf, size_t len, char ret[static PROCFS_COMM_MAX]);
-
 /* The mean of the "cpu MHz" lines of /proc/cpuinfo; -ENOENT when there are
  * none (most ARM kernels do not print one). */
 int procfs_parse_cpuinfo_mhz(const char *buf, double *ret);
@@ -237,7 +231,12 @@ int procfs_schedstat_next(const char **cursor, struct schedstat_cpu *ret);
 
 /* /proc/<pid>/stat: what the process_* metrics need. The command name may
  * hold spaces and parentheses: the fields start after the last ')'. */
+/* /proc/<pid>/stat. The name (comm) is every byte between the first '('
+ * and the last ')': one set with prctl() may itself hold spaces,
+ * parentheses or newlines. Its bytes are copied as they are, truncated to
+ * fit; making them valid UTF-8 is the printer's job. */
 struct pid_stat {
+        char comm[PROCFS_COMM_MAX];
         uint64_t utime, stime; /* clock ticks */
         uint64_t starttime;    /* clock ticks after boot */
         uint64_t vsize;        /* bytes */

@@ -608,25 +608,21 @@ static bool parse_pid(const char *name, pid_t *ret) {
 enum pid_file {
         PID_STATM,
         PID_STAT,
-        PID_COMM,
 };
 
 /* One of pid's files: through the descriptor the cache keeps when it has
- * an entry for it (e), else open, read, close. st as for
- * proccache_read_comm(), which only comm gives. */
+ * an entry for it (e), else open, read, close. */
 static ssize_t read_pid_file(struct sampler *s, struct proc_entry *e, pid_t pid, enum pid_file f, char *buf,
-                             size_t size, struct stat *st) {
-        static const char *const name[] = { [PID_STATM] = "statm", [PID_STAT] = "stat", [PID_COMM] = "comm" };
+                             size_t size) {
+        static const char *const name[] = { [PID_STATM] = "statm", [PID_STAT] = "stat" };
         char path[32];
 
         if (e && f == PID_STATM)
                 return proccache_read_statm(&s->procs, e, s->proc_fd, buf, size);
         if (e && f == PID_STAT)
                 return proccache_read_stat(&s->procs, e, s->proc_fd, buf, size);
-        if (e && f == PID_COMM)
-                return proccache_read_comm(&s->procs, e, s->proc_fd, buf, size, st);
         snprintf(path, sizeof path, "%d/%s", (int) pid, name[f]);
-        return read_once_at(s->proc_fd, path, buf, size, st);
+        return read_once_at(s->proc_fd, path, buf, size);
 }
 
 /* listed: the listing of /proc showed it; else it is one the cache knew,
@@ -652,7 +648,7 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         }
         /* A process that exits between readdir and here is simply not
          * counted: ENOENT before the open, ESRCH after it. */
-        n = read_pid_file(s, e, pid, PID_STATM, buf, sizeof buf, NULL);
+        n = read_pid_file(s, e, pid, PID_STATM, buf, sizeof buf);
         if (n < 0 || procfs_parse_statm(buf, &m) < 0) {
                 if (e)
                         proccache_drop_last(&s->procs);
@@ -669,25 +665,22 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         return e != NULL;
 }
 
-/* A top process's CPU: its utime + stime since the last tick it was read
- * (docs/telemetry-stream.md, "Fields"); the first time, since it started,
- * as ps counts it. Only the few listed processes are read, so the scan of
- * all the others stays at one statm each. */
-static double process_cpu_percent(struct sampler *s, pid_t pid, struct proc_entry *e) {
+/* A top process's CPU, from its stat st read just now: its utime + stime
+ * since the last tick it was read (docs/telemetry-stream.md, "Fields"); the
+ * first time, since it started, as ps counts it. Only the few listed
+ * processes are read, so the scan of all the others stays at one statm
+ * each. */
+static double process_cpu_percent(struct sampler *s, struct proc_entry *e, const struct pid_stat *st) {
         long hz = s->clk_tck;
-        uint64_t now = now_usec(CLOCK_BOOTTIME), ticks;
-        struct pid_stat st;
-        char buf[1024];
-        ssize_t n = read_pid_file(s, e, pid, PID_STAT, buf, sizeof buf, NULL);
+        uint64_t now = now_usec(CLOCK_BOOTTIME), ticks = st->utime + st->stime;
         double pct;
 
-        if (hz <= 0 || n < 0 || procfs_parse_pid_stat(buf, &st) < 0)
+        if (hz <= 0)
                 return NAN;
-        ticks = st.utime + st.stime;
         if (e && e->has_cpu)
                 pct = proccache_cpu_percent(e->cpu_ticks, e->cpu_usec, ticks, now, hz);
         else
-                pct = proccache_cpu_percent(0, st.starttime * 1000000ULL / (uint64_t) hz, ticks, now, hz);
+                pct = proccache_cpu_percent(0, st->starttime * 1000000ULL / (uint64_t) hz, ticks, now, hz);
         if (e) {
                 e->has_cpu = true;
                 e->cpu_ticks = ticks;
@@ -696,32 +689,39 @@ static double process_cpu_percent(struct sampler *s, pid_t pid, struct proc_entr
         return pct;
 }
 
-/* Names and owners only for those that made the list: comm's owner is the
- * process's effective uid, like /proc/<pid> itself. One that has exited
- * since its statm was read cannot be named and gives its place up. */
+/* Names, times and owners only for those that made the list: one read of
+ * stat gives the name and the times. The owner, the process's effective
+ * uid, is /proc/<pid>'s, which the kernel refreshes when the path is
+ * looked up, not for a file kept open. One that has exited since its statm
+ * was read cannot be named and gives its place up. */
 static void name_top(struct sampler *s, struct sample *x) {
         for (size_t i = 0; i < s->n_candidates && x->processes.n_top < SAMPLE_TOP_PROCESSES; i++) {
                 struct sample_process *p = &s->candidates[i];
                 struct proc_entry *e = proccache_lookup(&s->procs, p->pid);
-                char buf[256];
+                struct pid_stat ps;
+                char buf[1024], dir[16];
                 struct stat st;
-                ssize_t n;
 
-                n = read_pid_file(s, e, p->pid, PID_COMM, buf, sizeof buf, &st);
-                if (n < 0)
+                if (read_pid_file(s, e, p->pid, PID_STAT, buf, sizeof buf) < 0 ||
+                    procfs_parse_pid_stat(buf, &ps) < 0)
                         continue;
-                procfs_parse_comm(buf, (size_t) n, p->name);
+                snprintf(dir, sizeof dir, "%d", (int) p->pid);
+                if (fstatat(s->proc_fd, dir, &st, 0) < 0)
+                        continue;
+                memcpy(p->name, ps.comm, sizeof p->name);
                 p->uid = st.st_uid;
                 p->memory_percent = x->memory.total ? 100.0 * (double) p->rss / (double) x->memory.total : 0.0;
-                p->cpu_percent = process_cpu_percent(s, p->pid, e);
+                p->cpu_percent = process_cpu_percent(s, e, &ps);
                 lookup_user(s, p);
                 x->processes.top[x->processes.n_top++] = *p;
         }
 }
 
 /* The kept descriptors take at most a quarter of the open-file limit,
- * leaving the rest to the server we run in; the limit is looked at on every
- * scan, as it can be lowered under us (prlimit). */
+ * leaving the rest to the server we run in. The limit can be lowered under
+ * us (prlimit): it is looked at on each scan that lists every process, at
+ * least every PROCCACHE_FULL_LISTING_EVERY scans, and running out of
+ * descriptors in between lowers the cap at once (proccache_read_statm()). */
 static void cap_kept_fds(struct sampler *s) {
         struct rlimit rl;
         size_t max = STATM_FDS_KEPT;
@@ -757,8 +757,9 @@ static int read_processes(struct sampler *s, struct sample *x) {
         int r = 0;
 
         s->n_candidates = 0;
-        cap_kept_fds(s);
         from = listing_from(s, x, &now);
+        if (from == 0)
+                cap_kept_fds(s);
         if (lseek(s->proc_fd, from > 0 ? s->pid_offset + from : 0, SEEK_SET) < 0)
                 return negative_errno();
         s->scans++;
@@ -917,7 +918,7 @@ static bool proc_is_ours(int proc_fd) {
         snprintf(want, sizeof want, "%d", (int) getpid());
         if (!streq(self, want))
                 return false;
-        if (read_once_at(proc_fd, "sys/kernel/pid_max", buf, sizeof buf, NULL) < 0 ||
+        if (read_once_at(proc_fd, "sys/kernel/pid_max", buf, sizeof buf) < 0 ||
             procfs_parse_numbers(buf, &pid_max, 1) < 0)
                 return false;
         return pid_max > 16 * PROCCACHE_PARTIAL_FORKS_MAX;

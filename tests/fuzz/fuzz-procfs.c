@@ -100,10 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 break;
         }
         case 9: {
-                char comm[PROCFS_COMM_MAX];
-                /* comm is read with its length, and may hold NUL bytes. */
-                procfs_parse_comm((const char *) data + 1, len, comm);
-                if (strnlen(comm, sizeof comm) == sizeof comm)
+                struct pid_stat st;
+                if (procfs_parse_pid_stat(buf, &st) == 0 && strnlen(st.comm, sizeof st.comm) == sizeof st.comm)
                         abort();
                 break;
         }

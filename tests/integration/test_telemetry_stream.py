@@ -134,6 +134,49 @@ def test_every_field_of_a_live_sample(start_telemetryd):
         assert 0 < e["memory_percent"] <= 100
 
 
+BIG_CHILD = r"""
+import ctypes, os, sys, time
+ctypes.CDLL(None).prctl(15, b"big (t) one\0", 0, 0, 0)  # PR_SET_NAME, as some servers name themselves
+held = bytearray(os.urandom(1 << 20)) * 512  # 512 MiB, resident
+sys.stdout.write("ready\n")
+sys.stdout.flush()
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    held[0] = (held[0] + 1) % 256  # busy, so that it has CPU to show
+"""
+
+
+def test_a_big_busy_process_is_listed_by_its_name(start_telemetryd):
+    """What `top` would show of it: its name as it set it (spaces and
+    parentheses kept), its owner, its share of memory and its CPU."""
+    import pwd
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", BIG_CHILD], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "ready\n"
+        t = start_telemetryd(interval=1)
+
+        async def go():
+            async with connect(t.url()) as ws:
+                await recv_sample(ws)
+                return await recv_sample(ws, timeout=3)
+
+        top = asyncio.run(go())["metrics"]["processes"]["top_memory_processes"]
+        mine = [e for e in top if e["pid"] == child.pid]
+        assert mine, f"pid {child.pid} not among {top}"
+        e = mine[0]
+        assert e["name"] == "big (t) one"
+        assert e["username"] == pwd.getpwuid(os.getuid()).pw_name
+        total = meminfo()["MemTotal"]
+        assert abs(e["memory_percent"] - 100 * 512 * (1 << 20) / total) < 100 * 64 * (1 << 20) / total
+        assert 20 <= e["cpu_percent"] <= 105  # one busy thread: about a whole CPU, as top shows it
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_node_ws_client(start_telemetryd):
     t = start_telemetryd(interval=1)
     r = node("telemetry-node.js", t.url(), 2)

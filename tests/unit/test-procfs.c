@@ -441,32 +441,6 @@ Test(procfs, statm) {
         cr_assert_eq(procfs_parse_statm("12\n", &m), -EBADMSG);
 }
 
-static void comm_of(const char *file, char out[static PROCFS_COMM_MAX]) {
-        _cleanup_free_ char *buf = fixture(file);
-        procfs_parse_comm(buf, strlen(buf), out);
-}
-
-Test(procfs, comm_keeps_spaces_parentheses_and_inner_newlines) {
-        char name[PROCFS_COMM_MAX];
-
-        comm_of("comm-parens", name);
-        cr_assert_str_eq(name, "my (weird) proc) x");
-        comm_of("comm-newline", name);
-        cr_assert_str_eq(name, "a\nb");
-        comm_of("comm-kworker", name);
-        cr_assert_str_eq(name, "kworker/0:1-events_power_efficient");
-        procfs_parse_comm("", 0, name);
-        cr_assert_str_eq(name, "");
-}
-
-Test(procfs, comm_is_truncated_to_fit) {
-        char name[PROCFS_COMM_MAX], in[200];
-
-        memset(in, 'x', sizeof in);
-        procfs_parse_comm(in, sizeof in, name);
-        cr_assert_eq(strlen(name), PROCFS_COMM_MAX - 1);
-}
-
 Test(procfs, cpuinfo_frequency) {
         _cleanup_free_ char *x86 = fixture("cpuinfo-x86");
         _cleanup_free_ char *arm = fixture("cpuinfo-arm");
@@ -850,10 +824,14 @@ Test(procfs, pid_stat) {
                 struct pid_stat want;
         } cases[] = {
                 /* captured: cat's own */
-                { "pid-stat", { .utime = 0, .stime = 0, .starttime = 230362, .vsize = 3133440, .rss = 390 } },
+                { "pid-stat", { "cat", .utime = 0, .stime = 0, .starttime = 230362, .vsize = 3133440, .rss = 390 } },
                 /* a name with spaces and parentheses, set by prctl() */
                 { "pid-stat-parens",
-                  { .utime = 731, .stime = 269, .starttime = 4567, .vsize = 26562560, .rss = 1536 } },
+                  { "a) (b c", .utime = 731, .stime = 269, .starttime = 4567, .vsize = 26562560, .rss = 1536 } },
+                /* a name with a newline in it, which the line then holds */
+                { "pid-stat-newline", { "a\nb", .utime = 2, .stime = 1, .starttime = 99, .vsize = 4096, .rss = 1 } },
+                /* a kernel worker: its name is longer than TASK_COMM_LEN */
+                { "pid-stat-kworker", { "kworker/0:1-events_power_efficient", .stime = 12, .starttime = 160 } },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -861,6 +839,7 @@ Test(procfs, pid_stat) {
                 struct pid_stat st;
 
                 cr_assert_eq(procfs_parse_pid_stat(buf, &st), 0, "%s", cases[i].fixture);
+                cr_assert_str_eq(st.comm, cases[i].want.comm, "%s", cases[i].fixture);
                 cr_assert_eq(st.utime, cases[i].want.utime, "%s", cases[i].fixture);
                 cr_assert_eq(st.stime, cases[i].want.stime, "%s", cases[i].fixture);
                 cr_assert_eq(st.starttime, cases[i].want.starttime, "%s", cases[i].fixture);
@@ -869,7 +848,19 @@ Test(procfs, pid_stat) {
         }
         struct pid_stat st;
         cr_assert_eq(procfs_parse_pid_stat("42 no parens S 1 2 3", &st), -EBADMSG);
+        cr_assert_eq(procfs_parse_pid_stat("42 x) (y S 1 2 3", &st), -EBADMSG, "closed before it opens");
         cr_assert_eq(procfs_parse_pid_stat("42 (x) S 1 2 3\n", &st), -EBADMSG, "cut short");
+}
+
+Test(procfs, pid_stat_name_is_truncated_to_fit) {
+        char line[512];
+        struct pid_stat st;
+
+        snprintf(line, sizeof line, "7 (%0200d) S 1 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 8 9 10\n", 0);
+        cr_assert_eq(procfs_parse_pid_stat(line, &st), 0);
+        cr_assert_eq(strlen(st.comm), PROCFS_COMM_MAX - 1);
+        cr_assert_eq(st.utime, 5);
+        cr_assert_eq(st.rss, 10);
 }
 
 Test(procfs, read_only_options) {

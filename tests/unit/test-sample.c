@@ -259,7 +259,7 @@ Test(sampler, processes_vanishing_mid_scan_and_odd_names) {
         cr_assert_eq(sampler_new(root, &s), 0);
         cr_assert_eq(sampler_take(s, &x), 0);
         /* 300 was gone before its statm could be read: not counted. 301
-         * went between statm and comm: counted, but cannot be named, so
+         * went between statm and stat: counted, but cannot be named, so
          * it is not in the top list. */
         cr_assert_eq(x->processes.count, 9);
         cr_assert_eq(x->processes.n_top, 5);
@@ -292,7 +292,8 @@ Test(sampler, processes_without_memory_are_not_read_again) {
         /* The pid reused by a process with memory: a new directory, made
          * before the old one goes so that it cannot get its inode. */
         snprintf(cmd, sizeof cmd,
-                 "cd '%s/proc' && mkdir new && echo '90000 80000 1 1 0 1 0' > new/statm && echo reused > new/comm"
+                 "cd '%s/proc' && mkdir new && echo '90000 80000 1 1 0 1 0' > new/statm"
+                 " && echo '42 (reused) S 1 42 42 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 9 1 1' > new/stat"
                  " && rm -r 42 && mv new 42",
                  root);
         cr_assert_eq(system(cmd), 0);
@@ -506,42 +507,40 @@ Test(proccache, empty_process_keeps_no_descriptor) {
         proccache_done(&c);
 }
 
-/* A top process's comm and stat stay open like its statm, count against
- * the same cap, are read afresh, and close when it goes; comm's owner comes
- * with it. */
+/* A top process's stat stays open like its statm, counts against the same
+ * cap, is read afresh, and closes when it goes. */
 Test(proccache, top_process_files_kept_and_closed_with_it) {
         struct proccache c;
         static const pid_t both[] = { 100, 200 }, one[] = { 100 };
         struct proc_entry *e;
-        struct stat st;
         char buf[256];
-        int comm_fd, stat_fd;
+        int stat_fd;
 
-        shell("echo '200 (top) S 1 200 200 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 55 1 1' > '%s/proc/200/stat'", root);
         proccache_init(&c, 3);
         cr_assert_eq(scan(&c, both, 2, NULL), 2);
         cr_assert_eq(c.n_fds, 2);
         e = proccache_lookup(&c, 200);
-        cr_assert_gt(proccache_read_comm(&c, e, proc_dir, buf, sizeof buf, &st), 0);
-        cr_assert_eq(st.st_uid, getuid());
         cr_assert_gt(proccache_read_stat(&c, e, proc_dir, buf, sizeof buf), 0);
-        cr_assert(strneq(buf, "200 (top)", 9));
-        comm_fd = e->comm_fd;
+        cr_assert(strneq(buf, "200 (\xff\xfe" "bad)", 10));
         stat_fd = e->stat_fd;
-        cr_assert(fd_open(comm_fd));
-        cr_assert_eq(stat_fd, -1, "past the cap: read by path");
+        cr_assert(fd_open(stat_fd));
         cr_assert_eq(c.n_fds, 3);
+        e = proccache_lookup(&c, 100);
+        cr_assert_gt(proccache_read_stat(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert(strneq(buf, "100 (tmux", 9));
+        cr_assert_eq(e->stat_fd, -1, "past the cap: read by path");
 
-        shell("echo renamed > '%s/proc/200/comm'", root);
+        shell("echo '200 (renamed) S 1 200 200 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 55 1 1' > '%s/proc/200/stat'",
+              root);
         cr_assert_eq(scan(&c, both, 2, NULL), 2);
         e = proccache_lookup(&c, 200);
-        cr_assert_eq(e->comm_fd, comm_fd, "kept across scans");
-        cr_assert_eq(proccache_read_comm(&c, e, proc_dir, buf, sizeof buf, &st), 8);
-        cr_assert_str_eq(buf, "renamed\n");
+        cr_assert_eq(e->stat_fd, stat_fd, "kept across scans");
+        cr_assert_gt(proccache_read_stat(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert(strneq(buf, "200 (renamed)", 13));
 
         shell("rm -r '%s/proc/200'", root);
         cr_assert_eq(scan(&c, one, 1, NULL), 1);
-        cr_assert_not(fd_open(comm_fd));
+        cr_assert_not(fd_open(stat_fd));
         cr_assert_eq(c.n_fds, 1);
         proccache_done(&c);
         cr_assert_eq(c.n_fds, 0);
