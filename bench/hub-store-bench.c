@@ -116,7 +116,7 @@ static void sample_text(cJSON *s, const cJSON *orig, const char *node, int64_t s
         cJSON_ReplaceItemInObject(s, "node_id", cJSON_CreateString(id));
         cJSON_SetNumberValue(cJSON_GetObjectItem(s, "seq"), (double) seq);
         cJSON_SetNumberValue(cJSON_GetObjectItem(s, "interval"), 10);
-        *ret = cJSON_PrintUnformatted(s);
+        *ret = json_print(s);
 }
 
 static int mode_gen(int argc, char **argv) {

@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
                 t0 = thread_cpu_usec();
                 sampler_take(s, &x);
                 j = sample_to_json(x, "192.168.1.100", 1, NULL);
-                if (!j || !cJSON_PrintPreallocated(j, frame, sizeof frame, 0))
+                if (!j || json_print_into(j, frame, sizeof frame) < 0)
                         return 1;
                 cJSON_Delete(j);
                 cost[i] = thread_cpu_usec() - t0;

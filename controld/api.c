@@ -63,7 +63,7 @@ static enum route route_of(const char *url) {
 /* ---- answers ------------------------------------------------------------ */
 
 static void set_answer(struct request *r, unsigned status, cJSON *body) {
-        char *text = cJSON_PrintUnformatted(body);
+        char *text = json_print(body);
 
         cJSON_Delete(body);
         free(r->answer);

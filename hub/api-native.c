@@ -857,7 +857,7 @@ static int query_series(const char *node_id, const struct store_point *points, s
         if (q->points > QUERY_POINTS_TOTAL_MAX)
                 return -E2BIG;
         id = cJSON_CreateString(node_id);
-        quoted = id ? cJSON_PrintUnformatted(id) : NULL;
+        quoted = id ? json_print(id) : NULL;
         cJSON_Delete(id);
         if (!quoted)
                 return -ENOMEM;
@@ -913,7 +913,7 @@ static void query_done(struct hub *h, struct job *j) {
                 respond_store_error(h, &resp, j->result);
         else {
                 metric = cJSON_CreateString(q->metric);
-                quoted = metric ? cJSON_PrintUnformatted(metric) : NULL;
+                quoted = metric ? json_print(metric) : NULL;
                 cJSON_Delete(metric);
                 f = open_memstream(&body, &len);
                 if (quoted && f) {

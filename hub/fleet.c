@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hub.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "macro.h"
 
@@ -76,7 +77,7 @@ static struct fleet_frame *frame_new(const struct node *n) {
         /* The node id is the only text here not already JSON. */
         {
                 cJSON *s = cJSON_CreateString(n->s.node_id);
-                id = s ? cJSON_PrintUnformatted(s) : NULL;
+                id = s ? json_print(s) : NULL;
                 cJSON_Delete(s);
         }
         if (!id)

@@ -25,7 +25,7 @@ int respond_raw(struct ws_http_response *r, int status, const char *type, char *
 }
 
 int respond_json(struct ws_http_response *r, int status, const cJSON *j) {
-        char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+        char *s = j ? json_print(j) : NULL;
         size_t len;
 
         if (!s)

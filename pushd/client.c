@@ -217,7 +217,7 @@ static int start_request(struct pushd *p, enum pushd_request req, const char *pa
 }
 
 static int start_json(struct pushd *p, enum pushd_request req, const char *path, cJSON *body, const char *bearer) {
-        _cleanup_free_ char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+        _cleanup_free_ char *text = body ? json_print(body) : NULL;
 
         cJSON_Delete(body);
         if (!text)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "jsonutil.h"
 #include "macro.h"
 #include "pushd.h"
 #include "sample-json.h"
@@ -26,7 +27,7 @@ char *pushd_format_sample(const struct pushd *p, const struct sample *s, uint64_
         }
         if (!j)
                 return NULL;
-        text = cJSON_PrintUnformatted(j);
+        text = json_print(j);
         cJSON_Delete(j);
         return text;
 }

@@ -176,7 +176,7 @@ static int control(struct ctl *c, const char *verb) {
         req = cJSON_CreateObject();
         if (!req || !cJSON_AddStringToObject(req, "command", command) ||
             (c->has_interval && !cJSON_AddNumberToObject(req, "interval", c->interval)) ||
-            !(body = cJSON_PrintUnformatted(req))) {
+            !(body = json_print(req))) {
                 ctl_error("out of memory");
                 return -ENOMEM;
         }

@@ -143,7 +143,7 @@ int ctl_cmd_get(struct ctl *c) {
                                 return -ENOMEM;
                         }
                 }
-                text = o ? cJSON_PrintUnformatted(o) : NULL;
+                text = o ? json_print(o) : NULL;
                 if (!text) {
                         ctl_error("out of memory");
                         return -ENOMEM;

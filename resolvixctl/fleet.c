@@ -105,7 +105,7 @@ static void figure(struct row *row, unsigned col, double v, const char *unit) {
 }
 
 static void print_json(const cJSON *j) {
-        _cleanup_free_ char *text = cJSON_PrintUnformatted(j);
+        _cleanup_free_ char *text = json_print(j);
 
         if (text)
                 puts(text);

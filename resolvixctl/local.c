@@ -48,7 +48,7 @@ int ctl_cmd_local(struct ctl *c, enum ctl_section section) {
         }
 
         if (c->json) {
-                _cleanup_free_ char *text = cJSON_PrintUnformatted(
+                _cleanup_free_ char *text = json_print(
                         cJSON_GetObjectItemCaseSensitive(metrics, ctl_section_key(section)));
 
                 if (!text) {

@@ -55,7 +55,7 @@ static int print_entry(struct logs *l, const cJSON *e) {
         if (cJSON_IsNumber(dropped) && dropped->valuedouble > 0)
                 ctl_error("%.0f lines dropped: this client fell behind the log", dropped->valuedouble);
         if (l->c->json) {
-                _cleanup_free_ char *s = cJSON_PrintUnformatted(e);
+                _cleanup_free_ char *s = json_print(e);
 
                 if (!s)
                         return -ENOMEM;

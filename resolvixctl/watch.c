@@ -120,7 +120,7 @@ static int on_message(struct ctl_stream *s, void *userdata, const char *msg, siz
         w->last_usec = now_usec(CLOCK_MONOTONIC);
 
         if (w->c->json) {
-                _cleanup_free_ char *text = cJSON_PrintUnformatted(j);
+                _cleanup_free_ char *text = json_print(j);
 
                 if (!text)
                         return -ENOMEM;

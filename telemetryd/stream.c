@@ -96,14 +96,17 @@ static int serialise(struct telemetry *t) {
                 return -ENOMEM;
         t->custom_generation = custom_generation(t);
         for (;;) {
+                ssize_t n = t->frame_size > LWS_PRE
+                                    ? json_print_into(j, (char *) t->frame + LWS_PRE, t->frame_size - LWS_PRE)
+                                    : -ENOBUFS;
                 int r;
 
-                /* cJSON wants a few bytes of slack beyond what it prints. */
-                if (t->frame_size > LWS_PRE + 16 &&
-                    cJSON_PrintPreallocated(j, (char *) t->frame + LWS_PRE, (int) (t->frame_size - LWS_PRE), false)) {
-                        t->frame_len = strlen((char *) t->frame + LWS_PRE);
+                if (n >= 0) {
+                        t->frame_len = (size_t) n;
                         return 0;
                 }
+                if (n != -ENOBUFS)
+                        return (int) n;
                 if (t->frame_size >= FRAME_MAX)
                         return -EFBIG;
                 r = GROW(t->frame, t->frame_size, t->frame_size + 1, 4096);
@@ -243,7 +246,7 @@ _printf_(3, 4) static void reply_error(struct lws *wsi, const char *detail, cons
         /* Built with cJSON so that whatever the client sent comes back
          * escaped. */
         if (!j || !cJSON_AddStringToObject(j, "type", "error") || !cJSON_AddStringToObject(j, "error", detail) ||
-            !cJSON_AddStringToObject(j, "message", message) || !(text = cJSON_PrintUnformatted(j)))
+            !cJSON_AddStringToObject(j, "message", message) || !(text = json_print(j)))
                 return;
         (void) ws_reply_textf(wsi, "%s", text);
 }

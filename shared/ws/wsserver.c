@@ -393,7 +393,7 @@ int ws_http_error(struct ws_http_response *resp, int status, const char *detail,
         free(resp->body);
         free(resp->headers);
         *resp = (struct ws_http_response){ .status = status, .content_type = "application/json" };
-        resp->body = cJSON_PrintUnformatted(j);
+        resp->body = json_print(j);
         if (!resp->body)
                 return -ENOMEM;
         resp->len = strlen(resp->body);
