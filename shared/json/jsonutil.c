@@ -91,7 +91,7 @@ static size_t short_number(double d, char buf[static 32]) {
                 s = digits((uint64_t) a, end);
         } else if (a < 1e11) {
                 k = (uint64_t) llround(a * 100.0);
-                if ((double) k / 100.0 != a || k % 100 == 0)
+                if ((double) k / 100.0 != a)
                         return 0;
                 s = end;
                 if (k % 10 != 0)

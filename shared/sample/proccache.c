@@ -139,20 +139,20 @@ void proccache_poll_empty(struct proccache *c, pid_t below) {
         }
 }
 
-/* One of e's files through its kept descriptor *fd, opening and keeping
- * one while under the cap. */
-static ssize_t read_kept(struct proccache *c, struct proc_entry *e, int *fd, const char *file, int proc_fd, char *buf,
-                         size_t size) {
+ssize_t proccache_read(struct proccache *c, struct proc_entry *e, pid_t pid, enum proc_file f, int proc_fd, char *buf,
+                       size_t size) {
+        static const char *const name[] = { [PROC_FILE_STATM] = "statm", [PROC_FILE_STAT] = "stat" };
+        int *fd = !e ? NULL : f == PROC_FILE_STATM ? &e->statm_fd : &e->stat_fd;
         ssize_t n;
 
-        if (*fd < 0) {
+        if (!fd || *fd < 0) {
                 char path[32];
 
                 /* Formatted only here: on the kept path, the one that runs
                  * for every process on every tick, it was a tenth of the
                  * scan's user time. */
-                snprintf(path, sizeof path, "%d/%s", (int) e->pid, file);
-                if (c->n_fds >= c->max_fds)
+                snprintf(path, sizeof path, "%d/%s", (int) pid, name[f]);
+                if (!fd || c->n_fds >= c->max_fds)
                         return read_once_at(proc_fd, path, buf, size);
                 *fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (*fd < 0) {
@@ -173,14 +173,6 @@ static ssize_t read_kept(struct proccache *c, struct proc_entry *e, int *fd, con
         }
         buf[n] = '\0';
         return n;
-}
-
-ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
-        return read_kept(c, e, &e->statm_fd, "statm", proc_fd, buf, size);
-}
-
-ssize_t proccache_read_stat(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size) {
-        return read_kept(c, e, &e->stat_fd, "stat", proc_fd, buf, size);
 }
 
 void proccache_end(struct proccache *c) {

@@ -22,7 +22,7 @@ struct proc_entry {
         pid_t pid;
         int statm_fd; /* -1: not kept */
         /* Kept once it was among the top processes, which are named and
-         * timed on every tick (proccache_read_stat()). */
+         * timed on every tick (PROC_FILE_STAT). */
         int stat_fd;
         /* For one without memory, a pidfd instead: poll() says when it
          * has exited (proccache_poll_empty()). -1: not kept. */
@@ -59,15 +59,21 @@ void proccache_begin(struct proccache *c);
  * (the process is then read the plain way). Valid until the next call. */
 struct proc_entry *proccache_visit(struct proccache *c, pid_t pid, uint64_t ino);
 
-/* Read e's statm into buf (NUL-terminated) through its kept descriptor,
- * opening and keeping one while under the cap. A failed read (the process
- * has gone: ESRCH) closes the descriptor. Running out of descriptors
- * (EMFILE, ENFILE) lowers the cap to what is kept, so that the cache never
- * holds the last ones. */
-ssize_t proccache_read_statm(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
+/* The per-process files the scan reads: statm of every process with
+ * memory, stat of the top ones only. */
+enum proc_file {
+        PROC_FILE_STATM,
+        PROC_FILE_STAT,
+};
 
-/* The same for e's stat, read for the top processes only. */
-ssize_t proccache_read_stat(struct proccache *c, struct proc_entry *e, int proc_fd, char *buf, size_t size);
+/* pid's file f into buf (NUL-terminated) through e's kept descriptor,
+ * opening and keeping one while under the cap; past the cap, or with no
+ * entry (e NULL: the cache had no room), by open, read, close. A failed
+ * read (the process has gone: ESRCH) closes e's descriptors. Running out of
+ * descriptors (EMFILE, ENFILE) lowers the cap to what is kept, so that the
+ * cache never holds the last ones. */
+ssize_t proccache_read(struct proccache *c, struct proc_entry *e, pid_t pid, enum proc_file f, int proc_fd, char *buf,
+                       size_t size);
 
 /* e has no address space: forget its descriptor, never read it again. With
  * watch (the pids are the machine's, not a test tree's), keep a pidfd

@@ -605,26 +605,6 @@ static bool parse_pid(const char *name, pid_t *ret) {
         return true;
 }
 
-enum pid_file {
-        PID_STATM,
-        PID_STAT,
-};
-
-/* One of pid's files: through the descriptor the cache keeps when it has
- * an entry for it (e), else open, read, close. */
-static ssize_t read_pid_file(struct sampler *s, struct proc_entry *e, pid_t pid, enum pid_file f, char *buf,
-                             size_t size) {
-        static const char *const name[] = { [PID_STATM] = "statm", [PID_STAT] = "stat" };
-        char path[32];
-
-        if (e && f == PID_STATM)
-                return proccache_read_statm(&s->procs, e, s->proc_fd, buf, size);
-        if (e && f == PID_STAT)
-                return proccache_read_stat(&s->procs, e, s->proc_fd, buf, size);
-        snprintf(path, sizeof path, "%d/%s", (int) pid, name[f]);
-        return read_once_at(s->proc_fd, path, buf, size);
-}
-
 /* listed: the listing of /proc showed it; else it is one the cache knew,
  * which may have gone since (proccache_listing_from()). false when it could
  * not be remembered, which makes the next scan list everything. */
@@ -648,7 +628,7 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
         }
         /* A process that exits between readdir and here is simply not
          * counted: ENOENT before the open, ESRCH after it. */
-        n = read_pid_file(s, e, pid, PID_STATM, buf, sizeof buf);
+        n = proccache_read(&s->procs, e, pid, PROC_FILE_STATM, s->proc_fd, buf, sizeof buf);
         if (n < 0 || procfs_parse_statm(buf, &m) < 0) {
                 if (e)
                         proccache_drop_last(&s->procs);
@@ -702,7 +682,7 @@ static void name_top(struct sampler *s, struct sample *x) {
                 char buf[1024], dir[16];
                 struct stat st;
 
-                if (read_pid_file(s, e, p->pid, PID_STAT, buf, sizeof buf) < 0 ||
+                if (proccache_read(&s->procs, e, p->pid, PROC_FILE_STAT, s->proc_fd, buf, sizeof buf) < 0 ||
                     procfs_parse_pid_stat(buf, &ps) < 0)
                         continue;
                 snprintf(dir, sizeof dir, "%d", (int) p->pid);
@@ -721,7 +701,7 @@ static void name_top(struct sampler *s, struct sample *x) {
  * leaving the rest to the server we run in. The limit can be lowered under
  * us (prlimit): it is looked at on each scan that lists every process, at
  * least every PROCCACHE_FULL_LISTING_EVERY scans, and running out of
- * descriptors in between lowers the cap at once (proccache_read_statm()). */
+ * descriptors in between lowers the cap at once (proccache_read()). */
 static void cap_kept_fds(struct sampler *s) {
         struct rlimit rl;
         size_t max = STATM_FDS_KEPT;

@@ -351,7 +351,7 @@ static size_t scan(struct proccache *c, const pid_t *pids, size_t n, char (*out)
                 char buf[256];
 
                 cr_assert_not_null(e);
-                if (proccache_read_statm(c, e, proc_dir, buf, sizeof buf) < 0) {
+                if (proccache_read(c, e, e->pid, PROC_FILE_STATM, proc_dir, buf, sizeof buf) < 0) {
                         proccache_drop_last(c);
                         continue;
                 }
@@ -495,7 +495,7 @@ Test(proccache, empty_process_keeps_no_descriptor) {
         proccache_init(&c, 16);
         proccache_begin(&c);
         e = proccache_visit(&c, 42, proc_ino(42));
-        cr_assert_geq(proccache_read_statm(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert_geq(proccache_read(&c, e, e->pid, PROC_FILE_STATM, proc_dir, buf, sizeof buf), 0);
         cr_assert_eq(c.n_fds, 1);
         proccache_set_empty(&c, e, false);
         cr_assert_eq(c.n_fds, 0);
@@ -520,13 +520,13 @@ Test(proccache, top_process_files_kept_and_closed_with_it) {
         cr_assert_eq(scan(&c, both, 2, NULL), 2);
         cr_assert_eq(c.n_fds, 2);
         e = proccache_lookup(&c, 200);
-        cr_assert_gt(proccache_read_stat(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert_gt(proccache_read(&c, e, e->pid, PROC_FILE_STAT, proc_dir, buf, sizeof buf), 0);
         cr_assert(strneq(buf, "200 (\xff\xfe" "bad)", 10));
         stat_fd = e->stat_fd;
         cr_assert(fd_open(stat_fd));
         cr_assert_eq(c.n_fds, 3);
         e = proccache_lookup(&c, 100);
-        cr_assert_gt(proccache_read_stat(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert_gt(proccache_read(&c, e, e->pid, PROC_FILE_STAT, proc_dir, buf, sizeof buf), 0);
         cr_assert(strneq(buf, "100 (tmux", 9));
         cr_assert_eq(e->stat_fd, -1, "past the cap: read by path");
 
@@ -535,7 +535,7 @@ Test(proccache, top_process_files_kept_and_closed_with_it) {
         cr_assert_eq(scan(&c, both, 2, NULL), 2);
         e = proccache_lookup(&c, 200);
         cr_assert_eq(e->stat_fd, stat_fd, "kept across scans");
-        cr_assert_gt(proccache_read_stat(&c, e, proc_dir, buf, sizeof buf), 0);
+        cr_assert_gt(proccache_read(&c, e, e->pid, PROC_FILE_STAT, proc_dir, buf, sizeof buf), 0);
         cr_assert(strneq(buf, "200 (renamed)", 13));
 
         shell("rm -r '%s/proc/200'", root);
