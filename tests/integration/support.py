@@ -27,10 +27,22 @@ def binary(rel):
     return str(p)
 
 
+_handed_out = []
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, and not one this process handed
+    out lately: the kernel may give a just-closed port straight back, and a
+    test that takes two ports for two servers would see the second server
+    fail to bind."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.append(port)
+            del _handed_out[:-256]
+            return port
 
 
 def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):

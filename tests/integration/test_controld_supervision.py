@@ -261,8 +261,9 @@ def test_sigterm_answers_a_pending_start(cd, pool):
 
 
 def test_restart_restores_desired_state(cd):
-    cd.control("start_telemetry", interval=9)
-    cd.control("start_livelogs")
+    for command, fields in (("start_telemetry", {"interval": 9}), ("start_livelogs", {})):
+        r = cd.control(command, **fields)
+        assert r.json["status"] == "started", (r, cd.log())
     assert json.loads((cd.state_dir / "state.json").read_text()) == {
         "telemetry": {"enabled": True, "interval": 9}, "livelogs": {"enabled": True},
         "push": {"enabled": False}}
