@@ -18,6 +18,8 @@
  *   hub-store-bench bytes FILE
  *       stored body bytes per sample: JSON, zstd alone, zstd with the
  *       built-in dictionary
+ *   hub-store-bench dictionary SAMPLES
+ *       prints hub/store-dictionary-v2.c, made from SAMPLES gen samples
  *
  * Every mode prints one JSON object on stdout. DATABASE "" is SQLite in
  * STATE_DIR. */
@@ -29,12 +31,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <zdict.h>
 #include <zstd.h>
 
 #include "jsonutil.h"
 #include "macro.h"
 #include "sample-values.h"
 #include "store-codec.h"
+#include "store-dictionary.h"
 #include "store.h"
 
 #define FIXTURE BENCH_DATA_DIR "/hub/resolvix-sample.json"
@@ -119,14 +123,10 @@ static void sample_text(cJSON *s, const cJSON *orig, const char *node, int64_t s
         *ret = json_print(s);
 }
 
-static int mode_gen(int argc, char **argv) {
+static void gen(FILE *f, long n, long nodes, long run) {
         _cleanup_json_ cJSON *orig = fixture();
         _cleanup_json_ cJSON *s = cJSON_Duplicate(orig, true);
-        long n = atol(argv[1]), nodes = atol(argv[2]), run = atol(argv[3]);
-        FILE *f = fopen(argv[0], "we");
 
-        if (!f || n <= 0 || nodes <= 0 || run <= 0)
-                die("gen FILE SAMPLES NODES RUN", EINVAL);
         for (long i = 0; i < n; i++) {
                 long block = i / run;
                 char node[32], *text;
@@ -137,9 +137,63 @@ static int mode_gen(int argc, char **argv) {
                 fprintf(f, "%s\n", text);
                 free(text);
         }
+}
+
+static int mode_gen(int argc, char **argv) {
+        long n = atol(argv[1]), nodes = atol(argv[2]), run = atol(argv[3]);
+        FILE *f = fopen(argv[0], "we");
+
+        if (!f || n <= 0 || nodes <= 0 || run <= 0)
+                die("gen FILE SAMPLES NODES RUN", EINVAL);
+        gen(f, n, nodes, run);
         if (fclose(f) != 0)
                 die("writing", errno);
         printf("{\"samples\": %ld, \"nodes\": %ld, \"run\": %ld}\n", n, nodes, run);
+        return 0;
+}
+
+/* The source of hub/store-dictionary-v2.c: version 1's content with, in
+ * front, the entropy tables of SAMPLES generated samples (gen, 50 nodes,
+ * runs of 100) compressed against it at the hub's level, 1. */
+static int mode_dictionary(int argc, char **argv) {
+        enum { DICT_MAX = 16384 };
+        long n = atol(argv[0]);
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ size_t *sizes = NULL;
+        _cleanup_free_ uint8_t *dict = malloc(DICT_MAX);
+        size_t text_len = 0, k = 0, size;
+        FILE *f;
+
+        if (n <= 0 || !dict || !(sizes = calloc((size_t) n, sizeof(*sizes))) ||
+            !(f = open_memstream(&text, &text_len)))
+                die("dictionary SAMPLES", EINVAL);
+        gen(f, n, 50, 100);
+        if (fclose(f) != 0)
+                die("generating", errno);
+        /* One sample per line, trained on without its newline, as the hub
+         * stores it. */
+        for (char *p = text, *w = text, *end = text + text_len, *nl; (nl = memchr(p, '\n', (size_t) (end - p)));
+             p = nl + 1) {
+                sizes[k] = (size_t) (nl - p);
+                memmove(w, p, sizes[k]);
+                w += sizes[k++];
+        }
+        size = ZDICT_finalizeDictionary(dict, DICT_MAX, body_dictionary_v1, body_dictionary_v1_size, text, sizes,
+                                        (unsigned) k,
+                                        (ZDICT_params_t){ .compressionLevel = 1, .notificationLevel = 0 });
+        if (ZDICT_isError(size)) {
+                fprintf(stderr, "hub-store-bench: ZDICT_finalizeDictionary: %s\n", ZDICT_getErrorName(size));
+                return 1;
+        }
+        printf("/* SPDX-License-Identifier: MIT */\n"
+               "/* Generated: hub-store-bench dictionary %ld (bench/hub-store-bench.c). The\n"
+               " * stored format: never regenerate it in place (store-dictionary.h). */\n"
+               "#include \"store-dictionary.h\"\n\n"
+               "const unsigned char body_dictionary_v2[] = {",
+               n);
+        for (size_t i = 0; i < size; i++)
+                printf("%s0x%02x,", i % 12 ? " " : "\n        ", dict[i]);
+        printf("\n};\n\nconst size_t body_dictionary_v2_size = sizeof(body_dictionary_v2);\n");
         return 0;
 }
 
@@ -489,7 +543,7 @@ int main(int argc, char **argv) {
                 int (*run)(int argc, char **argv);
         } modes[] = {
                 { "gen", 4, mode_gen },         { "ingest", 4, mode_ingest }, { "history", 4, mode_history },
-                { "latest", 4, mode_latest },   { "bytes", 1, mode_bytes },
+                { "latest", 4, mode_latest },   { "bytes", 1, mode_bytes },   { "dictionary", 1, mode_dictionary },
         };
 
         for (size_t i = 0; argc >= 2 && i < ELEMENTSOF(modes); i++)
@@ -498,6 +552,6 @@ int main(int argc, char **argv) {
                                 break;
                         return modes[i].run(argc - 2, argv + 2);
                 }
-        fprintf(stderr, "usage: hub-store-bench gen|ingest|history|latest|bytes ... (see the source)\n");
+        fprintf(stderr, "usage: hub-store-bench gen|ingest|history|latest|bytes|dictionary ... (see the source)\n");
         return 2;
 }

@@ -9,6 +9,7 @@
 #include "grow.h"
 #include "macro.h"
 #include "store-codec.h"
+#include "store-dictionary.h"
 
 int bytes_reserve(struct bytes *b, size_t more) {
         if (more > SIZE_MAX - b->len)
@@ -287,46 +288,10 @@ int chunk_decode(const uint8_t *p, size_t len, struct agg *slots, size_t n) {
 
 /* ---- bodies ------------------------------------------------------------- */
 
-/* Samples are small (1-3 KB) and nearly all alike: most of their bytes are
- * the same keys in the same order. A zstd dictionary made of typical samples
- * lets the first bytes of each frame refer back to it instead of spelling
- * the keys out (bench/hub-store-bytes measures the difference). Raw content,
- * not a trained dictionary, so that it is readable here and rebuilt by any
- * zstd. It is part of the on-disk format: changing it means a new version
- * byte, and keeping this one for what is already stored. */
-static const char dictionary_v1[] =
-        "{\"type\":\"CLIENT_DATA\",\"cpu\":12.5,\"mem\":8513,\"storage\":81720,\"unix_time\":1651155333}"
-        "{\"action\":\"send_stats\",\"system_id\":\"host-01\",\"url\":\"http://hub:8757/system-monitor\","
-        "\"interval\":60,\"epoch\":1700000000,\"stats\":{\"cpu\":{\"count\":8,\"frequency\":2400,"
-        "\"percent_used\":12.5},\"memory\":{\"total\":16777216000,\"available\":8388608000,"
-        "\"percent_used\":50.0,\"used\":8388608000,\"free\":4194304000},\"processes\":[{\"pid\":1,"
-        "\"name\":\"systemd\",\"username\":\"root\"},{\"pid\":412,\"name\":\"sshd\",\"username\":\"root\"}],"
-        "\"disks\":{\"/dev/sda1\":{\"file_system\":\"ext4\",\"mount_point\":\"/\",\"total\":107374182400,"
-        "\"used\":53687091200,\"free\":53687091200}},\"network\":{\"eth0\":{\"ip\":\"192.168.1.100\","
-        "\"netmask\":\"255.255.255.0\",\"bytes_sent\":123456789,\"bytes_recv\":987654321}}}}"
-        "{\"timestamp\":\"2024-01-15T10:30:45Z\",\"node_id\":\"192.168.1.100\",\"seq\":1234,\"interval\":10,"
-        "\"metrics\":{\"cpu\":{\"cpu_usage_percent\":45.2,\"cpu_per_core_percent\":[50.1,40.3,12.5,3.25,"
-        "0.5,1.02,7.75,100],\"load_avg_1min\":2.5,\"load_avg_5min\":2.1,\"load_avg_15min\":1.8,\"count\":8,"
-        "\"frequency_mhz\":2694.88},\"memory\":{\"memory_total_gb\":16,\"memory_used_gb\":8.5,"
-        "\"memory_available_gb\":7.5,\"memory_usage_percent\":53.1,\"swap_total_gb\":4,\"swap_used_gb\":0.5,"
-        "\"swap_usage_percent\":12.5},\"disk\":{\"disk_usage\":{\"/\":{\"total_gb\":100,\"used_gb\":60,"
-        "\"free_gb\":40,\"usage_percent\":60,\"device\":\"/dev/sda1\",\"file_system\":\"ext4\"},\"/boot\":{"
-        "\"total_gb\":0.94,\"used_gb\":0.12,\"free_gb\":0.76,\"usage_percent\":13.63,\"device\":\"/dev/nvme0n1p2\","
-        "\"file_system\":\"xfs\"}},\"disk_io\":{\"read_mb_per_sec\":5.2,\"write_mb_per_sec\":2.1}},"
-        "\"network\":{\"bytes_sent_mb_per_sec\":1.5,\"bytes_recv_mb_per_sec\":3.2,\"packets_sent\":1234567,"
-        "\"packets_recv\":2345678,\"active_connections\":45,\"interfaces\":{\"eth0\":{\"bytes_sent\":214761,"
-        "\"bytes_recv\":191949903,\"packets_sent\":2626,\"packets_recv\":4720,\"errin\":0,\"errout\":0,"
-        "\"dropin\":0,\"dropout\":0},\"docker0\":{\"bytes_sent\":0,\"bytes_recv\":0,\"packets_sent\":0,"
-        "\"packets_recv\":0,\"errin\":0,\"errout\":0,\"dropin\":0,\"dropout\":0}}},\"processes\":{"
-        "\"process_count\":234,\"top_memory_processes\":[{\"pid\":1234,\"name\":\"chrome\",\"memory_percent\":15.2,"
-        "\"username\":\"alice\"},{\"pid\":2211,\"name\":\"postgres\",\"memory_percent\":4.61,\"username\":"
-        "\"postgres\"},{\"pid\":981,\"name\":\"java\",\"memory_percent\":3.07,\"username\":\"www-data\"},"
-        "{\"pid\":1,\"name\":\"systemd\",\"memory_percent\":0.06,\"username\":\"root\"},{\"pid\":28949,\"name\":"
-        "\"telemetryd\",\"memory_percent\":0.02,\"username\":\"root\"}]},\"custom\":{}},\"stream\":"
-        "\"5f0c2a7e-3b1d-4c39-9d6e-2f8a1b7c4e90\"}";
-
 #define BODY_PLAIN 0
-#define BODY_VERSION 1
+/* What body_compress() writes (store-dictionary.h); decoding takes any. */
+#define BODY_VERSION 2
+#define BODY_VERSIONS 3
 /* Measured on samples (bench/hub-store): level 1 takes about two thirds of
  * level 3's time for 6 % more bytes; ingest is the budget that binds. */
 #define BODY_LEVEL 1
@@ -335,7 +300,7 @@ struct body_codec {
         ZSTD_CCtx *cctx;
         ZSTD_DCtx *dctx;
         ZSTD_CDict *cdict;
-        ZSTD_DDict *ddict;
+        ZSTD_DDict *ddict[BODY_VERSIONS];
         char *out;
         size_t out_cap;
 };
@@ -346,7 +311,8 @@ void body_codec_free(struct body_codec *c) {
         ZSTD_freeCCtx(c->cctx);
         ZSTD_freeDCtx(c->dctx);
         ZSTD_freeCDict(c->cdict);
-        ZSTD_freeDDict(c->ddict);
+        for (size_t v = 0; v < BODY_VERSIONS; v++)
+                ZSTD_freeDDict(c->ddict[v]);
         free(c->out);
         free(c);
 }
@@ -358,11 +324,12 @@ int body_codec_new(struct body_codec **ret) {
                 return -ENOMEM;
         c->cctx = ZSTD_createCCtx();
         c->dctx = ZSTD_createDCtx();
-        /* Not starting with zstd's dictionary magic, the text is taken as
+        c->cdict = ZSTD_createCDict(body_dictionary_v2, body_dictionary_v2_size, BODY_LEVEL);
+        /* Version 1, not starting with zstd's dictionary magic, is taken as
          * raw content. */
-        c->cdict = ZSTD_createCDict(dictionary_v1, sizeof(dictionary_v1) - 1, BODY_LEVEL);
-        c->ddict = ZSTD_createDDict(dictionary_v1, sizeof(dictionary_v1) - 1);
-        if (!c->cctx || !c->dctx || !c->cdict || !c->ddict) {
+        c->ddict[1] = ZSTD_createDDict(body_dictionary_v1, body_dictionary_v1_size);
+        c->ddict[2] = ZSTD_createDDict(body_dictionary_v2, body_dictionary_v2_size);
+        if (!c->cctx || !c->dctx || !c->cdict || !c->ddict[1] || !c->ddict[2]) {
                 body_codec_free(c);
                 return -ENOMEM;
         }
@@ -435,7 +402,7 @@ int body_decompress(struct body_codec *c, const uint8_t *p, size_t len, const ch
                 *ret_len = len - 1;
                 return 0;
         }
-        if (len < 2 || p[0] != BODY_VERSION)
+        if (len < 2 || p[0] >= BODY_VERSIONS)
                 return -EBADMSG;
         size = ZSTD_getFrameContentSize(p + 1, len - 1);
         if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > STORE_SAMPLE_MAX)
@@ -443,7 +410,7 @@ int body_decompress(struct body_codec *c, const uint8_t *p, size_t len, const ch
         r = out_reserve(c, size);
         if (r < 0)
                 return r;
-        n = ZSTD_decompress_usingDDict(c->dctx, c->out, size, p + 1, len - 1, c->ddict);
+        n = ZSTD_decompress_usingDDict(c->dctx, c->out, size, p + 1, len - 1, c->ddict[p[0]]);
         if (ZSTD_isError(n) || n != size)
                 return -EBADMSG;
         c->out[n] = 0;

@@ -19,7 +19,8 @@
  *   chunk        one rollup row: a version byte, then per slot that has
  *                values: varint slot, varint count, min, max, sum, last
  *   body         a version byte, then a zstd frame of the raw JSON made
- *                with the built-in dictionary of that version; version 0:
+ *                with the built-in dictionary of that version
+ *                (store-dictionary.h); version 0:
  *                the JSON as is (the latest sample of each node, read far
  *                more often than written: /api/v1/nodes, the fleet view) */
 

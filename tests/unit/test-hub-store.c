@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "fileio.h"
 #include "jsonutil.h"
 #include "macro.h"
 #include "sample-values.h"
@@ -1393,6 +1394,46 @@ Test(hub_store_codec, values_round_trip) {
         value_put(&b, 45.2);
         cr_assert_leq(b.len, 3);
         bytes_done(&b);
+}
+
+/* Every body version ever written reads back: resolvix-sample.body-v1 is
+ * what the hub stored of resolvix-sample.json before version 2. */
+Test(hub_store_codec, bodies_of_every_version_read_back) {
+        static char json[8192], v1[8192];
+        ssize_t json_len = read_file(TEST_DATA_DIR "/hub/resolvix-sample.json", json, sizeof(json));
+        ssize_t v1_len = read_file(TEST_DATA_DIR "/hub/resolvix-sample.body-v1", v1, sizeof(v1));
+        struct body_codec *c;
+        struct bytes b = { 0 };
+        const char *back;
+        size_t len;
+
+        cr_assert_gt(json_len, 1000);
+        cr_assert_gt(v1_len, 1);
+        cr_assert_eq(v1[0], 1);
+        cr_assert_eq(body_codec_new(&c), 0);
+
+        cr_assert_eq(body_decompress(c, (const uint8_t *) v1, (size_t) v1_len, &back, &len), 0);
+        cr_assert_eq(len, (size_t) json_len);
+        cr_assert_eq(memcmp(back, json, len), 0);
+
+        cr_assert_eq(body_compress(c, json, (size_t) json_len, &b), 0);
+        cr_assert_eq(b.p[0], 2);
+        cr_assert_lt(b.len, (size_t) v1_len, "version 2 took %zu bytes, version 1 %zd", b.len, v1_len);
+        cr_assert_eq(body_decompress(c, b.p, b.len, &back, &len), 0);
+        cr_assert_eq(len, (size_t) json_len);
+        cr_assert_eq(memcmp(back, json, len), 0);
+
+        cr_assert_eq(body_plain(json, (size_t) json_len, &b), 0);
+        cr_assert_eq(body_decompress(c, b.p + b.len - (size_t) json_len - 1, (size_t) json_len + 1, &back, &len), 0);
+        cr_assert_eq(memcmp(back, json, len), 0);
+
+        /* A version not yet made and a cut frame are refused. */
+        v1[0] = 3;
+        cr_assert_eq(body_decompress(c, (const uint8_t *) v1, (size_t) v1_len, &back, &len), -EBADMSG);
+        v1[0] = 1;
+        cr_assert_eq(body_decompress(c, (const uint8_t *) v1, (size_t) v1_len - 1, &back, &len), -EBADMSG);
+        bytes_done(&b);
+        body_codec_free(c);
 }
 
 Test(hub_store_codec, chunk_round_trip_and_damage) {
