@@ -261,8 +261,12 @@ def test_slow_fleet_client_costs_no_memory(hub):
     # AddressSanitizer holds freed memory back on purpose: RSS says nothing then.
     with open(f"/proc/{hub.proc.pid}/maps") as f:
         sanitized = "libasan" in f.read()
+    # Had the hub kept what the client missed, RSS would have grown by the
+    # 32 MB of the second burst at least. What it does grow by is SQLite's
+    # page cache (up to 32 MB) taking in the pages the burst added to the
+    # database: 7-9 MB here, none with PostgreSQL.
     if not sanitized:
-        assert grown < 8 * 1024, f"RSS grew by {grown} KiB while 32 MB went past an unread client"
+        assert grown < 16 * 1024, f"RSS grew by {grown} KiB while 32 MB went past an unread client"
 
 
 def test_metrics_and_health(hub):
