@@ -44,6 +44,7 @@ struct lanes {
         pthread_mutex_t lock;
         struct queue writer, reader;
         bool gathering; /* the writer waits for more (COMMIT_GATHER_USEC) */
+        bool checkpoint; /* the reader checkpoints the writer's commits */
         bool stop;
         struct job *done_head, *done_tail;
         int efd;
@@ -261,6 +262,7 @@ static void *writer_main(void *userdata) {
         for (;;) {
                 struct job *list, *group_head = NULL, *group_tail = NULL, *done_head = NULL, *done_tail = NULL, *next;
                 uint64_t now;
+                bool checkpoint;
 
                 while (!l->writer.head && !l->stop)
                         pthread_cond_wait(&l->writer.wake, &l->lock);
@@ -304,9 +306,14 @@ static void *writer_main(void *userdata) {
                 if (group_head)
                         commit_group(l, group_head, &done_head, &done_tail);
 
+                checkpoint = store_checkpoint_wanted(l->writer.store);
                 pthread_mutex_lock(&l->lock);
                 for (struct job *j = done_head; j; j = j->next)
                         l->writer.samples -= j->n_samples;
+                if (checkpoint && !l->checkpoint) {
+                        l->checkpoint = true;
+                        pthread_cond_signal(&l->reader.wake);
+                }
                 pthread_mutex_unlock(&l->lock);
                 finished(l, done_head, done_tail);
                 pthread_mutex_lock(&l->lock);
@@ -325,8 +332,16 @@ static void *reader_main(void *userdata) {
         for (;;) {
                 struct job *j;
 
-                while (!l->reader.head && !l->stop)
+                while (!l->reader.head && !l->checkpoint && !l->stop)
                         pthread_cond_wait(&l->reader.wake, &l->lock);
+                if (l->checkpoint && !l->stop) {
+                        /* The writer's WAL, copied back while it commits on. */
+                        l->checkpoint = false;
+                        pthread_mutex_unlock(&l->lock);
+                        (void) store_checkpoint(l->reader.store);
+                        pthread_mutex_lock(&l->lock);
+                        continue;
+                }
                 j = l->reader.head;
                 if (!j)
                         break;

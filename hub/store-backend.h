@@ -173,6 +173,11 @@ struct store_ops {
         int (*pending_oldest)(struct store *s, int64_t *ret);
         /* The back end's own chores, first in every store_maintain(). */
         int (*housekeeping)(struct store *s, int64_t now);
+        /* Optional. Whether commits on this handle have left work that
+         * another handle's store_checkpoint() may do meanwhile (SQLite: a
+         * WAL to copy back); asking forgets it. */
+        bool (*checkpoint_wanted)(struct store *s);
+        int (*checkpoint)(struct store *s);
 };
 
 struct store {

@@ -23,10 +23,16 @@
  * latter). Grouped commits pay that fsync once for many samples. */
 
 #define BUSY_TIMEOUT_MS 5000
-/* Pages in the WAL before a commit copies them back into the database
- * itself. store_maintain() checkpoints every few seconds, off the commit
- * path; this is the bound when it does not run. */
-#define WAL_AUTOCHECKPOINT_PAGES "8192"
+/* The WAL is copied back into the database (a checkpoint) off the commit
+ * path: once a commit leaves WAL_HANDOFF_PAGES in it, the writer asks for a
+ * checkpoint on the reader's handle (store_checkpoint_wanted()), which runs
+ * beside the commits that follow; store_maintain() also checkpoints every
+ * few seconds. Only a WAL grown to WAL_CHECKPOINT_PAGES is checkpointed by
+ * the commit itself, as SQLite's autocheckpoint would, and then little is
+ * left to copy: the WAL starts over once all of it is back in the
+ * database, which needs a moment without a commit under way. */
+#define WAL_HANDOFF_PAGES 4096
+#define WAL_CHECKPOINT_PAGES 8192
 
 enum stmt {
         ST_NODE_UPSERT,
@@ -245,6 +251,7 @@ struct sq {
         struct store base;
         sqlite3 *db;
         char *path;
+        bool checkpoint_wanted; /* see WAL_HANDOFF_PAGES */
         int64_t expire_cursor; /* the node expire_raw resumes at */
         sqlite3_stmt *stmt[_ST_MAX];
 };
@@ -1270,14 +1277,37 @@ static int sq_purge_node(struct store *s, int64_t node_ref, unsigned max_rows) {
 }
 
 /* Copy what the WAL holds back into the database without waiting for
- * readers (PASSIVE), so that commits seldom do it themselves. */
-static int sq_housekeeping(struct store *s, int64_t now) {
+ * readers or the writer (PASSIVE), so that commits seldom do it themselves. */
+static int sq_checkpoint(struct store *s) {
         struct sq *q = SQ(s);
         int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 
         if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
                 return sq_fail(q, rc, "checkpointing");
         return 0;
+}
+
+static int sq_housekeeping(struct store *s, int64_t now) {
+        return sq_checkpoint(s);
+}
+
+static bool sq_checkpoint_wanted(struct store *s) {
+        struct sq *q = SQ(s);
+        bool wanted = q->checkpoint_wanted;
+
+        q->checkpoint_wanted = false;
+        return wanted;
+}
+
+/* After each commit of this handle, with the pages the WAL holds. */
+static int sq_wal_hook(void *userdata, sqlite3 *db, const char *name, int pages) {
+        struct sq *q = userdata;
+
+        if (pages >= WAL_CHECKPOINT_PAGES)
+                (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        else if (pages >= WAL_HANDOFF_PAGES)
+                q->checkpoint_wanted = true;
+        return SQLITE_OK;
 }
 
 /* ---- handle ------------------------------------------------------------- */
@@ -1365,6 +1395,8 @@ static const struct store_ops sqlite_ops = {
         .purge_node = sq_purge_node,
         .pending_oldest = sq_pending_oldest,
         .housekeeping = sq_housekeeping,
+        .checkpoint_wanted = sq_checkpoint_wanted,
+        .checkpoint = sq_checkpoint,
 };
 
 int store_open_sqlite(const char *state_dir, unsigned max_version, struct store **ret) {
@@ -1414,11 +1446,12 @@ int store_open_sqlite(const char *state_dir, unsigned max_version, struct store 
                     "PRAGMA journal_mode = WAL;"
                     "PRAGMA synchronous = FULL;"
                     "PRAGMA foreign_keys = OFF;"
-                    "PRAGMA cache_size = -32768;"
-                    "PRAGMA wal_autocheckpoint = " WAL_AUTOCHECKPOINT_PAGES ";",
+                    "PRAGMA cache_size = -32768;",
                     "configuring the database");
         if (r < 0)
                 goto fail;
+        /* In place of SQLite's autocheckpoint. */
+        sqlite3_wal_hook(q->db, sq_wal_hook, q);
         r = sq_migrate(q, max_version);
         if (r < 0)
                 goto fail;

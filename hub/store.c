@@ -1335,6 +1335,14 @@ static int purge_one(int64_t ref, void *u) {
         return r != 0 ? r : 0;
 }
 
+bool store_checkpoint_wanted(struct store *s) {
+        return s->ops->checkpoint_wanted && s->ops->checkpoint_wanted(s);
+}
+
+int store_checkpoint(struct store *s) {
+        return s->ops->checkpoint ? s->ops->checkpoint(s) : 0;
+}
+
 int store_maintain(struct store *s, int64_t now, const struct store_retention *ret) {
         static const struct store_retention keep = { 0, 0 };
         int64_t wm;

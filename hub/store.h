@@ -335,3 +335,9 @@ struct store_retention {
  * one handle at a time every few seconds; several hubs on one PostgreSQL may
  * each call it. */
 int store_maintain(struct store *s, int64_t now, const struct store_retention *r);
+/* Whether the commits of s (the writer's handle) left work that
+ * store_checkpoint() on another handle can take off the writer: SQLite's
+ * WAL, copied back into the database while the writer goes on. Asking
+ * forgets it. False for back ends without any. */
+bool store_checkpoint_wanted(struct store *s);
+int store_checkpoint(struct store *s);

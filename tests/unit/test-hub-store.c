@@ -1325,6 +1325,57 @@ static void pg_outage(struct env *e, bool on) {
         }
 }
 
+/* The writer's WAL is copied back on another handle while the writer goes
+ * on: past 16 MB of it, the writer's handle asks once; a checkpoint on the
+ * other handle takes all of it, and the WAL starts over at the next commit. */
+Test(hub_store_sqlite, wal_checkpointed_by_another_handle, .init = setup_sqlite, .fini = teardown) {
+        struct store *other;
+        struct store_batch *b;
+        _cleanup_free_ char *big = malloc(32768);
+        uint32_t seed = 7;
+        int64_t seq = 0;
+        bool wanted = false;
+
+        open_store(&env);
+        cr_assert_eq(store_open("", env.state_dir, &other), 0);
+        node_put(&env, "n", NULL, T0);
+        while (!wanted) {
+                cr_assert_lt(seq, 4000, "no checkpoint asked for after %lld samples of 32 KiB", (long long) seq);
+                cr_assert_eq(store_batch_begin(env.s, &b), 0);
+                for (int i = 0; i < 10; i++, seq++) {
+                        for (size_t k = 0; k < 32768; k++) {
+                                seed = seed * 1103515245 + 12345;
+                                big[k] = (char) ('a' + (seed >> 16) % 26);
+                        }
+                        struct store_sample x = { .node_id = "n", .stream = "", .seq = seq, .ts = T0 + seq,
+                                                  .json = big, .json_len = 32768 };
+                        cr_assert_eq(store_batch_add(b, &x), 0);
+                }
+                commit(&env, b);
+                store_batch_free(b);
+                wanted = store_checkpoint_wanted(env.s);
+        }
+        /* 16 MB of WAL, about 24 KB a sample. */
+        cr_assert_gt(seq, 400);
+        cr_assert(!store_checkpoint_wanted(env.s), "asked twice for one commit");
+        cr_assert_eq(store_checkpoint(other), 0);
+
+        cr_assert_eq(store_batch_begin(env.s, &b), 0);
+        struct store_sample x = { .node_id = "n", .stream = "", .seq = seq, .ts = T0 + seq, .json = "{}", .json_len = 2 };
+        cr_assert_eq(store_batch_add(b, &x), 0);
+        commit(&env, b);
+        store_batch_free(b);
+        cr_assert(!store_checkpoint_wanted(env.s), "the WAL did not start over after the checkpoint");
+        /* Everything is there, read through the other handle. */
+        char *json;
+        size_t len;
+        int64_t ts;
+        cr_assert_eq(store_sample_at(other, "n", T0 + seq - 1, &json, &len, &ts), 0);
+        cr_assert_eq(len, 32768);
+        free(json);
+        store_close(other);
+}
+
 Test(hub_store_pg, reconnects_and_says_unavailable, .init = setup_pg, .fini = teardown) {
         struct env *e = &env;
         struct store_batch *b;
