@@ -327,6 +327,7 @@ static void *writer_main(void *userdata) {
 static void *reader_main(void *userdata) {
         struct lanes *l = userdata;
         struct lane_ctx ctx = { 0 };
+        bool checkpointed = false;
 
         pthread_mutex_lock(&l->lock);
         for (;;) {
@@ -334,14 +335,19 @@ static void *reader_main(void *userdata) {
 
                 while (!l->reader.head && !l->checkpoint && !l->stop)
                         pthread_cond_wait(&l->reader.wake, &l->lock);
-                if (l->checkpoint && !l->stop) {
-                        /* The writer's WAL, copied back while it commits on. */
+                /* The writer's WAL, copied back while it commits on. A busy
+                 * writer asks again after each commit: a job that waits goes
+                 * first every other time, or queries would wait out the
+                 * ingest. */
+                if (l->checkpoint && !l->stop && !(checkpointed && l->reader.head)) {
                         l->checkpoint = false;
                         pthread_mutex_unlock(&l->lock);
                         (void) store_checkpoint(l->reader.store);
                         pthread_mutex_lock(&l->lock);
+                        checkpointed = true;
                         continue;
                 }
+                checkpointed = false;
                 j = l->reader.head;
                 if (!j)
                         break;
