@@ -289,9 +289,10 @@ int chunk_decode(const uint8_t *p, size_t len, struct agg *slots, size_t n) {
 /* ---- bodies ------------------------------------------------------------- */
 
 #define BODY_PLAIN 0
-/* What body_compress() writes (store-dictionary.h); decoding takes any. */
+/* What body_compress() writes (store-dictionary.h); decoding takes any
+ * version up to it. */
 #define BODY_VERSION 2
-#define BODY_VERSIONS 3
+#define BODY_VERSIONS (BODY_VERSION + 1)
 /* Measured on samples (bench/hub-store): level 1 takes about two thirds of
  * level 3's time for 6 % more bytes; ingest is the budget that binds. */
 #define BODY_LEVEL 1
@@ -317,6 +318,16 @@ void body_codec_free(struct body_codec *c) {
         free(c);
 }
 
+/* By version. Version 1, not starting with zstd's dictionary magic, is
+ * taken as raw content. */
+static const struct {
+        const void *p;
+        const size_t *size;
+} dictionary[BODY_VERSIONS] = {
+        [1] = { body_dictionary_v1, &body_dictionary_v1_size },
+        [2] = { body_dictionary_v2, &body_dictionary_v2_size },
+};
+
 int body_codec_new(struct body_codec **ret) {
         struct body_codec *c = calloc(1, sizeof(*c));
 
@@ -324,15 +335,12 @@ int body_codec_new(struct body_codec **ret) {
                 return -ENOMEM;
         c->cctx = ZSTD_createCCtx();
         c->dctx = ZSTD_createDCtx();
-        c->cdict = ZSTD_createCDict(body_dictionary_v2, body_dictionary_v2_size, BODY_LEVEL);
-        /* Version 1, not starting with zstd's dictionary magic, is taken as
-         * raw content. */
-        c->ddict[1] = ZSTD_createDDict(body_dictionary_v1, body_dictionary_v1_size);
-        c->ddict[2] = ZSTD_createDDict(body_dictionary_v2, body_dictionary_v2_size);
-        if (!c->cctx || !c->dctx || !c->cdict || !c->ddict[1] || !c->ddict[2]) {
-                body_codec_free(c);
-                return -ENOMEM;
-        }
+        c->cdict = ZSTD_createCDict(dictionary[BODY_VERSION].p, *dictionary[BODY_VERSION].size, BODY_LEVEL);
+        for (size_t v = 1; v < BODY_VERSIONS; v++)
+                if (!(c->ddict[v] = ZSTD_createDDict(dictionary[v].p, *dictionary[v].size)))
+                        goto fail;
+        if (!c->cctx || !c->dctx || !c->cdict)
+                goto fail;
         /* The frame says how long the content is (a bound for decoding) and
          * needs neither a checksum (the database has its own) nor a dictID
          * (the version byte names the dictionary). */
@@ -345,6 +353,9 @@ int body_codec_new(struct body_codec **ret) {
         }
         *ret = c;
         return 0;
+fail:
+        body_codec_free(c);
+        return -ENOMEM;
 }
 
 int body_compress(struct body_codec *c, const char *json, size_t len, struct bytes *out) {

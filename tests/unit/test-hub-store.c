@@ -761,6 +761,14 @@ BOTH(duplicates_counted_and_stored_once) {
         store_batch_free(b);
 }
 
+/* Letters that compress to about 4.7 bits each, from a seed. */
+static void random_letters(char *p, size_t n, uint32_t *seed) {
+        for (size_t i = 0; i < n; i++) {
+                *seed = *seed * 1103515245 + 12345;
+                p[i] = (char) ('a' + (*seed >> 16) % 26);
+        }
+}
+
 BOTH(compression_round_trip) {
         static const char *bodies[] = {
                 "{}",
@@ -782,10 +790,7 @@ BOTH(compression_round_trip) {
         /* A large one, at the size bound, of bytes that do not compress. */
         _cleanup_free_ char *big = malloc(STORE_SAMPLE_MAX);
         uint32_t seed = 12345;
-        for (size_t i = 0; i < STORE_SAMPLE_MAX; i++) {
-                seed = seed * 1103515245 + 12345;
-                big[i] = (char) ('a' + (seed >> 16) % 26);
-        }
+        random_letters(big, STORE_SAMPLE_MAX, &seed);
         struct store_sample x = { .node_id = "n", .stream = "", .seq = 99, .ts = T0 + 99, .json = big,
                                   .json_len = STORE_SAMPLE_MAX };
         cr_assert_eq(store_batch_add(b, &x), 0);
@@ -1343,10 +1348,7 @@ Test(hub_store_sqlite, wal_checkpointed_by_another_handle, .init = setup_sqlite,
                 cr_assert_lt(seq, 4000, "no checkpoint asked for after %lld samples of 32 KiB", (long long) seq);
                 cr_assert_eq(store_batch_begin(env.s, &b), 0);
                 for (int i = 0; i < 10; i++, seq++) {
-                        for (size_t k = 0; k < 32768; k++) {
-                                seed = seed * 1103515245 + 12345;
-                                big[k] = (char) ('a' + (seed >> 16) % 26);
-                        }
+                        random_letters(big, 32768, &seed);
                         struct store_sample x = { .node_id = "n", .stream = "", .seq = seq, .ts = T0 + seq,
                                                   .json = big, .json_len = 32768 };
                         cr_assert_eq(store_batch_add(b, &x), 0);
