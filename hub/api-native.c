@@ -388,6 +388,7 @@ static int push_compress(struct hub *h, struct push_job *p) {
 /* Parse and queue the batch of a node whose token checked out. */
 static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response *resp) {
         struct push_error err = { 0 };
+        struct job_sample *newest;
         int r;
 
         p->arena = json_arena_new();
@@ -425,12 +426,14 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
                         .tree = l->tree,
                         .stream_in_tree = true,
                 };
-                sample_summarize(l->tree, STORE_NODE_RESOLVIX, &p->job.samples[i].summary);
                 /* The stream name points into the tree: the writer frees
                  * the tree only after the row is added. */
                 l->tree = NULL;
         }
         p->job.n_samples = p->n_lines;
+        /* Only the sample that may become the node's latest is shown. */
+        newest = &p->job.samples[job_newest(&p->job)];
+        sample_summarize(newest->tree, STORE_NODE_RESOLVIX, &newest->summary);
         p->last_seq = p->lines[p->n_lines - 1].seq;
         r = push_compress(h, p);
         return r < 0 ? r : 1;

@@ -102,7 +102,7 @@ struct job_sample {
         const char *json; /* as sent; stored as is */
         size_t len;
         cJSON *tree; /* the writer names its values, then frees it */
-        struct sample_summary summary; /* read at parse (sample_summarize()) */
+        struct sample_summary summary; /* read at parse (sample_summarize()), of job_newest() only */
         const uint8_t *body; /* json compressed, or NULL (struct store_sample) */
         size_t body_len;
         bool stream_in_tree; /* stream points into tree (the "stream" of the JSON) */
@@ -121,7 +121,7 @@ struct job {
 
         /* LANE_WRITE */
         struct store_node *upsert; /* stored before the samples; may be NULL */
-        struct job_sample *samples;
+        struct job_sample *samples; /* of one node */
         size_t n_samples;
         size_t staged; /* where its samples start among those staged for remote write */
         uint64_t acked, duplicates, values;
@@ -310,3 +310,6 @@ void echo_message(struct hub *h, struct hub_conn *c, const char *msg, size_t len
 void hub_samples_stored(struct hub *h, struct job *j);
 /* The stats of a failed write job. */
 void hub_samples_failed(struct hub *h, struct job *j);
+/* The sample of j that becomes its node's latest once stored: the newest,
+ * the last of equals, as node_set_latest() would keep them one by one. */
+size_t job_newest(const struct job *j);

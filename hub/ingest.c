@@ -23,6 +23,8 @@ static void count_commit(struct hub *h, uint64_t usec) {
 void hub_samples_stored(struct hub *h, struct job *j) {
         int64_t now = now_ms();
         bool streaming = fleet_clients(h->fleet) > 0;
+        const struct job_sample *s;
+        struct node *n;
 
         if (j->commit_usec > 0)
                 count_commit(h, j->commit_usec);
@@ -31,20 +33,28 @@ void hub_samples_stored(struct hub *h, struct job *j) {
         h->stats.values += j->values;
         /* A batch that was all duplicates changes nothing: the latest
          * stays what was stored. */
-        for (size_t i = 0; j->acked > 0 && i < j->n_samples; i++) {
-                const struct job_sample *s = &j->samples[i];
-                struct node *n = registry_get(h->registry, s->node_id);
+        if (j->acked == 0 || j->n_samples == 0)
+                return;
+        s = &j->samples[job_newest(j)];
+        n = registry_get(h->registry, s->node_id);
+        if (!n)
+                return; /* deleted meanwhile */
+        n->s.last_seen = now;
+        if (!node_set_latest(n, s->ts, s->json, s->len, &s->summary))
+                return;
+        if (streaming)
+                fleet_publish(h, n);
+        else
+                fleet_forget(h, n); /* built again when a client asks */
+}
 
-                if (!n)
-                        continue; /* deleted meanwhile */
-                n->s.last_seen = now;
-                if (!node_set_latest(n, s->ts, s->json, s->len, &s->summary))
-                        continue;
-                if (streaming)
-                        fleet_publish(h, n);
-                else
-                        fleet_forget(h, n); /* built again when a client asks */
-        }
+size_t job_newest(const struct job *j) {
+        size_t k = 0;
+
+        for (size_t i = 1; i < j->n_samples; i++)
+                if (j->samples[i].ts >= j->samples[k].ts)
+                        k = i;
+        return k;
 }
 
 void hub_samples_failed(struct hub *h, struct job *j) {

@@ -177,6 +177,24 @@ def test_nodes_sample_and_query(hub):
     assert hub.get("/api/v1/query?node=nope&metric=cpu").status in (200, 404)
 
 
+def test_latest_is_the_newest_sample_of_a_batch_in_any_order(hub):
+    token = hub.enroll("n1")
+    t0 = int(time.time()) - 600
+    # The newest sample comes in the middle of its batch.
+    batch = [sample(1, ts=t0 + 10, cpu=10.0), sample(2, ts=t0 + 40, cpu=40.0), sample(3, ts=t0 + 20, cpu=20.0)]
+    assert hub.push(token, batch).status == 200
+    assert hub.get("/api/v1/nodes/n1").json["latest"]["cpu_usage_percent"] == 40.0
+    assert hub.get("/api/v1/nodes/n1/sample").json["seq"] == 2
+    # A batch older than what is shown changes nothing that is shown.
+    assert hub.push(token, [sample(4, ts=t0 + 30, cpu=30.0), sample(5, ts=t0 + 5, cpu=5.0)]).status == 200
+    assert hub.get("/api/v1/nodes/n1").json["latest"]["cpu_usage_percent"] == 40.0
+    assert hub.get("/api/v1/nodes/n1/sample").json["seq"] == 2
+    # Of two samples of the same time, the later in the batch.
+    assert hub.push(token, [sample(6, ts=t0 + 50, cpu=50.0), sample(7, ts=t0 + 50, cpu=51.0)]).status == 200
+    assert hub.get("/api/v1/nodes/n1").json["latest"]["cpu_usage_percent"] == 51.0
+    assert hub.get("/api/v1/nodes/n1/sample").json["seq"] == 7
+
+
 def test_delete_forgets_node_and_token(hub):
     token = hub.enroll("n1")
     assert hub.push(token, [sample(1)]).status == 200
