@@ -132,7 +132,8 @@ struct job {
 int lanes_start(struct hub *h, struct store *writer, struct store *reader);
 /* -EBUSY when the lane's queue is full (answer 503). */
 int lanes_submit(struct hub *h, struct job *j);
-/* Samples waiting for the writer, jobs waiting for the reader. */
+/* Samples waiting for the writer (or for their commit to be synced), jobs
+ * waiting for the reader. */
 size_t lanes_write_depth(struct hub *h);
 size_t lanes_read_depth(struct hub *h);
 /* Let both threads finish what is queued (every batch is committed), join
@@ -232,6 +233,7 @@ struct hub {
         lws_sorted_usec_list_t watchdog_timer, maintain_timer;
         uint64_t watchdog_usec;
         bool maintaining;
+        bool failed; /* stopping because the database failed (lanes.c): exit 1 */
 };
 
 extern const struct ws_server_ops hub_ops;

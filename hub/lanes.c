@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -14,8 +15,9 @@
 #include "timeutil.h"
 
 /* Bounds on what may wait: the writer's queue holds parsed samples (a few
- * kilobytes each), the reader's holds requests that each cost a query or a
- * password hash. Past them the peer is told to come back (503). */
+ * kilobytes each), counted until they are durable, the reader's holds
+ * requests that each cost a query or a password hash. Past them the peer is
+ * told to come back (503). */
 #define WRITE_QUEUE_MAX_SAMPLES 20000
 #define READ_QUEUE_MAX_JOBS 512
 
@@ -48,6 +50,16 @@ struct lanes {
         bool stop;
         struct job *done_head, *done_tail;
         int efd;
+        /* Committed by the writer, waiting for store_sync() on the syncer
+         * (when the writer's store defers it): the writer's next commit
+         * overlaps the last one's fdatasync. */
+        pthread_cond_t sync_wake;
+        struct job *sync_head, *sync_tail;
+        size_t sync_samples; /* theirs, bounded with the writer's queue */
+        pthread_t syncer;
+        bool syncer_started;
+        bool writer_done;
+        int sync_error; /* the first store_sync() that failed; fatal */
         /* The writer's own. */
         struct store_batch *batch;
         struct sample_values values;
@@ -308,14 +320,68 @@ static void *writer_main(void *userdata) {
 
                 checkpoint = store_checkpoint_wanted(l->writer.store);
                 pthread_mutex_lock(&l->lock);
-                for (struct job *j = done_head; j; j = j->next)
+                for (struct job *j = done_head; j; j = j->next) {
                         l->writer.samples -= j->n_samples;
+                        if (l->syncer_started)
+                                l->sync_samples += j->n_samples;
+                }
                 if (checkpoint && !l->checkpoint) {
                         l->checkpoint = true;
                         pthread_cond_signal(&l->reader.wake);
                 }
+                if (l->syncer_started && done_head) {
+                        if (l->sync_tail)
+                                l->sync_tail->next = done_head;
+                        else
+                                l->sync_head = done_head;
+                        l->sync_tail = done_tail;
+                        pthread_cond_signal(&l->sync_wake);
+                } else if (done_head) {
+                        pthread_mutex_unlock(&l->lock);
+                        finished(l, done_head, done_tail);
+                        pthread_mutex_lock(&l->lock);
+                }
+        }
+        pthread_mutex_unlock(&l->lock);
+        return NULL;
+}
+
+/* ---- the syncer ----------------------------------------------------------- */
+
+/* Whatever the writer committed since the last pass, made durable at once;
+ * only then are those jobs answered. After a failure nothing the writer
+ * commits can be durable (store_sync()): every job fails, and the loop
+ * stops the hub (on_done()). */
+static void *syncer_main(void *userdata) {
+        struct lanes *l = userdata;
+
+        pthread_mutex_lock(&l->lock);
+        for (;;) {
+                struct job *head, *tail;
+                int r;
+
+                while (!l->sync_head && !l->writer_done)
+                        pthread_cond_wait(&l->sync_wake, &l->lock);
+                if (!l->sync_head)
+                        break;
+                head = l->sync_head;
+                tail = l->sync_tail;
+                l->sync_head = l->sync_tail = NULL;
+                r = l->sync_error;
                 pthread_mutex_unlock(&l->lock);
-                finished(l, done_head, done_tail);
+
+                if (r == 0)
+                        r = store_sync(l->writer.store);
+                for (struct job *j = head; r < 0 && j; j = j->next)
+                        if (j->result == 0)
+                                j->result = r;
+                pthread_mutex_lock(&l->lock);
+                if (r < 0 && l->sync_error == 0)
+                        l->sync_error = r;
+                for (struct job *j = head; j; j = j->next)
+                        l->sync_samples -= j->n_samples;
+                pthread_mutex_unlock(&l->lock);
+                finished(l, head, tail);
                 pthread_mutex_lock(&l->lock);
         }
         pthread_mutex_unlock(&l->lock);
@@ -374,17 +440,28 @@ static void on_done(struct ws_server *s, int fd, void *data) {
         struct lanes *l = h->lanes;
         struct job *list, *next;
         uint64_t n;
+        int sync_error;
 
         (void) !read(fd, &n, sizeof n);
         pthread_mutex_lock(&l->lock);
         list = l->done_head;
         l->done_head = l->done_tail = NULL;
+        sync_error = l->sync_error;
         pthread_mutex_unlock(&l->lock);
         for (struct job *j = list; j; j = next) {
                 next = j->next;
                 j->next = NULL;
                 j->done(h, j);
                 ws_server_release(s);
+        }
+        /* As PostgreSQL does on a failed fsync: stop, and let the database
+         * recover from what reached the disk when the hub starts again. */
+        if (sync_error < 0 && !h->failed) {
+                h->failed = true;
+                log_error("Stopping: the database could not be synced (%s), so nothing stored since can be "
+                          "relied on; pushes are refused until the hub starts again",
+                          strerror(-sync_error));
+                (void) kill(getpid(), SIGTERM);
         }
 }
 
@@ -403,6 +480,7 @@ int lanes_start(struct hub *h, struct store *writer, struct store *reader) {
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_cond_init(&l->writer.wake, &attr);
         pthread_cond_init(&l->reader.wake, &attr);
+        pthread_cond_init(&l->sync_wake, &attr);
         pthread_condattr_destroy(&attr);
         l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (l->efd < 0) {
@@ -417,6 +495,15 @@ int lanes_start(struct hub *h, struct store *writer, struct store *reader) {
         r = ws_server_watch_fd(h->server, fd, on_done, h);
         if (r < 0)
                 return r;
+        r = store_defer_sync(writer);
+        if (r != -EOPNOTSUPP) {
+                if (r < 0)
+                        return r;
+                r = -pthread_create(&l->syncer, NULL, syncer_main, l);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot start the syncer thread: %m");
+                l->syncer_started = true;
+        }
         r = -pthread_create(&l->writer.thread, NULL, writer_main, l);
         if (r < 0)
                 return log_error_errno(r, "Cannot start the writer thread: %m");
@@ -433,7 +520,8 @@ int lanes_submit(struct hub *h, struct job *j) {
         struct queue *q = j->lane == LANE_WRITE ? &l->writer : &l->reader;
 
         pthread_mutex_lock(&l->lock);
-        if ((j->lane == LANE_WRITE && q->samples > 0 && q->samples + j->n_samples > WRITE_QUEUE_MAX_SAMPLES) ||
+        if ((j->lane == LANE_WRITE && q->samples + l->sync_samples > 0 &&
+             q->samples + l->sync_samples + j->n_samples > WRITE_QUEUE_MAX_SAMPLES) ||
             (j->lane == LANE_READ && q->jobs >= READ_QUEUE_MAX_JOBS)) {
                 pthread_mutex_unlock(&l->lock);
                 return -EBUSY;
@@ -456,7 +544,7 @@ size_t lanes_write_depth(struct hub *h) {
         size_t n;
 
         pthread_mutex_lock(&h->lanes->lock);
-        n = h->lanes->writer.samples;
+        n = h->lanes->writer.samples + h->lanes->sync_samples;
         pthread_mutex_unlock(&h->lanes->lock);
         return n;
 }
@@ -483,6 +571,12 @@ void lanes_stop(struct hub *h) {
         pthread_mutex_unlock(&l->lock);
         if (l->writer.started)
                 pthread_join(l->writer.thread, NULL);
+        pthread_mutex_lock(&l->lock);
+        l->writer_done = true;
+        pthread_cond_signal(&l->sync_wake);
+        pthread_mutex_unlock(&l->lock);
+        if (l->syncer_started)
+                pthread_join(l->syncer, NULL);
         if (l->reader.started)
                 pthread_join(l->reader.thread, NULL);
         for (struct job *j = l->done_head; j; j = next) {
@@ -493,6 +587,7 @@ void lanes_stop(struct hub *h) {
         close(l->efd);
         pthread_cond_destroy(&l->writer.wake);
         pthread_cond_destroy(&l->reader.wake);
+        pthread_cond_destroy(&l->sync_wake);
         pthread_mutex_destroy(&l->lock);
         free(l);
         h->lanes = NULL;

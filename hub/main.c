@@ -448,7 +448,7 @@ int main(int argc, char **argv) {
 
         r = ws_server_run(h.server);
         (void) sd_notify(0, "STOPPING=1\nSTATUS=committing what is queued");
-        exit_code = r < 0 ? 1 : 0;
+        exit_code = r < 0 || h.failed ? 1 : 0;
 out:
         /* Everything queued is committed before the database closes: a
          * sample that reached the hub is stored even if its answer could

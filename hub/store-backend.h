@@ -178,6 +178,9 @@ struct store_ops {
          * WAL to copy back); asking forgets it. */
         bool (*checkpoint_wanted)(struct store *s);
         int (*checkpoint)(struct store *s);
+        /* Optional, both or neither (store_defer_sync()). */
+        int (*defer_sync)(struct store *s);
+        int (*sync)(struct store *s);
 };
 
 struct store {

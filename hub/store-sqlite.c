@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -17,10 +18,12 @@
  * directory, WAL so that readers never wait for the writer, one writer at a
  * time taking the lock up front (BEGIN IMMEDIATE: a transaction that starts
  * reading and later writes could otherwise fail with SQLITE_BUSY half-way),
- * and synchronous=FULL: the hub acknowledges a push once COMMIT returns, and
- * the pusher then forgets the sample, so the commit must survive a power
- * cut, not only a crash of the hub (NORMAL in WAL mode only guarantees the
- * latter). Grouped commits pay that fsync once for many samples. */
+ * and synchronous=FULL: a commit that returned survives a power cut, not
+ * only a crash of the hub (NORMAL in WAL mode only guarantees the latter).
+ * The writer's handle commits with NORMAL instead (store_defer_sync()): the
+ * hub acknowledges its pushes only once store_sync() has synced the WAL,
+ * which another thread does while the writer prepares its next transaction.
+ * Grouped commits pay that fsync once for many samples. */
 
 #define BUSY_TIMEOUT_MS 5000
 /* The WAL is copied back into the database (a checkpoint) off the commit
@@ -252,6 +255,7 @@ struct sq {
         sqlite3 *db;
         char *path;
         bool checkpoint_wanted; /* see WAL_HANDOFF_PAGES */
+        int wal_fd;             /* store_sync()'s own, or -1 */
         int64_t expire_cursor; /* the node expire_raw resumes at */
         sqlite3_stmt *stmt[_ST_MAX];
 };
@@ -1310,6 +1314,39 @@ static int sq_wal_hook(void *userdata, sqlite3 *db, const char *name, int pages)
         return SQLITE_OK;
 }
 
+/* Commits on this handle no longer sync the WAL themselves. What
+ * synchronous=NORMAL still syncs (the WAL before a checkpoint copies it, the
+ * database after) keeps the files consistent; store_sync() makes each commit
+ * durable. */
+static int sq_defer_sync(struct store *s) {
+        return sq_exec(SQ(s), "PRAGMA synchronous = NORMAL", "configuring the database");
+}
+
+/* fdatasync() of the WAL through a descriptor of its own: the file, not the
+ * connection, so the writer goes on committing meanwhile. SQLite replaces
+ * the WAL only when the last connection closes it; a WAL found unlinked is
+ * opened again anyway, and a WAL that does not exist holds no commit. */
+static int sq_sync(struct store *s) {
+        struct sq *q = SQ(s);
+        _cleanup_free_ char *wal = NULL;
+        struct stat st;
+
+        if (q->wal_fd >= 0 && (fstat(q->wal_fd, &st) < 0 || st.st_nlink == 0)) {
+                close(q->wal_fd);
+                q->wal_fd = -1;
+        }
+        if (q->wal_fd < 0) {
+                if (asprintf(&wal, "%s-wal", q->path) < 0)
+                        return -ENOMEM;
+                q->wal_fd = open(wal, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (q->wal_fd < 0)
+                        return errno == ENOENT ? 0 : log_error_errno(errno, "Cannot open %s: %m", wal);
+        }
+        if (fdatasync(q->wal_fd) < 0)
+                return log_error_errno(errno, "Cannot sync the WAL of %s: %m", q->path);
+        return 0;
+}
+
 /* ---- handle ------------------------------------------------------------- */
 
 static int sq_ping(struct store *s) {
@@ -1344,6 +1381,8 @@ static void sq_close(struct store *s) {
                 sqlite3_finalize(q->stmt[i]);
         if (q->db)
                 sqlite3_close_v2(q->db);
+        if (q->wal_fd >= 0)
+                close(q->wal_fd);
         store_done(&q->base);
         free(q->path);
         free(q);
@@ -1397,6 +1436,8 @@ static const struct store_ops sqlite_ops = {
         .housekeeping = sq_housekeeping,
         .checkpoint_wanted = sq_checkpoint_wanted,
         .checkpoint = sq_checkpoint,
+        .defer_sync = sq_defer_sync,
+        .sync = sq_sync,
 };
 
 int store_open_sqlite(const char *state_dir, unsigned max_version, struct store **ret) {
@@ -1407,6 +1448,7 @@ int store_open_sqlite(const char *state_dir, unsigned max_version, struct store 
         if (!q)
                 return -ENOMEM;
         q->expire_cursor = -1;
+        q->wal_fd = -1;
         r = store_init(&q->base, &sqlite_ops);
         if (r < 0)
                 goto fail;

@@ -1343,6 +1343,14 @@ int store_checkpoint(struct store *s) {
         return s->ops->checkpoint ? s->ops->checkpoint(s) : 0;
 }
 
+int store_defer_sync(struct store *s) {
+        return s->ops->defer_sync ? s->ops->defer_sync(s) : -EOPNOTSUPP;
+}
+
+int store_sync(struct store *s) {
+        return s->ops->sync ? s->ops->sync(s) : 0;
+}
+
 int store_maintain(struct store *s, int64_t now, const struct store_retention *ret) {
         static const struct store_retention keep = { 0, 0 };
         int64_t wm;

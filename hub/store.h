@@ -341,3 +341,14 @@ int store_maintain(struct store *s, int64_t now, const struct store_retention *r
  * forgets it. False for back ends without any. */
 bool store_checkpoint_wanted(struct store *s);
 int store_checkpoint(struct store *s);
+/* From now on a commit of s returns before it reaches the disk, and is
+ * durable once a store_sync() that started after it returned: the writer
+ * prepares its next transaction while the last one is written out (SQLite:
+ * the WAL is synced apart from the commit). -EOPNOTSUPP when the back end's
+ * commits are durable as they return (PostgreSQL). */
+int store_defer_sync(struct store *s);
+/* Make every commit of s so far durable. It touches files only, never the
+ * connection: it may run on another thread while s goes on committing. A
+ * failure is fatal to the writer: what was committed meanwhile may never
+ * reach the disk, and nothing after it is durable either. */
+int store_sync(struct store *s);

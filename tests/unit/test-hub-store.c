@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <criterion/options.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1376,6 +1377,60 @@ Test(hub_store_sqlite, wal_checkpointed_by_another_handle, .init = setup_sqlite,
         cr_assert_eq(len, 32768);
         free(json);
         store_close(other);
+}
+
+static void *sync_often(void *userdata) {
+        struct store *s = userdata;
+
+        for (int i = 0; i < 200; i++)
+                if (store_sync(s) < 0)
+                        return (void *) 1;
+        return NULL;
+}
+
+/* Commits that do not wait for the disk, and store_sync() on another thread
+ * beside them, as the hub's writer and syncer do. */
+Test(hub_store_sqlite, sync_deferred_beside_commits, .init = setup_sqlite, .fini = teardown) {
+        struct store *other;
+        pthread_t syncer;
+        void *failed;
+
+        open_store(&env);
+        cr_assert_eq(store_sync(env.s), 0, "nothing to sync yet");
+        cr_assert_eq(store_defer_sync(env.s), 0);
+        node_put(&env, "n", NULL, T0);
+        cr_assert_eq(pthread_create(&syncer, NULL, sync_often, env.s), 0);
+        for (int64_t seq = 0; seq < 500; seq += 10) {
+                struct store_batch *b;
+
+                cr_assert_eq(store_batch_begin(env.s, &b), 0);
+                for (int64_t k = seq; k < seq + 10; k++) {
+                        struct store_sample x = { .node_id = "n", .stream = "", .seq = k, .ts = T0 + k,
+                                                  .json = "{\"metrics\": {\"a\": 1}}", .json_len = 21 };
+                        cr_assert_eq(store_batch_add(b, &x), 0);
+                }
+                commit(&env, b);
+                store_batch_free(b);
+        }
+        cr_assert_eq(pthread_join(syncer, &failed), 0);
+        cr_assert_null(failed, "store_sync() failed beside the commits");
+        cr_assert_eq(store_sync(env.s), 0);
+
+        cr_assert_eq(store_open("", env.state_dir, &other), 0);
+        char *json;
+        size_t len;
+        int64_t ts;
+        cr_assert_eq(store_sample_at(other, "n", T0 + 499, &json, &len, &ts), 0);
+        cr_assert_eq(ts, T0 + 499);
+        free(json);
+        store_close(other);
+}
+
+/* PostgreSQL's commits are durable as they return. */
+Test(hub_store_pg, sync_is_not_deferred, .init = setup_pg, .fini = teardown) {
+        open_store(&env);
+        cr_assert_eq(store_defer_sync(env.s), -EOPNOTSUPP);
+        cr_assert_eq(store_sync(env.s), 0);
 }
 
 Test(hub_store_pg, reconnects_and_says_unavailable, .init = setup_pg, .fini = teardown) {
