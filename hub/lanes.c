@@ -65,24 +65,25 @@ struct lanes {
         struct sample_values values;
 };
 
+/* The jobs first..last to the end of the list head..tail. */
+static void join_list(struct job **head, struct job **tail, struct job *first, struct job *last) {
+        if (*tail)
+                (*tail)->next = first;
+        else
+                *head = first;
+        *tail = last;
+}
+
 static void append(struct job **head, struct job **tail, struct job *j) {
         j->next = NULL;
-        if (*tail)
-                (*tail)->next = j;
-        else
-                *head = j;
-        *tail = j;
+        join_list(head, tail, j, j);
 }
 
 static void finished(struct lanes *l, struct job *first, struct job *last) {
         uint64_t one = 1;
 
         pthread_mutex_lock(&l->lock);
-        if (l->done_tail)
-                l->done_tail->next = first;
-        else
-                l->done_head = first;
-        l->done_tail = last;
+        join_list(&l->done_head, &l->done_tail, first, last);
         pthread_mutex_unlock(&l->lock);
         (void) !write(l->efd, &one, sizeof one);
 }
@@ -330,11 +331,7 @@ static void *writer_main(void *userdata) {
                         pthread_cond_signal(&l->reader.wake);
                 }
                 if (l->syncer_started && done_head) {
-                        if (l->sync_tail)
-                                l->sync_tail->next = done_head;
-                        else
-                                l->sync_head = done_head;
-                        l->sync_tail = done_tail;
+                        join_list(&l->sync_head, &l->sync_tail, done_head, done_tail);
                         pthread_cond_signal(&l->sync_wake);
                 } else if (done_head) {
                         pthread_mutex_unlock(&l->lock);
