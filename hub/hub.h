@@ -126,7 +126,9 @@ struct job {
         size_t staged; /* where its samples start among those staged for remote write */
         uint64_t acked, duplicates, values;
         uint64_t queued_usec;
-        uint64_t commit_usec; /* the transaction's duration, on the first job in it only */
+        /* On the first job of a transaction only: when it began
+         * (CLOCK_MONOTONIC), and how long it took until it was on disk. */
+        uint64_t commit_start, commit_usec;
 };
 
 int lanes_start(struct hub *h, struct store *writer, struct store *reader);

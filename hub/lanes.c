@@ -236,6 +236,7 @@ static bool commit_jobs(struct lanes *l, struct job *list) {
         /* Queued for forwarding before any push of it is answered. */
         if (rw)
                 remote_write_flush(rw);
+        list->commit_start = start;
         list->commit_usec = now_usec(CLOCK_MONOTONIC) - start;
         return again;
 }
@@ -369,9 +370,12 @@ static void *syncer_main(void *userdata) {
 
                 if (r == 0)
                         r = store_sync(l->writer.store);
-                for (struct job *j = head; r < 0 && j; j = j->next)
-                        if (j->result == 0)
+                for (struct job *j = head; j; j = j->next) {
+                        if (j->commit_usec > 0)
+                                j->commit_usec = now_usec(CLOCK_MONOTONIC) - j->commit_start;
+                        if (r < 0 && j->result == 0)
                                 j->result = r;
+                }
                 pthread_mutex_lock(&l->lock);
                 if (r < 0 && l->sync_error == 0)
                         l->sync_error = r;

@@ -59,7 +59,7 @@ static void hub_figures(FILE *f, struct hub *h, struct node **nodes, size_t n, i
                 rejected += h->stats.rejected[i];
         }
         header(f, "resolvix_hub_commit_duration_seconds", "histogram",
-               "How long each database transaction of pushed samples took.");
+               "How long each database transaction of pushed samples took, until it was on disk.");
         for (size_t i = 0; i < COMMIT_BUCKETS; i++)
                 fprintf(f, "resolvix_hub_commit_duration_seconds_bucket{le=\"%g\"} %llu\n", commit_bucket_le[i],
                         (unsigned long long) h->stats.commit_buckets[i]);

@@ -2,6 +2,7 @@
 only once its WAL is synced (docs/fleet.md, "Storage"). A preloaded shim
 (tests/shim/sync-shim.c) makes the WAL's disk slow, or fail."""
 import os
+import re
 import time
 
 from support import binary
@@ -29,6 +30,10 @@ def test_push_is_answered_only_once_the_wal_is_on_disk(procs, tmp_path):
         assert r.status == 200 and r.json["acked"] == 10, r
         assert took >= 0.6, f"answered {took:.3f} s after it was sent, before the WAL could be synced"
     assert sorted(int(v) for _, v in h.stored_seqs("n1", start=base)) == list(range(1, 31))
+    # A commit lasts, for an operator, until it is on disk.
+    m = {k: float(v) for k, v in re.findall(r"(?m)^resolvix_hub_commit_duration_seconds_(sum|count) (\S+)$",
+                                            h.get("/metrics").body)}
+    assert m["count"] >= 3 and m["sum"] >= 0.6 * m["count"], m
     assert h.stop() == 0
     h.check_logs()
 
