@@ -138,8 +138,8 @@ int lanes_submit(struct hub *h, struct job *j);
  * waiting for the reader. */
 size_t lanes_write_depth(struct hub *h);
 size_t lanes_read_depth(struct hub *h);
-/* Let both threads finish what is queued (every batch is committed), join
- * them, and drop answers nobody can receive any more. */
+/* Let the threads finish what is queued (every batch is committed, and
+ * synced), join them, and drop answers nobody can receive any more. */
 void lanes_stop(struct hub *h);
 void job_free(struct job *j);
 
