@@ -127,7 +127,8 @@ struct job {
         uint64_t acked, duplicates, values;
         uint64_t queued_usec;
         /* On the first job of a transaction only: when it began
-         * (CLOCK_MONOTONIC), and how long it took until it was on disk. */
+         * (CLOCK_MONOTONIC), and, once finished, how long it took until it
+         * was on disk. */
         uint64_t commit_start, commit_usec;
 };
 

@@ -74,14 +74,24 @@ static void join_list(struct job **head, struct job **tail, struct job *first, s
         *tail = last;
 }
 
+/* Samples the writer has not made durable yet. Under l->lock. */
+static size_t write_backlog(const struct lanes *l) {
+        return l->writer.samples + l->sync_samples;
+}
+
 static void append(struct job **head, struct job **tail, struct job *j) {
         j->next = NULL;
         join_list(head, tail, j, j);
 }
 
+/* The jobs first..last to the loop. A transaction ends here, with the
+ * sync if there is one: that is what its duration counts. */
 static void finished(struct lanes *l, struct job *first, struct job *last) {
-        uint64_t one = 1;
+        uint64_t one = 1, now = now_usec(CLOCK_MONOTONIC);
 
+        for (struct job *j = first; j; j = j->next)
+                if (j->commit_start > 0)
+                        j->commit_usec = now - j->commit_start;
         pthread_mutex_lock(&l->lock);
         join_list(&l->done_head, &l->done_tail, first, last);
         pthread_mutex_unlock(&l->lock);
@@ -180,7 +190,7 @@ static bool commit_jobs(struct lanes *l, struct job *list) {
         }
         for (struct job *j = list; j; j = j->next) {
                 j->result = 0;
-                j->commit_usec = 0;
+                j->commit_start = 0;
                 if (j->upsert) {
                         r = store_node_upsert(l->writer.store, j->upsert);
                         if (r < 0) {
@@ -237,7 +247,6 @@ static bool commit_jobs(struct lanes *l, struct job *list) {
         if (rw)
                 remote_write_flush(rw);
         list->commit_start = start;
-        list->commit_usec = now_usec(CLOCK_MONOTONIC) - start;
         return again;
 }
 
@@ -370,12 +379,9 @@ static void *syncer_main(void *userdata) {
 
                 if (r == 0)
                         r = store_sync(l->writer.store);
-                for (struct job *j = head; j; j = j->next) {
-                        if (j->commit_usec > 0)
-                                j->commit_usec = now_usec(CLOCK_MONOTONIC) - j->commit_start;
-                        if (r < 0 && j->result == 0)
+                for (struct job *j = head; r < 0 && j; j = j->next)
+                        if (j->result == 0)
                                 j->result = r;
-                }
                 pthread_mutex_lock(&l->lock);
                 if (r < 0 && l->sync_error == 0)
                         l->sync_error = r;
@@ -521,8 +527,8 @@ int lanes_submit(struct hub *h, struct job *j) {
         struct queue *q = j->lane == LANE_WRITE ? &l->writer : &l->reader;
 
         pthread_mutex_lock(&l->lock);
-        if ((j->lane == LANE_WRITE && q->samples + l->sync_samples > 0 &&
-             q->samples + l->sync_samples + j->n_samples > WRITE_QUEUE_MAX_SAMPLES) ||
+        if ((j->lane == LANE_WRITE && write_backlog(l) > 0 &&
+             write_backlog(l) + j->n_samples > WRITE_QUEUE_MAX_SAMPLES) ||
             (j->lane == LANE_READ && q->jobs >= READ_QUEUE_MAX_JOBS)) {
                 pthread_mutex_unlock(&l->lock);
                 return -EBUSY;
@@ -545,7 +551,7 @@ size_t lanes_write_depth(struct hub *h) {
         size_t n;
 
         pthread_mutex_lock(&h->lanes->lock);
-        n = h->lanes->writer.samples + h->lanes->sync_samples;
+        n = write_backlog(h->lanes);
         pthread_mutex_unlock(&h->lanes->lock);
         return n;
 }
