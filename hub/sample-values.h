@@ -45,3 +45,49 @@ struct sample_values {
  * or -EINVAL when sample is not a JSON object. When the name space runs out
  * the remaining values are skipped (and counted). */
 int sample_values_flatten(const cJSON *sample, struct sample_values *out);
+
+/* Which object a sample's values come from (see above). */
+enum sample_root {
+        SAMPLE_ROOT_METRICS, /* a resolvix sample: its "metrics" object */
+        SAMPLE_ROOT_STATS,   /* a System Monitor send_stats body: its "stats" */
+        SAMPLE_ROOT_CLIENT,  /* a Flask client's record */
+};
+
+enum sample_root sample_root_of(const cJSON *sample);
+
+/* ---- the same in one pass, without a tree -------------------------------- */
+
+/* A member of the sample's object the hub reads itself: the first one of
+ * that name, as cJSON_GetObjectItemCaseSensitive() finds it. */
+enum json_kind { JSON_ABSENT, JSON_STRING, JSON_NUMBER, JSON_OTHER };
+
+#define SAMPLE_SCAN_STRING_MAX 160
+
+struct json_member {
+        enum json_kind kind;
+        const char *string; /* JSON_STRING, decoded */
+        double number;      /* JSON_NUMBER */
+};
+
+struct sample_scan {
+        enum sample_root root;
+        struct json_member stream, seq, timestamp;
+        /* Where the members' strings are kept. */
+        char strings[3][SAMPLE_SCAN_STRING_MAX + 1];
+};
+
+/* What the hub reads of one pushed sample, in one pass over its JSON and
+ * without a parse tree (docs/performance.md): its values, named as
+ * sample_values_flatten() names them from cJSON's tree, and the members
+ * "stream", "seq" and "timestamp". A fast path for JSON as programs write
+ * it: anything else is handed back (-EAGAIN) for cJSON to parse, and to say
+ * what is wrong with it: a \u escape, a control character in a string,
+ * whitespace other than space, tab, CR and LF, a number cJSON would read
+ * another way ("01", a 64th character), containers nested more than
+ * SAMPLE_VALUES_DEPTH_MAX deep below the sample's values, a key of more
+ * than STORE_METRIC_MAX bytes or more keys than the scan keeps, a member
+ * string of more than SAMPLE_SCAN_STRING_MAX bytes, anything but one
+ * object and blanks. What it takes, cJSON takes too and names the same
+ * (tests/fuzz/fuzz-sample-scan.c compares the two). Returns the number of
+ * values. */
+int sample_scan(const char *json, size_t len, struct sample_values *out, struct sample_scan *ret);

@@ -191,3 +191,208 @@ Test(sample_values, reuse_resets) {
         cr_assert_eq(sample_values_flatten(b, vals), 3);
         cr_assert_eq(vals->skipped, 0);
 }
+
+/* ---- sample_scan(): the same, in one pass ------------------------------- */
+
+static char *fixture_text(const char *name, size_t *len) {
+        static char buf[65536];
+        char path[512];
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%s/hub/%s", TEST_DATA_DIR, name);
+        n = read_file(path, buf, sizeof(buf));
+        cr_assert_gt(n, 0, "cannot read %s", path);
+        *len = (size_t) n;
+        return buf;
+}
+
+static void same_member(const cJSON *tree, const char *name, const struct json_member *m) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(tree, name);
+
+        if (!item)
+                cr_assert_eq(m->kind, JSON_ABSENT, "%s", name);
+        else if (cJSON_IsString(item)) {
+                cr_assert_eq(m->kind, JSON_STRING, "%s", name);
+                cr_assert_str_eq(m->string, item->valuestring);
+        } else if (cJSON_IsNumber(item)) {
+                cr_assert_eq(m->kind, JSON_NUMBER, "%s", name);
+                cr_assert_eq(memcmp(&m->number, &item->valuedouble, sizeof(double)), 0, "%s", name);
+        } else
+                cr_assert_eq(m->kind, JSON_OTHER, "%s", name);
+}
+
+/* text through sample_scan() and through cJSON's tree: the same values,
+ * as many skipped, the same members and root. vals is left as the scan
+ * filled it. Returns the scan's result. */
+static int scan_both(const char *text, size_t len, struct sample_scan *sc) {
+        _cleanup_free_ struct sample_values *tree_vals = malloc(sizeof(*tree_vals));
+        _cleanup_json_ cJSON *j = NULL;
+        int n;
+
+        cr_assert_not_null(tree_vals);
+        n = sample_scan(text, len, vals, sc);
+        if (n == -EAGAIN)
+                return n;
+        cr_assert_geq(n, 0);
+        j = cJSON_ParseWithLength(text, len);
+        cr_assert(cJSON_IsObject(j), "the scan took what cJSON refuses: %.*s", (int) len, text);
+        cr_assert_eq(sample_values_flatten(j, tree_vals), n, "%.*s", (int) len, text);
+        cr_assert_eq(tree_vals->skipped, vals->skipped, "%.*s", (int) len, text);
+        for (int i = 0; i < n; i++) {
+                cr_assert_str_eq(vals->v[i].path, tree_vals->v[i].path);
+                cr_assert_eq(memcmp(&vals->v[i].value, &tree_vals->v[i].value, sizeof(double)), 0, "%s",
+                             vals->v[i].path);
+        }
+        same_member(j, "stream", &sc->stream);
+        same_member(j, "seq", &sc->seq);
+        same_member(j, "timestamp", &sc->timestamp);
+        cr_assert_eq(sc->root, sample_root_of(j));
+        return n;
+}
+
+static int scan_text(const char *text, struct sample_scan *sc) {
+        return scan_both(text, strlen(text), sc);
+}
+
+Test(sample_values, scan_names_as_the_tree_does) {
+        static const char *const fixtures[] = { "resolvix-sample.json", "system-monitor-stats.json",
+                                                "client-record.json" };
+        static const char *const texts[] = {
+                "{\"metrics\": {\"a\": [1, \"x\", 2], \"b\": [], \"\": 5, \"c\": {\"\": 6, \"d\": true,"
+                " \"e\": null, \"f\": [[1]]}, \"g\": [3.5]}}",
+                "{\"metrics\": {\"cpu\": {\"x\": 1, \"x\": 2}, \"m\": {\"a\": {\"p\": 1}, \"a\": {\"q\": 2}}}}",
+                "{\"cpu\": 18, \"cpu_load\": 99, \"mem\": 8513, \"unix_time\": 1651155333}",
+                "{\"cpu\": \"x\", \"cpu_load\": 99, \"storage\": [1], \"storage\": 5}",
+                "{\"metrics\": 1, \"stats\": {\"a\": 1}, \"metrics\": {\"b\": 2}}",
+                "{\"stats\": [1], \"stats\": {\"a\": 1}, \"cpu\": 3}",
+                "{\"metrics\": {\"k.e\\\\y\\\"\\t\\/\": 1.5, \"a\": {\"\": [1, 2]}, \"b\": [1, [2], 3]}}",
+                "{\"metrics\": {\"a\": {\"b\": {\"c\": {\"d\": {\"e\": {\"f\": {\"g\": 1}}}}}}}}",
+                "  {\"metrics\" :{ }, \"stream\" : \"s\" , \"seq\":0}\t\r\n ",
+                "{}",
+        };
+        struct sample_scan sc;
+        size_t len;
+
+        for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
+                const char *text = fixture_text(fixtures[i], &len);
+
+                cr_assert_geq(scan_both(text, len, &sc), 0, "%s went to cJSON", fixtures[i]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++)
+                cr_assert_geq(scan_text(texts[i], &sc), 0, "went to cJSON: %s", texts[i]);
+
+        /* What a bound cuts is counted as the tree's walk counts it. */
+        _cleanup_json_ cJSON *j = cJSON_CreateObject();
+        cJSON *m = cJSON_AddObjectToObject(j, "metrics");
+        char longname[STORE_METRIC_MAX + 1];
+
+        for (int i = 0; i < STORE_VALUES_MAX + 88; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "m%d", i);
+                cJSON_AddNumberToObject(m, name, i * 0.25);
+        }
+        memset(longname, 'a', sizeof(longname) - 1);
+        longname[sizeof(longname) - 1] = 0;
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(m, "long"), longname, 1);
+        _cleanup_free_ char *printed = cJSON_PrintUnformatted(j);
+        cr_assert_eq(scan_text(printed, &sc), STORE_VALUES_MAX);
+        cr_assert_eq(vals->skipped, 88 + 1);
+}
+
+Test(sample_values, scan_reads_numbers_as_cjson_does) {
+        static const char *const numbers[] = {
+                "0", "-0", "-0.0", "7", "1.5", "0.1", "123456789012345", "0.123456789012345", "1234567890123456",
+                "9007199254740993", "3.14159265358979323846", "1e3", "-2.5E-3", "1E+2", "1e-320", "1e309",
+                "-1e309", "0.000000000000001",
+        };
+        struct sample_scan sc;
+        char text[128];
+
+        for (size_t i = 0; i < ELEMENTSOF(numbers); i++) {
+                snprintf(text, sizeof text, "{\"metrics\": {\"v\": %s, \"a\": [%s]}, \"seq\": %s}", numbers[i],
+                         numbers[i], numbers[i]);
+                cr_assert_geq(scan_text(text, &sc), 0, "went to cJSON: %s", text);
+        }
+}
+
+Test(sample_values, scan_reads_the_members) {
+        struct sample_scan sc;
+
+        cr_assert_eq(scan_text("{\"stream\": \"a\\tb\", \"seq\": 12, \"timestamp\": \"2024-01-15T10:30:45Z\","
+                               " \"stream\": \"second\", \"seq\": 13, \"metrics\": {\"x\": 1}}",
+                               &sc),
+                     1);
+        cr_assert_eq(sc.stream.kind, JSON_STRING);
+        cr_assert_str_eq(sc.stream.string, "a\tb");
+        cr_assert_eq(sc.seq.kind, JSON_NUMBER);
+        cr_assert_float_eq(sc.seq.number, 12, 0);
+        cr_assert_eq(sc.timestamp.kind, JSON_STRING);
+        cr_assert_str_eq(sc.timestamp.string, "2024-01-15T10:30:45Z");
+        cr_assert_eq(sc.root, SAMPLE_ROOT_METRICS);
+
+        cr_assert_eq(scan_text("{\"seq\": \"5\", \"timestamp\": 1700000000.5, \"stream\": null}", &sc), 0);
+        cr_assert_eq(sc.seq.kind, JSON_STRING);
+        cr_assert_str_eq(sc.seq.string, "5");
+        cr_assert_eq(sc.timestamp.kind, JSON_NUMBER);
+        cr_assert_eq(sc.stream.kind, JSON_OTHER);
+        cr_assert_eq(sc.root, SAMPLE_ROOT_CLIENT);
+        cr_assert_eq(scan_text("{\"stats\": {\"a\": 1}}", &sc), 1);
+        cr_assert_eq(sc.stream.kind, JSON_ABSENT);
+        cr_assert_eq(sc.root, SAMPLE_ROOT_STATS);
+}
+
+/* What the scan does not take goes to cJSON, which takes some of it and
+ * says what is wrong with the rest. */
+Test(sample_values, scan_hands_back_what_it_does_not_take) {
+        static const char *const texts[] = {
+                "",
+                "[1]",
+                "{\"metrics\": {\"caf\\u00e9\": 1}}",
+                "{\"stream\": \"\\u0041\"}",
+                "{\"metrics\": {\"a\": \"tab\there\"}}",
+                "{\"metrics\": {\"a\": 01}}",
+                "{\"metrics\": {\"a\": 1.}}",
+                "{\"metrics\": {\"a\": .5}}",
+                "{\"metrics\": {\"a\": +1}}",
+                "{\"metrics\": {\"a\": 1e}}",
+                "{\"metrics\": {\"a\": 1}",
+                "{\"metrics\": {\"a\": 1},}",
+                "{\"metrics\": {\"a\": 1}} x",
+                "{\"metrics\": {\"a\": 1}}\f",
+                "\xef\xbb\xbf{\"metrics\": {\"a\": 1}}",
+                "{\"metrics\": {\"a\": tru}}",
+                "{\"metrics\": {\"a\": \"\\x\"}}",
+                "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":[]}}}}}}}}}",
+        };
+        char key[STORE_METRIC_MAX + 32], text[STORE_METRIC_MAX + 64];
+        struct sample_scan sc;
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++)
+                cr_assert_eq(sample_scan(texts[i], strlen(texts[i]), vals, &sc), -EAGAIN, "taken: %s", texts[i]);
+        /* A number of 64 characters, which cJSON would read in part. */
+        snprintf(text, sizeof text, "{\"metrics\": {\"a\": 1.%062d}}", 0);
+        cr_assert_eq(sample_scan(text, strlen(text), vals, &sc), -EAGAIN);
+        /* A key longer than any path, a member string longer than kept. */
+        memset(key, 'k', sizeof key - 1);
+        key[STORE_METRIC_MAX + 1] = 0;
+        snprintf(text, sizeof text, "{\"metrics\": {\"%s\": 1}}", key);
+        cr_assert_eq(sample_scan(text, strlen(text), vals, &sc), -EAGAIN);
+        key[SAMPLE_SCAN_STRING_MAX + 1] = 0;
+        snprintf(text, sizeof text, "{\"stream\": \"%s\"}", key);
+        cr_assert_eq(sample_scan(text, strlen(text), vals, &sc), -EAGAIN);
+        key[SAMPLE_SCAN_STRING_MAX] = 0;
+        snprintf(text, sizeof text, "{\"stream\": \"%s\"}", key);
+        cr_assert_eq(scan_text(text, &sc), 0);
+
+        /* As many keys in the objects being named as the scan keeps
+         * (8 bytes each), then one more, empty. */
+        _cleanup_free_ char *many = malloc(32 * 1024);
+        size_t used = 0;
+
+        cr_assert_not_null(many);
+        used += (size_t) sprintf(many, "{\"metrics\": {");
+        for (int i = 0; i < 1024; i++)
+                used += (size_t) sprintf(many + used, "\"k%06d\": %d, ", i, i);
+        sprintf(many + used, "\"\": 1}}");
+        cr_assert_eq(sample_scan(many, strlen(many), vals, &sc), -EAGAIN);
+}
