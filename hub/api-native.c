@@ -423,17 +423,27 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
                         .ts = l->ts,
                         .json = l->json,
                         .len = l->len,
+                        .values = l->values,
+                        .n_values = l->n_values,
+                        .root = l->root,
                         .tree = l->tree,
-                        .stream_in_tree = true,
+                        .stream_in_tree = l->tree != NULL,
                 };
-                /* The stream name points into the tree: the writer frees
+                /* The stream name may point into the tree: the writer frees
                  * the tree only after the row is added. */
                 l->tree = NULL;
         }
         p->job.n_samples = p->n_lines;
-        /* Only the sample that may become the node's latest is shown. */
+        /* Only the sample that may become the node's latest is shown: the
+         * one tree a scanned push needs. */
         newest = &p->job.samples[job_newest(&p->job)];
-        sample_summarize(newest->tree, STORE_NODE_RESOLVIX, &newest->summary);
+        if (newest->tree)
+                sample_summarize(newest->tree, STORE_NODE_RESOLVIX, &newest->summary);
+        else {
+                _cleanup_json_ cJSON *tree = cJSON_ParseWithLength(newest->json, newest->len);
+
+                sample_summarize(tree, STORE_NODE_RESOLVIX, &newest->summary);
+        }
         p->last_seq = p->lines[p->n_lines - 1].seq;
         r = push_compress(h, p);
         return r < 0 ? r : 1;

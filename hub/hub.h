@@ -8,6 +8,7 @@
 
 #include "conf.h"
 #include "headline.h"
+#include "sample-values.h"
 #include "monitor.h"
 #include "net.h"
 #include "store.h"
@@ -101,7 +102,12 @@ struct job_sample {
         int64_t seq, ts;
         const char *json; /* as sent; stored as is */
         size_t len;
-        cJSON *tree; /* the writer names its values, then frees it */
+        /* Named on the loop (sample_scan()), or NULL: the writer names them
+         * from tree, then frees it. */
+        const struct store_value *values;
+        size_t n_values;
+        enum sample_root root;
+        cJSON *tree;
         struct sample_summary summary; /* read at parse (sample_summarize()), of job_newest() only */
         const uint8_t *body; /* json compressed, or NULL (struct store_sample) */
         size_t body_len;

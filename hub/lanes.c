@@ -109,8 +109,10 @@ static int add_samples(struct lanes *l, struct job *j) {
         j->staged = rw ? remote_write_staged(rw) : 0;
         for (size_t i = 0; i < j->n_samples; i++) {
                 struct job_sample *s = &j->samples[i];
+                const struct store_value *values = s->values;
+                size_t n_values = s->n_values;
+                enum sample_root root = s->root;
                 struct store_sample ss;
-                cJSON *t;
 
                 /* Added once more (commit_group()): the stream name pointed
                  * into the tree freed the first time. */
@@ -127,19 +129,23 @@ static int add_samples(struct lanes *l, struct job *j) {
                         }
                         s->stream = stream->valuestring;
                 }
-                t = s->tree ? s->tree : cJSON_ParseWithLength(s->json, s->len);
-                r = t ? sample_values_flatten(t, &l->values) : -EINVAL;
-                if (r < 0)
-                        l->values.n = 0;
-                if (rw && remote_write_stage(rw, s->node_id, s->ts, t, &l->values) < 0) {
+                if (!values) {
+                        cJSON *t = s->tree ? s->tree : cJSON_ParseWithLength(s->json, s->len);
+
+                        r = t ? sample_values_flatten(t, &l->values) : -EINVAL;
+                        if (r < 0)
+                                l->values.n = 0;
+                        root = sample_root_of(t);
+                        values = l->values.v;
+                        n_values = l->values.n;
                         if (t != s->tree)
                                 cJSON_Delete(t);
+                }
+                if (rw && remote_write_stage(rw, s->node_id, s->ts, root, values, n_values) < 0) {
                         remote_write_truncate(rw, j->staged);
                         (void) store_batch_truncate(l->batch, mark);
                         return -ENOMEM;
                 }
-                if (t != s->tree)
-                        cJSON_Delete(t);
                 ss = (struct store_sample){
                         .node_id = s->node_id,
                         .stream = s->stream,
@@ -147,8 +153,8 @@ static int add_samples(struct lanes *l, struct job *j) {
                         .ts = s->ts,
                         .json = s->json,
                         .json_len = s->len,
-                        .values = l->values.v,
-                        .n_values = l->values.n,
+                        .values = values,
+                        .n_values = n_values,
                         .body = s->body,
                         .body_len = s->body_len,
                 };
@@ -163,7 +169,7 @@ static int add_samples(struct lanes *l, struct job *j) {
                                 remote_write_truncate(rw, j->staged);
                         return r;
                 }
-                j->values += l->values.n;
+                j->values += n_values;
         }
         return 0;
 }

@@ -80,17 +80,16 @@ int parse_iso8601_ms(const char *s, int64_t *ret) {
         return 0;
 }
 
-int sample_timestamp_ms(const cJSON *value, int64_t *ret) {
+int sample_timestamp_ms(const struct json_member *value, int64_t *ret) {
         int64_t ts;
 
-        if (cJSON_IsString(value)) {
-                if (parse_iso8601_ms(value->valuestring, &ts) < 0)
+        if (value->kind == JSON_STRING) {
+                if (parse_iso8601_ms(value->string, &ts) < 0)
                         return -EINVAL;
-        } else if (cJSON_IsNumber(value)) {
-                if (!isfinite(value->valuedouble) || value->valuedouble < 0 ||
-                    value->valuedouble > (double) TS_MAX_MS / 1000)
+        } else if (value->kind == JSON_NUMBER) {
+                if (!isfinite(value->number) || value->number < 0 || value->number > (double) TS_MAX_MS / 1000)
                         return -ERANGE;
-                ts = (int64_t) llround(value->valuedouble * 1000);
+                ts = (int64_t) llround(value->number * 1000);
         } else
                 return -EINVAL;
         if (ts < 0 || ts > TS_MAX_MS)
@@ -119,46 +118,98 @@ static bool blank(const char *p, size_t len) {
         return true;
 }
 
-static int parse_line(struct push_line *l, int64_t now_ms, struct push_error *err) {
-        const cJSON *stream, *seq, *ts;
+static void member_of(const cJSON *tree, const char *name, struct json_member *ret) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(tree, name);
+
+        if (!item)
+                *ret = (struct json_member){ .kind = JSON_ABSENT };
+        else if (cJSON_IsString(item))
+                *ret = (struct json_member){ .kind = JSON_STRING, .string = item->valuestring };
+        else if (cJSON_IsNumber(item))
+                *ret = (struct json_member){ .kind = JSON_NUMBER, .number = item->valuedouble };
+        else
+                *ret = (struct json_member){ .kind = JSON_OTHER };
+}
+
+/* The values and the stream, out of the scan's buffers into a block of the
+ * line's own. */
+static int keep_scanned(struct push_line *l, const struct sample_values *v, const char *stream) {
+        size_t n = v->n, stream_len = strlen(stream) + 1;
+        struct store_value *values;
+        char *names;
+
+        l->scanned = malloc(n * sizeof *values + v->names_used + stream_len);
+        if (!l->scanned)
+                return -ENOMEM;
+        values = l->scanned;
+        names = (char *) (values + n);
+        memcpy(names, v->names, v->names_used);
+        for (size_t i = 0; i < n; i++)
+                values[i] = (struct store_value){ .path = names + (v->v[i].path - v->names), .value = v->v[i].value };
+        l->stream = memcpy(names + v->names_used, stream, stream_len);
+        l->values = values;
+        l->n_values = n;
+        return 0;
+}
+
+/* Read in one pass when the scan takes the line, else parsed by cJSON,
+ * which also says what is wrong with it; then checked the same way. */
+static int parse_line(struct push_line *l, struct sample_values *scratch, int64_t now_ms, struct push_error *err) {
+        struct json_member stream, seq, ts;
+        struct sample_scan sc;
         const char *end = NULL;
         double s;
+        int n;
 
         if (l->len > STORE_SAMPLE_MAX)
                 return fail(err, l->line, "sample of %zu bytes, more than %d", l->len, STORE_SAMPLE_MAX);
-        l->tree = cJSON_ParseWithLengthOpts(l->json, l->len, &end, false);
-        if (!l->tree || !blank(end, l->len - (size_t) (end - l->json)))
-                return fail(err, l->line, "not valid JSON");
-        if (!cJSON_IsObject(l->tree))
-                return fail(err, l->line, "not a JSON object");
-        stream = cJSON_GetObjectItemCaseSensitive(l->tree, "stream");
-        if (!cJSON_IsString(stream) || strlen(stream->valuestring) > STORE_STREAM_MAX)
+        n = sample_scan(l->json, l->len, scratch, &sc);
+        if (n >= 0) {
+                stream = sc.stream;
+                seq = sc.seq;
+                ts = sc.timestamp;
+                l->root = sc.root;
+        } else {
+                l->tree = cJSON_ParseWithLengthOpts(l->json, l->len, &end, false);
+                if (!l->tree || !blank(end, l->len - (size_t) (end - l->json)))
+                        return fail(err, l->line, "not valid JSON");
+                if (!cJSON_IsObject(l->tree))
+                        return fail(err, l->line, "not a JSON object");
+                member_of(l->tree, "stream", &stream);
+                member_of(l->tree, "seq", &seq);
+                member_of(l->tree, "timestamp", &ts);
+        }
+        if (stream.kind != JSON_STRING || strlen(stream.string) > STORE_STREAM_MAX)
                 return fail(err, l->line, "\"stream\" must be a string of at most %d bytes", STORE_STREAM_MAX);
-        for (const char *p = stream->valuestring; *p; p++)
+        for (const char *p = stream.string; *p; p++)
                 if ((unsigned char) *p < 0x20)
                         return fail(err, l->line, "\"stream\" holds a control character");
-        seq = cJSON_GetObjectItemCaseSensitive(l->tree, "seq");
-        s = cJSON_IsNumber(seq) ? seq->valuedouble : -1;
-        if (!cJSON_IsNumber(seq) || s < 0 || s > 9007199254740991.0 || s != floor(s))
+        s = seq.kind == JSON_NUMBER ? seq.number : -1;
+        if (seq.kind != JSON_NUMBER || s < 0 || s > 9007199254740991.0 || s != floor(s))
                 return fail(err, l->line, "\"seq\" must be a whole number from 0 to 2^53-1");
-        ts = cJSON_GetObjectItemCaseSensitive(l->tree, "timestamp");
-        if (!ts)
+        if (ts.kind == JSON_ABSENT)
                 return fail(err, l->line, "no \"timestamp\"");
-        if (sample_timestamp_ms(ts, &l->ts) < 0)
+        if (sample_timestamp_ms(&ts, &l->ts) < 0)
                 return fail(err, l->line, "\"timestamp\" must be ISO-8601 (2024-01-15T10:30:45Z) or Unix seconds");
         if (l->ts > now_ms + PUSH_FUTURE_MAX_MS)
                 return fail(err, l->line, "\"timestamp\" is %lld s ahead of the hub's clock (at most %d s allowed)",
                             (long long) ((l->ts - now_ms) / 1000), PUSH_FUTURE_MAX_MS / 1000);
-        l->stream = stream->valuestring;
         l->seq = (int64_t) s;
+        if (n >= 0)
+                return keep_scanned(l, scratch, stream.string);
+        l->stream = stream.string;
         return 0;
 }
 
 int push_parse(const char *body, size_t len, int64_t now_ms, struct push_line **ret, size_t *ret_n,
                struct push_error *err) {
+        _cleanup_free_ struct sample_values *scratch = malloc(sizeof *scratch);
         struct push_line *lines = NULL;
         size_t n = 0, cap = 0, number = 0;
         int r;
+
+        if (!scratch)
+                return -ENOMEM;
 
         for (size_t pos = 0; pos < len;) {
                 const char *start = body + pos, *nl = memchr(start, '\n', len - pos);
@@ -187,7 +238,7 @@ int push_parse(const char *body, size_t len, int64_t now_ms, struct push_line **
                         lines = p;
                 }
                 lines[n] = (struct push_line){ .line = number, .json = start, .len = l };
-                r = parse_line(&lines[n], now_ms, err);
+                r = parse_line(&lines[n], scratch, now_ms, err);
                 n++;
                 if (r < 0) {
                         push_lines_free(lines, n);
@@ -204,8 +255,10 @@ int push_parse(const char *body, size_t len, int64_t now_ms, struct push_line **
 }
 
 void push_lines_free(struct push_line *lines, size_t n) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 cJSON_Delete(lines[i].tree);
+                free(lines[i].scanned);
+        }
         free(lines);
 }
 

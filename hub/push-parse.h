@@ -6,6 +6,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "sample-values.h"
+
 /* The body of POST /api/v1/push (docs/fleet.md, "Native API"): NDJSON, one
  * sample per line plus "stream" and "seq". Pure: bytes in, parsed lines
  * out, so that every way a batch can be wrong is tested without a hub. */
@@ -19,8 +21,16 @@ struct push_line {
         size_t line;      /* 1-based line number in the body */
         const char *json; /* the line as sent (not NUL-terminated) */
         size_t len;
-        cJSON *tree;      /* owned */
-        const char *stream; /* points into tree */
+        /* Read in one pass (sample_scan()): its values, named, and the
+         * stream, in one block it owns; tree is NULL. Or, when the scan
+         * handed it to cJSON, the tree it owns, values NULL and the stream
+         * in the tree. */
+        void *scanned;
+        const struct store_value *values;
+        size_t n_values;
+        enum sample_root root;
+        cJSON *tree;
+        const char *stream;
         int64_t seq;
         int64_t ts;       /* Unix ms */
 };
@@ -43,7 +53,7 @@ void push_lines_free(struct push_line *lines, size_t n);
 int parse_iso8601_ms(const char *s, int64_t *ret);
 
 /* A "timestamp" member: an ISO-8601 string or Unix seconds. */
-int sample_timestamp_ms(const cJSON *value, int64_t *ret);
+int sample_timestamp_ms(const struct json_member *value, int64_t *ret);
 
 /* Inflate a gzip body, refusing to produce more than max bytes (-EFBIG)
  * and corrupt input (-EBADMSG). The result is NUL-terminated. */

@@ -17,7 +17,7 @@
  * the label's value) or "#" (any key, appended to the name, which then is a
  * prefix). The first rule that matches names the value. */
 struct rule {
-        enum rw_root root;
+        enum sample_root root;
         const char *pattern;
         const char *name;
         const char *label;
@@ -25,42 +25,42 @@ struct rule {
 };
 
 static const struct rule rules[] = {
-        { RW_ROOT_METRICS, "cpu.load_avg_1min", "node_load1", NULL, 1 },
-        { RW_ROOT_METRICS, "cpu.load_avg_5min", "node_load5", NULL, 1 },
-        { RW_ROOT_METRICS, "cpu.load_avg_15min", "node_load15", NULL, 1 },
-        { RW_ROOT_METRICS, "memory.memory_total_gb", "node_memory_MemTotal_bytes", NULL, GIB },
-        { RW_ROOT_METRICS, "memory.memory_available_gb", "node_memory_MemAvailable_bytes", NULL, GIB },
-        { RW_ROOT_METRICS, "memory.swap_total_gb", "node_memory_SwapTotal_bytes", NULL, GIB },
-        { RW_ROOT_METRICS, "disk.disk_usage.*.total_gb", "node_filesystem_size_bytes", "mountpoint", GIB },
-        { RW_ROOT_METRICS, "disk.disk_usage.*.free_gb", "node_filesystem_avail_bytes", "mountpoint", GIB },
-        { RW_ROOT_METRICS, "disk.disks.*.read_bytes", "node_disk_read_bytes_total", "device", 1 },
-        { RW_ROOT_METRICS, "disk.disks.*.write_bytes", "node_disk_written_bytes_total", "device", 1 },
-        { RW_ROOT_METRICS, "disk.disks.*.reads", "node_disk_reads_completed_total", "device", 1 },
-        { RW_ROOT_METRICS, "disk.disks.*.writes", "node_disk_writes_completed_total", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.bytes_recv", "node_network_receive_bytes_total", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.bytes_sent", "node_network_transmit_bytes_total", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.packets_recv", "node_network_receive_packets_total", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.packets_sent", "node_network_transmit_packets_total", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.errin", "node_network_receive_errs_total", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.errout", "node_network_transmit_errs_total", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.dropin", "node_network_receive_drop_total", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.dropout", "node_network_transmit_drop_total", "device", 1 },
-        { RW_ROOT_METRICS, "cpu.cpu_per_core_percent.*", "resolvix_cpu_per_core_percent", "cpu", 1 },
-        { RW_ROOT_METRICS, "disk.disk_usage.*.#", "resolvix_disk_usage_", "mountpoint", 1 },
-        { RW_ROOT_METRICS, "disk.disks.*.#", "resolvix_disk_", "device", 1 },
-        { RW_ROOT_METRICS, "network.interfaces.*.#", "resolvix_network_", "device", 1 },
-        { RW_ROOT_METRICS, "custom.*", "resolvix_custom", "name", 1 },
-        { RW_ROOT_METRICS, "custom.*.#", "resolvix_custom_", "name", 1 },
+        { SAMPLE_ROOT_METRICS, "cpu.load_avg_1min", "node_load1", NULL, 1 },
+        { SAMPLE_ROOT_METRICS, "cpu.load_avg_5min", "node_load5", NULL, 1 },
+        { SAMPLE_ROOT_METRICS, "cpu.load_avg_15min", "node_load15", NULL, 1 },
+        { SAMPLE_ROOT_METRICS, "memory.memory_total_gb", "node_memory_MemTotal_bytes", NULL, GIB },
+        { SAMPLE_ROOT_METRICS, "memory.memory_available_gb", "node_memory_MemAvailable_bytes", NULL, GIB },
+        { SAMPLE_ROOT_METRICS, "memory.swap_total_gb", "node_memory_SwapTotal_bytes", NULL, GIB },
+        { SAMPLE_ROOT_METRICS, "disk.disk_usage.*.total_gb", "node_filesystem_size_bytes", "mountpoint", GIB },
+        { SAMPLE_ROOT_METRICS, "disk.disk_usage.*.free_gb", "node_filesystem_avail_bytes", "mountpoint", GIB },
+        { SAMPLE_ROOT_METRICS, "disk.disks.*.read_bytes", "node_disk_read_bytes_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "disk.disks.*.write_bytes", "node_disk_written_bytes_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "disk.disks.*.reads", "node_disk_reads_completed_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "disk.disks.*.writes", "node_disk_writes_completed_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.bytes_recv", "node_network_receive_bytes_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.bytes_sent", "node_network_transmit_bytes_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.packets_recv", "node_network_receive_packets_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.packets_sent", "node_network_transmit_packets_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.errin", "node_network_receive_errs_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.errout", "node_network_transmit_errs_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.dropin", "node_network_receive_drop_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.dropout", "node_network_transmit_drop_total", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "cpu.cpu_per_core_percent.*", "resolvix_cpu_per_core_percent", "cpu", 1 },
+        { SAMPLE_ROOT_METRICS, "disk.disk_usage.*.#", "resolvix_disk_usage_", "mountpoint", 1 },
+        { SAMPLE_ROOT_METRICS, "disk.disks.*.#", "resolvix_disk_", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "network.interfaces.*.#", "resolvix_network_", "device", 1 },
+        { SAMPLE_ROOT_METRICS, "custom.*", "resolvix_custom", "name", 1 },
+        { SAMPLE_ROOT_METRICS, "custom.*.#", "resolvix_custom_", "name", 1 },
 
-        { RW_ROOT_STATS, "memory.total", "node_memory_MemTotal_bytes", NULL, 1 },
-        { RW_ROOT_STATS, "memory.available", "node_memory_MemAvailable_bytes", NULL, 1 },
-        { RW_ROOT_STATS, "memory.free", "node_memory_MemFree_bytes", NULL, 1 },
-        { RW_ROOT_STATS, "disks.*.total", "node_filesystem_size_bytes", "device", 1 },
-        { RW_ROOT_STATS, "disks.*.free", "node_filesystem_avail_bytes", "device", 1 },
-        { RW_ROOT_STATS, "network.*.bytes_recv", "node_network_receive_bytes_total", "device", 1 },
-        { RW_ROOT_STATS, "network.*.bytes_sent", "node_network_transmit_bytes_total", "device", 1 },
-        { RW_ROOT_STATS, "disks.*.#", "resolvix_disks_", "device", 1 },
-        { RW_ROOT_STATS, "network.*.#", "resolvix_network_", "device", 1 },
+        { SAMPLE_ROOT_STATS, "memory.total", "node_memory_MemTotal_bytes", NULL, 1 },
+        { SAMPLE_ROOT_STATS, "memory.available", "node_memory_MemAvailable_bytes", NULL, 1 },
+        { SAMPLE_ROOT_STATS, "memory.free", "node_memory_MemFree_bytes", NULL, 1 },
+        { SAMPLE_ROOT_STATS, "disks.*.total", "node_filesystem_size_bytes", "device", 1 },
+        { SAMPLE_ROOT_STATS, "disks.*.free", "node_filesystem_avail_bytes", "device", 1 },
+        { SAMPLE_ROOT_STATS, "network.*.bytes_recv", "node_network_receive_bytes_total", "device", 1 },
+        { SAMPLE_ROOT_STATS, "network.*.bytes_sent", "node_network_transmit_bytes_total", "device", 1 },
+        { SAMPLE_ROOT_STATS, "disks.*.#", "resolvix_disks_", "device", 1 },
+        { SAMPLE_ROOT_STATS, "network.*.#", "resolvix_network_", "device", 1 },
 };
 
 /* Split path into unescaped components, in place in buf. */
@@ -133,7 +133,7 @@ static bool match(const struct rule *r, char **comp, size_t n, struct rw_name *o
         return true;
 }
 
-int rw_name_of(const char *path, enum rw_root root, struct rw_name *ret) {
+int rw_name_of(const char *path, enum sample_root root, struct rw_name *ret) {
         char buf[STORE_METRIC_MAX + 2], *comp[COMPONENTS_MAX];
         size_t n, len = 0;
         int r;
@@ -238,7 +238,7 @@ static void keep(struct rw_name_cache *c, const char *key, size_t len) {
         c->n_names++;
 }
 
-int rw_name_cached(struct rw_name_cache *c, const char *path, enum rw_root root, struct rw_name_view *ret) {
+int rw_name_cached(struct rw_name_cache *c, const char *path, enum sample_root root, struct rw_name_view *ret) {
         char key[1 + STORE_METRIC_MAX + 1];
         size_t len = strlen(path);
         int64_t i;

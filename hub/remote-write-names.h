@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sample-values.h"
 #include "store.h"
 
 /* The Prometheus name of one stored value (docs/fleet.md, "Remote write"):
@@ -12,12 +13,6 @@
  * memory.memory_available_gb is node_memory_MemAvailable_bytes), otherwise
  * resolvix_ and the dotted path with '_' (the key of a per-mount,
  * per-device or per-interface object becomes a label instead). Pure. */
-
-enum rw_root {
-        RW_ROOT_METRICS, /* a resolvix sample: its "metrics" object */
-        RW_ROOT_STATS,   /* a System Monitor send_stats body: its "stats" */
-        RW_ROOT_CLIENT,  /* a Flask client's record */
-};
 
 /* A metric name: "resolvix_" + a 255-byte path, each byte at most once. */
 #define RW_NAME_MAX (9 + STORE_METRIC_MAX)
@@ -31,7 +26,7 @@ struct rw_name {
 
 /* path as sample_values_flatten() names it (keys joined by '.', escaped
  * with '\'). -EINVAL when it is empty or malformed. */
-int rw_name_of(const char *path, enum rw_root root, struct rw_name *ret);
+int rw_name_of(const char *path, enum sample_root root, struct rw_name *ret);
 
 /* The names of the paths met lately, so that the rules run once per path
  * rather than for every value of every sample: a hub sees the same few
@@ -53,5 +48,5 @@ struct rw_name_view {
 int rw_name_cache_new(struct rw_name_cache **ret);
 void rw_name_cache_free(struct rw_name_cache *c);
 /* As rw_name_of(). */
-int rw_name_cached(struct rw_name_cache *c, const char *path, enum rw_root root, struct rw_name_view *ret);
+int rw_name_cached(struct rw_name_cache *c, const char *path, enum sample_root root, struct rw_name_view *ret);
 size_t rw_name_cache_size(const struct rw_name_cache *c);

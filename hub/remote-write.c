@@ -112,36 +112,27 @@ size_t remote_write_staged(const struct remote_write *rw) {
         return rw->n_samples;
 }
 
-static enum rw_root root_of(const cJSON *sample) {
-        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sample, "metrics")))
-                return RW_ROOT_METRICS;
-        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sample, "stats")))
-                return RW_ROOT_STATS;
-        return RW_ROOT_CLIENT;
-}
-
-int remote_write_stage(struct remote_write *rw, const char *node_id, int64_t ts_ms, const cJSON *sample,
-                       const struct sample_values *values) {
-        enum rw_root root = root_of(sample);
+int remote_write_stage(struct remote_write *rw, const char *node_id, int64_t ts_ms, enum sample_root root,
+                       const struct store_value *values, size_t n_values) {
         struct staged_sample *ss;
         size_t mark_series = rw->n_series, mark_strings = rw->n_strings;
         int r;
 
         if (GROW(rw->samples, rw->cap_samples, rw->n_samples + 1, 1024) < 0 ||
-            GROW(rw->series, rw->cap_series, rw->n_series + values->n, 16 * 1024) < 0)
+            GROW(rw->series, rw->cap_series, rw->n_series + n_values, 16 * 1024) < 0)
                 return -ENOMEM;
         ss = &rw->samples[rw->n_samples];
         *ss = (struct staged_sample){ .ts = ts_ms, .first = rw->n_series };
         r = add_string(rw, node_id, &ss->node);
         if (r < 0)
                 goto fail;
-        for (size_t i = 0; i < values->n; i++) {
+        for (size_t i = 0; i < n_values; i++) {
                 struct staged_series *s = &rw->series[rw->n_series];
                 struct rw_name_view name;
 
-                if (rw_name_cached(rw->names, values->v[i].path, root, &name) < 0)
+                if (rw_name_cached(rw->names, values[i].path, root, &name) < 0)
                         continue;
-                s->value = values->v[i].value * name.scale;
+                s->value = values[i].value * name.scale;
                 s->label = name.label;
                 s->label_value = NO_LABEL;
                 r = add_string(rw, name.name, &s->name);

@@ -5,8 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "conf.h"
 #include "sample-values.h"
 
@@ -39,9 +37,10 @@ void remote_write_stop(struct remote_write *rw);
 
 /* ---- the writer thread ---- */
 size_t remote_write_staged(const struct remote_write *rw);
-/* Stage one sample (the tree its values came from says how to name them). */
-int remote_write_stage(struct remote_write *rw, const char *node_id, int64_t ts_ms, const cJSON *sample,
-                       const struct sample_values *values);
+/* Stage one sample's values (the object they came from, root, says how to
+ * name them). */
+int remote_write_stage(struct remote_write *rw, const char *node_id, int64_t ts_ms, enum sample_root root,
+                       const struct store_value *values, size_t n_values);
 /* Forget the staged samples from the n-th on (their batch failed). */
 void remote_write_truncate(struct remote_write *rw, size_t n);
 /* Whether the i-th staged sample goes out: only those stored as new, not

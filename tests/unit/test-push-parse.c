@@ -38,6 +38,44 @@ Test(push_parse, good_batch) {
         push_lines_free(lines, n);
 }
 
+/* A line the one-pass scan takes, and the same line with a \u escape,
+ * which it hands to cJSON: both read the same, and the writer names the
+ * second's values from its tree as the scan named the first's. */
+Test(push_parse, scanned_and_parsed_lines_read_the_same) {
+        const char *body = "{\"timestamp\":\"2024-01-15T10:30:40Z\",\"metrics\":{\"cpu\":{\"cpu_usage_percent\":4.5},"
+                           "\"n\":[1,2]},\"stream\":\"abc\",\"seq\":1}\n"
+                           "{\"timestamp\":\"2024-01-15T10:30:40Z\",\"metrics\":{\"cpu\":{\"cpu_usage_percent\":4.5},"
+                           "\"n\":[1,2]},\"stream\":\"\\u0061bc\",\"seq\":1}\n";
+        struct sample_values *tree_vals = malloc(sizeof(*tree_vals));
+        struct push_line *lines;
+        struct push_error err;
+        size_t n;
+
+        cr_assert_not_null(tree_vals);
+        cr_assert_eq(push_parse(body, strlen(body), NOW_MS, &lines, &n, &err), 0, "%s", err.message);
+        cr_assert_eq(n, 2);
+        cr_assert_null(lines[0].tree);
+        cr_assert_eq(lines[0].root, SAMPLE_ROOT_METRICS);
+        cr_assert_eq(lines[0].n_values, 3);
+        cr_assert_str_eq(lines[0].values[0].path, "cpu.cpu_usage_percent");
+        cr_assert_float_eq(lines[0].values[0].value, 4.5, 0);
+        cr_assert_str_eq(lines[0].values[2].path, "n.1");
+        cr_assert_null(lines[1].values);
+        cr_assert_not_null(lines[1].tree);
+        for (size_t i = 0; i < n; i++) {
+                cr_assert_str_eq(lines[i].stream, "abc");
+                cr_assert_eq(lines[i].seq, 1);
+                cr_assert_eq(lines[i].ts, NOW_MS - 5000);
+        }
+        cr_assert_eq(sample_values_flatten(lines[1].tree, tree_vals), 3);
+        for (size_t i = 0; i < 3; i++) {
+                cr_assert_str_eq(tree_vals->v[i].path, lines[0].values[i].path);
+                cr_assert_float_eq(tree_vals->v[i].value, lines[0].values[i].value, 0);
+        }
+        push_lines_free(lines, n);
+        free(tree_vals);
+}
+
 /* Every way a line can be wrong is refused, naming that line. */
 Test(push_parse, bad_lines_name_their_number) {
         static const struct {
