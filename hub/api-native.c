@@ -440,9 +440,15 @@ static int push_queue(struct hub *h, struct push_job *p, struct ws_http_response
         if (newest->tree)
                 sample_summarize(newest->tree, STORE_NODE_RESOLVIX, &newest->summary);
         else {
-                _cleanup_json_ cJSON *tree = cJSON_ParseWithLength(newest->json, newest->len);
+                cJSON *tree;
 
+                /* From the push's arena, as the trees of the lines the scan
+                 * hands back: no malloc and free of each node. */
+                json_arena_enter(p->arena);
+                tree = cJSON_ParseWithLength(newest->json, newest->len);
+                json_arena_leave();
                 sample_summarize(tree, STORE_NODE_RESOLVIX, &newest->summary);
+                cJSON_Delete(tree);
         }
         p->last_seq = p->lines[p->n_lines - 1].seq;
         r = push_compress(h, p);

@@ -203,13 +203,15 @@ static int parse_line(struct push_line *l, struct sample_values *scratch, int64_
 
 int push_parse(const char *body, size_t len, int64_t now_ms, struct push_line **ret, size_t *ret_n,
                struct push_error *err) {
-        _cleanup_free_ struct sample_values *scratch = malloc(sizeof *scratch);
+        /* The scan's values, copied out of it line by line: one per thread,
+         * not a malloc per push. At 32 KiB, each malloc of it had glibc
+         * consolidate the small chunks freed since, a quarter of the hub's
+         * CPU with 10,000 nodes pushing one sample each. */
+        static _Thread_local struct sample_values scratch_values;
+        struct sample_values *scratch = &scratch_values;
         struct push_line *lines = NULL;
         size_t n = 0, cap = 0, number = 0;
         int r;
-
-        if (!scratch)
-                return -ENOMEM;
 
         for (size_t pos = 0; pos < len;) {
                 const char *start = body + pos, *nl = memchr(start, '\n', len - pos);
