@@ -8,9 +8,9 @@
 
 #include "conf.h"
 #include "headline.h"
-#include "sample-values.h"
 #include "monitor.h"
 #include "net.h"
+#include "sample-values.h"
 #include "store.h"
 #include "wsserver.h"
 

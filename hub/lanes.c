@@ -132,12 +132,11 @@ static int add_samples(struct lanes *l, struct job *j) {
                 if (!values) {
                         cJSON *t = s->tree ? s->tree : cJSON_ParseWithLength(s->json, s->len);
 
-                        r = t ? sample_values_flatten(t, &l->values) : -EINVAL;
-                        if (r < 0)
-                                l->values.n = 0;
-                        root = sample_root_of(t);
+                        /* Not an object: no values. */
+                        (void) sample_values_flatten(t, &l->values);
                         values = l->values.v;
                         n_values = l->values.n;
+                        root = l->values.root;
                         if (t != s->tree)
                                 cJSON_Delete(t);
                 }

@@ -118,19 +118,6 @@ static bool blank(const char *p, size_t len) {
         return true;
 }
 
-static void member_of(const cJSON *tree, const char *name, struct json_member *ret) {
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(tree, name);
-
-        if (!item)
-                *ret = (struct json_member){ .kind = JSON_ABSENT };
-        else if (cJSON_IsString(item))
-                *ret = (struct json_member){ .kind = JSON_STRING, .string = item->valuestring };
-        else if (cJSON_IsNumber(item))
-                *ret = (struct json_member){ .kind = JSON_NUMBER, .number = item->valuedouble };
-        else
-                *ret = (struct json_member){ .kind = JSON_OTHER };
-}
-
 /* The values and the stream, out of the scan's buffers into a block of the
  * line's own. */
 static int keep_scanned(struct push_line *l, const struct sample_values *v, const char *stream) {
@@ -149,6 +136,7 @@ static int keep_scanned(struct push_line *l, const struct sample_values *v, cons
         l->stream = memcpy(names + v->names_used, stream, stream_len);
         l->values = values;
         l->n_values = n;
+        l->root = v->root;
         return 0;
 }
 
@@ -168,16 +156,15 @@ static int parse_line(struct push_line *l, struct sample_values *scratch, int64_
                 stream = sc.stream;
                 seq = sc.seq;
                 ts = sc.timestamp;
-                l->root = sc.root;
         } else {
                 l->tree = cJSON_ParseWithLengthOpts(l->json, l->len, &end, false);
                 if (!l->tree || !blank(end, l->len - (size_t) (end - l->json)))
                         return fail(err, l->line, "not valid JSON");
                 if (!cJSON_IsObject(l->tree))
                         return fail(err, l->line, "not a JSON object");
-                member_of(l->tree, "stream", &stream);
-                member_of(l->tree, "seq", &seq);
-                member_of(l->tree, "timestamp", &ts);
+                json_member_of(l->tree, "stream", &stream);
+                json_member_of(l->tree, "seq", &seq);
+                json_member_of(l->tree, "timestamp", &ts);
         }
         if (stream.kind != JSON_STRING || strlen(stream.string) > STORE_STREAM_MAX)
                 return fail(err, l->line, "\"stream\" must be a string of at most %d bytes", STORE_STREAM_MAX);

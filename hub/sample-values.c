@@ -133,52 +133,57 @@ static void walk_value(struct walk *w, const cJSON *j, unsigned depth) {
 
 /* A record of the collection server's client API (docs/fleet.md, "Flask
  * system-monitor API"): the three figures its reports carry, under the names
- * the report uses ("cpu", "mem", "storage"); its clients post "cpu_load". */
-static void walk_client_record(struct walk *w, const cJSON *j) {
-        static const struct {
-                const char *name, *alias;
-        } fields[] = {
-                { "cpu", "cpu_load" },
-                { "mem", NULL },
-                { "storage", NULL },
-        };
+ * the report uses ("cpu", "mem", "storage"); its clients post "cpu_load",
+ * which stands for "cpu" when that is not a number. */
+static const char *const client_fields[] = { "cpu", "cpu_load", "mem", "storage" };
 
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, fields[i].name);
+/* figures[i]: the first member named client_fields[i]. */
+static void name_client_record(struct walk *w, const struct json_member figures[static ELEMENTSOF(client_fields)]) {
+        for (size_t i = 0; i < ELEMENTSOF(client_fields); i++) {
+                const struct json_member *m = i == 0 && figures[0].kind != JSON_NUMBER ? &figures[1] : &figures[i];
 
-                if (!cJSON_IsNumber(v) && fields[i].alias)
-                        v = cJSON_GetObjectItemCaseSensitive(j, fields[i].alias);
-                if (!cJSON_IsNumber(v))
+                if (i == 1 || m->kind != JSON_NUMBER)
                         continue;
-                push(w, fields[i].name);
-                emit(w, v->valuedouble);
+                push(w, client_fields[i]);
+                emit(w, m->number);
                 pop(w, 0);
         }
 }
 
-enum sample_root sample_root_of(const cJSON *sample) {
-        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sample, "metrics")))
-                return SAMPLE_ROOT_METRICS;
-        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sample, "stats")))
-                return SAMPLE_ROOT_STATS;
-        return SAMPLE_ROOT_CLIENT;
+void json_member_of(const cJSON *object, const char *name, struct json_member *ret) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
+
+        if (!item)
+                *ret = (struct json_member){ .kind = JSON_ABSENT };
+        else if (cJSON_IsString(item))
+                *ret = (struct json_member){ .kind = JSON_STRING, .string = item->valuestring };
+        else if (cJSON_IsNumber(item))
+                *ret = (struct json_member){ .kind = JSON_NUMBER, .number = item->valuedouble };
+        else
+                *ret = (struct json_member){ .kind = JSON_OTHER };
 }
 
 int sample_values_flatten(const cJSON *sample, struct sample_values *out) {
+        const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(sample, "metrics"),
+                    *stats = cJSON_GetObjectItemCaseSensitive(sample, "stats");
+        struct json_member figures[ELEMENTSOF(client_fields)];
         struct walk w = { .out = out };
-        const cJSON *inner;
 
+        out->n = out->skipped = out->names_used = 0;
+        out->root = SAMPLE_ROOT_CLIENT;
         if (!cJSON_IsObject(sample))
                 return -EINVAL;
-        out->n = out->skipped = out->names_used = 0;
-
-        inner = cJSON_GetObjectItemCaseSensitive(sample, "metrics");
-        if (!cJSON_IsObject(inner))
-                inner = cJSON_GetObjectItemCaseSensitive(sample, "stats");
-        if (cJSON_IsObject(inner))
-                walk_children(&w, inner, 1);
-        else
-                walk_client_record(&w, sample);
+        if (cJSON_IsObject(metrics)) {
+                out->root = SAMPLE_ROOT_METRICS;
+                walk_children(&w, metrics, 1);
+        } else if (cJSON_IsObject(stats)) {
+                out->root = SAMPLE_ROOT_STATS;
+                walk_children(&w, stats, 1);
+        } else {
+                for (size_t i = 0; i < ELEMENTSOF(client_fields); i++)
+                        json_member_of(sample, client_fields[i], &figures[i]);
+                name_client_record(&w, figures);
+        }
         return (int) out->n;
 }
 
@@ -363,6 +368,18 @@ static int scan_open(struct scan *s, unsigned level, char close, bool *more) {
         return 0;
 }
 
+/* A member's name, decoded into dec unless it is NULL, and the ':' after it. */
+static int scan_key(struct scan *s, char *dec, size_t cap) {
+        if (!at(s, '"') || scan_string(s, dec, cap) < 0)
+                return -EAGAIN;
+        scan_blank(s);
+        if (!at(s, ':'))
+                return -EAGAIN;
+        s->p++;
+        scan_blank(s);
+        return 0;
+}
+
 static int scan_object(struct scan *s, enum scan_mode mode, unsigned level) {
         size_t first = s->keys_used;
         bool more;
@@ -371,21 +388,14 @@ static int scan_object(struct scan *s, enum scan_mode mode, unsigned level) {
         while (r >= 0 && more) {
                 char *key = s->keys + s->keys_used;
 
-                if (!at(s, '"'))
-                        return -EAGAIN;
                 if (mode == SCAN_NAME)
-                        r = scan_string(s, key, sizeof s->keys - s->keys_used < STORE_METRIC_MAX + 1
-                                                        ? sizeof s->keys - s->keys_used
-                                                        : STORE_METRIC_MAX + 1);
+                        r = scan_key(s, key, sizeof s->keys - s->keys_used < STORE_METRIC_MAX + 1
+                                                     ? sizeof s->keys - s->keys_used
+                                                     : STORE_METRIC_MAX + 1);
                 else
-                        r = scan_string(s, NULL, 0);
+                        r = scan_key(s, NULL, 0);
                 if (r < 0)
                         return r;
-                scan_blank(s);
-                if (!at(s, ':'))
-                        return -EAGAIN;
-                s->p++;
-                scan_blank(s);
                 if (mode != SCAN_NAME)
                         r = scan_value(s, mode, level + 1);
                 else if (named_before(s->keys + first, key, key))
@@ -483,10 +493,9 @@ static int scan_member(struct scan *s, struct json_member *m, char *buf, size_t 
 }
 
 int sample_scan(const char *json, size_t len, struct sample_values *out, struct sample_scan *ret) {
-        static const char *const members[] = { "stream", "seq", "timestamp" };
-        /* walk_client_record()'s, in its order; "cpu_load" stands for "cpu". */
-        static const char *const record[] = { "cpu", "cpu_load", "mem", "storage" };
-        struct json_member *mine[] = { &ret->stream, &ret->seq, &ret->timestamp }, figures[ELEMENTSOF(record)] = { 0 };
+        /* The members read here: the envelope's, then the client record's. */
+        static const char *const envelope[] = { "stream", "seq", "timestamp" };
+        struct json_member found[ELEMENTSOF(envelope) + ELEMENTSOF(client_fields)] = { 0 };
         const char *stats = NULL;
         bool metrics_seen = false, stats_seen = false, named = false, more;
         char key[STORE_METRIC_MAX + 1];
@@ -502,22 +511,15 @@ int sample_scan(const char *json, size_t len, struct sample_values *out, struct 
         s->end = json + len;
         s->keys_used = 0;
         out->n = out->skipped = out->names_used = 0;
-        for (size_t k = 0; k < ELEMENTSOF(mine); k++)
-                *mine[k] = (struct json_member){ .kind = JSON_ABSENT };
         scan_blank(s);
         if (!at(s, '{'))
                 return -EAGAIN;
         (void) scan_open(s, 0, '}', &more);
         while (more) {
-                size_t k;
+                size_t k = 0;
 
-                if (!at(s, '"') || scan_string(s, key, sizeof key) < 0)
+                if (scan_key(s, key, sizeof key) < 0)
                         return -EAGAIN;
-                scan_blank(s);
-                if (!at(s, ':'))
-                        return -EAGAIN;
-                s->p++;
-                scan_blank(s);
                 /* The first of each name counts, as cJSON finds it. */
                 if (streq(key, "metrics") && !metrics_seen) {
                         metrics_seen = true;
@@ -528,23 +530,17 @@ int sample_scan(const char *json, size_t len, struct sample_values *out, struct 
                         stats = at(s, '{') ? s->p : NULL;
                         r = scan_value(s, SCAN_SKIP, 1);
                 } else {
-                        for (k = 0; k < ELEMENTSOF(members) && !streq(key, members[k]); k++)
-                                ;
-                        if (k < ELEMENTSOF(members) && mine[k]->kind == JSON_ABSENT)
-                                r = scan_member(s, mine[k], ret->strings[k], sizeof ret->strings[k]);
-                        else {
-                                for (k = 0; k < ELEMENTSOF(record) && !streq(key, record[k]); k++)
-                                        ;
-                                if (k < ELEMENTSOF(record) && figures[k].kind == JSON_ABSENT &&
-                                    (at(s, '-') || digit_at(s))) {
-                                        figures[k].kind = JSON_NUMBER;
-                                        r = scan_number(s, &figures[k].number);
-                                } else {
-                                        if (k < ELEMENTSOF(record) && figures[k].kind == JSON_ABSENT)
-                                                figures[k].kind = JSON_OTHER;
-                                        r = scan_value(s, SCAN_SKIP, 1);
-                                }
-                        }
+                        while (k < ELEMENTSOF(found) &&
+                               !streq(key, k < ELEMENTSOF(envelope) ? envelope[k]
+                                                                    : client_fields[k - ELEMENTSOF(envelope)]))
+                                k++;
+                        if (k < ELEMENTSOF(found) && found[k].kind == JSON_ABSENT)
+                                /* The client record's strings are never read. */
+                                r = k < ELEMENTSOF(envelope)
+                                            ? scan_member(s, &found[k], ret->strings[k], sizeof ret->strings[k])
+                                            : scan_member(s, &found[k], NULL, 0);
+                        else
+                                r = scan_value(s, SCAN_SKIP, 1);
                 }
                 if (r < 0 || scan_next(s, '}', &more) < 0)
                         return -EAGAIN;
@@ -553,27 +549,20 @@ int sample_scan(const char *json, size_t len, struct sample_values *out, struct 
         if (s->p != s->end)
                 return -EAGAIN;
 
+        ret->stream = found[0];
+        ret->seq = found[1];
+        ret->timestamp = found[2];
         if (named)
-                ret->root = SAMPLE_ROOT_METRICS;
+                out->root = SAMPLE_ROOT_METRICS;
         else if (stats) {
-                ret->root = SAMPLE_ROOT_STATS;
+                out->root = SAMPLE_ROOT_STATS;
                 s->p = stats;
                 r = scan_object(s, SCAN_NAME, 1);
                 if (r < 0)
                         return r;
         } else {
-                ret->root = SAMPLE_ROOT_CLIENT;
-                for (size_t k = 0; k < ELEMENTSOF(record); k++) {
-                        const struct json_member *m = &figures[k];
-
-                        if (k == 0 && m->kind != JSON_NUMBER)
-                                m = &figures[1];
-                        if (k == 1 || m->kind != JSON_NUMBER)
-                                continue;
-                        push(&s->w, record[k]);
-                        emit(&s->w, m->number);
-                        pop(&s->w, 0);
-                }
+                out->root = SAMPLE_ROOT_CLIENT;
+                name_client_record(&s->w, found + ELEMENTSOF(envelope));
         }
         return (int) out->n;
 }

@@ -33,7 +33,15 @@
 #define SAMPLE_VALUES_DEPTH_MAX 8
 #define SAMPLE_VALUES_NAMES_MAX (STORE_VALUES_MAX * 48)
 
+/* Which object a sample's values come from (see above). */
+enum sample_root {
+        SAMPLE_ROOT_METRICS, /* a resolvix sample: its "metrics" object */
+        SAMPLE_ROOT_STATS,   /* a System Monitor send_stats body: its "stats" */
+        SAMPLE_ROOT_CLIENT,  /* a Flask client's record */
+};
+
 struct sample_values {
+        enum sample_root root;
         size_t n;
         size_t skipped;
         struct store_value v[STORE_VALUES_MAX]; /* paths point into names */
@@ -42,18 +50,10 @@ struct sample_values {
 };
 
 /* Fill out (reused between calls) from sample. Returns the number of values,
- * or -EINVAL when sample is not a JSON object. When the name space runs out
+ * or -EINVAL when sample is not a JSON object (or NULL): then none, and
+ * root SAMPLE_ROOT_CLIENT. When the name space runs out
  * the remaining values are skipped (and counted). */
 int sample_values_flatten(const cJSON *sample, struct sample_values *out);
-
-/* Which object a sample's values come from (see above). */
-enum sample_root {
-        SAMPLE_ROOT_METRICS, /* a resolvix sample: its "metrics" object */
-        SAMPLE_ROOT_STATS,   /* a System Monitor send_stats body: its "stats" */
-        SAMPLE_ROOT_CLIENT,  /* a Flask client's record */
-};
-
-enum sample_root sample_root_of(const cJSON *sample);
 
 /* ---- the same in one pass, without a tree -------------------------------- */
 
@@ -69,8 +69,10 @@ struct json_member {
         double number;      /* JSON_NUMBER */
 };
 
+/* The first member of object named name, as one. */
+void json_member_of(const cJSON *object, const char *name, struct json_member *ret);
+
 struct sample_scan {
-        enum sample_root root;
         struct json_member stream, seq, timestamp;
         /* Where the members' strings are kept. */
         char strings[3][SAMPLE_SCAN_STRING_MAX + 1];
@@ -89,5 +91,5 @@ struct sample_scan {
  * string of more than SAMPLE_SCAN_STRING_MAX bytes, anything but one
  * object and blanks. What it takes, cJSON takes too and names the same
  * (tests/fuzz/fuzz-sample-scan.c compares the two). Returns the number of
- * values. */
+ * values; out->root says which object they came from. */
 int sample_scan(const char *json, size_t len, struct sample_values *out, struct sample_scan *ret);
