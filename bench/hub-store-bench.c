@@ -18,6 +18,10 @@
  *   hub-store-bench bytes FILE
  *       stored body bytes per sample: JSON, zstd alone, zstd with the
  *       built-in dictionary
+ *   hub-store-bench values FILE
+ *       naming each line's values as a push does: sample_scan() against
+ *       cJSON's tree and sample_values_flatten(), the path it replaced;
+ *       nanoseconds per line, the best of 5 passes over FILE
  *   hub-store-bench dictionary SAMPLES
  *       prints hub/store-dictionary-v2.c, made from SAMPLES gen samples
  *
@@ -536,6 +540,62 @@ static int mode_bytes(int argc, char **argv) {
         return 0;
 }
 
+/* One pass over the lines through either path: nanoseconds per line. */
+static double values_pass(char **lines, const size_t *lens, size_t n, bool scan, struct sample_values *vals) {
+        struct sample_scan sc;
+        double t = now_s();
+
+        for (size_t i = 0; i < n; i++) {
+                int r;
+
+                if (scan)
+                        r = sample_scan(lines[i], lens[i], vals, &sc);
+                else {
+                        cJSON *j = cJSON_ParseWithLength(lines[i], lens[i]);
+
+                        r = sample_values_flatten(j, vals);
+                        cJSON_Delete(j);
+                }
+                if (r <= 0)
+                        die(scan ? "sample_scan() did not take a line" : "a line without values", EINVAL);
+        }
+        return (now_s() - t) * 1e9 / (double) n;
+}
+
+static int mode_values(int argc, char **argv) {
+        _cleanup_free_ struct sample_values *vals = malloc(sizeof(*vals));
+        FILE *f = fopen(argv[0], "re");
+        char **lines = NULL, *line = NULL;
+        size_t *lens = NULL, n = 0, cap = 0;
+        double best[2] = { INFINITY, INFINITY };
+        ssize_t len;
+
+        if (!f || !vals)
+                die("values FILE", f ? ENOMEM : errno);
+        while ((len = getline(&line, &cap, f)) > 1) {
+                if (!(lines = realloc(lines, (n + 1) * sizeof(*lines))) || !(lens = realloc(lens, (n + 1) * sizeof(*lens))))
+                        die("realloc", ENOMEM);
+                lens[n] = (size_t) len - 1;
+                lines[n++] = TAKE_PTR(line);
+                cap = 0;
+        }
+        fclose(f);
+        if (n == 0)
+                die("values FILE: no lines", EINVAL);
+        /* Alternated, so that both see the same machine. */
+        for (int pass = 0; pass < 5; pass++)
+                for (int scan = 0; scan < 2; scan++)
+                        best[scan] = fmin(best[scan], values_pass(lines, lens, n, scan, vals));
+        printf("{\"lines\": %zu, \"values\": %zu, \"scan_ns\": %.0f, \"tree_ns\": %.0f}\n", n, vals->n, best[1],
+               best[0]);
+        for (size_t i = 0; i < n; i++)
+                free(lines[i]);
+        free(lines);
+        free(lens);
+        free(line);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         static const struct {
                 const char *name;
@@ -544,6 +604,7 @@ int main(int argc, char **argv) {
         } modes[] = {
                 { "gen", 4, mode_gen },         { "ingest", 4, mode_ingest }, { "history", 4, mode_history },
                 { "latest", 4, mode_latest },   { "bytes", 1, mode_bytes },   { "dictionary", 1, mode_dictionary },
+                { "values", 1, mode_values },
         };
 
         for (size_t i = 0; argc >= 2 && i < ELEMENTSOF(modes); i++)
@@ -552,6 +613,6 @@ int main(int argc, char **argv) {
                                 break;
                         return modes[i].run(argc - 2, argv + 2);
                 }
-        fprintf(stderr, "usage: hub-store-bench gen|ingest|history|latest|bytes|dictionary ... (see the source)\n");
+        fprintf(stderr, "usage: hub-store-bench gen|ingest|history|latest|bytes|values|dictionary ... (see the source)\n");
         return 2;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "macro.h"
 #include "sample-values.h"
@@ -28,31 +29,46 @@ static void emit(struct walk *w, double v) {
         o->names_used += w->len + 1;
 }
 
-/* Append ".component" (no dot at the start), escaping '.' and '\'. Returns
- * false, leaving the path as it was, when it would be too long. */
-static bool push(struct walk *w, const char *component) {
-        size_t len = w->len;
+/* Append ".component" (n bytes, no dot at the start), escaping '.' and '\'.
+ * Returns false, leaving the path as it was, when it would be too long. */
+static bool push(struct walk *w, const char *component, size_t n) {
+        const char *dot = memchr(component, '.', n), *backslash = memchr(component, '\\', n);
+        size_t len = w->len, escapes = 0, plain = n; /* the bytes before the first to escape */
 
         /* An empty key names nothing a query could ask for. */
-        if (!*component)
+        if (n == 0)
                 return false;
-        if (len > 0) {
-                if (len + 1 > STORE_METRIC_MAX)
-                        return false;
+        if (dot)
+                plain = (size_t) (dot - component);
+        if (backslash && (size_t) (backslash - component) < plain)
+                plain = (size_t) (backslash - component);
+        for (size_t i = plain; i < n; i++)
+                escapes += component[i] == '.' || component[i] == '\\';
+        if (len + (len > 0) + n + escapes > STORE_METRIC_MAX)
+                return false;
+        if (len > 0)
                 w->path[len++] = '.';
-        }
-        for (const char *c = component; *c; c++) {
-                if (len + (*c == '.' || *c == '\\') + 1 > STORE_METRIC_MAX) {
-                        w->path[w->len] = 0;
-                        return false;
-                }
-                if (*c == '.' || *c == '\\')
+        memcpy(w->path + len, component, plain);
+        len += plain;
+        for (size_t i = plain; i < n; i++) {
+                if (component[i] == '.' || component[i] == '\\')
                         w->path[len++] = '\\';
-                w->path[len++] = *c;
+                w->path[len++] = component[i];
         }
         w->path[len] = 0;
         w->len = len;
         return true;
+}
+
+/* Append an array's index i. */
+static bool push_index(struct walk *w, size_t i) {
+        char digits[24];
+        size_t n = sizeof digits;
+
+        do
+                digits[--n] = (char) ('0' + i % 10);
+        while (i /= 10);
+        return push(w, digits + n, sizeof digits - n);
 }
 
 static void pop(struct walk *w, size_t len) {
@@ -88,7 +104,7 @@ static void walk_children(struct walk *w, const cJSON *j, unsigned depth) {
 
                         if (!c->string || earlier_sibling_named(j, c))
                                 continue;
-                        if (!push(w, c->string)) {
+                        if (!push(w, c->string, strlen(c->string))) {
                                 w->out->skipped += count_numbers(c);
                                 continue;
                         }
@@ -104,11 +120,9 @@ static void walk_children(struct walk *w, const cJSON *j, unsigned depth) {
                         return;
         size_t i = 0;
         for (const cJSON *c = j->child; c; c = c->next, i++) {
-                char index[24];
                 size_t saved = w->len;
 
-                snprintf(index, sizeof(index), "%zu", i);
-                if (!push(w, index)) {
+                if (!push_index(w, i)) {
                         w->out->skipped++;
                         continue;
                 }
@@ -144,7 +158,7 @@ static void name_client_record(struct walk *w, const struct json_member figures[
 
                 if (i == 1 || m->kind != JSON_NUMBER)
                         continue;
-                push(w, client_fields[i]);
+                push(w, client_fields[i], strlen(client_fields[i]));
                 emit(w, m->number);
                 pop(w, 0);
         }
@@ -204,7 +218,7 @@ enum scan_mode {
 struct scan {
         struct walk w;
         const char *p, *end;
-        char keys[SCAN_KEYS_MAX]; /* NUL-terminated, one after the other */
+        char keys[SCAN_KEYS_MAX]; /* one after the other: length, bytes, NUL */
         size_t keys_used;
 };
 
@@ -223,15 +237,29 @@ static void scan_blank(struct scan *s) {
                 s->p++;
 }
 
-/* The string at s->p, decoded into dec (size cap) unless dec is NULL. */
-static int scan_string(struct scan *s, char *dec, size_t cap) {
+/* The bytes that end a run of a string's plain bytes. */
+static const bool string_stop[256] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true };
+
+/* The string at s->p, decoded into dec (size cap, with a NUL) unless dec is
+ * NULL. Returns its decoded length. */
+static ssize_t scan_string(struct scan *s, char *dec, size_t cap) {
         size_t n = 0;
 
         if (dec && cap == 0)
                 return -EAGAIN;
         for (s->p++;;) {
+                const char *run = s->p;
                 unsigned char c;
 
+                /* Most bytes stand for themselves: take them as a run. */
+                while (s->p < s->end && !string_stop[(unsigned char) *s->p])
+                        s->p++;
+                if (dec) {
+                        if (n + (size_t) (s->p - run) >= cap)
+                                return -EAGAIN;
+                        memcpy(dec + n, run, (size_t) (s->p - run));
+                }
+                n += (size_t) (s->p - run);
                 if (s->p >= s->end)
                         return -EAGAIN;
                 c = (unsigned char) *s->p++;
@@ -239,25 +267,25 @@ static int scan_string(struct scan *s, char *dec, size_t cap) {
                         break;
                 if (c < 0x20)
                         return -EAGAIN;
-                if (c == '\\') {
-                        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-                        const char *e = s->p < s->end && *s->p ? strchr(from, *s->p) : NULL;
 
-                        /* \u, and what cJSON refuses. */
-                        if (!e)
-                                return -EAGAIN;
-                        c = (unsigned char) to[e - from];
-                        s->p++;
-                }
+                /* A backslash. */
+                static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+                const char *e = s->p < s->end && *s->p ? strchr(from, *s->p) : NULL;
+
+                /* \u, and what cJSON refuses. */
+                if (!e)
+                        return -EAGAIN;
+                s->p++;
                 if (dec) {
                         if (n + 1 >= cap)
                                 return -EAGAIN;
-                        dec[n++] = (char) c;
+                        dec[n] = to[e - from];
                 }
+                n++;
         }
         if (dec)
                 dec[n] = '\0';
-        return 0;
+        return (ssize_t) n;
 }
 
 static bool number_char(char c) {
@@ -348,9 +376,11 @@ static int scan_next(struct scan *s, char close, bool *more) {
         return 0;
 }
 
-static bool named_before(const char *from, const char *to, const char *key) {
-        for (const char *k = from; k < to; k += strlen(k) + 1)
-                if (streq(k, key))
+/* Whether the keys kept from from to to (each its length in a byte, then
+ * itself and a NUL) hold key (n bytes). */
+static bool named_before(const char *from, const char *to, const char *key, size_t n) {
+        for (const char *k = from; k < to; k += 2 + (unsigned char) k[0])
+                if ((unsigned char) k[0] == n && memcmp(k + 1, key, n) == 0)
                         return true;
         return false;
 }
@@ -368,16 +398,31 @@ static int scan_open(struct scan *s, unsigned level, char close, bool *more) {
         return 0;
 }
 
-/* A member's name, decoded into dec unless it is NULL, and the ':' after it. */
-static int scan_key(struct scan *s, char *dec, size_t cap) {
-        if (!at(s, '"') || scan_string(s, dec, cap) < 0)
+/* A member's name, decoded into dec unless it is NULL, and the ':' after it.
+ * Returns the name's length. */
+static ssize_t scan_key(struct scan *s, char *dec, size_t cap) {
+        ssize_t n;
+
+        if (!at(s, '"'))
                 return -EAGAIN;
+        n = scan_string(s, dec, cap);
+        if (n < 0)
+                return n;
         scan_blank(s);
         if (!at(s, ':'))
                 return -EAGAIN;
         s->p++;
         scan_blank(s);
-        return 0;
+        return n;
+}
+
+/* The size a kept key may take, its NUL included, after its length byte. */
+static size_t key_room(const struct scan *s) {
+        size_t room = sizeof s->keys - s->keys_used;
+
+        if (room <= 1)
+                return 0;
+        return room - 1 < STORE_METRIC_MAX + 1 ? room - 1 : STORE_METRIC_MAX + 1;
 }
 
 static int scan_object(struct scan *s, enum scan_mode mode, unsigned level) {
@@ -386,25 +431,23 @@ static int scan_object(struct scan *s, enum scan_mode mode, unsigned level) {
         int r = scan_open(s, level, '}', &more);
 
         while (r >= 0 && more) {
-                char *key = s->keys + s->keys_used;
+                /* Kept as its length, then itself. */
+                char *slot = s->keys + s->keys_used, *key = slot + 1;
+                ssize_t n;
 
-                if (mode == SCAN_NAME)
-                        r = scan_key(s, key, sizeof s->keys - s->keys_used < STORE_METRIC_MAX + 1
-                                                     ? sizeof s->keys - s->keys_used
-                                                     : STORE_METRIC_MAX + 1);
-                else
-                        r = scan_key(s, NULL, 0);
-                if (r < 0)
-                        return r;
-                if (mode != SCAN_NAME)
-                        r = scan_value(s, mode, level + 1);
-                else if (named_before(s->keys + first, key, key))
+                if (mode != SCAN_NAME) {
+                        n = scan_key(s, NULL, 0);
+                        r = n < 0 ? (int) n : scan_value(s, mode, level + 1);
+                } else if ((n = scan_key(s, key, key_room(s))) < 0)
+                        r = (int) n;
+                else if (named_before(s->keys + first, slot, key, (size_t) n))
                         r = scan_value(s, SCAN_SKIP, level + 1);
                 else {
                         size_t saved = s->w.len;
 
-                        s->keys_used += strlen(key) + 1;
-                        if (push(&s->w, key)) {
+                        slot[0] = (char) n;
+                        s->keys_used += 2 + (size_t) n;
+                        if (push(&s->w, key, (size_t) n)) {
                                 r = scan_value(s, SCAN_NAME, level + 1);
                                 pop(&s->w, saved);
                         } else
@@ -428,14 +471,12 @@ static int scan_array(struct scan *s, enum scan_mode mode, unsigned level) {
         for (size_t i = 0; r >= 0 && more; i++) {
                 if (numbers && (at(s, '-') || digit_at(s))) {
                         size_t saved = s->w.len;
-                        char index[24];
                         double v;
 
                         r = scan_number(s, &v);
                         if (r < 0)
                                 return r;
-                        snprintf(index, sizeof index, "%zu", i);
-                        if (push(&s->w, index)) {
+                        if (push_index(&s->w, i)) {
                                 emit(&s->w, v);
                                 pop(&s->w, saved);
                         } else
@@ -464,7 +505,7 @@ static int scan_value(struct scan *s, enum scan_mode mode, unsigned level) {
         if (at(s, '['))
                 return scan_array(s, mode, level);
         if (at(s, '"'))
-                return scan_string(s, NULL, 0);
+                return scan_string(s, NULL, 0) < 0 ? -EAGAIN : 0;
         if (at(s, '-') || digit_at(s)) {
                 r = scan_number(s, &v);
                 if (r < 0)
@@ -482,7 +523,7 @@ static int scan_value(struct scan *s, enum scan_mode mode, unsigned level) {
 static int scan_member(struct scan *s, struct json_member *m, char *buf, size_t size) {
         if (at(s, '"')) {
                 *m = (struct json_member){ .kind = JSON_STRING, .string = buf };
-                return scan_string(s, buf, size);
+                return scan_string(s, buf, size) < 0 ? -EAGAIN : 0;
         }
         if (at(s, '-') || digit_at(s)) {
                 *m = (struct json_member){ .kind = JSON_NUMBER };
@@ -490,6 +531,11 @@ static int scan_member(struct scan *s, struct json_member *m, char *buf, size_t 
         }
         *m = (struct json_member){ .kind = JSON_OTHER };
         return scan_value(s, SCAN_SKIP, 1);
+}
+
+/* streq(), deciding most keys on their first byte. */
+static bool key_is(const char *key, const char *name) {
+        return key[0] == name[0] && streq(key, name);
 }
 
 int sample_scan(const char *json, size_t len, struct sample_values *out, struct sample_scan *ret) {
@@ -521,18 +567,18 @@ int sample_scan(const char *json, size_t len, struct sample_values *out, struct 
                 if (scan_key(s, key, sizeof key) < 0)
                         return -EAGAIN;
                 /* The first of each name counts, as cJSON finds it. */
-                if (streq(key, "metrics") && !metrics_seen) {
+                if (key_is(key, "metrics") && !metrics_seen) {
                         metrics_seen = true;
                         named = at(s, '{');
                         r = scan_value(s, named ? SCAN_NAME : SCAN_SKIP, 1);
-                } else if (streq(key, "stats") && !stats_seen) {
+                } else if (key_is(key, "stats") && !stats_seen) {
                         stats_seen = true;
                         stats = at(s, '{') ? s->p : NULL;
                         r = scan_value(s, SCAN_SKIP, 1);
                 } else {
                         while (k < ELEMENTSOF(found) &&
-                               !streq(key, k < ELEMENTSOF(envelope) ? envelope[k]
-                                                                    : client_fields[k - ELEMENTSOF(envelope)]))
+                               !key_is(key, k < ELEMENTSOF(envelope) ? envelope[k]
+                                                                     : client_fields[k - ELEMENTSOF(envelope)]))
                                 k++;
                         if (k < ELEMENTSOF(found) && found[k].kind == JSON_ABSENT)
                                 /* The client record's strings are never read. */

@@ -384,15 +384,17 @@ Test(sample_values, scan_hands_back_what_it_does_not_take) {
         snprintf(text, sizeof text, "{\"stream\": \"%s\"}", key);
         cr_assert_eq(scan_text(text, &sc), 0);
 
-        /* As many keys in the objects being named as the scan keeps
-         * (8 bytes each), then one more, empty. */
+        /* As many keys in the objects being named as the scan keeps (8
+         * bytes each: a length, 6 letters, a NUL), then one more, empty. */
         _cleanup_free_ char *many = malloc(32 * 1024);
         size_t used = 0;
 
         cr_assert_not_null(many);
         used += (size_t) sprintf(many, "{\"metrics\": {");
         for (int i = 0; i < 1024; i++)
-                used += (size_t) sprintf(many + used, "\"k%06d\": %d, ", i, i);
+                used += (size_t) sprintf(many + used, "\"k%05d\": %d, ", i, i);
+        sprintf(many + used - 2, "}}");
+        cr_assert_eq(scan_text(many, &sc), STORE_VALUES_MAX);
         sprintf(many + used, "\"\": 1}}");
         cr_assert_eq(sample_scan(many, strlen(many), vals, &sc), -EAGAIN);
 }
