@@ -341,6 +341,27 @@ Test(sample_values, scan_reads_the_members) {
         cr_assert_eq(vals->root, SAMPLE_ROOT_STATS);
 }
 
+/* The longest key a path holds, kept with its length in a byte: named once,
+ * its repeat found; one byte to escape makes it too long. */
+Test(sample_values, scan_longest_key) {
+        char key[STORE_METRIC_MAX + 1], text[2 * STORE_METRIC_MAX + 64];
+        struct sample_scan sc;
+
+        memset(key, 'k', STORE_METRIC_MAX);
+        key[STORE_METRIC_MAX] = 0;
+        snprintf(text, sizeof text, "{\"metrics\": {\"%s\": 1, \"%s\": 2}}", key, key);
+        cr_assert_eq(scan_text(text, &sc), 1);
+        cr_assert_str_eq(vals->v[0].path, key);
+        cr_assert_eq(vals->v[0].value, 1);
+        cr_assert_eq(vals->skipped, 0);
+
+        key[STORE_METRIC_MAX - 1] = '.';
+        snprintf(text, sizeof text, "{\"metrics\": {\"%s\": 1, \"a.b\": 2}}", key);
+        cr_assert_eq(scan_text(text, &sc), 1);
+        cr_assert_str_eq(vals->v[0].path, "a\\.b");
+        cr_assert_eq(vals->skipped, 1);
+}
+
 /* What the scan does not take goes to cJSON, which takes some of it and
  * says what is wrong with the rest. */
 Test(sample_values, scan_hands_back_what_it_does_not_take) {
