@@ -64,7 +64,7 @@ void store_close(struct store *s);
 const char *store_backend(const struct store *s);
 
 /* The schema version this program creates and migrates to. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* 0 when the database answers a trivial query now (GET /health), else
  * -ENOTCONN / -EAGAIN / -EIO. A lost PostgreSQL connection is retried here

@@ -402,6 +402,16 @@ BOTH(migration_from_version_1) {
                      0);
         cr_assert_eq(o.count, 1);
         series_free(&o);
+        /* Version 4's indexes replace version 1's, on every partition. */
+        if (e->pg) {
+                long long tables = db_int(e, "SELECT count(*) + 1 FROM pg_inherits WHERE inhparent = 'samples'::regclass");
+
+                cr_assert_gt(tables, 1);
+                cr_assert_eq(db_int(e, "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'samples%'"), 2 * tables);
+                cr_assert_eq(db_int(e, "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'samples%'"
+                                       " AND (indexdef LIKE '%(stream_ref, seq)' OR indexdef LIKE '%(node_ref, ts)')"),
+                             2 * tables);
+        }
 }
 
 /* Version 2 fills its new tables from what version 1 stored: the latest
