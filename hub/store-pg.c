@@ -162,15 +162,14 @@ static const char *const stmt_sql[_PS_MAX] = {
                 " WHERE (excluded.ts, excluded.stream_ref, excluded.seq) > (latest.ts, latest.stream_ref, latest.seq)",
         [PS_ROWS_FIRST] = "SELECT ts, stream_ref, seq, vals FROM samples WHERE node_ref = $1 AND ts >= $2 AND ts < $3"
                           " ORDER BY ts, stream_ref, seq LIMIT 2000",
-        /* ts >= $2 bounds the scan of the index (node, ts) where the row
-         * comparison cannot. */
-        [PS_ROWS_NEXT] = "SELECT ts, stream_ref, seq, vals FROM samples WHERE node_ref = $1 AND ts >= $2 AND ts < $3"
+        /* PostgreSQL bounds the scan of the index (node, ts) by the row
+         * comparison's first column itself. */
+        [PS_ROWS_NEXT] = "SELECT ts, stream_ref, seq, vals FROM samples WHERE node_ref = $1 AND ts < $3"
                          " AND (ts, stream_ref, seq) > ($2, $4, $5) ORDER BY ts, stream_ref, seq LIMIT 2000",
         [PS_ROWS_BODY_FIRST] = "SELECT ts, stream_ref, seq, vals, body FROM samples WHERE node_ref = $1 AND ts >= $2"
                                " AND ts < $3 ORDER BY ts, stream_ref, seq LIMIT 2000",
-        [PS_ROWS_BODY_NEXT] = "SELECT ts, stream_ref, seq, vals, body FROM samples WHERE node_ref = $1 AND ts >= $2"
-                              " AND ts < $3 AND (ts, stream_ref, seq) > ($2, $4, $5) ORDER BY ts, stream_ref, seq"
-                              " LIMIT 2000",
+        [PS_ROWS_BODY_NEXT] = "SELECT ts, stream_ref, seq, vals, body FROM samples WHERE node_ref = $1 AND ts < $3"
+                              " AND (ts, stream_ref, seq) > ($2, $4, $5) ORDER BY ts, stream_ref, seq LIMIT 2000",
         [PS_ROW_AT] = "SELECT ts, stream_ref, seq, vals, body FROM samples WHERE node_ref = $1 AND ts <= $2"
                       " ORDER BY ts DESC, stream_ref DESC, seq DESC LIMIT 1",
         [PS_LATEST] = "SELECT ts, stream_ref, seq, ''::bytea, body FROM latest WHERE node_ref = $1",
