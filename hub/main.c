@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,70 @@ static void watchdog_tick(lws_sorted_usec_list_t *sul) {
         (void) sd_notify(0, "WATCHDOG=1");
         lws_sul_schedule(ws_server_context(h->server), 0, &h->watchdog_timer, watchdog_tick,
                          (lws_usec_t) h->watchdog_usec / 2);
+}
+
+/* Opening the database may migrate its schema, which rebuilds indexes on a
+ * large PostgreSQL database for minutes (docs/fleet.md, "Storage"), longer
+ * than systemd waits for a start. While it lasts, a thread asks for more
+ * time, every OPEN_EXTEND_USEC, OPEN_EXTEND_USEC * 3 at a time. */
+#define OPEN_EXTEND_USEC (10 * USEC_PER_SEC)
+
+struct opening {
+        pthread_mutex_t lock;
+        pthread_cond_t done_cond;
+        bool done;
+};
+
+static void *extend_start(void *arg) {
+        struct opening *o = arg;
+        struct timespec until;
+        bool told = false;
+
+        pthread_mutex_lock(&o->lock);
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        while (!o->done) {
+                until.tv_sec += OPEN_EXTEND_USEC / USEC_PER_SEC;
+                while (!o->done && pthread_cond_timedwait(&o->done_cond, &o->lock, &until) != ETIMEDOUT)
+                        ;
+                if (o->done)
+                        break;
+                if (!told)
+                        log_info("Still opening the database (migrating its schema, or waiting for a lock on "
+                                 "it); asking systemd for more time to start");
+                told = true;
+                (void) sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=opening the database",
+                                  OPEN_EXTEND_USEC * 3);
+        }
+        pthread_mutex_unlock(&o->lock);
+        return NULL;
+}
+
+/* The writer's store and the reader's, opened while extend_start() runs. */
+static int open_stores(const struct conf *c, struct store **writer, struct store **reader) {
+        struct opening o = { .lock = PTHREAD_MUTEX_INITIALIZER, .done = false };
+        pthread_condattr_t attr;
+        pthread_t thread;
+        bool started;
+        int r;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&o.done_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        started = pthread_create(&thread, NULL, extend_start, &o) == 0;
+
+        r = store_open(c->hub.database, c->control.state_dir, writer);
+        if (r >= 0)
+                r = store_open(c->hub.database, c->control.state_dir, reader);
+
+        pthread_mutex_lock(&o.lock);
+        o.done = true;
+        pthread_cond_signal(&o.done_cond);
+        pthread_mutex_unlock(&o.lock);
+        if (started)
+                pthread_join(thread, NULL);
+        pthread_cond_destroy(&o.done_cond);
+        return r;
 }
 
 static int apply_agent_allow(struct hub *h, const char *list) {
@@ -389,9 +454,7 @@ int main(int argc, char **argv) {
                         goto out;
                 }
         }
-        r = store_open(h.conf.hub.database, h.conf.control.state_dir, &writer);
-        if (r >= 0)
-                r = store_open(h.conf.hub.database, h.conf.control.state_dir, &reader);
+        r = open_stores(&h.conf, &writer, &reader);
         if (r < 0) {
                 notify_failure(r, r == -ENOTCONN ? "database_unavailable" : "database_failed",
                                "Cannot open the database (%s): %s",

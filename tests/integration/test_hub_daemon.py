@@ -97,6 +97,34 @@ def test_port_in_use_and_database_unreachable(procs, tmp_path):
     assert out.returncode == 1 and "Cannot open the database" in out.stderr
 
 
+def test_a_slow_database_open_asks_systemd_for_time(procs, tmp_path, pg_server):
+    """Migrating a large database's schema can outlast systemd's start
+    timeout: while the database is being opened (here, waiting for a lock
+    another session holds on its schema), the hub extends that timeout
+    every 10 s, says why in its log and status, and is ready once it is
+    through."""
+    import psycopg
+    database = pg_server.new_database()
+    first = Hub(procs, tmp_path / "first", database)
+    (tmp_path / "first").mkdir()
+    first.start()
+    first.stop()
+
+    with psycopg.connect(database) as conn:
+        conn.execute("LOCK TABLE schema_version IN ACCESS EXCLUSIVE MODE")
+        h = Hub(procs, tmp_path, database)
+        h.start(wait=False)
+        got = h.notify.messages_until("EXTEND_TIMEOUT_USEC", timeout=30)
+        assert not any("READY" in fields for _, fields in got), got
+        assert got[-1][1]["EXTEND_TIMEOUT_USEC"] == "30000000"
+        assert got[-1][1]["STATUS"] == "opening the database"
+        assert "Still opening the database" in h.log()
+        conn.rollback()
+    h.notify.wait_for("READY", timeout=30)
+    token = h.enroll()
+    assert h.push(token, [sample(1)]).json == {"acked": 1, "duplicates": 0, "last_seq": 1}
+
+
 def test_slow_body_is_cut_off_by_a_deadline(procs, tmp_path):
     """A peer trickling its body a byte at a time does not keep the
     connection: the whole body has a deadline, not each byte."""
