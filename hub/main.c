@@ -134,13 +134,12 @@ struct opening {
 
 static void *extend_start(void *arg) {
         struct opening *o = arg;
-        struct timespec until;
         bool told = false;
 
         pthread_mutex_lock(&o->lock);
-        clock_gettime(CLOCK_MONOTONIC, &until);
         while (!o->done) {
-                until.tv_sec += OPEN_EXTEND_USEC / USEC_PER_SEC;
+                struct timespec until = timespec_after(CLOCK_MONOTONIC, OPEN_EXTEND_USEC);
+
                 while (!o->done && pthread_cond_timedwait(&o->done_cond, &o->lock, &until) != ETIMEDOUT)
                         ;
                 if (o->done)
