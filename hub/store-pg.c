@@ -1047,6 +1047,15 @@ static void copy_blob(struct bytes *b, const uint8_t *d, size_t len) {
         b->len += len;
 }
 
+/* The most of the COPY's data sent in one message. The server reads each
+ * message whole into one buffer. Once that buffer was larger than glibc's
+ * mmap threshold, glibc raises its trim threshold to twice the size, and
+ * the server's backend stops handing memory back to the kernel and taking
+ * it again after each hundred rows (a brk() and a TLB flush on every CPU
+ * each time): in the ingest bench, a fifth more samples a second
+ * (docs/performance.md, "PostgreSQL's memory"). */
+#define COPY_MESSAGE_MAX (1024 * 1024)
+
 /* The rows chosen as new, in PostgreSQL's binary COPY format. */
 static int pg_copy_rows(struct pg *p, const struct store_batch *b) {
         static const char header[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
@@ -1059,7 +1068,7 @@ static int pg_copy_rows(struct pg *p, const struct store_batch *b) {
                 return pg_fail(p, res, "storing samples");
         PQclear(TAKE_PTR(res));
 
-        r = bytes_reserve(&buf, 64 * 1024);
+        r = bytes_reserve(&buf, COPY_MESSAGE_MAX);
         if (r < 0)
                 return r;
         memcpy(buf.p, header, sizeof(header) - 1);
@@ -1069,7 +1078,14 @@ static int pg_copy_rows(struct pg *p, const struct store_batch *b) {
 
                 if (!b->inserted[i])
                         continue;
-                r = bytes_reserve(&buf, 2 + 4 * 12 + 6 + row->vals_len + row->body_len);
+                size_t size = 2 + 4 * 12 + 6 + row->vals_len + row->body_len;
+
+                if (buf.len > 0 && buf.len + size > COPY_MESSAGE_MAX) {
+                        if (PQputCopyData(p->conn, (const char *) buf.p, (int) buf.len) != 1)
+                                return pg_fail(p, NULL, "sending samples");
+                        buf.len = 0;
+                }
+                r = bytes_reserve(&buf, size);
                 if (r < 0)
                         return r;
                 copy_u16(&buf, 6);
@@ -1079,11 +1095,6 @@ static int pg_copy_rows(struct pg *p, const struct store_batch *b) {
                 copy_i64(&buf, row->seq);
                 copy_blob(&buf, b->data.p + row->vals_off, row->vals_len);
                 copy_blob(&buf, b->data.p + row->body_off, row->body_len);
-                if (buf.len >= 60 * 1024) {
-                        if (PQputCopyData(p->conn, (const char *) buf.p, (int) buf.len) != 1)
-                                return pg_fail(p, NULL, "sending samples");
-                        buf.len = 0;
-                }
         }
         r = bytes_reserve(&buf, 2);
         if (r < 0)

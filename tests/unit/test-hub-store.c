@@ -827,6 +827,48 @@ BOTH(compression_round_trip) {
                      (long long) strlen(bodies[2]));
 }
 
+struct bodies_seen {
+        uint32_t seed;
+        size_t n;
+};
+
+static int same_letters_cb(int64_t ts, const char *json, size_t len, void *u) {
+        struct bodies_seen *seen = u;
+        char want[64 * 1024];
+
+        random_letters(want, sizeof(want), &seen->seed);
+        cr_assert_eq(ts, T0 + (int64_t) seen->n);
+        cr_assert_eq(len, sizeof(want));
+        cr_assert_eq(memcmp(json, want, len), 0, "sample %zu differs", seen->n);
+        seen->n++;
+        return 0;
+}
+
+/* One commit of more than a megabyte of compressed bodies: PostgreSQL's
+ * COPY takes them in several messages. */
+BOTH(batch_larger_than_one_copy_message) {
+        static char body[64 * 1024];
+        struct bodies_seen seen = { .seed = 777 };
+        uint32_t seed = seen.seed;
+        struct store_batch *b;
+
+        node_put(e, "n", NULL, T0);
+        cr_assert_eq(store_batch_begin(e->s, &b), 0);
+        for (int64_t i = 0; i < 60; i++) {
+                random_letters(body, sizeof(body), &seed);
+                struct store_sample x = { .node_id = "n", .stream = "", .seq = i, .ts = T0 + i, .json = body,
+                                          .json_len = sizeof(body) };
+                cr_assert_eq(store_batch_add(b, &x), 0);
+        }
+        cr_assert_eq(commit(e, b).acked, 60);
+        store_batch_free(b);
+        cr_assert_gt(db_int(e, e->pg ? "SELECT sum(octet_length(body)) FROM samples"
+                                     : "SELECT sum(length(body)) FROM samples"),
+                     2 * 1024 * 1024);
+        cr_assert_eq(store_samples_each(e->s, "n", INT64_MIN, INT64_MAX, same_letters_cb, &seen), 0);
+        cr_assert_eq(seen.n, 60);
+}
+
 BOTH(body_compressed_by_the_caller_stored_as_given) {
         static const char body[] = "{\"metrics\":{\"cpu\":{\"cpu_usage_percent\":12.5}},\"seq\":7}";
         struct body_codec *codec;
