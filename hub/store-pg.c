@@ -1052,7 +1052,7 @@ static void copy_blob(struct bytes *b, const uint8_t *d, size_t len) {
  * mmap threshold, glibc raises its trim threshold to twice the size, and
  * the server's backend stops handing memory back to the kernel and taking
  * it again after each hundred rows (a brk() and a TLB flush on every CPU
- * each time): in the ingest bench, a fifth more samples a second
+ * each time), which cost it a fifth of its CPU in ingest
  * (docs/performance.md, "PostgreSQL's memory"). */
 #define COPY_MESSAGE_MAX (1024 * 1024)
 
