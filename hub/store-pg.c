@@ -1075,11 +1075,10 @@ static int pg_copy_rows(struct pg *p, const struct store_batch *b) {
         buf.len = sizeof(header) - 1;
         for (size_t i = 0; i < b->n; i++) {
                 const struct batch_row *row = &b->rows[i];
+                size_t size = 2 + 4 * 12 + 6 + row->vals_len + row->body_len;
 
                 if (!b->inserted[i])
                         continue;
-                size_t size = 2 + 4 * 12 + 6 + row->vals_len + row->body_len;
-
                 if (buf.len > 0 && buf.len + size > COPY_MESSAGE_MAX) {
                         if (PQputCopyData(p->conn, (const char *) buf.p, (int) buf.len) != 1)
                                 return pg_fail(p, NULL, "sending samples");
