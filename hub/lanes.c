@@ -479,7 +479,6 @@ static void on_done(struct ws_server *s, int fd, void *data) {
 
 int lanes_start(struct hub *h, struct store *writer, struct store *reader) {
         struct lanes *l = calloc(1, sizeof *l);
-        pthread_condattr_t attr;
         int r, fd;
 
         if (!l)
@@ -488,12 +487,9 @@ int lanes_start(struct hub *h, struct store *writer, struct store *reader) {
         l->writer.store = writer;
         l->reader.store = reader;
         pthread_mutex_init(&l->lock, NULL);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&l->writer.wake, &attr);
-        pthread_cond_init(&l->reader.wake, &attr);
-        pthread_cond_init(&l->sync_wake, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_clock(&l->writer.wake, CLOCK_MONOTONIC);
+        cond_init_clock(&l->reader.wake, CLOCK_MONOTONIC);
+        cond_init_clock(&l->sync_wake, CLOCK_MONOTONIC);
         l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (l->efd < 0) {
                 r = negative_errno();

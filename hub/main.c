@@ -158,15 +158,11 @@ static void *extend_start(void *arg) {
 /* The writer's store and the reader's, opened while extend_start() runs. */
 static int open_stores(const struct conf *c, struct store **writer, struct store **reader) {
         struct opening o = { .lock = PTHREAD_MUTEX_INITIALIZER, .done = false };
-        pthread_condattr_t attr;
         pthread_t thread;
         bool started;
         int r;
 
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&o.done_cond, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_clock(&o.done_cond, CLOCK_MONOTONIC);
         started = pthread_create(&thread, NULL, extend_start, &o) == 0;
 
         r = store_open(c->hub.database, c->control.state_dir, writer);

@@ -1056,6 +1056,14 @@ static void copy_blob(struct bytes *b, const uint8_t *d, size_t len) {
  * (docs/performance.md, "PostgreSQL's memory"). */
 #define COPY_MESSAGE_MAX (1024 * 1024)
 
+/* buf as one message of the COPY under way, then emptied. */
+static int copy_send(struct pg *p, struct bytes *buf) {
+        if (PQputCopyData(p->conn, (const char *) buf->p, (int) buf->len) != 1)
+                return pg_fail(p, NULL, "sending samples");
+        buf->len = 0;
+        return 0;
+}
+
 /* The rows chosen as new, in PostgreSQL's binary COPY format. */
 static int pg_copy_rows(struct pg *p, const struct store_batch *b) {
         static const char header[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
@@ -1079,11 +1087,8 @@ static int pg_copy_rows(struct pg *p, const struct store_batch *b) {
 
                 if (!b->inserted[i])
                         continue;
-                if (buf.len > 0 && buf.len + size > COPY_MESSAGE_MAX) {
-                        if (PQputCopyData(p->conn, (const char *) buf.p, (int) buf.len) != 1)
-                                return pg_fail(p, NULL, "sending samples");
-                        buf.len = 0;
-                }
+                if (buf.len > 0 && buf.len + size > COPY_MESSAGE_MAX && (r = copy_send(p, &buf)) < 0)
+                        return r;
                 r = bytes_reserve(&buf, size);
                 if (r < 0)
                         return r;
@@ -1099,7 +1104,10 @@ static int pg_copy_rows(struct pg *p, const struct store_batch *b) {
         if (r < 0)
                 return r;
         copy_u16(&buf, 0xffff);
-        if (PQputCopyData(p->conn, (const char *) buf.p, (int) buf.len) != 1 || PQputCopyEnd(p->conn, NULL) != 1)
+        r = copy_send(p, &buf);
+        if (r < 0)
+                return r;
+        if (PQputCopyEnd(p->conn, NULL) != 1)
                 return pg_fail(p, NULL, "sending samples");
         res = PQgetResult(p->conn);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)

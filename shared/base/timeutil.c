@@ -17,6 +17,15 @@ struct timespec timespec_after(clockid_t clock, uint64_t usec) {
                                   .tv_nsec = (long) (t % USEC_PER_SEC * NSEC_PER_USEC) };
 }
 
+void cond_init_clock(pthread_cond_t *cond, clockid_t clock) {
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, clock);
+        pthread_cond_init(cond, &attr);
+        pthread_condattr_destroy(&attr);
+}
+
 static void format_seconds(uint64_t usec, char *buf, size_t size) {
         time_t t = (time_t) (usec / USEC_PER_SEC);
         struct tm tm;
