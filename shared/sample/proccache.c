@@ -146,13 +146,16 @@ ssize_t proccache_read(struct proccache *c, struct proc_entry *e, pid_t pid, enu
         ssize_t n;
 
         if (!fd || *fd < 0) {
+                /* A stat replaces the statm kept (struct proc_entry), so it
+                 * adds no descriptor. */
+                bool replaces = f == PROC_FILE_STAT && e && e->statm_fd >= 0;
                 char path[32];
 
                 /* Formatted only here: on the kept path, the one that runs
                  * for every process on every tick, it was a tenth of the
                  * scan's user time. */
                 snprintf(path, sizeof path, "%d/%s", (int) pid, name[f]);
-                if (!fd || c->n_fds >= c->max_fds)
+                if (!fd || (c->n_fds >= c->max_fds && !replaces))
                         return read_once_at(proc_fd, path, buf, size);
                 *fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (*fd < 0) {
@@ -161,6 +164,10 @@ ssize_t proccache_read(struct proccache *c, struct proc_entry *e, pid_t pid, enu
                         return negative_errno();
                 }
                 c->n_fds++;
+                if (replaces) {
+                        e->statm_fd = safe_close(e->statm_fd);
+                        c->n_fds--;
+                }
         }
         /* One pread() gives the whole file, as read_once_at() explains. */
         do
@@ -195,6 +202,22 @@ void proccache_end(struct proccache *c) {
         c->n_next = 0;
 }
 
+void proccache_close_stat_except(struct proccache *c, const pid_t *keep, size_t n_keep) {
+        for (size_t i = 0; i < c->n_cur; i++) {
+                struct proc_entry *e = &c->cur[i];
+                bool kept = false;
+
+                if (e->stat_fd < 0)
+                        continue;
+                for (size_t k = 0; k < n_keep && !kept; k++)
+                        kept = keep[k] == e->pid;
+                if (!kept) {
+                        e->stat_fd = safe_close(e->stat_fd);
+                        c->n_fds--;
+                }
+        }
+}
+
 struct proc_entry *proccache_lookup(struct proccache *c, pid_t pid) {
         struct proc_entry key = { .pid = pid };
 
@@ -219,5 +242,10 @@ pid_t proccache_listing_from(const struct proc_reading r[static 3], unsigned par
                 return 0;
         if (r[2].forks < r[0].forks || r[2].forks - r[0].forks >= PROCCACHE_PARTIAL_FORKS_MAX)
                 return 0;
+        /* A fork is counted as it shows in /proc, so one that shows now
+         * but was not counted in r[2] is listed by the next scan: its pid
+         * came after r[1]'s, as the slack above assumes. */
+        if (r[2].forks == r[0].forks)
+                return PROCCACHE_LIST_NONE;
         return r[0].last_pid + 1;
 }

@@ -21,8 +21,10 @@
 struct proc_entry {
         pid_t pid;
         int statm_fd; /* -1: not kept */
-        /* Kept once it was among the top processes, which are named and
-         * timed on every tick (PROC_FILE_STAT). */
+        /* Kept while it is among the top processes, which are named and
+         * timed on every tick (PROC_FILE_STAT). Meanwhile it is read
+         * instead of statm, which is closed: it has the same memory
+         * figures. */
         int stat_fd;
         /* For one without memory, a pidfd instead: poll() says when it
          * has exited (proccache_poll_empty()). -1: not kept. */
@@ -30,6 +32,9 @@ struct proc_entry {
         uint64_t ino;
         bool empty; /* no address space: not read again */
         bool exited; /* its pidfd was readable at the last poll */
+        /* This scan read its stat instead of its statm (it has been among
+         * the top processes): it is named and timed already. */
+        bool stat_read;
         /* utime + stime at the last reading of /proc/<pid>/stat (done for
          * the top processes only), and when (CLOCK_BOOTTIME, usec). */
         bool has_cpu;
@@ -94,6 +99,10 @@ void proccache_drop_last(struct proccache *c);
 /* Close what belongs to processes this scan did not see. */
 void proccache_end(struct proccache *c);
 
+/* After proccache_end(): close the stat of every process not in keep
+ * (those no longer among the top), which go back to their statm. */
+void proccache_close_stat_except(struct proccache *c, const pid_t *keep, size_t n_keep);
+
 /* After proccache_end(): the entry of pid, or NULL. Valid until the next
  * scan begins. */
 struct proc_entry *proccache_lookup(struct proccache *c, pid_t pid);
@@ -121,9 +130,13 @@ double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t t
  * PROCCACHE_PARTIAL_FORKS_MAX forks (/proc/stat's "processes": it might
  * have gone all the way round), and every PROCCACHE_FULL_LISTING_EVERY
  * scans, so that a pid placed by hand (clone3() set_tid) is seen within
- * that many. */
+ * that many. When nothing was forked since the reading before last, no
+ * process can be new, and nothing is listed at all: on an idle machine,
+ * most ticks. */
 #define PROCCACHE_PARTIAL_FORKS_MAX 256
 #define PROCCACHE_FULL_LISTING_EVERY 32
+/* Above every pid: there is nothing to list. */
+#define PROCCACHE_LIST_NONE INT32_MAX
 
 struct proc_reading {
         uint64_t forks;  /* /proc/stat "processes" */
@@ -132,6 +145,6 @@ struct proc_reading {
 
 /* r[0] was read before the scan before last, r[1] before the last scan,
  * r[2] before this one; both earlier scans saw every process they listed.
- * The lowest pid this scan must list (the cache holds those below), or 0
- * to list them all. Pure. */
+ * The lowest pid this scan must list (the cache holds those below), 0 to
+ * list them all, or PROCCACHE_LIST_NONE. Pure. */
 pid_t proccache_listing_from(const struct proc_reading r[static 3], unsigned partial_in_a_row);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,11 +18,18 @@ int procfile_open(struct procfile *pf, int dirfd, const char *path) {
         return 1;
 }
 
+static bool read_reached_end(const struct procfile *pf, size_t got, size_t asked) {
+        if (got >= asked || pf->record_max == 0)
+                return false;
+        return pf->record_max == PROCFILE_WHOLE || got + pf->record_max <= PROCFILE_KERNEL_BUFFER;
+}
+
 ssize_t procfile_read(struct procfile *pf) {
         size_t len = 0;
         int r;
 
         for (;;) {
+                size_t asked;
                 ssize_t n;
 
                 if (pf->size - len < 2) {
@@ -31,7 +39,8 @@ ssize_t procfile_read(struct procfile *pf) {
                         if (r < 0)
                                 return r;
                 }
-                n = pread(pf->fd, pf->data + len, pf->size - 1 - len, (off_t) len);
+                asked = pf->size - 1 - len;
+                n = pread(pf->fd, pf->data + len, asked, (off_t) len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
@@ -42,6 +51,8 @@ ssize_t procfile_read(struct procfile *pf) {
                 if (n == 0)
                         break;
                 len += (size_t) n;
+                if (read_reached_end(pf, (size_t) n, asked))
+                        break;
         }
         pf->data[len] = '\0';
         return (ssize_t) len;

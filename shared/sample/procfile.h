@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Reading /proc cheaply (docs/architecture.md). */
@@ -14,9 +15,20 @@ struct procfile {
         int fd;
         char *data;
         size_t size;
+        /* How the kernel makes the file, which tells when a read that
+         * returned less than it asked for has reached the end, sparing the
+         * read that would return nothing (a system call on each tick):
+         * PROCFILE_WHOLE: in one piece (single_open(); a regular file too),
+         * so always. N: in records (lines) of at most N bytes, put in a
+         * buffer of at least PROCFILE_KERNEL_BUFFER bytes, which stops
+         * short only when the next one does not fit: when one more would
+         * have. 0: not known, so only a read that returns nothing. */
+        size_t record_max;
 };
 
 #define PROCFILE_NULL ((struct procfile){ .fd = -1 })
+#define PROCFILE_WHOLE SIZE_MAX
+#define PROCFILE_KERNEL_BUFFER 4096 /* seq_file's first buffer: a page */
 #define PROCFILE_MAX (16u << 20) /* no /proc file we read is anywhere near this */
 
 /* Open path under dirfd unless already open: 1 when it was opened now, 0

@@ -47,16 +47,24 @@ enum file {
         _FILE_MAX,
 };
 
-static const char *const file_path[_FILE_MAX] = {
-        [FILE_STAT] = "stat",
-        [FILE_MEMINFO] = "meminfo",
-        [FILE_LOADAVG] = "loadavg",
-        [FILE_DISKSTATS] = "diskstats",
-        [FILE_NETDEV] = "net/dev",
-        [FILE_SNMP] = "net/snmp",
-        [FILE_MOUNTINFO] = "self/mountinfo",
-        [FILE_FILESYSTEMS] = "filesystems",
-        [FILE_CPUINFO] = "cpuinfo",
+/* diskstats and net/dev are made a line per disk or interface, of some
+ * 200 bytes at most: a bound on the line, with room to spare. */
+#define PROC_LINE_MAX 512
+
+/* Where each file is, and how the kernel makes it (procfile.record_max). */
+static const struct {
+        const char *path;
+        size_t record_max;
+} file_info[_FILE_MAX] = {
+        [FILE_STAT] = { "stat", PROCFILE_WHOLE },
+        [FILE_MEMINFO] = { "meminfo", PROCFILE_WHOLE },
+        [FILE_LOADAVG] = { "loadavg", PROCFILE_WHOLE },
+        [FILE_DISKSTATS] = { "diskstats", PROC_LINE_MAX },
+        [FILE_NETDEV] = { "net/dev", PROC_LINE_MAX },
+        [FILE_SNMP] = { "net/snmp", PROCFILE_WHOLE },
+        [FILE_MOUNTINFO] = { "self/mountinfo", 0 },
+        [FILE_FILESYSTEMS] = { "filesystems", PROCFILE_WHOLE },
+        [FILE_CPUINFO] = { "cpuinfo", 0 },
 };
 
 /* One of two alternating samples: the current one is built while the
@@ -197,7 +205,7 @@ void sample_top_insert(struct sample_process *top, size_t *n, size_t max, const 
 /* ---- reading ------------------------------------------------------------ */
 
 static int file_open(struct sampler *s, enum file f) {
-        int r = procfile_open(&s->files[f], s->proc_fd, file_path[f]);
+        int r = procfile_open(&s->files[f], s->proc_fd, file_info[f].path);
 
         if (r > 0 && f == FILE_MOUNTINFO) {
                 struct statfs sf;
@@ -605,51 +613,11 @@ static bool parse_pid(const char *name, pid_t *ret) {
         return true;
 }
 
-/* listed: the listing of /proc showed it; else it is one the cache knew,
- * which may have gone since (proccache_listing_from()). false when it could
- * not be remembered, which makes the next scan list everything. */
-static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino, bool listed) {
-        struct proc_entry *e = proccache_visit(&s->procs, pid, ino);
-        struct sample_process p = { .pid = pid };
-        char buf[256];
-        struct statm m;
-        ssize_t n;
-
-        if (e && e->empty) {
-                /* Asked only when its pidfd did not say it runs: the
-                 * cheapest question about a pid (no audit, unlike
-                 * kill(pid, 0)). A zombie still answers. */
-                if (!listed && e->exited && getpgid(pid) < 0 && errno == ESRCH) {
-                        proccache_drop_last(&s->procs);
-                        return true;
-                }
-                x->processes.count++;
-                return true;
-        }
-        /* A process that exits between readdir and here is simply not
-         * counted: ENOENT before the open, ESRCH after it. */
-        n = proccache_read(&s->procs, e, pid, PROC_FILE_STATM, s->proc_fd, buf, sizeof buf);
-        if (n < 0 || procfs_parse_statm(buf, &m) < 0) {
-                if (e)
-                        proccache_drop_last(&s->procs);
-                return e != NULL;
-        }
-        x->processes.count++;
-        if (m.size == 0) {
-                if (e)
-                        proccache_set_empty(&s->procs, e, s->partial_ok);
-                return e != NULL;
-        }
-        p.rss = m.resident * (uint64_t) s->page_size;
-        sample_top_insert(s->candidates, &s->n_candidates, TOP_CANDIDATES, &p);
-        return e != NULL;
-}
-
 /* A top process's CPU, from its stat st read just now: its utime + stime
  * since the last tick it was read (docs/telemetry-stream.md, "Fields"); the
- * first time, since it started, as ps counts it. Only the few listed
- * processes are read, so the scan of all the others stays at one statm
- * each. */
+ * first time, since it started, as ps counts it. Only the processes that
+ * have been among the top ones are read, so the scan of all the others
+ * stays at one statm each. */
 static double process_cpu_percent(struct sampler *s, struct proc_entry *e, const struct pid_stat *st) {
         long hz = s->clk_tck;
         uint64_t now = now_usec(CLOCK_BOOTTIME), ticks = st->utime + st->stime;
@@ -669,32 +637,113 @@ static double process_cpu_percent(struct sampler *s, struct proc_entry *e, const
         return pct;
 }
 
+/* The name and the CPU of p from its stat. */
+static void time_process(struct sampler *s, struct proc_entry *e, struct sample_process *p, const struct pid_stat *st) {
+        memcpy(p->name, st->comm, sizeof p->name);
+        p->cpu_percent = process_cpu_percent(s, e, st);
+}
+
+/* pid's memory into p and *size (its address space, 0 for none): from its
+ * statm, or from its stat when one is kept open (it has been among the top
+ * processes), which also names and times it. */
+static int read_memory_of(struct sampler *s, struct proc_entry *e, struct sample_process *p, uint64_t *size) {
+        char buf[1024];
+        ssize_t n;
+
+        if (e)
+                e->stat_read = e->stat_fd >= 0;
+        if (e && e->stat_read) {
+                struct pid_stat st;
+
+                n = proccache_read(&s->procs, e, p->pid, PROC_FILE_STAT, s->proc_fd, buf, sizeof buf);
+                if (n < 0 || procfs_parse_pid_stat(buf, &st) < 0)
+                        return -ESRCH;
+                *size = st.vsize;
+                p->rss = st.rss * (uint64_t) s->page_size;
+                time_process(s, e, p, &st);
+        } else {
+                struct statm m;
+
+                n = proccache_read(&s->procs, e, p->pid, PROC_FILE_STATM, s->proc_fd, buf, sizeof buf);
+                if (n < 0 || procfs_parse_statm(buf, &m) < 0)
+                        return -ESRCH;
+                *size = m.size;
+                p->rss = m.resident * (uint64_t) s->page_size;
+        }
+        return 0;
+}
+
+/* listed: the listing of /proc showed it; else it is one the cache knew,
+ * which may have gone since (proccache_listing_from()). false when it could
+ * not be remembered, which makes the next scan list everything. */
+static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_t ino, bool listed) {
+        struct proc_entry *e = proccache_visit(&s->procs, pid, ino);
+        struct sample_process p = { .pid = pid };
+        uint64_t size;
+
+        if (e && e->empty) {
+                /* Asked only when its pidfd did not say it runs: the
+                 * cheapest question about a pid (no audit, unlike
+                 * kill(pid, 0)). A zombie still answers. */
+                if (!listed && e->exited && getpgid(pid) < 0 && errno == ESRCH) {
+                        proccache_drop_last(&s->procs);
+                        return true;
+                }
+                x->processes.count++;
+                return true;
+        }
+        /* A process that exits between readdir and here is simply not
+         * counted: ENOENT before the open, ESRCH after it. */
+        if (read_memory_of(s, e, &p, &size) < 0) {
+                if (e)
+                        proccache_drop_last(&s->procs);
+                return e != NULL;
+        }
+        x->processes.count++;
+        if (size == 0) {
+                if (e)
+                        proccache_set_empty(&s->procs, e, s->partial_ok);
+                return e != NULL;
+        }
+        sample_top_insert(s->candidates, &s->n_candidates, TOP_CANDIDATES, &p);
+        return e != NULL;
+}
+
 /* Names, times and owners only for those that made the list: one read of
- * stat gives the name and the times. The owner, the process's effective
- * uid, is /proc/<pid>'s, which the kernel refreshes when the path is
- * looked up, not for a file kept open. One that has exited since its statm
- * was read cannot be named and gives its place up. */
+ * stat gives the name and the times, unless the scan read it already. The
+ * owner, the process's effective uid, is /proc/<pid>'s, which the kernel
+ * refreshes when the path is looked up, not for a file kept open. One that
+ * has exited since its statm was read cannot be named and gives its place
+ * up. Those that left the list go back to their statm. */
 static void name_top(struct sampler *s, struct sample *x) {
+        pid_t top[SAMPLE_TOP_PROCESSES];
+
         for (size_t i = 0; i < s->n_candidates && x->processes.n_top < SAMPLE_TOP_PROCESSES; i++) {
                 struct sample_process *p = &s->candidates[i];
                 struct proc_entry *e = proccache_lookup(&s->procs, p->pid);
-                struct pid_stat ps;
-                char buf[1024], dir[16];
+                char dir[16];
                 struct stat st;
 
-                if (proccache_read(&s->procs, e, p->pid, PROC_FILE_STAT, s->proc_fd, buf, sizeof buf) < 0 ||
-                    procfs_parse_pid_stat(buf, &ps) < 0)
-                        continue;
+                if (!e || !e->stat_read) {
+                        struct pid_stat ps;
+                        char buf[1024];
+
+                        if (proccache_read(&s->procs, e, p->pid, PROC_FILE_STAT, s->proc_fd, buf, sizeof buf) < 0 ||
+                            procfs_parse_pid_stat(buf, &ps) < 0)
+                                continue;
+                        time_process(s, e, p, &ps);
+                }
                 snprintf(dir, sizeof dir, "%d", (int) p->pid);
                 if (fstatat(s->proc_fd, dir, &st, 0) < 0)
                         continue;
-                memcpy(p->name, ps.comm, sizeof p->name);
                 p->uid = st.st_uid;
                 p->memory_percent = x->memory.total ? 100.0 * (double) p->rss / (double) x->memory.total : 0.0;
-                p->cpu_percent = process_cpu_percent(s, e, &ps);
                 lookup_user(s, p);
                 x->processes.top[x->processes.n_top++] = *p;
         }
+        for (size_t i = 0; i < x->processes.n_top; i++)
+                top[i] = x->processes.top[i].pid;
+        proccache_close_stat_except(&s->procs, top, x->processes.n_top);
 }
 
 /* The kept descriptors take at most a quarter of the open-file limit,
@@ -740,7 +789,7 @@ static int read_processes(struct sampler *s, struct sample *x) {
         from = listing_from(s, x, &now);
         if (from == 0)
                 cap_kept_fds(s);
-        if (lseek(s->proc_fd, from > 0 ? s->pid_offset + from : 0, SEEK_SET) < 0)
+        if (from != PROCCACHE_LIST_NONE && lseek(s->proc_fd, from > 0 ? s->pid_offset + from : 0, SEEK_SET) < 0)
                 return negative_errno();
         s->scans++;
         if (from > 0)
@@ -756,7 +805,7 @@ static int read_processes(struct sampler *s, struct sample *x) {
          * proccache_visit() moves each out of cur, which stays in place. */
         for (size_t i = 0; i < s->procs.n_cur && s->procs.cur[i].pid < from; i++)
                 complete &= scan_process(s, x, s->procs.cur[i].pid, s->procs.cur[i].ino, false);
-        for (;;) {
+        while (from != PROCCACHE_LIST_NONE) {
                 ssize_t n = getdents64(s->proc_fd, s->dents.data, sizeof s->dents.data);
 
                 if (n < 0) {
@@ -917,8 +966,10 @@ int sampler_new(const char *root, struct sampler **ret) {
         s->page_size = sysconf(_SC_PAGESIZE);
         s->clk_tck = sysconf(_SC_CLK_TCK);
         s->sys_fd = -1;
-        for (size_t i = 0; i < ELEMENTSOF(s->files); i++)
+        for (size_t i = 0; i < ELEMENTSOF(s->files); i++) {
                 s->files[i] = PROCFILE_NULL;
+                s->files[i].record_max = file_info[i].record_max;
+        }
 
         snprintf(path, sizeof path, "%s/proc", root);
         s->proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

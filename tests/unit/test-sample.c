@@ -303,6 +303,49 @@ Test(sampler, processes_without_memory_are_not_read_again) {
         cr_assert_str_eq(x->processes.top[0].name, "reused");
 }
 
+__attribute__((format(printf, 1, 2))) static void shell(const char *fmt, ...) {
+        char cmd[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof cmd, fmt, ap);
+        va_end(ap);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* A process among the top is read through its stat alone, which has its
+ * memory too; once out of the top, through its statm again. */
+Test(sampler, top_processes_read_through_their_stat_alone) {
+        _cleanup_sampler_ struct sampler *s = NULL;
+        const struct sample *x;
+        long page = sysconf(_SC_PAGESIZE);
+
+        cr_assert_eq(sampler_new(root, &s), 0);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.top[0].pid, 100);
+
+        shell("mv '%s/proc/100/statm' '%s/statm-100'", root, root);
+        shell("echo '100 (tmux: server (x)) S 1 100 100 0 -1 4194560 1 0 0 0 9 4 0 0 20 0 1 0 55 368640000 70000' "
+              "> '%s/proc/100/stat'", root);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.count, 9);
+        cr_assert_eq(x->processes.top[0].pid, 100);
+        cr_assert_str_eq(x->processes.top[0].name, "tmux: server (x)");
+        cr_assert_eq(x->processes.top[0].rss, 70000ULL * page);
+        cr_assert_gt(x->processes.top[0].cpu_percent, 0.0, "3 ticks more than the first reading");
+
+        /* Out of the top: its stat says so, then its statm is read. */
+        shell("echo '100 (tmux: server (x)) S 1 100 100 0 -1 4194560 1 0 0 0 9 4 0 0 20 0 1 0 55 368640000 1' "
+              "> '%s/proc/100/stat'", root);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        for (size_t i = 0; i < x->processes.n_top; i++)
+                cr_assert_neq(x->processes.top[i].pid, 100);
+        shell("mv '%s/statm-100' '%s/proc/100/statm'", root, root);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        cr_assert_eq(x->processes.top[0].pid, 100);
+        cr_assert_eq(x->processes.top[0].rss, 50000ULL * page, "from the statm");
+}
+
 /* ---- the per-process cache on the fixture machine ------------------------ */
 
 static int proc_dir;
@@ -330,18 +373,9 @@ static uint64_t proc_ino(pid_t pid) {
         return st.st_ino;
 }
 
-__attribute__((format(printf, 1, 2))) static void shell(const char *fmt, ...) {
-        char cmd[512];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd, fmt, ap);
-        va_end(ap);
-        cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
-/* One scan over pids, each read; returns how many could be read, and the
- * first line of each in out[] when out is not NULL. */
+/* One scan over pids, each read as the sampler does (its stat when that is
+ * kept, else its statm); returns how many could be read, and the first
+ * line of each in out[] when out is not NULL. */
 static size_t scan(struct proccache *c, const pid_t *pids, size_t n, char (*out)[64]) {
         size_t ok = 0;
 
@@ -351,7 +385,8 @@ static size_t scan(struct proccache *c, const pid_t *pids, size_t n, char (*out)
                 char buf[256];
 
                 cr_assert_not_null(e);
-                if (proccache_read(c, e, e->pid, PROC_FILE_STATM, proc_dir, buf, sizeof buf) < 0) {
+                if (proccache_read(c, e, e->pid, e->stat_fd >= 0 ? PROC_FILE_STAT : PROC_FILE_STATM, proc_dir, buf,
+                                   sizeof buf) < 0) {
                         proccache_drop_last(c);
                         continue;
                 }
@@ -507,41 +542,57 @@ Test(proccache, empty_process_keeps_no_descriptor) {
         proccache_done(&c);
 }
 
-/* A top process's stat stays open like its statm, counts against the same
- * cap, is read afresh, and closes when it goes. */
+/* A top process's stat stays open in place of its statm, is read afresh,
+ * and closes when it goes or leaves the top. */
 Test(proccache, top_process_files_kept_and_closed_with_it) {
         struct proccache c;
         static const pid_t both[] = { 100, 200 }, one[] = { 100 };
         struct proc_entry *e;
-        char buf[256];
+        char buf[256], out[2][64];
         int stat_fd;
 
-        proccache_init(&c, 3);
+        proccache_init(&c, 1);
         cr_assert_eq(scan(&c, both, 2, NULL), 2);
-        cr_assert_eq(c.n_fds, 2);
-        e = proccache_lookup(&c, 200);
-        cr_assert_gt(proccache_read(&c, e, e->pid, PROC_FILE_STAT, proc_dir, buf, sizeof buf), 0);
-        cr_assert(strneq(buf, "200 (\xff\xfe" "bad)", 10));
-        stat_fd = e->stat_fd;
-        cr_assert(fd_open(stat_fd));
-        cr_assert_eq(c.n_fds, 3);
+        cr_assert_eq(c.n_fds, 1, "200's statm past the cap");
         e = proccache_lookup(&c, 100);
         cr_assert_gt(proccache_read(&c, e, e->pid, PROC_FILE_STAT, proc_dir, buf, sizeof buf), 0);
         cr_assert(strneq(buf, "100 (tmux", 9));
+        stat_fd = e->stat_fd;
+        cr_assert(fd_open(stat_fd));
+        cr_assert_eq(e->statm_fd, -1, "the stat replaces the statm");
+        cr_assert_eq(c.n_fds, 1);
+        e = proccache_lookup(&c, 200);
+        cr_assert_gt(proccache_read(&c, e, e->pid, PROC_FILE_STAT, proc_dir, buf, sizeof buf), 0);
+        cr_assert(strneq(buf, "200 (\xff\xfe" "bad)", 10));
         cr_assert_eq(e->stat_fd, -1, "past the cap: read by path");
 
-        shell("echo '200 (renamed) S 1 200 200 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 55 1 1' > '%s/proc/200/stat'",
+        shell("echo '100 (renamed) S 1 100 100 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 55 1 1' > '%s/proc/100/stat'",
               root);
-        cr_assert_eq(scan(&c, both, 2, NULL), 2);
-        e = proccache_lookup(&c, 200);
+        cr_assert_eq(scan(&c, both, 2, out), 2);
+        cr_assert(strneq(out[0], "100 (renamed)", 13), "the scan reads the stat kept");
+        e = proccache_lookup(&c, 100);
         cr_assert_eq(e->stat_fd, stat_fd, "kept across scans");
-        cr_assert_gt(proccache_read(&c, e, e->pid, PROC_FILE_STAT, proc_dir, buf, sizeof buf), 0);
-        cr_assert(strneq(buf, "200 (renamed)", 13));
+        cr_assert_eq(e->statm_fd, -1);
 
-        shell("rm -r '%s/proc/200'", root);
-        cr_assert_eq(scan(&c, one, 1, NULL), 1);
+        /* Still among the top: kept. */
+        proccache_close_stat_except(&c, one, 1);
+        cr_assert(fd_open(stat_fd));
+        /* Out of it: closed, and the statm is read again. */
+        proccache_close_stat_except(&c, NULL, 0);
         cr_assert_not(fd_open(stat_fd));
+        cr_assert_eq(c.n_fds, 0);
+        cr_assert_eq(scan(&c, both, 2, out), 2);
+        cr_assert_str_eq(out[0], "90000 50000 1000 10 0 60000 0\n");
         cr_assert_eq(c.n_fds, 1);
+
+        /* Gone: closed with it. */
+        e = proccache_lookup(&c, 100);
+        cr_assert_gt(proccache_read(&c, e, e->pid, PROC_FILE_STAT, proc_dir, buf, sizeof buf), 0);
+        stat_fd = e->stat_fd;
+        cr_assert(fd_open(stat_fd));
+        shell("rm -r '%s/proc/100'", root);
+        cr_assert_eq(scan(&c, both + 1, 1, NULL), 1);
+        cr_assert_not(fd_open(stat_fd));
         proccache_done(&c);
         cr_assert_eq(c.n_fds, 0);
 }
@@ -1095,7 +1146,9 @@ Test(proccache, listing_from_the_pid_counter) {
                 pid_t want;
         } cases[] = {
                 { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, 0, 501 },  /* from the reading before last */
-                { { { 1000, 500 }, { 1000, 500 }, { 1000, 500 } }, 5, 501 },  /* nothing forked */
+                { { { 1000, 500 }, { 1000, 500 }, { 1000, 500 } }, 5, PROCCACHE_LIST_NONE }, /* nothing forked */
+                { { { 1000, 500 }, { 1003, 510 }, { 1003, 510 } }, 0, 501 },  /* forked before the last scan only */
+                { { { 1000, 500 }, { 1000, 500 }, { 1001, 501 } }, 0, 501 },  /* forked since the last scan */
                 { { { 1000, 500 }, { 1003, 510 }, { 1004, 305 } }, 0, 0 },    /* the counter wrapped */
                 { { { 1000, 500 }, { 1003, 490 }, { 1004, 512 } }, 0, 0 },    /* went back, then on */
                 { { { 1000, 500 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 510 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 520 } },
