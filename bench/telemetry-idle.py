@@ -3,7 +3,12 @@
 node_exporter scraped once a second, over the same 60 s. Prints each one's
 share of a core, RssAnon and RSS, and the ratios.
 
-Usage: bench/telemetry-idle.py [--seconds 60] [--clients 10] [--build DIR]
+With --against DIR, a second telemetryd built in DIR (another commit's
+build) runs beside the first one, with clients of its own, and is measured
+over the same seconds: a change smaller than this machine's noise from one
+minute to the next shows against it.
+
+Usage: bench/telemetry-idle.py [--seconds 60] [--clients 10] [--build DIR] [--against DIR]
 """
 import argparse
 import os
@@ -74,57 +79,71 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--against", metavar="DIR", help="another build's telemetryd, run beside it")
     needs.build_option(ap)
     args = ap.parse_args()
     needs.debian("prometheus-node-exporter", "python3-websockets")  # the peer; the clients
     telemetryd, = needs.built(args.build, "telemetryd/telemetryd")
+    other = needs.built(args.against, "telemetryd/telemetryd")[0] if args.against else None
     exporter = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if not exporter:
         raise SystemExit("prometheus-node-exporter is not installed")
 
-    port, ne_port = free_port(), free_port()
     procs = []
-    try:
-        td = subprocess.Popen([telemetryd, "--listen", "127.0.0.1", "--port", str(port),
-                               "--interval", "1"], env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]},
+
+    def start_telemetryd(binary):
+        port = free_port()
+        td = subprocess.Popen([binary, "--listen", "127.0.0.1", "--port", str(port), "--interval", "1"],
+                              env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(td)
-        ne = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{ne_port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(ne)
         wait_http(f"http://127.0.0.1:{port}/sample", td)
-        ne_url = f"http://127.0.0.1:{ne_port}/metrics"
-        wait_http(ne_url, ne)
         clients = subprocess.Popen([sys.executable, "-c", CLIENTS, f"ws://127.0.0.1:{port}/", str(args.clients)],
                                    stdout=subprocess.PIPE, text=True)
         procs.append(clients)
+        return td, clients
+
+    try:
+        ne_port = free_port()
+        ne = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{ne_port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(ne)
+        ne_url = f"http://127.0.0.1:{ne_port}/metrics"
+        wait_http(ne_url, ne)
+        runs = {"telemetryd": start_telemetryd(telemetryd)}
+        if other:
+            runs["telemetryd --against"] = start_telemetryd(other)
         time.sleep(3)  # connected, buffers grown, first scrapes done
 
-        td0, ne0, t0 = cpu_seconds(td.pid), cpu_seconds(ne.pid), time.monotonic()
+        watched = {name: td for name, (td, _) in runs.items()} | {"node_exporter": ne}
+        cpu0, t0 = {name: cpu_seconds(p.pid) for name, p in watched.items()}, time.monotonic()
         for i in range(args.seconds):
             urllib.request.urlopen(ne_url, timeout=5).read()
             time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
         elapsed = time.monotonic() - t0
-        td_cpu, ne_cpu = cpu_seconds(td.pid) - td0, cpu_seconds(ne.pid) - ne0
-        mem = {name: (status_kib(p.pid, "RssAnon"), status_kib(p.pid, "VmRSS")) for name, p in (("td", td), ("ne", ne))}
+        share = {name: 100 * (cpu_seconds(p.pid) - cpu0[name]) / elapsed for name, p in watched.items()}
+        mem = {name: (status_kib(p.pid, "RssAnon"), status_kib(p.pid, "VmRSS")) for name, p in watched.items()}
 
-        clients.send_signal(signal.SIGTERM)
-        frames = int(clients.communicate(timeout=10)[0].strip() or 0)
+        frames = 0
+        for _, clients in runs.values():
+            clients.send_signal(signal.SIGTERM)
+            frames += int(clients.communicate(timeout=10)[0].strip() or 0)
     finally:
         for p in procs:
             if p.poll() is None:
                 p.terminate()
                 p.wait(timeout=10)
 
-    td_share, ne_share = 100 * td_cpu / elapsed, 100 * ne_cpu / elapsed
     print(f"Idle cost over {elapsed:.0f} s: telemetryd at interval 1 with {args.clients} clients "
           f"({frames} frames received), node_exporter scraped once a second")
-    print(f"  telemetryd     CPU {td_share:6.3f} % of a core   RssAnon {mem['td'][0] / 1024:5.2f} MiB"
-          f"   RSS {mem['td'][1] / 1024:5.2f} MiB")
-    print(f"  node_exporter  CPU {ne_share:6.3f} % of a core   RssAnon {mem['ne'][0] / 1024:5.2f} MiB"
-          f"   RSS {mem['ne'][1] / 1024:5.2f} MiB")
-    print(f"  ratios (node_exporter / telemetryd): CPU {ne_share / td_share:.1f}x, RssAnon {mem['ne'][0] / mem['td'][0]:.1f}x,"
-          f" RSS {mem['ne'][1] / mem['td'][1]:.1f}x")
+    for name in watched:
+        print(f"  {name:21} CPU {share[name]:6.3f} % of a core   RssAnon {mem[name][0] / 1024:5.2f} MiB"
+              f"   RSS {mem[name][1] / 1024:5.2f} MiB")
+    td, ne = "telemetryd", "node_exporter"
+    print(f"  ratios (node_exporter / telemetryd): CPU {share[ne] / share[td]:.1f}x, RssAnon {mem[ne][0] / mem[td][0]:.1f}x,"
+          f" RSS {mem[ne][1] / mem[td][1]:.1f}x")
+    if other:
+        print(f"  telemetryd against {args.against}: CPU {share[td] / share['telemetryd --against']:.3f}x")
 
 
 if __name__ == "__main__":
