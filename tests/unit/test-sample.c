@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,6 +22,7 @@
 #include "jsonutil.h"
 #include "macro.h"
 #include "proccache.h"
+#include "procfile.h"
 #include "sample-json.h"
 #include "sample.h"
 
@@ -344,6 +346,63 @@ Test(sampler, top_processes_read_through_their_stat_alone) {
         cr_assert_eq(sampler_take(s, &x), 0);
         cr_assert_eq(x->processes.top[0].pid, 100);
         cr_assert_eq(x->processes.top[0].rss, 50000ULL * page, "from the statm");
+}
+
+/* ---- a /proc file read whole ----------------------------------------------- */
+
+/* path through a procfile said to be made as record_max says, read twice
+ * (the first read grows its buffer), against read() to the end. */
+static void check_read_whole(const char *path, size_t record_max, size_t at_least) {
+        struct procfile pf = PROCFILE_NULL;
+        static char want[1 << 20];
+        size_t len = 0;
+        ssize_t n;
+        int fd;
+
+        pf.record_max = record_max;
+        cr_assert_geq(procfile_open(&pf, AT_FDCWD, path), 0);
+        cr_assert_geq(procfile_read(&pf), 0);
+        cr_assert_geq(procfile_read(&pf), 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        while ((n = read(fd, want + len, sizeof want - 1 - len)) > 0)
+                len += (size_t) n;
+        close(fd);
+        want[len] = '\0';
+        cr_assert_geq(len, at_least, "%s is too small to make the point", path);
+        cr_assert_str_eq(pf.data, want, "%s, records of at most %zu bytes", path, record_max);
+        procfile_close(&pf);
+}
+
+/* A short read ends the file only where the kernel could not have stopped
+ * early: here a file of many pages made a line at a time, whose reads come
+ * back short of what was asked while more is to come. */
+Test(procfile, short_reads_of_lines_past_a_page_are_read_on) {
+        enum { REGIONS = 300 };
+        long page = sysconf(_SC_PAGESIZE);
+        char *base = mmap(NULL, 2 * REGIONS * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        cr_assert_neq(base, MAP_FAILED);
+        /* Every other page writable: 600 mappings the kernel cannot merge,
+         * about 30 KiB of /proc/self/maps. */
+        for (size_t i = 0; i < REGIONS; i++)
+                cr_assert_eq(mprotect(base + 2 * i * page, page, PROT_READ | PROT_WRITE), 0);
+        check_read_whole("/proc/self/maps", 512, 8 * 4096);
+        check_read_whole("/proc/self/maps", 0, 8 * 4096);
+        munmap(base, 2 * REGIONS * page);
+}
+
+Test(procfile, whole_file_ends_at_its_short_read) {
+        char path[] = "/tmp/resolvix-procfile-XXXXXX";
+        int fd = mkstemp(path);
+
+        cr_assert_geq(fd, 0);
+        /* More than the first read asks for, and not a multiple of it. */
+        for (int i = 0; i < 1000; i++)
+                cr_assert_gt(dprintf(fd, "line %d of a file made in one piece\n", i), 0);
+        close(fd);
+        check_read_whole(path, PROCFILE_WHOLE, 30000);
+        unlink(path);
 }
 
 /* ---- the per-process cache on the fixture machine ------------------------ */
