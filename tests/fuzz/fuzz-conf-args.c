@@ -27,11 +27,18 @@ static const struct conf_flag flags[] = {
         { 0 },
 };
 
+static char dir[] = "/tmp/resolvix-fuzz-conf-args-XXXXXX";
+
+/* libFuzzer ends a run with exit(): the directory goes with it. */
+static void remove_dir(void) {
+        (void) unlink("resolvix.conf");
+        (void) rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        char dir[] = "/tmp/resolvix-fuzz-conf-args-XXXXXX";
         FILE *f;
 
-        if (!mkdtemp(dir) || chdir(dir) < 0)
+        if (!mkdtemp(dir) || chdir(dir) < 0 || atexit(remove_dir) != 0)
                 abort();
         f = fopen("resolvix.conf", "w");
         if (!f)
