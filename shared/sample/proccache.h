@@ -32,9 +32,6 @@ struct proc_entry {
         uint64_t ino;
         bool empty; /* no address space: not read again */
         bool exited; /* its pidfd was readable at the last poll */
-        /* This scan read its stat instead of its statm (it has been among
-         * the top processes): it is named and timed already. */
-        bool stat_read;
         /* utime + stime at the last reading of /proc/<pid>/stat (done for
          * the top processes only), and when (CLOCK_BOOTTIME, usec). */
         bool has_cpu;

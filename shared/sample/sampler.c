@@ -637,35 +637,41 @@ static double process_cpu_percent(struct sampler *s, struct proc_entry *e, const
         return pct;
 }
 
-/* The name and the CPU of p from its stat. */
-static void time_process(struct sampler *s, struct proc_entry *e, struct sample_process *p, const struct pid_stat *st) {
+/* p's stat into st, naming and timing p from it. */
+static int read_stat(struct sampler *s, struct proc_entry *e, struct sample_process *p, struct pid_stat *st) {
+        char buf[1024];
+
+        if (proccache_read(&s->procs, e, p->pid, PROC_FILE_STAT, s->proc_fd, buf, sizeof buf) < 0 ||
+            procfs_parse_pid_stat(buf, st) < 0)
+                return -ESRCH;
         memcpy(p->name, st->comm, sizeof p->name);
         p->cpu_percent = process_cpu_percent(s, e, st);
+        return 0;
+}
+
+/* A process whose stat is kept open was among the top ones at the last
+ * sample (struct proc_entry): the scan reads that instead of its statm. */
+static bool stat_kept(const struct proc_entry *e) {
+        return e && e->stat_fd >= 0;
 }
 
 /* pid's memory into p and *size (its address space, 0 for none): from its
- * statm, or from its stat when one is kept open (it has been among the top
- * processes), which also names and times it. */
+ * statm, or from its stat when one is kept open, which also names and
+ * times it. */
 static int read_memory_of(struct sampler *s, struct proc_entry *e, struct sample_process *p, uint64_t *size) {
-        char buf[1024];
-        ssize_t n;
-
-        if (e)
-                e->stat_read = e->stat_fd >= 0;
-        if (e && e->stat_read) {
+        if (stat_kept(e)) {
                 struct pid_stat st;
 
-                n = proccache_read(&s->procs, e, p->pid, PROC_FILE_STAT, s->proc_fd, buf, sizeof buf);
-                if (n < 0 || procfs_parse_pid_stat(buf, &st) < 0)
+                if (read_stat(s, e, p, &st) < 0)
                         return -ESRCH;
                 *size = st.vsize;
                 p->rss = st.rss * (uint64_t) s->page_size;
-                time_process(s, e, p, &st);
         } else {
                 struct statm m;
+                char buf[256];
 
-                n = proccache_read(&s->procs, e, p->pid, PROC_FILE_STATM, s->proc_fd, buf, sizeof buf);
-                if (n < 0 || procfs_parse_statm(buf, &m) < 0)
+                if (proccache_read(&s->procs, e, p->pid, PROC_FILE_STATM, s->proc_fd, buf, sizeof buf) < 0 ||
+                    procfs_parse_statm(buf, &m) < 0)
                         return -ESRCH;
                 *size = m.size;
                 p->rss = m.resident * (uint64_t) s->page_size;
@@ -721,18 +727,13 @@ static void name_top(struct sampler *s, struct sample *x) {
         for (size_t i = 0; i < s->n_candidates && x->processes.n_top < SAMPLE_TOP_PROCESSES; i++) {
                 struct sample_process *p = &s->candidates[i];
                 struct proc_entry *e = proccache_lookup(&s->procs, p->pid);
+                struct pid_stat ps;
                 char dir[16];
                 struct stat st;
 
-                if (!e || !e->stat_read) {
-                        struct pid_stat ps;
-                        char buf[1024];
-
-                        if (proccache_read(&s->procs, e, p->pid, PROC_FILE_STAT, s->proc_fd, buf, sizeof buf) < 0 ||
-                            procfs_parse_pid_stat(buf, &ps) < 0)
-                                continue;
-                        time_process(s, e, p, &ps);
-                }
+                /* A stat kept open was read by the scan just now. */
+                if (!stat_kept(e) && read_stat(s, e, p, &ps) < 0)
+                        continue;
                 snprintf(dir, sizeof dir, "%d", (int) p->pid);
                 if (fstatat(s->proc_fd, dir, &st, 0) < 0)
                         continue;
