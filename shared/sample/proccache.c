@@ -139,6 +139,11 @@ void proccache_poll_empty(struct proccache *c, pid_t below) {
         }
 }
 
+void proccache_keep_empty(struct proccache *c, pid_t below) {
+        for (size_t i = 0; i < c->n_cur && c->cur[i].pid < below; i++)
+                c->cur[i].exited = false;
+}
+
 ssize_t proccache_read(struct proccache *c, struct proc_entry *e, pid_t pid, enum proc_file f, int proc_fd, char *buf,
                        size_t size) {
         static const char *const name[] = { [PROC_FILE_STATM] = "statm", [PROC_FILE_STAT] = "stat" };
@@ -248,4 +253,8 @@ pid_t proccache_listing_from(const struct proc_reading r[static 3], unsigned par
         if (r[2].forks == r[0].forks)
                 return PROCCACHE_LIST_NONE;
         return r[0].last_pid + 1;
+}
+
+bool proccache_none_reaped(const struct proc_reading r[static 2]) {
+        return r[1].forks == r[0].forks && r[1].threads == r[0].threads;
 }

@@ -89,6 +89,10 @@ void proccache_set_empty(struct proccache *c, struct proc_entry *e, bool watch);
  * zombie costs nothing there otherwise, and a small machine has more of
  * them than of anything else. */
 void proccache_poll_empty(struct proccache *c, pid_t below);
+/* Instead of proccache_poll_empty(), when no task can have been reaped
+ * since the last scan (proccache_none_reaped()): none of those below pid
+ * has exited, and none is asked. */
+void proccache_keep_empty(struct proccache *c, pid_t below);
 
 /* Forget the entry proccache_visit() just returned (it could not be read). */
 void proccache_drop_last(struct proccache *c);
@@ -136,8 +140,9 @@ double proccache_cpu_percent(uint64_t ticks_prev, uint64_t usec_prev, uint64_t t
 #define PROCCACHE_LIST_NONE INT32_MAX
 
 struct proc_reading {
-        uint64_t forks;  /* /proc/stat "processes" */
-        pid_t last_pid;  /* the last field of /proc/loadavg */
+        uint64_t forks;   /* /proc/stat "processes" */
+        pid_t last_pid;   /* the last field of /proc/loadavg */
+        unsigned threads; /* /proc/loadavg's tasks: one that is reaped counts down */
 };
 
 /* r[0] was read before the scan before last, r[1] before the last scan,
@@ -145,3 +150,13 @@ struct proc_reading {
  * The lowest pid this scan must list (the cache holds those below), 0 to
  * list them all, or PROCCACHE_LIST_NONE. Pure. */
 pid_t proccache_listing_from(const struct proc_reading r[static 3], unsigned partial_in_a_row);
+
+/* Whether no task was reaped between two readings, r[0] before the last
+ * scan and r[1] before this one: no fork was counted and the count of
+ * tasks is the same, so none ended either (a zombie is counted until it
+ * is reaped, as the scan counts it). A fork and a reaping that fall
+ * between the reading of /proc/stat and that of /proc/loadavg cancel out,
+ * but the fork shows in the next reading's counter: the next scan polls.
+ * Counted machine-wide, so a pid namespace's scan polls more often than
+ * it needs to, never less. Pure. */
+bool proccache_none_reaped(const struct proc_reading r[static 2]);

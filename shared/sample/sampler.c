@@ -771,7 +771,11 @@ static pid_t listing_from(struct sampler *s, const struct sample *x, struct proc
                 s->n_readings = 0;
                 return 0;
         }
-        *now = (struct proc_reading){ .forks = s->forks, .last_pid = (pid_t) x->cpu.load.last_pid };
+        *now = (struct proc_reading){
+                .forks = s->forks,
+                .last_pid = (pid_t) x->cpu.load.last_pid,
+                .threads = x->cpu.load.total,
+        };
         if (s->n_readings < 2 || s->pid_offset < 0) /* unknown or none */
                 return 0;
         from = proccache_listing_from((const struct proc_reading[]){ s->readings[0], s->readings[1], *now },
@@ -800,7 +804,10 @@ static int read_processes(struct sampler *s, struct sample *x) {
                 s->full_scans++;
         }
         proccache_begin(&s->procs);
-        if (from > 0)
+        if (from > 0 && s->n_readings > 0 &&
+            proccache_none_reaped((const struct proc_reading[]){ s->readings[1], now }))
+                proccache_keep_empty(&s->procs, from);
+        else if (from > 0)
                 proccache_poll_empty(&s->procs, from);
         /* Those the listing will not show, in pid order like the listing:
          * proccache_visit() moves each out of cur, which stays in place. */

@@ -1204,24 +1204,64 @@ Test(proccache, listing_from_the_pid_counter) {
                 unsigned in_a_row;
                 pid_t want;
         } cases[] = {
-                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, 0, 501 },  /* from the reading before last */
-                { { { 1000, 500 }, { 1000, 500 }, { 1000, 500 } }, 5, PROCCACHE_LIST_NONE }, /* nothing forked */
-                { { { 1000, 500 }, { 1003, 510 }, { 1003, 510 } }, 0, 501 },  /* forked before the last scan only */
-                { { { 1000, 500 }, { 1000, 500 }, { 1001, 501 } }, 0, 501 },  /* forked since the last scan */
-                { { { 1000, 500 }, { 1003, 510 }, { 1004, 305 } }, 0, 0 },    /* the counter wrapped */
-                { { { 1000, 500 }, { 1003, 490 }, { 1004, 512 } }, 0, 0 },    /* went back, then on */
-                { { { 1000, 500 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 510 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 520 } },
+                { { { 1000, 500, 90 }, { 1003, 510, 90 }, { 1004, 512, 90 } }, 0, 501 },  /* from the reading before last */
+                { { { 1000, 500, 90 }, { 1000, 500, 90 }, { 1000, 500, 90 } }, 5, PROCCACHE_LIST_NONE }, /* nothing forked */
+                { { { 1000, 500, 90 }, { 1003, 510, 90 }, { 1003, 510, 90 } }, 0, 501 },  /* forked before the last scan only */
+                { { { 1000, 500, 90 }, { 1000, 500, 90 }, { 1001, 501, 90 } }, 0, 501 },  /* forked since the last scan */
+                { { { 1000, 500, 90 }, { 1003, 510, 90 }, { 1004, 305, 90 } }, 0, 0 },    /* the counter wrapped */
+                { { { 1000, 500, 90 }, { 1003, 490, 90 }, { 1004, 512, 90 } }, 0, 0 },    /* went back, then on */
+                { { { 1000, 500, 90 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 510, 90 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX - 1, 520, 90 } },
                   0, 501 },                                                   /* just under the forks cap */
-                { { { 1000, 500 }, { 1003, 510 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX, 520 } },
+                { { { 1000, 500, 90 }, { 1003, 510, 90 }, { 1000 + PROCCACHE_PARTIAL_FORKS_MAX, 520, 90 } },
                   0, 0 },                                                     /* at it: it might have gone round */
-                { { { 1000, 500 }, { 1003, 510 }, { 999, 512 } }, 0, 0 },     /* forks went back: another boot's */
-                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, PROCCACHE_FULL_LISTING_EVERY - 2, 501 },
-                { { { 1000, 500 }, { 1003, 510 }, { 1004, 512 } }, PROCCACHE_FULL_LISTING_EVERY - 1, 0 },
-                { { { 1000, 0 }, { 1003, 510 }, { 1004, 512 } }, 0, 0 },      /* no reading */
+                { { { 1000, 500, 90 }, { 1003, 510, 90 }, { 999, 512, 90 } }, 0, 0 },     /* forks went back: another boot's */
+                { { { 1000, 500, 90 }, { 1003, 510, 90 }, { 1004, 512, 90 } }, PROCCACHE_FULL_LISTING_EVERY - 2, 501 },
+                { { { 1000, 500, 90 }, { 1003, 510, 90 }, { 1004, 512, 90 } }, PROCCACHE_FULL_LISTING_EVERY - 1, 0 },
+                { { { 1000, 0, 90 }, { 1003, 510, 90 }, { 1004, 512, 90 } }, 0, 0 },      /* no reading */
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
                 cr_assert_eq(proccache_listing_from(cases[i].r, cases[i].in_a_row), cases[i].want, "case %zu", i);
+}
+
+Test(proccache, none_reaped_between_two_readings) {
+        static const struct {
+                struct proc_reading r[2];
+                bool want;
+        } cases[] = {
+                { { { 1000, 500, 90 }, { 1000, 500, 90 } }, true },  /* nothing came or went */
+                { { { 1000, 500, 90 }, { 1000, 500, 89 } }, false }, /* one was reaped */
+                { { { 1000, 500, 90 }, { 1001, 501, 91 } }, false }, /* one was forked */
+                { { { 1000, 500, 90 }, { 1001, 501, 90 } }, false }, /* one forked, one reaped */
+                { { { 1000, 500, 90 }, { 1000, 500, 91 } }, false }, /* forked after /proc/stat was read */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                cr_assert_eq(proccache_none_reaped(cases[i].r), cases[i].want, "case %zu", i);
+}
+
+/* When none can have been reaped, those without memory are neither polled
+ * nor asked: none is taken for exited, whatever the last poll said. */
+Test(proccache, empty_process_kept_without_a_poll) {
+        struct proccache c;
+        struct proc_entry *e;
+
+        proccache_init(&c, 0);
+        proccache_begin(&c);
+        e = proccache_visit(&c, getpid(), 1);
+        proccache_set_empty(&c, e, true);
+        proccache_end(&c);
+        proccache_begin(&c);
+        proccache_poll_empty(&c, getpid() + 1);
+        e = proccache_visit(&c, getpid(), 1);
+        cr_assert(e->exited, "no pidfd: asked");
+        proccache_end(&c);
+        proccache_begin(&c);
+        proccache_keep_empty(&c, getpid() + 1);
+        e = proccache_visit(&c, getpid(), 1);
+        cr_assert_not(e->exited, "none reaped: not asked");
+        proccache_end(&c);
+        proccache_done(&c);
 }
 
 /* ---- process CPU % ---------------------------------------------------------- */
