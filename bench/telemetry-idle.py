@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Idle cost: telemetryd at interval 1 with 10 WebSocket clients, against
 node_exporter scraped once a second, over the same 60 s. Prints each one's
-share of a core, RssAnon and RSS, and the ratios.
+share of a core, RssAnon and RSS, and the ratios. Beside them runs the
+floor (bench/telemetry-idle-floor.c) with clients of its own: once a second
+it reads the same kernel files through kept descriptors and writes a frame
+of the same size to each client, parsing nothing. No telemetry server can
+do less a tick, so telemetryd / floor is what its own code costs.
 
 With --against DIR, a second telemetryd built in DIR (another commit's
 build) runs beside the first one, with clients of its own, and is measured
@@ -11,11 +15,14 @@ minute to the next shows against it.
 Usage: bench/telemetry-idle.py [--seconds 60] [--clients 10] [--build DIR] [--against DIR]
 """
 import argparse
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -83,7 +90,7 @@ def main():
     needs.build_option(ap)
     args = ap.parse_args()
     needs.debian("prometheus-node-exporter", "python3-websockets")  # the peer; the clients
-    telemetryd, = needs.built(args.build, "telemetryd/telemetryd")
+    telemetryd, floor = needs.built(args.build, "telemetryd/telemetryd", "bench/telemetry-idle-floor")
     other = needs.built(args.against, "telemetryd/telemetryd")[0] if args.against else None
     exporter = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if not exporter:
@@ -91,48 +98,77 @@ def main():
 
     procs = []
 
+    def start_clients(port):
+        clients = subprocess.Popen([sys.executable, "-c", CLIENTS, f"ws://127.0.0.1:{port}/", str(args.clients)],
+                                   stdout=subprocess.PIPE, text=True)
+        procs.append(clients)
+        return clients
+
     def start_telemetryd(binary):
         port = free_port()
         td = subprocess.Popen([binary, "--listen", "127.0.0.1", "--port", str(port), "--interval", "1"],
                               env={"RESOLVIX_CONFIG": "", "RESOLVIX_TELEMETRY_INGEST_PORT": "0", "PATH": os.environ["PATH"]},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(td)
-        wait_http(f"http://127.0.0.1:{port}/sample", td)
-        clients = subprocess.Popen([sys.executable, "-c", CLIENTS, f"ws://127.0.0.1:{port}/", str(args.clients)],
-                                   stdout=subprocess.PIPE, text=True)
-        procs.append(clients)
-        return td, clients
+        sample = wait_http(f"http://127.0.0.1:{port}/sample", td)
+        return (td, start_clients(port)), sample
 
-    try:
-        ne_port = free_port()
-        ne = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{ne_port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(ne)
-        ne_url = f"http://127.0.0.1:{ne_port}/metrics"
-        wait_http(ne_url, ne)
-        runs = {"telemetryd": start_telemetryd(telemetryd)}
-        if other:
-            runs["telemetryd --against"] = start_telemetryd(other)
-        time.sleep(3)  # connected, buffers grown, first scrapes done
+    def start_floor(sample, directory):
+        """The floor, sending a frame of the sample's bytes and taking
+        statfs() of the mounts the sample reports."""
+        frame = os.path.join(directory, "frame.json")
+        with open(frame, "wb") as f:
+            f.write(sample)
+        mounts = list(json.loads(sample)["metrics"]["disk"]["disk_usage"])
+        port = free_port()
+        fl = subprocess.Popen([floor, str(port), frame, *mounts], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(fl)
+        deadline = time.monotonic() + 20
+        while True:
+            if fl.poll() is not None:
+                raise SystemExit(f"the floor exited with {fl.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        return fl, start_clients(port)
 
-        watched = {name: td for name, (td, _) in runs.items()} | {"node_exporter": ne}
-        cpu0, t0 = {name: cpu_seconds(p.pid) for name, p in watched.items()}, time.monotonic()
-        for i in range(args.seconds):
-            urllib.request.urlopen(ne_url, timeout=5).read()
-            time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
-        elapsed = time.monotonic() - t0
-        share = {name: 100 * (cpu_seconds(p.pid) - cpu0[name]) / elapsed for name, p in watched.items()}
-        mem = {name: (status_kib(p.pid, "RssAnon"), status_kib(p.pid, "VmRSS")) for name, p in watched.items()}
+    with tempfile.TemporaryDirectory(prefix="resolvix-bench-idle-") as tmp:
+        try:
+            ne_port = free_port()
+            ne = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{ne_port}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(ne)
+            ne_url = f"http://127.0.0.1:{ne_port}/metrics"
+            wait_http(ne_url, ne)
+            runs = {}
+            runs["telemetryd"], sample = start_telemetryd(telemetryd)
+            if other:
+                runs["telemetryd --against"], _ = start_telemetryd(other)
+            runs["floor"] = start_floor(sample, tmp)
+            time.sleep(3)  # connected, buffers grown, first scrapes done
 
-        frames = 0
-        for _, clients in runs.values():
-            clients.send_signal(signal.SIGTERM)
-            frames += int(clients.communicate(timeout=10)[0].strip() or 0)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=10)
+            watched = {name: td for name, (td, _) in runs.items()} | {"node_exporter": ne}
+            cpu0, t0 = {name: cpu_seconds(p.pid) for name, p in watched.items()}, time.monotonic()
+            for i in range(args.seconds):
+                urllib.request.urlopen(ne_url, timeout=5).read()
+                time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
+            elapsed = time.monotonic() - t0
+            share = {name: 100 * (cpu_seconds(p.pid) - cpu0[name]) / elapsed for name, p in watched.items()}
+            mem = {name: (status_kib(p.pid, "RssAnon"), status_kib(p.pid, "VmRSS")) for name, p in watched.items()}
+
+            frames = 0
+            for _, clients in runs.values():
+                clients.send_signal(signal.SIGTERM)
+                frames += int(clients.communicate(timeout=10)[0].strip() or 0)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+                    p.wait(timeout=10)
 
     print(f"Idle cost over {elapsed:.0f} s: telemetryd at interval 1 with {args.clients} clients "
           f"({frames} frames received), node_exporter scraped once a second")
@@ -144,6 +180,8 @@ def main():
           f" RSS {mem[ne][1] / mem[td][1]:.1f}x")
     if other:
         print(f"  telemetryd against {args.against}: CPU {share[td] / share['telemetryd --against']:.3f}x")
+    print(f"  telemetryd / floor: CPU {share[td] / share['floor']:.2f}x (the floor: the same kernel reads and"
+          f" frame size, no parsing, no JSON, no WebSocket library)")
 
 
 if __name__ == "__main__":
