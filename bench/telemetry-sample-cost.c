@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* CPU time of one full telemetry sample, as telemetryd takes it: read and
- * parse /proc, compute rates, build the JSON and print it into the frame
+ * parse /proc, compute rates, write the JSON into the frame
  * buffer. Samples are spaced like ticks (caches go cold in between).
  * With "bare", only read the same files the plainest way (open, read,
  * close; statm of every process, stat of five), parse nothing: the floor.
@@ -116,16 +116,15 @@ int main(int argc, char **argv) {
         sampler_prime(s);
         p0 = process_cpu_usec();
         for (int i = 0; i < count; i++) {
+                struct json_writer w;
                 double t0;
-                cJSON *j;
 
                 usleep((useconds_t) spacing * 1000);
                 t0 = thread_cpu_usec();
                 sampler_take(s, &x);
-                j = sample_to_json(x, "192.168.1.100", 1, NULL);
-                if (!j || json_print_into(j, frame, sizeof frame) < 0)
+                json_writer_into(&w, frame, sizeof frame);
+                if (sample_write_json(&w, x, "192.168.1.100", 1, NULL) < 0)
                         return 1;
-                cJSON_Delete(j);
                 cost[i] = thread_cpu_usec() - t0;
                 sum += cost[i];
                 procs = x->processes.count;

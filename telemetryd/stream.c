@@ -90,17 +90,17 @@ static int serialise(struct telemetry *t) {
                 .at = custom_at,
                 .data = store,
         };
-        _cleanup_json_ cJSON *j = sample_to_json(t->sample, t->node_id, t->interval, &custom);
 
-        if (!j)
-                return -ENOMEM;
         t->custom_generation = custom_generation(t);
         for (;;) {
-                ssize_t n = t->frame_size > LWS_PRE
-                                    ? json_print_into(j, (char *) t->frame + LWS_PRE, t->frame_size - LWS_PRE)
-                                    : -ENOBUFS;
+                struct json_writer w;
+                ssize_t n = -ENOBUFS;
                 int r;
 
+                if (t->frame_size > LWS_PRE) {
+                        json_writer_into(&w, (char *) t->frame + LWS_PRE, t->frame_size - LWS_PRE);
+                        n = sample_write_json(&w, t->sample, t->node_id, t->interval, &custom);
+                }
                 if (n >= 0) {
                         t->frame_len = (size_t) n;
                         return 0;

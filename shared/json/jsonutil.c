@@ -35,14 +35,7 @@ double json_number(const cJSON *o, const char *key) {
 
 /* ---- printing ------------------------------------------------------------ */
 
-struct out {
-        char *p;
-        size_t len, size;
-        bool fixed; /* p is the caller's: never grown */
-        bool full;
-};
-
-static bool out_reserve(struct out *o, size_t n) {
+static bool out_reserve(struct json_writer *o, size_t n) {
         if (o->full)
                 return false;
         if (o->size - o->len > n) /* room for n and the NUL */
@@ -54,14 +47,14 @@ static bool out_reserve(struct out *o, size_t n) {
         return true;
 }
 
-static void out_put(struct out *o, const char *s, size_t n) {
+static void out_put(struct json_writer *o, const char *s, size_t n) {
         if (!out_reserve(o, n))
                 return;
         memcpy(o->p + o->len, s, n);
         o->len += n;
 }
 
-static void out_char(struct out *o, char c) {
+static void out_char(struct json_writer *o, char c) {
         out_put(o, &c, 1);
 }
 
@@ -107,7 +100,7 @@ static size_t short_number(double d, char buf[static 32]) {
         return (size_t) (end - s);
 }
 
-static void put_number(struct out *o, double d) {
+static void put_number(struct json_writer *o, double d) {
         char buf[32];
         size_t n;
 
@@ -130,7 +123,7 @@ static void put_number(struct out *o, double d) {
         out_put(o, buf, n);
 }
 
-static void put_string(struct out *o, const char *s) {
+static void put_string(struct json_writer *o, const char *s) {
         static const char hex[] = "0123456789abcdef";
 
         out_char(o, '"');
@@ -163,7 +156,7 @@ static void put_string(struct out *o, const char *s) {
         out_char(o, '"');
 }
 
-static bool put_value(struct out *o, const cJSON *j) {
+static bool put_value(struct json_writer *o, const cJSON *j) {
         switch (j->type & 0xff) {
         case cJSON_NULL:
                 out_put(o, "null", 4);
@@ -211,7 +204,7 @@ static bool put_value(struct out *o, const cJSON *j) {
 }
 
 char *json_print(const cJSON *j) {
-        struct out o = { 0 };
+        struct json_writer o = { 0 };
 
         if (!j || !put_value(&o, j) || !out_reserve(&o, 0)) {
                 free(o.p);
@@ -222,7 +215,7 @@ char *json_print(const cJSON *j) {
 }
 
 ssize_t json_print_into(const cJSON *j, char *buf, size_t size) {
-        struct out o = { .p = buf, .size = size, .fixed = true };
+        struct json_writer o = { .p = buf, .size = size, .fixed = true };
 
         if (!j || !put_value(&o, j))
                 return -EINVAL;
@@ -230,4 +223,59 @@ ssize_t json_print_into(const cJSON *j, char *buf, size_t size) {
                 return -ENOBUFS;
         o.p[o.len] = '\0';
         return (ssize_t) o.len;
+}
+
+/* ---- writing as it goes ---------------------------------------------------- */
+
+void json_writer_into(struct json_writer *w, char *buf, size_t size) {
+        *w = (struct json_writer){ .p = buf, .size = size, .fixed = true };
+}
+
+/* The comma before anything but the first at its level, then the key. */
+static void write_key(struct json_writer *w, const char *key) {
+        if (w->comma)
+                out_char(w, ',');
+        w->comma = true;
+        if (key) {
+                put_string(w, key);
+                out_char(w, ':');
+        }
+}
+
+void json_write_open(struct json_writer *w, const char *key, char bracket) {
+        write_key(w, key);
+        out_char(w, bracket);
+        w->comma = false;
+}
+
+void json_write_close(struct json_writer *w, char bracket) {
+        out_char(w, bracket);
+        w->comma = true;
+}
+
+void json_write_number(struct json_writer *w, const char *key, double v) {
+        write_key(w, key);
+        put_number(w, v);
+}
+
+void json_write_round2(struct json_writer *w, const char *key, double v) {
+        json_write_number(w, key, round2(v));
+}
+
+void json_write_string(struct json_writer *w, const char *key, const char *s) {
+        write_key(w, key);
+        put_string(w, s);
+}
+
+void json_write_failed(struct json_writer *w) {
+        w->failed = true;
+}
+
+ssize_t json_writer_end(struct json_writer *w) {
+        if (w->failed)
+                return -ENOMEM;
+        if (!out_reserve(w, 0))
+                return w->fixed ? -ENOBUFS : -ENOMEM;
+        w->p[w->len] = '\0';
+        return (ssize_t) w->len;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
@@ -33,3 +35,32 @@ char *json_print(const cJSON *j);
 /* The same into buf (NUL-terminated): its length, -ENOBUFS when it does
  * not fit in size, -EINVAL for a node cJSON cannot print. */
 ssize_t json_print_into(const cJSON *j, char *buf, size_t size);
+
+/* A JSON text written as it goes, with no tree in between: the bytes
+ * json_print() gives for the tree the same calls would build, at a
+ * fraction of the cost (docs/performance.md, "The frame written as it
+ * goes"). Into the caller's buffer (json_writer_into()), or, zeroed, into
+ * one it grows with malloc() (p is then the caller's to free). */
+struct json_writer {
+        char *p;
+        size_t len, size;
+        bool fixed;  /* p is the caller's: never grown */
+        bool full;   /* did not fit, or out of memory */
+        bool failed; /* the caller gave up (json_write_failed()) */
+        bool comma;  /* something came before at this level */
+};
+
+void json_writer_into(struct json_writer *w, char *buf, size_t size);
+/* key NULL: an element of an array, or the top level. bracket '{' or '['
+ * to open, '}' or ']' to close. */
+void json_write_open(struct json_writer *w, const char *key, char bracket);
+void json_write_close(struct json_writer *w, char bracket);
+void json_write_number(struct json_writer *w, const char *key, double v);
+/* Rounded to two decimals (round2()). */
+void json_write_round2(struct json_writer *w, const char *key, double v);
+void json_write_string(struct json_writer *w, const char *key, const char *s);
+/* Make json_writer_end() fail with -ENOMEM (a value could not be made). */
+void json_write_failed(struct json_writer *w);
+/* The text's length, NUL-terminated in p; -ENOBUFS when it did not fit in
+ * the caller's buffer, -ENOMEM when out of memory. */
+ssize_t json_writer_end(struct json_writer *w);

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonutil.h"
 #include "sample.h"
 
 /* The sample's wire format (docs/telemetry-stream.md): what the telemetry
@@ -27,8 +28,13 @@ struct sample_custom_source {
         const void *data;
 };
 
-/* interval 0 leaves the "interval" key out. metrics.custom is always there,
+/* The sample as text, written into w as it goes (json_writer_end()'s
+ * result). interval 0 leaves the "interval" key out. metrics.custom is always there,
  * {} when custom is NULL or has no points, so that clients can index it on
  * every sample like the rest. */
+ssize_t sample_write_json(struct json_writer *w, const struct sample *s, const char *node_id, unsigned interval,
+                          const struct sample_custom_source *custom);
+
+/* The same as a tree, for those who read it or add to it. */
 cJSON *sample_to_json(const struct sample *s, const char *node_id, unsigned interval,
                       const struct sample_custom_source *custom);

@@ -127,3 +127,101 @@ Test(json_print, what_cannot_be_printed_and_what_does_not_fit) {
         cr_assert_null(json_print(o));
         cr_assert_eq(json_print_into(o, fits, sizeof fits), -EINVAL);
 }
+
+/* ---- the writer ------------------------------------------------------------ */
+
+/* The same document written as it goes and built as a tree. */
+static void write_document(struct json_writer *w, const char *odd) {
+        json_write_open(w, NULL, '{');
+        json_write_string(w, odd, odd);
+        json_write_number(w, "n", 1.0 / 3);
+        json_write_round2(w, "r", 12.345);
+        json_write_open(w, "empty", '{');
+        json_write_close(w, '}');
+        json_write_open(w, "a", '[');
+        for (int i = 0; i < 3; i++) {
+                json_write_open(w, NULL, '{');
+                json_write_number(w, "i", i + 0.25);
+                json_write_close(w, '}');
+        }
+        json_write_number(w, NULL, -7);
+        json_write_string(w, NULL, "x\"y\\z");
+        json_write_open(w, NULL, '[');
+        json_write_close(w, ']');
+        json_write_close(w, ']');
+        json_write_number(w, "last", NAN);
+        json_write_close(w, '}');
+}
+
+static cJSON *build_document(const char *odd) {
+        cJSON *o = cJSON_CreateObject(), *a, *inner;
+
+        cJSON_AddStringToObject(o, odd, odd);
+        cJSON_AddNumberToObject(o, "n", 1.0 / 3);
+        json_add_round2(o, "r", 12.345);
+        cJSON_AddObjectToObject(o, "empty");
+        a = cJSON_AddArrayToObject(o, "a");
+        for (int i = 0; i < 3; i++) {
+                inner = cJSON_CreateObject();
+                cJSON_AddNumberToObject(inner, "i", i + 0.25);
+                cJSON_AddItemToArray(a, inner);
+        }
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(-7));
+        cJSON_AddItemToArray(a, cJSON_CreateString("x\"y\\z"));
+        cJSON_AddItemToArray(a, cJSON_CreateArray());
+        cJSON_AddNumberToObject(o, "last", NAN);
+        return o;
+}
+
+Test(json_writer, writes_the_bytes_the_tree_prints) {
+        _cleanup_json_ cJSON *tree = NULL;
+        _cleanup_free_ char *want = NULL;
+        struct json_writer w = { 0 };
+        char odd[256], buf[2048];
+        ssize_t n;
+
+        for (int c = 1; c < 256; c++)
+                odd[c - 1] = (char) c;
+        odd[255] = '\0';
+        tree = build_document(odd);
+        want = cJSON_PrintUnformatted(tree);
+        cr_assert_not_null(want);
+
+        /* grown with malloc() */
+        write_document(&w, odd);
+        n = json_writer_end(&w);
+        cr_assert_eq(n, (ssize_t) strlen(want));
+        cr_assert_str_eq(w.p, want);
+        free(w.p);
+
+        /* into the caller's buffer */
+        json_writer_into(&w, buf, sizeof buf);
+        write_document(&w, odd);
+        cr_assert_eq(json_writer_end(&w), (ssize_t) strlen(want));
+        cr_assert_str_eq(buf, want);
+}
+
+Test(json_writer, what_does_not_fit_and_what_failed) {
+        struct json_writer w;
+        char buf[64];
+        size_t len = strlen("{\"k\":\"value\"}");
+
+        json_writer_into(&w, buf, len); /* no room for the NUL */
+        json_write_open(&w, NULL, '{');
+        json_write_string(&w, "k", "value");
+        json_write_close(&w, '}');
+        cr_assert_eq(json_writer_end(&w), -ENOBUFS);
+
+        json_writer_into(&w, buf, len + 1);
+        json_write_open(&w, NULL, '{');
+        json_write_string(&w, "k", "value");
+        json_write_close(&w, '}');
+        cr_assert_eq(json_writer_end(&w), (ssize_t) len);
+        cr_assert_str_eq(buf, "{\"k\":\"value\"}");
+
+        json_writer_into(&w, buf, sizeof buf);
+        json_write_open(&w, NULL, '{');
+        json_write_failed(&w);
+        json_write_close(&w, '}');
+        cr_assert_eq(json_writer_end(&w), -ENOMEM);
+}

@@ -895,14 +895,19 @@ static double num(const cJSON *j, const char *path) {
         return v->valuedouble;
 }
 
-/* Serialise, parse back, and check the text against docs/telemetry-stream.md. */
+/* Serialise as telemetryd does, parse back, and check the text against
+ * docs/telemetry-stream.md. The tree form prints the same bytes. */
 static cJSON *wire(const struct sample *x, unsigned interval) {
         _cleanup_json_ cJSON *tree = sample_to_json(x, "192.168.1.100", interval, NULL);
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *printed = NULL;
+        struct json_writer w;
+        char text[16384];
 
+        json_writer_into(&w, text, sizeof text);
+        cr_assert_gt(sample_write_json(&w, x, "192.168.1.100", interval, NULL), 0);
         cr_assert_not_null(tree);
-        text = cJSON_PrintUnformatted(tree);
-        cr_assert_not_null(text);
+        printed = cJSON_PrintUnformatted(tree);
+        cr_assert_str_eq(printed, text);
         return cJSON_Parse(text);
 }
 
