@@ -38,9 +38,10 @@ ssize_t json_print_into(const cJSON *j, char *buf, size_t size);
 
 /* A JSON text written as it goes, with no tree in between: the bytes
  * json_print() gives for the tree the same calls would build, at a
- * fraction of the cost (docs/performance.md, "The frame written as it
- * goes"). Into the caller's buffer (json_writer_into()), or, zeroed, into
- * one it grows with malloc() (p is then the caller's to free). */
+ * fraction of the cost (docs/performance.md, "The idle floor, and two
+ * cuts measured inside the tick"). Into the caller's buffer
+ * (json_writer_into()), or, zeroed, into one it grows with malloc() (p is
+ * then the caller's to free). */
 struct json_writer {
         char *p;
         size_t len, size;
