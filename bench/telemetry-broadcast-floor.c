@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 #define MAX_CLIENTS 20000
 
 int main(int argc, char **argv) {
@@ -21,33 +23,19 @@ int main(int argc, char **argv) {
                                    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
         static unsigned char frame[1 << 16];
         static int fds[MAX_CLIENTS];
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int ls, sfd, ep, one = 1, n = 0;
-        size_t len, head;
-        sigset_t mask;
-        FILE *f;
-
-        if (argc < 3 || !(f = fopen(argv[2], "r")))
-                return 2;
-        len = fread(frame + 4, 1, sizeof frame - 4, f);
-        fclose(f);
-        /* FIN + text, 16-bit length: the frames here are 126..65535 bytes */
-        frame[0] = 0x81;
-        frame[1] = 126;
-        frame[2] = (unsigned char) (len >> 8);
-        frame[3] = (unsigned char) len;
-        head = 4;
-
-        /* As many clients as the limit lets in; the bench raises it. */
+        int ls, sfd, ep, n = 0;
         struct rlimit rl;
+        sigset_t mask;
+        size_t len;
+
+        if (argc < 3 || !(len = floor_frame(argv[2], frame, sizeof frame)))
+                return 2;
+        /* As many clients as the limit lets in; the bench raises it. */
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
                 rl.rlim_cur = rl.rlim_max;
                 setrlimit(RLIMIT_NOFILE, &rl);
         }
-        a.sin_port = htons((uint16_t) atoi(argv[1]));
-        ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(ls, (struct sockaddr *) &a, sizeof a) < 0 || listen(ls, 4096) < 0)
+        if ((ls = floor_listen(argv[1], 4096)) < 0)
                 return 1;
         signal(SIGPIPE, SIG_IGN);
         sigemptyset(&mask);
@@ -64,21 +52,11 @@ int main(int argc, char **argv) {
                 for (int i = 0; i < k; i++) {
                         if (ev[i].data.fd == ls) {
                                 char req[4096];
-                                size_t got = 0;
                                 int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 
                                 if (c < 0 || n == MAX_CLIENTS)
                                         continue;
-                                req[0] = '\0';
-                                while (got < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
-                                        ssize_t r = read(c, req + got, sizeof req - 1 - got);
-                                        if (r <= 0)
-                                                break;
-                                        got += (size_t) r;
-                                        req[got] = '\0';
-                                }
-                                /* a port probe that sent nothing */
-                                if (!strstr(req, "\r\n\r\n") || write(c, resp, sizeof resp - 1) < 0) {
+                                if (!floor_request(c, req, sizeof req) || write(c, resp, sizeof resp - 1) < 0) {
                                         close(c);
                                         continue;
                                 }
@@ -89,7 +67,7 @@ int main(int argc, char **argv) {
                                 if (read(sfd, &si, sizeof si) != sizeof si)
                                         continue;
                                 for (int j = 0; j < n; j++)
-                                        if (write(fds[j], frame, head + len) < 0)
+                                        if (write(fds[j], frame, len) < 0)
                                                 continue;
                         }
                 }

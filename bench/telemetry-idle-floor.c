@@ -25,6 +25,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 #define MAX_CLIENTS 64
 #define MAX_PROCS 4096
 #define TOP 5
@@ -115,25 +117,14 @@ static int answer(int c, const char *req) {
 int main(int argc, char **argv) {
         static unsigned char frame[1 << 16];
         static struct proc procs[MAX_PROCS];
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         struct itimerspec every_second = { .it_interval.tv_sec = 1, .it_value.tv_sec = 1 };
         int machine_fds[sizeof machine_files / sizeof *machine_files], top_stat[TOP], fds[MAX_CLIENTS];
-        int ls, tfd, ep, proc_fd, one = 1, n_clients = 0;
+        int ls, tfd, ep, proc_fd, n_clients = 0;
         size_t len, n_procs;
         char buf[16384];
-        FILE *f;
 
-        if (argc < 3 || !(f = fopen(argv[2], "r")))
+        if (argc < 3 || !(len = floor_frame(argv[2], frame, sizeof frame)))
                 return 2;
-        len = fread(frame + 4, 1, sizeof frame - 4, f);
-        fclose(f);
-        /* FIN + text, 16-bit length, as telemetryd's frames of 126..65535 bytes */
-        frame[0] = 0x81;
-        frame[1] = 126;
-        frame[2] = (unsigned char) (len >> 8);
-        frame[3] = (unsigned char) len;
-        len += 4;
-
         for (size_t i = 0; i < sizeof machine_files / sizeof *machine_files; i++)
                 if ((machine_fds[i] = open(machine_files[i], O_RDONLY | O_CLOEXEC)) < 0)
                         return 1;
@@ -141,10 +132,7 @@ int main(int argc, char **argv) {
                 return 1;
         n_procs = open_processes(procs, top_stat);
 
-        a.sin_port = htons((uint16_t) atoi(argv[1]));
-        ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(ls, (struct sockaddr *) &a, sizeof a) < 0 || listen(ls, 64) < 0)
+        if ((ls = floor_listen(argv[1], 64)) < 0)
                 return 1;
         signal(SIGPIPE, SIG_IGN);
         tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
@@ -158,20 +146,11 @@ int main(int argc, char **argv) {
 
                 for (int i = 0; i < k; i++) {
                         if (ev[i].data.fd == ls) {
-                                size_t got = 0;
                                 int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 
                                 if (c < 0)
                                         continue;
-                                buf[0] = '\0';
-                                while (got < sizeof buf - 1 && !strstr(buf, "\r\n\r\n")) {
-                                        ssize_t r = read(c, buf + got, sizeof buf - 1 - got);
-                                        if (r <= 0)
-                                                break;
-                                        got += (size_t) r;
-                                        buf[got] = '\0';
-                                }
-                                if (n_clients == MAX_CLIENTS || answer(c, buf) < 0) {
+                                if (n_clients == MAX_CLIENTS || !floor_request(c, buf, sizeof buf) || answer(c, buf) < 0) {
                                         close(c);
                                         continue;
                                 }
