@@ -76,11 +76,14 @@ static size_t open_processes(struct proc *p, int *top_stat) {
         }
         closedir(d);
         qsort(p, n, sizeof *p, by_rss);
+        /* The top ones' stat stands for their statm, as in telemetryd. */
         for (size_t i = 0; i < TOP; i++) {
                 char path[64];
 
                 snprintf(path, sizeof path, "/proc/%s/stat", i < n ? p[i].pid : "self");
                 top_stat[i] = open(path, O_RDONLY | O_CLOEXEC);
+                if (i < n)
+                        close(p[i].statm_fd);
         }
         return n;
 }
@@ -156,18 +159,7 @@ int main(int argc, char **argv) {
                                 }
                                 fds[n_clients++] = c;
                                 epoll_ctl(ep, EPOLL_CTL_ADD, c, &(struct epoll_event){ .events = EPOLLIN, .data.fd = c });
-                        } else if (ev[i].data.fd != tfd) {
-                                /* The clients send nothing but their close: answer
-                                 * it and go, so that they need not wait for it. */
-                                static const unsigned char close_frame[] = { 0x88, 0x00 };
-                                int c = ev[i].data.fd;
-
-                                (void) !write(c, close_frame, sizeof close_frame);
-                                close(c);
-                                for (int j = 0; j < n_clients; j++)
-                                        if (fds[j] == c)
-                                                fds[j] = fds[--n_clients];
-                        } else {
+                        } else if (ev[i].data.fd == tfd) {
                                 uint64_t expirations;
                                 struct statfs sf;
                                 struct stat st;
@@ -176,7 +168,6 @@ int main(int argc, char **argv) {
                                         continue;
                                 for (size_t j = 0; j < sizeof machine_fds / sizeof *machine_fds; j++)
                                         (void) !pread(machine_fds[j], buf, sizeof buf, 0);
-                                /* The top ones' stat stands for their statm, as in telemetryd. */
                                 for (size_t j = TOP; j < n_procs; j++)
                                         (void) !pread(procs[j].statm_fd, buf, 256, 0);
                                 for (size_t j = 0; j < TOP; j++) {
@@ -187,6 +178,17 @@ int main(int argc, char **argv) {
                                         (void) !statfs(argv[j], &sf);
                                 for (int j = 0; j < n_clients; j++)
                                         (void) !write(fds[j], frame, len);
+                        } else {
+                                /* The clients send nothing but their close: answer
+                                 * it and go, so that they need not wait for it. */
+                                static const unsigned char close_frame[] = { 0x88, 0x00 };
+                                int c = ev[i].data.fd;
+
+                                (void) !write(c, close_frame, sizeof close_frame);
+                                close(c);
+                                for (int j = 0; j < n_clients; j++)
+                                        if (fds[j] == c)
+                                                fds[j] = fds[--n_clients];
                         }
                 }
         }

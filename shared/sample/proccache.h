@@ -31,7 +31,7 @@ struct proc_entry {
         int pid_fd;
         uint64_t ino;
         bool empty; /* no address space: not read again */
-        bool exited; /* its pidfd was readable at the last poll */
+        bool exited; /* its pidfd was readable at the last poll; false when none was needed */
         /* utime + stime at the last reading of /proc/<pid>/stat (done for
          * the top processes only), and when (CLOCK_BOOTTIME, usec). */
         bool has_cpu;

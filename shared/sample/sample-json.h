@@ -29,9 +29,9 @@ struct sample_custom_source {
 };
 
 /* The sample as text, written into w as it goes (json_writer_end()'s
- * result). interval 0 leaves the "interval" key out. metrics.custom is always there,
- * {} when custom is NULL or has no points, so that clients can index it on
- * every sample like the rest. */
+ * result). interval 0 leaves the "interval" key out. metrics.custom is
+ * always there, {} when custom is NULL or has no points, so that clients
+ * can index it on every sample like the rest. */
 ssize_t sample_write_json(struct json_writer *w, const struct sample *s, const char *node_id, unsigned interval,
                           const struct sample_custom_source *custom);
 

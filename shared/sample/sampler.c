@@ -804,8 +804,8 @@ static int read_processes(struct sampler *s, struct sample *x) {
                 s->full_scans++;
         }
         proccache_begin(&s->procs);
-        if (from > 0 && s->n_readings > 0 &&
-            proccache_none_reaped((const struct proc_reading[]){ s->readings[1], now }))
+        /* from > 0: listing_from() had the readings of the last two scans. */
+        if (from > 0 && proccache_none_reaped((const struct proc_reading[]){ s->readings[1], now }))
                 proccache_keep_empty(&s->procs, from);
         else if (from > 0)
                 proccache_poll_empty(&s->procs, from);

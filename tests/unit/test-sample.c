@@ -703,7 +703,8 @@ Test(proccache, empty_process_watched_through_a_pidfd) {
         proccache_done(&c);
 }
 
-/* At the cap, no pidfd: it is then asked with getpgid() each time. */
+/* At the cap, no pidfd: it is then asked with getpgid() each time a task
+ * may have been reaped. */
 Test(proccache, empty_process_past_the_cap_has_no_pidfd) {
         struct proccache c;
         struct proc_entry *e;
@@ -719,6 +720,13 @@ Test(proccache, empty_process_past_the_cap_has_no_pidfd) {
         proccache_poll_empty(&c, getpid() + 1);
         e = proccache_visit(&c, getpid(), 1);
         cr_assert(e->exited, "unknown, so asked");
+        proccache_end(&c);
+        /* When none can have been reaped, it is neither polled nor asked,
+         * whatever the last poll said. */
+        proccache_begin(&c);
+        proccache_keep_empty(&c, getpid() + 1);
+        e = proccache_visit(&c, getpid(), 1);
+        cr_assert_not(e->exited, "none reaped: not asked");
         proccache_end(&c);
         proccache_done(&c);
 }
@@ -1243,30 +1251,6 @@ Test(proccache, none_reaped_between_two_readings) {
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
                 cr_assert_eq(proccache_none_reaped(cases[i].r), cases[i].want, "case %zu", i);
-}
-
-/* When none can have been reaped, those without memory are neither polled
- * nor asked: none is taken for exited, whatever the last poll said. */
-Test(proccache, empty_process_kept_without_a_poll) {
-        struct proccache c;
-        struct proc_entry *e;
-
-        proccache_init(&c, 0);
-        proccache_begin(&c);
-        e = proccache_visit(&c, getpid(), 1);
-        proccache_set_empty(&c, e, true);
-        proccache_end(&c);
-        proccache_begin(&c);
-        proccache_poll_empty(&c, getpid() + 1);
-        e = proccache_visit(&c, getpid(), 1);
-        cr_assert(e->exited, "no pidfd: asked");
-        proccache_end(&c);
-        proccache_begin(&c);
-        proccache_keep_empty(&c, getpid() + 1);
-        e = proccache_visit(&c, getpid(), 1);
-        cr_assert_not(e->exited, "none reaped: not asked");
-        proccache_end(&c);
-        proccache_done(&c);
 }
 
 /* ---- process CPU % ---------------------------------------------------------- */
