@@ -4,13 +4,11 @@
  * telemetryd reads on a tick, through descriptors kept open (the machine's
  * /proc files, every process's statm, the stat of the five largest, and
  * their /proc directory for the owner), takes statfs() of the same mounts,
- * and write()s one ready-made frame of the same size to every client. It
- * parses nothing, builds no JSON and links no WebSocket library: its
- * processes are the ones there at its start, ranked once. No telemetry
- * server can do less a tick.
+ * and write()s one ready-made frame of the same size to every client
+ * (floor.h). It parses nothing, builds no JSON and links no WebSocket
+ * library: its processes are the ones there at its start, ranked once. No
+ * telemetry server can do less a tick.
  * Usage: telemetry-idle-floor PORT FRAME_FILE [MOUNT...] */
-#include <dirent.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -20,8 +18,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -29,64 +25,6 @@
 
 #define MAX_CLIENTS 64
 #define MAX_PROCS 4096
-#define TOP 5
-
-static const char *const machine_files[] = {
-        "/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/diskstats", "/proc/net/dev", "/proc/net/snmp",
-};
-
-struct proc {
-        int statm_fd;
-        long rss;
-        char pid[16];
-};
-
-static int by_rss(const void *a, const void *b) {
-        const struct proc *x = a, *y = b;
-
-        return (y->rss > x->rss) - (y->rss < x->rss);
-}
-
-/* Every process with memory, its statm kept open; the largest first. */
-static size_t open_processes(struct proc *p, int *top_stat) {
-        DIR *d = opendir("/proc");
-        struct dirent *e;
-        size_t n = 0;
-
-        if (!d)
-                return 0;
-        while ((e = readdir(d)) && n < MAX_PROCS) {
-                char path[64], buf[256];
-                ssize_t k;
-
-                if (e->d_name[0] < '1' || e->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/statm", e->d_name);
-                p[n].statm_fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (p[n].statm_fd < 0)
-                        continue;
-                k = pread(p[n].statm_fd, buf, sizeof buf - 1, 0);
-                buf[k > 0 ? k : 0] = '\0';
-                if (k <= 0 || sscanf(buf, "%*d %ld", &p[n].rss) != 1 || strncmp(buf, "0 ", 2) == 0) {
-                        close(p[n].statm_fd);
-                        continue;
-                }
-                snprintf(p[n].pid, sizeof p[n].pid, "%s", e->d_name);
-                n++;
-        }
-        closedir(d);
-        qsort(p, n, sizeof *p, by_rss);
-        /* The top ones' stat stands for their statm, as in telemetryd. */
-        for (size_t i = 0; i < TOP; i++) {
-                char path[64];
-
-                snprintf(path, sizeof path, "/proc/%s/stat", i < n ? p[i].pid : "self");
-                top_stat[i] = open(path, O_RDONLY | O_CLOEXEC);
-                if (i < n)
-                        close(p[i].statm_fd);
-        }
-        return n;
-}
 
 /* The handshake a real client checks: the key's SHA-1 with the GUID. */
 static int answer(int c, const char *req) {
@@ -119,21 +57,17 @@ static int answer(int c, const char *req) {
 
 int main(int argc, char **argv) {
         static unsigned char frame[1 << 16];
-        static struct proc procs[MAX_PROCS];
+        static struct floor_proc procs[MAX_PROCS];
         struct itimerspec every_second = { .it_interval.tv_sec = 1, .it_value.tv_sec = 1 };
-        int machine_fds[sizeof machine_files / sizeof *machine_files], top_stat[TOP], fds[MAX_CLIENTS];
-        int ls, tfd, ep, proc_fd, n_clients = 0;
-        size_t len, n_procs;
+        int fds[MAX_CLIENTS], ls, tfd, ep, n_clients = 0;
+        struct floor_reads reads;
         char buf[16384];
+        size_t len;
 
         if (argc < 3 || !(len = floor_frame(argv[2], frame, sizeof frame)))
                 return 2;
-        for (size_t i = 0; i < sizeof machine_files / sizeof *machine_files; i++)
-                if ((machine_fds[i] = open(machine_files[i], O_RDONLY | O_CLOEXEC)) < 0)
-                        return 1;
-        if ((proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        if (floor_reads_open(&reads, procs, MAX_PROCS, argv + 3, (size_t) (argc - 3)) < 0)
                 return 1;
-        n_procs = open_processes(procs, top_stat);
 
         if ((ls = floor_listen(argv[1], 64)) < 0)
                 return 1;
@@ -161,21 +95,10 @@ int main(int argc, char **argv) {
                                 epoll_ctl(ep, EPOLL_CTL_ADD, c, &(struct epoll_event){ .events = EPOLLIN, .data.fd = c });
                         } else if (ev[i].data.fd == tfd) {
                                 uint64_t expirations;
-                                struct statfs sf;
-                                struct stat st;
 
                                 if (read(tfd, &expirations, sizeof expirations) != sizeof expirations)
                                         continue;
-                                for (size_t j = 0; j < sizeof machine_fds / sizeof *machine_fds; j++)
-                                        (void) !pread(machine_fds[j], buf, sizeof buf, 0);
-                                for (size_t j = TOP; j < n_procs; j++)
-                                        (void) !pread(procs[j].statm_fd, buf, 256, 0);
-                                for (size_t j = 0; j < TOP; j++) {
-                                        (void) !pread(top_stat[j], buf, 1024, 0);
-                                        (void) !fstatat(proc_fd, j < n_procs ? procs[j].pid : "self", &st, 0);
-                                }
-                                for (int j = 3; j < argc; j++)
-                                        (void) !statfs(argv[j], &sf);
+                                floor_reads_take(&reads);
                                 for (int j = 0; j < n_clients; j++)
                                         (void) !write(fds[j], frame, len);
                         } else {

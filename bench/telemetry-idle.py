@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Idle cost: telemetryd at interval 1 with 10 WebSocket clients, against
 node_exporter scraped once a second, over the same 60 s. Prints each one's
-share of a core, RssAnon and RSS, and the ratios. Beside them runs the
+share of a core, RssAnon and RSS, and the ratios. The other streaming
+worker, livelogd, runs too, following a quiet file with 10 clients of its
+own (pushd has bench/push-idle.py). Beside them runs the
 floor (bench/telemetry-idle-floor.c) with clients of its own: once a second
 it reads the same kernel files through kept descriptors and writes a frame
 of the same size to each client, parsing nothing. No telemetry server can
@@ -90,7 +92,8 @@ def main():
     needs.build_option(ap)
     args = ap.parse_args()
     needs.debian("prometheus-node-exporter", "python3-websockets")  # the peer; the clients
-    telemetryd, floor = needs.built(args.build, "telemetryd/telemetryd", "bench/telemetry-idle-floor")
+    telemetryd, livelogd, floor = needs.built(args.build, "telemetryd/telemetryd", "livelogd/livelogd",
+                                              "bench/telemetry-idle-floor")
     other = needs.built(args.against, "telemetryd/telemetryd")[0] if args.against else None
     exporter = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if not exporter:
@@ -112,6 +115,18 @@ def main():
         procs.append(td)
         sample = wait_http(f"http://127.0.0.1:{port}/sample", td)
         return (td, start_clients(port)), sample
+
+    def start_livelogd(directory):
+        """livelogd following a file nothing writes to."""
+        log = os.path.join(directory, "quiet.log")
+        open(log, "w").close()
+        port = free_port()
+        ll = subprocess.Popen([livelogd, "--listen", "127.0.0.1", "--port", str(port), "--log-file", log],
+                              env={"RESOLVIX_CONFIG": "", "PATH": os.environ["PATH"]},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(ll)
+        wait_http(f"http://127.0.0.1:{port}/tail", ll)
+        return ll, start_clients(port)
 
     def start_floor(sample, directory):
         """The floor, sending a frame of the sample's bytes and taking
@@ -149,6 +164,7 @@ def main():
             if other:
                 runs["telemetryd --against"], _ = start_telemetryd(other)
             runs["floor"] = start_floor(sample, tmp)
+            runs["livelogd"] = start_livelogd(tmp)
             time.sleep(3)  # connected, buffers grown, first scrapes done
 
             watched = {name: td for name, (td, _) in runs.items()} | {"node_exporter": ne}
@@ -160,10 +176,10 @@ def main():
             share = {name: 100 * (cpu_seconds(p.pid) - cpu0[name]) / elapsed for name, p in watched.items()}
             mem = {name: (status_kib(p.pid, "RssAnon"), status_kib(p.pid, "VmRSS")) for name, p in watched.items()}
 
-            frames = 0
-            for _, clients in runs.values():
+            frames = {}
+            for name, (_, clients) in runs.items():
                 clients.send_signal(signal.SIGTERM)
-                frames += int(clients.communicate(timeout=10)[0].strip() or 0)
+                frames[name] = int(clients.communicate(timeout=10)[0].strip() or 0)
         finally:
             for p in procs:
                 if p.poll() is None:
@@ -171,7 +187,8 @@ def main():
                     p.wait(timeout=10)
 
     print(f"Idle cost over {elapsed:.0f} s: telemetryd at interval 1 with {args.clients} clients "
-          f"({frames} frames received), node_exporter scraped once a second")
+          f"({frames['telemetryd']} frames received), node_exporter scraped once a second, livelogd following"
+          f" a quiet file with {args.clients} clients")
     for name in watched:
         print(f"  {name:21} CPU {share[name]:6.3f} % of a core   RssAnon {mem[name][0] / 1024:5.2f} MiB"
               f"   RSS {mem[name][1] / 1024:5.2f} MiB")

@@ -3,6 +3,11 @@
 against the same fields through psutil and against one node_exporter scrape,
 all in one run. Prints ours, each peer's figure and the ratio.
 
+Beside them runs the floor: the system calls a sample cannot do without,
+through descriptors kept open, with nothing parsed (bench/floor.h). A
+peer's cost over the floor's is the most any sampler reading each
+process's memory could be cheaper than that peer on this machine.
+
 With --extra-processes N, N `sleep 600` children are started first (and
 killed at the end), to measure a machine with that many more processes.
 With --runs R the comparison is run R times and the medians are printed.
@@ -132,11 +137,11 @@ def kill_all(kids):
 
 def one_run(driver, samples):
     us = ours(driver, samples)
-    bare = ours(driver, samples, "bare")
+    floor = ours(driver, samples, "floor")
     ps = psutil_sample_ms(max(20, samples // 4))
     ne, ne_rss = node_exporter_scrape_ms(max(50, samples // 2))
     return {"ours": us["median_us"] / 1000, "ours_p90": us["p90_us"] / 1000,
-            "ours_process": us["process_us"] / 1000, "bare": bare["median_us"] / 1000,
+            "ours_process": us["process_us"] / 1000, "floor": floor["process_us"] / 1000,
             "psutil": ps, "node_exporter": ne, "ne_rss": ne_rss,
             "processes": us["processes"], "frame": us["frame_bytes"], "load": os.getloadavg()}
 
@@ -147,10 +152,13 @@ def report(r, title):
           f"load {r['load'][0]:.2f} {r['load'][1]:.2f} {r['load'][2]:.2f}")
     print(f"  telemetryd, whole process       {ours_ms:7.3f} ms   (user + system time / samples)")
     print(f"  telemetryd, the sample's thread {r['ours']:7.3f} ms   (median; p90 {r['ours_p90']:.3f} ms)")
-    print(f"  bare read of the same files     {r['bare']:7.3f} ms   (open, read, close; no parsing)")
+    print(f"  floor, whole process            {r['floor']:7.3f} ms   (the same system calls, descriptors kept;"
+          f" no parsing): ours is {ours_ms / r['floor']:.2f}x it")
     print(f"  psutil, same fields             {r['psutil']:7.3f} ms   ours is {r['psutil'] / ours_ms:5.1f}x cheaper")
     print(f"  node_exporter, one scrape       {r['node_exporter']:7.3f} ms   ours is "
           f"{r['node_exporter'] / ours_ms:5.1f}x cheaper   (node_exporter RSS {r['ne_rss'] / 1024:.1f} MiB)")
+    print(f"  the most any sampler could be cheaper (peer / floor): psutil {r['psutil'] / r['floor']:.1f}x,"
+          f" node_exporter {r['node_exporter'] / r['floor']:.1f}x")
 
 
 def main():
