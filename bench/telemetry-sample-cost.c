@@ -2,13 +2,19 @@
 /* CPU time of one full telemetry sample, as telemetryd takes it: read and
  * parse /proc, compute rates, write the JSON into the frame
  * buffer. Samples are spaced like ticks (caches go cold in between).
- * With "floor", only make the system calls a sample cannot do without,
- * through descriptors kept open, and parse nothing (floor.h): the least any
- * sampler of the same fields can cost, with every process's memory.
+ * With "floor", the floor runs too, a tick of it after each sample: only
+ * the system calls a sample cannot do without, through descriptors kept
+ * open, with nothing parsed (floor.h), the least any sampler of the same
+ * fields can cost with every process's memory. Its figures are in "floor".
  * Besides each sample's own thread time, process_us is the whole process's
- * user + system time over all samples divided by their number (getrusage()),
- * so that nothing spent outside the timed calls is missed.
- * Usage: telemetry-sample-cost COUNT SPACING_MS [floor]; prints one JSON line. */
+ * user + system time over each sample (getrusage()).
+ * With "serve", it takes a sample or a tick of the floor each time stdin
+ * says "sample" or "floor" (a line), answers with an empty line, and prints
+ * the figures at the end of input: a bench can then put its peers' work in
+ * between, so that all of them see the same state of a noisy machine.
+ * Usage: telemetry-sample-cost COUNT SPACING_MS [floor]
+ *        telemetry-sample-cost serve
+ * Prints one JSON line. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,26 +47,47 @@ static int cmp(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-/* Calls one(arg) count times, spacing ms apart, like ticks: each call's
- * own thread time in cost[], sorted. Prints the first fields of the JSON
- * line: the median, mean and p90 of those, and the whole process's user +
- * system time over all calls divided by their number. */
-static void run_spaced(int count, int spacing, double *cost, void (*one)(void *), void *arg) {
-        double sum = 0, p0 = process_cpu_usec();
+/* One kind of work the driver times. */
+struct job {
+        const char *name;
+        void (*one)(void *);
+        void *arg;
+        double *cost; /* each call's own thread time; sorted when printed */
+        size_t n, size;
+        double process_usec;
+};
 
-        for (int i = 0; i < count; i++) {
-                double t0;
+/* Calls job->one once: false when there is no room to keep its cost. */
+static bool job_run(struct job *job) {
+        double p0, t0;
 
-                usleep((useconds_t) spacing * 1000);
-                t0 = thread_cpu_usec();
-                one(arg);
-                cost[i] = thread_cpu_usec() - t0;
-                sum += cost[i];
+        if (job->n == job->size) {
+                size_t size = job->size ? 2 * job->size : 256;
+                double *cost = realloc(job->cost, size * sizeof *cost);
+
+                if (!cost)
+                        return false;
+                job->cost = cost;
+                job->size = size;
         }
-        p0 = (process_cpu_usec() - p0) / count;
-        qsort(cost, (size_t) count, sizeof *cost, cmp);
-        printf("{\"median_us\": %.1f, \"mean_us\": %.1f, \"p90_us\": %.1f, \"process_us\": %.1f", cost[count / 2],
-               sum / count, cost[count * 9 / 10], p0);
+        p0 = process_cpu_usec();
+        t0 = thread_cpu_usec();
+        job->one(job->arg);
+        job->cost[job->n++] = thread_cpu_usec() - t0;
+        job->process_usec += process_cpu_usec() - p0;
+        return true;
+}
+
+/* The job's figures, the first fields of a JSON object. */
+static void print_costs(struct job *job) {
+        double sum = 0;
+
+        qsort(job->cost, job->n, sizeof *job->cost, cmp);
+        for (size_t i = 0; i < job->n; i++)
+                sum += job->cost[i];
+        printf("{\"median_us\": %.1f, \"mean_us\": %.1f, \"p90_us\": %.1f, \"process_us\": %.1f",
+               job->n ? job->cost[job->n / 2] : 0, job->n ? sum / job->n : 0, job->n ? job->cost[job->n * 9 / 10] : 0,
+               job->n ? job->process_usec / job->n : 0);
 }
 
 struct sampling {
@@ -83,38 +110,78 @@ static void floor_take(void *arg) {
         floor_reads_take(arg);
 }
 
+/* Each line on stdin names a job, done once and answered with an empty
+ * line; false at the end of input, or on a word it does not know. */
+static bool serve(struct job *jobs, size_t n_jobs) {
+        char line[64];
+
+        while (fgets(line, sizeof line, stdin)) {
+                size_t j = 0;
+
+                line[strcspn(line, "\n")] = '\0';
+                while (j < n_jobs && strcmp(line, jobs[j].name) != 0)
+                        j++;
+                if (j == n_jobs || !job_run(&jobs[j]))
+                        return false;
+                printf("\n");
+                fflush(stdout);
+        }
+        return true;
+}
+
 int main(int argc, char **argv) {
+        bool served = argc > 1 && strcmp(argv[1], "serve") == 0;
+        bool with_floor = served || (argc > 3 && strcmp(argv[3], "floor") == 0);
         int count = argc > 1 ? atoi(argv[1]) : 200, spacing = argc > 2 ? atoi(argv[2]) : 50;
         static struct floor_proc procs[1 << 16];
         static struct sampling g;
-        double *cost = calloc((size_t) count > 0 ? (size_t) count : 1, sizeof *cost);
+        char *mounts[64];
+        size_t n_mounts = 0;
+        struct floor_reads r;
+        struct job jobs[2] = {
+                { .name = "sample", .one = take_and_write, .arg = &g },
+                { .name = "floor", .one = floor_take, .arg = &r },
+        };
         unsigned full, scans;
 
-        if (!cost || count < 1 || sampler_new(NULL, &g.s) < 0)
+        if ((!served && count < 1) || sampler_new(NULL, &g.s) < 0)
                 return 1;
         sampler_prime(g.s);
         sampler_take(g.s, &g.x);
-        if (argc > 3 && strcmp(argv[3], "floor") == 0) {
+        if (with_floor) {
                 /* The same mounts as the sample's, for statfs(). */
-                char *mounts[64];
-                size_t n_mounts = 0;
-                struct floor_reads r;
-
                 for (size_t i = 0; i < g.x->disk.n_mounts && n_mounts < 64; i++)
-                        mounts[n_mounts++] = (char *) g.x->disk.mounts[i].mount_point;
+                        mounts[n_mounts++] = strdup(g.x->disk.mounts[i].mount_point);
                 if (floor_reads_open(&r, procs, sizeof procs / sizeof *procs, mounts, n_mounts) < 0)
                         return 1;
-                run_spaced(count, spacing, cost, floor_take, &r);
-                printf(", \"processes\": %u, \"with_memory\": %zu}\n", g.x->processes.count, r.n_procs);
-        } else {
-                run_spaced(count, spacing, cost, take_and_write, &g);
-                if (g.failed)
-                        return 1;
-                full = sampler_full_listings(g.s, &scans);
-                printf(", \"processes\": %u, \"frame_bytes\": %zu, \"full_listings\": %u, \"scans\": %u}\n",
-                       g.x->processes.count, strlen(g.frame), full, scans);
         }
+        if (served) {
+                if (!serve(jobs, 2))
+                        return 1;
+        } else
+                /* Each call spacing ms after the one before, like ticks. */
+                for (int i = 0; i < count; i++)
+                        for (size_t j = 0; j < (with_floor ? 2 : 1); j++) {
+                                usleep((useconds_t) spacing * 1000);
+                                if (!job_run(&jobs[j]))
+                                        return 1;
+                        }
+        if (g.failed)
+                return 1;
+        full = sampler_full_listings(g.s, &scans);
+        print_costs(&jobs[0]);
+        printf(", \"processes\": %u, \"frame_bytes\": %zu, \"full_listings\": %u, \"scans\": %u", g.x->processes.count,
+               strlen(g.frame), full, scans);
+        if (with_floor) {
+                printf(", \"floor\": ");
+                print_costs(&jobs[1]);
+                printf(", \"with_memory\": %zu}", r.n_procs);
+        }
+        printf("}\n");
         sampler_free(g.s);
-        free(cost);
+        while (n_mounts)
+                free(mounts[--n_mounts]);
+        free(jobs[0].cost);
+        free(jobs[1].cost);
         return 0;
 }

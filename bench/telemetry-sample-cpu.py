@@ -3,9 +3,9 @@
 against the same fields through psutil and against one node_exporter scrape,
 all in one run. Prints ours, each peer's figure and the ratio.
 
-Beside them runs the floor: the system calls a sample cannot do without,
-through descriptors kept open, with nothing parsed (bench/floor.h). A
-peer's cost over the floor's is the most any sampler reading each
+Between our samples runs the floor: the system calls a sample cannot do
+without, through descriptors kept open, with nothing parsed (bench/floor.h).
+A peer's cost over the floor's is the most any sampler reading each
 process's memory could be cheaper than that peer on this machine.
 
 With --extra-processes N, N `sleep 600` children are started first (and
@@ -30,13 +30,7 @@ from procfigures import cpu_seconds, free_port, rss_kib
 SPACING = 0.02  # samples 20 ms apart, so caches are as cold as between ticks
 
 
-def ours(driver, n, *mode):
-    out = subprocess.run([str(driver), str(n), str(int(SPACING * 1000)), *mode],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
-
-
-def psutil_sample_ms(n):
+def psutil_sampler():
     """A psutil collector of the same fields, the way Python agents get them."""
     import psutil
 
@@ -67,19 +61,12 @@ def psutil_sample_ms(n):
         })
 
     sample()  # psutil keeps per-process objects between calls: warm it like a running collector
-    costs = []
-    for _ in range(n):
-        time.sleep(SPACING)
-        t0 = time.process_time()
-        sample()
-        costs.append((time.process_time() - t0) * 1000)
-    return statistics.median(costs)
+    return sample
 
 
-def scrape_cpu_ms(p, url, n, warmup=3, settle=0.0):
-    """Wait until the server p answers on url, scrape it warmup times (after
-    settle seconds), then n times SPACING apart: (CPU ms per scrape, bytes of
-    the last answer, RSS KiB). One way of measuring for every server."""
+def warm(p, url, warmup=3, settle=0.0):
+    """Wait until the server p answers on url, then scrape it warmup times
+    (after settle seconds): the bytes of the last answer."""
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -92,6 +79,14 @@ def scrape_cpu_ms(p, url, n, warmup=3, settle=0.0):
     time.sleep(settle)
     for _ in range(warmup):
         size = len(urllib.request.urlopen(url, timeout=5).read())
+    return size
+
+
+def scrape_cpu_ms(p, url, n, warmup=3, settle=0.0):
+    """Warm the server p (warm()), then scrape it n times SPACING apart:
+    (CPU ms per scrape, bytes of the last answer, RSS KiB). One way of
+    measuring for every server."""
+    size = warm(p, url, warmup, settle)
     before = cpu_seconds(p.pid)
     for _ in range(n):
         time.sleep(SPACING)
@@ -100,19 +95,28 @@ def scrape_cpu_ms(p, url, n, warmup=3, settle=0.0):
     return used / n * 1000, size, rss_kib(p.pid)
 
 
-def node_exporter_scrape_ms(n):
+def start_node_exporter():
     exe = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if not exe:
         raise SystemExit("prometheus-node-exporter is not installed")
     port = free_port()
     p = subprocess.Popen([exe, f"--web.listen-address=127.0.0.1:{port}"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return p, f"http://127.0.0.1:{port}/metrics"
+
+
+def stop(p):
+    p.terminate()
+    p.wait(timeout=10)
+
+
+def node_exporter_scrape_ms(n):
+    p, url = start_node_exporter()
     try:
-        ms, _, rss = scrape_cpu_ms(p, f"http://127.0.0.1:{port}/metrics", n)
+        ms, _, rss = scrape_cpu_ms(p, url, n)
         return ms, rss
     finally:
-        p.terminate()
-        p.wait(timeout=10)
+        stop(p)
 
 
 def spawn_sleepers(n):
@@ -136,13 +140,48 @@ def kill_all(kids):
 
 
 def one_run(driver, samples):
-    us = ours(driver, samples)
-    floor = ours(driver, samples, "floor")
-    ps = psutil_sample_ms(max(20, samples // 4))
-    ne, ne_rss = node_exporter_scrape_ms(max(50, samples // 2))
+    """samples rounds, each SPACING after the last: a sample of ours, a tick
+    of the floor and, every 4th round, a psutil sample, every 2nd a
+    node_exporter scrape. Interleaved, they all see the same machine, whose
+    speed drifts from one second to the next."""
+    psutil_sample = psutil_sampler()
+    ne, url = start_node_exporter()
+    drv = subprocess.Popen([str(driver), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        def ask(job):
+            time.sleep(SPACING)
+            drv.stdin.write(job + "\n")
+            drv.stdin.flush()
+            if drv.stdout.readline() != "\n":
+                raise SystemExit(f"{driver} failed")
+
+        warm(ne, url)
+        ps_ms, scrapes, ne0 = [], 0, cpu_seconds(ne.pid)
+        for i in range(samples):
+            ask("sample")
+            ask("floor")
+            if i % 4 == 0:
+                time.sleep(SPACING)
+                t0 = time.process_time()
+                psutil_sample()
+                ps_ms.append((time.process_time() - t0) * 1000)
+            if i % 2 == 0:
+                time.sleep(SPACING)
+                urllib.request.urlopen(url, timeout=5).read()
+                scrapes += 1
+        ne_ms, ne_rss = (cpu_seconds(ne.pid) - ne0) / scrapes * 1000, rss_kib(ne.pid)
+        out, _ = drv.communicate(timeout=60)
+        if drv.returncode != 0:
+            raise SystemExit(f"{driver} exited with {drv.returncode}")
+    finally:
+        if drv.poll() is None:
+            drv.kill()
+            drv.wait()
+        stop(ne)
+    us = json.loads(out)
     return {"ours": us["median_us"] / 1000, "ours_p90": us["p90_us"] / 1000,
-            "ours_process": us["process_us"] / 1000, "floor": floor["process_us"] / 1000,
-            "psutil": ps, "node_exporter": ne, "ne_rss": ne_rss,
+            "ours_process": us["process_us"] / 1000, "floor": us["floor"]["process_us"] / 1000,
+            "psutil": statistics.median(ps_ms), "node_exporter": ne_ms, "ne_rss": ne_rss,
             "processes": us["processes"], "frame": us["frame_bytes"], "load": os.getloadavg()}
 
 
