@@ -21,10 +21,10 @@
 struct proc_entry {
         pid_t pid;
         int statm_fd; /* -1: not kept */
-        /* Kept while it is among the top processes, which are named and
-         * timed on every tick (PROC_FILE_STAT). Meanwhile it is read
-         * instead of statm, which is closed: it has the same memory
-         * figures. */
+        /* Opened when it makes the top processes, which are named and
+         * timed on every tick (PROC_FILE_STAT), and kept while it stays
+         * near them. Meanwhile it is read instead of statm, which is
+         * closed: it has the same memory figures. */
         int stat_fd;
         /* For one without memory, a pidfd instead: poll() says when it
          * has exited (proccache_poll_empty()). -1: not kept. */
@@ -101,7 +101,7 @@ void proccache_drop_last(struct proccache *c);
 void proccache_end(struct proccache *c);
 
 /* After proccache_end(): close the stat of every process not in keep
- * (those no longer among the top), which go back to their statm. */
+ * (those no longer near the top), which go back to their statm. */
 void proccache_close_stat_except(struct proccache *c, const pid_t *keep, size_t n_keep);
 
 /* After proccache_end(): the entry of pid, or NULL. Valid until the next

@@ -649,8 +649,9 @@ static int read_stat(struct sampler *s, struct proc_entry *e, struct sample_proc
         return 0;
 }
 
-/* A process whose stat is kept open was among the top ones at the last
- * sample (struct proc_entry): the scan reads that instead of its statm. */
+/* A process whose stat is kept open made the top ones at some sample and
+ * was still among the candidates at the last (struct proc_entry): the scan
+ * reads that instead of its statm. */
 static bool stat_kept(const struct proc_entry *e) {
         return e && e->stat_fd >= 0;
 }
@@ -720,9 +721,9 @@ static bool scan_process(struct sampler *s, struct sample *x, pid_t pid, uint64_
  * owner, the process's effective uid, is /proc/<pid>'s, which the kernel
  * refreshes when the path is looked up, not for a file kept open. One that
  * has exited since its statm was read cannot be named and gives its place
- * up. Those that left the list go back to their statm. */
+ * up. Those that fell below the candidates go back to their statm. */
 static void name_top(struct sampler *s, struct sample *x) {
-        pid_t top[SAMPLE_TOP_PROCESSES];
+        pid_t keep[TOP_CANDIDATES];
 
         for (size_t i = 0; i < s->n_candidates && x->processes.n_top < SAMPLE_TOP_PROCESSES; i++) {
                 struct sample_process *p = &s->candidates[i];
@@ -742,9 +743,12 @@ static void name_top(struct sampler *s, struct sample *x) {
                 lookup_user(s, p);
                 x->processes.top[x->processes.n_top++] = *p;
         }
-        for (size_t i = 0; i < x->processes.n_top; i++)
-                top[i] = x->processes.top[i].pid;
-        proccache_close_stat_except(&s->procs, top, x->processes.n_top);
+        /* The candidates below the top keep a stat they have: two
+         * processes trading the last place every tick would otherwise
+         * open a stat and a statm again each time. */
+        for (size_t i = 0; i < s->n_candidates; i++)
+                keep[i] = s->candidates[i].pid;
+        proccache_close_stat_except(&s->procs, keep, s->n_candidates);
 }
 
 /* The kept descriptors take at most a quarter of the open-file limit,

@@ -336,13 +336,26 @@ Test(sampler, top_processes_read_through_their_stat_alone) {
         cr_assert_eq(x->processes.top[0].rss, 70000ULL * page);
         cr_assert_gt(x->processes.top[0].cpu_percent, 0.0, "3 ticks more than the first reading");
 
-        /* Out of the top: its stat says so, then its statm is read. */
+        /* Out of the top: its stat says so, and stays open while it is
+         * one of the candidates next in line, so that two processes
+         * trading the last place do not open files each time. */
         shell("echo '100 (tmux: server (x)) S 1 100 100 0 -1 4194560 1 0 0 0 9 4 0 0 20 0 1 0 55 368640000 1' "
               "> '%s/proc/100/stat'", root);
         cr_assert_eq(sampler_take(s, &x), 0);
         for (size_t i = 0; i < x->processes.n_top; i++)
                 cr_assert_neq(x->processes.top[i].pid, 100);
         shell("mv '%s/statm-100' '%s/proc/100/statm'", root, root);
+        cr_assert_eq(sampler_take(s, &x), 0);
+        for (size_t i = 0; i < x->processes.n_top; i++)
+                cr_assert_neq(x->processes.top[i].pid, 100, "its kept stat is read, not its statm");
+
+        /* Below the candidates, its stat is closed; then its statm is read. */
+        for (int pid = 700; pid < 704; pid++)
+                shell("mkdir '%s/proc/%d' && echo '9000 6000 100 10 0 4000 0' > '%s/proc/%d/statm' && "
+                      "echo '%d (big) S 1 %d %d 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 55 36864000 6000' "
+                      "> '%s/proc/%d/stat'",
+                      root, pid, root, pid, pid, pid, pid, root, pid);
+        cr_assert_eq(sampler_take(s, &x), 0);
         cr_assert_eq(sampler_take(s, &x), 0);
         cr_assert_eq(x->processes.top[0].pid, 100);
         cr_assert_eq(x->processes.top[0].rss, 50000ULL * page, "from the statm");
