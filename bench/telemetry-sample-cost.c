@@ -111,7 +111,7 @@ static void floor_take(void *arg) {
 }
 
 /* Each line on stdin names a job, done once and answered with an empty
- * line; false at the end of input, or on a word it does not know. */
+ * line, until the end of input: false on a word it does not know. */
 static bool serve(struct job *jobs, size_t n_jobs) {
         char line[64];
 
