@@ -1,6 +1,7 @@
 """livelogd on a file: the stream contract (docs/livelogs-stream.md), its
 bounds, and what each bad input gets. Real binary, real clients, loopback only."""
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -297,8 +298,20 @@ def test_stuck_client_is_closed(procs, notify_socket, log):
 
     async def go():
         async with connect(w.url()) as ws:
+            # This client keeps reading, and so answers the pings, while the
+            # stuck one is waited for in a thread: a wait that held up the
+            # loop would leave it stuck as well, and closed in its turn.
+            async def read_on():
+                while True:
+                    await ws.recv()
+
+            reader = asyncio.create_task(read_on())
+            await asyncio.to_thread(wait_until, lambda: stuck_closed(stuck), timeout=20,
+                                    what="the stuck client to be closed")
+            reader.cancel()  # safe: recv() loses nothing when cancelled
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader  # a client closed meanwhile fails here
             # once the stuck client is gone, the stream still flows
-            wait_until(lambda: stuck_closed(stuck), timeout=20, what="the stuck client to be closed")
             append(log, "still here\n")
             while (await receive(ws, 1))[0]["log"] != "still here":
                 pass  # the tail of the flood, read after this client connected
