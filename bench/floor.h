@@ -72,6 +72,17 @@ static inline bool floor_request(int c, char *buf, size_t size) {
         return strstr(buf, "\r\n\r\n") != NULL;
 }
 
+/* As many descriptors as the hard limit allows: a floor holds one for
+ * each client or process. */
+static inline void floor_raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
 #define FLOOR_MACHINE_FILES 6
 #define FLOOR_TOP 5
 
@@ -132,19 +143,14 @@ static inline void floor_open_processes(struct floor_reads *r, size_t max) {
         qsort(r->procs, r->n_procs, sizeof *r->procs, floor_by_rss);
 }
 
-/* 0, or -1 when a machine file cannot be opened. Every descriptor it needs
- * is allowed for: the soft limit on open files goes up to the hard one. */
+/* 0, or -1 when a machine file cannot be opened. */
 static inline int floor_reads_open(struct floor_reads *r, struct floor_proc *procs, size_t max_procs,
                                    char *const *mounts, size_t n_mounts) {
         static const char *const files[FLOOR_MACHINE_FILES] = {
                 "/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/diskstats", "/proc/net/dev", "/proc/net/snmp",
         };
-        struct rlimit rl;
 
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-                rl.rlim_cur = rl.rlim_max;
-                (void) setrlimit(RLIMIT_NOFILE, &rl);
-        }
+        floor_raise_fd_limit();
         for (size_t i = 0; i < FLOOR_MACHINE_FILES; i++)
                 if ((r->machine[i] = open(files[i], O_RDONLY | O_CLOEXEC)) < 0)
                         return -1;

@@ -1,13 +1,30 @@
-"""What the benchmarks read of a process they started, and a free port to
-start it on."""
+"""What the benchmarks read of a process they started, a free port to
+start it on, and the wait until it answers."""
 import os
 import socket
+import time
+import urllib.request
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_http(url, proc, timeout=20):
+    """The body of url once the server proc answers there; SystemExit if
+    it exits first, the last error if it does not answer in timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"{url}: server exited with {proc.returncode}")
+        try:
+            return urllib.request.urlopen(url, timeout=5).read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def cpu_seconds(pid):

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,17 +23,13 @@ int main(int argc, char **argv) {
         static unsigned char frame[1 << 16];
         static int fds[MAX_CLIENTS];
         int ls, sfd, ep, n = 0;
-        struct rlimit rl;
         sigset_t mask;
         size_t len;
 
         if (argc < 3 || !(len = floor_frame(argv[2], frame, sizeof frame)))
                 return 2;
         /* As many clients as the limit lets in; the bench raises it. */
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-                rl.rlim_cur = rl.rlim_max;
-                setrlimit(RLIMIT_NOFILE, &rl);
-        }
+        floor_raise_fd_limit();
         if ((ls = floor_listen(argv[1], 4096)) < 0)
                 return 1;
         signal(SIGPIPE, SIG_IGN);

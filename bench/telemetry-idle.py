@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 import needs
-from procfigures import free_port
+from procfigures import free_port, rss_kib, wait_http
 
 
 CLIENTS = r"""
@@ -50,19 +50,6 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
 
 
-def wait_http(url, proc, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"{url}: server exited with {proc.returncode}")
-        try:
-            return urllib.request.urlopen(url, timeout=5).read()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def cpu_seconds(pid):
     """Time on CPU of all the process's threads, in ns precision
     (utime/stime in /proc/<pid>/stat tick only every 10 ms)."""
@@ -74,14 +61,6 @@ def cpu_seconds(pid):
         except FileNotFoundError:
             pass  # a thread that just ended
     return total / 1e9
-
-
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():
@@ -174,7 +153,7 @@ def main():
                 time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
             elapsed = time.monotonic() - t0
             share = {name: 100 * (cpu_seconds(p.pid) - cpu0[name]) / elapsed for name, p in watched.items()}
-            mem = {name: (status_kib(p.pid, "RssAnon"), status_kib(p.pid, "VmRSS")) for name, p in watched.items()}
+            mem = {name: (rss_kib(p.pid, "RssAnon"), rss_kib(p.pid)) for name, p in watched.items()}
 
             frames = {}
             for name, (_, clients) in runs.items():

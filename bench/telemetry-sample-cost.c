@@ -2,17 +2,17 @@
 /* CPU time of one full telemetry sample, as telemetryd takes it: read and
  * parse /proc, compute rates, write the JSON into the frame
  * buffer. Samples are spaced like ticks (caches go cold in between).
- * With "floor", the floor runs too, a tick of it after each sample: only
- * the system calls a sample cannot do without, through descriptors kept
- * open, with nothing parsed (floor.h), the least any sampler of the same
- * fields can cost with every process's memory. Its figures are in "floor".
  * Besides each sample's own thread time, process_us is the whole process's
  * user + system time over each sample (getrusage()).
- * With "serve", it takes a sample or a tick of the floor each time stdin
+ * With "serve", it takes a sample, or a tick of the floor, each time stdin
  * says "sample" or "floor" (a line), answers with an empty line, and prints
- * the figures at the end of input: a bench can then put its peers' work in
- * between, so that all of them see the same state of a noisy machine.
- * Usage: telemetry-sample-cost COUNT SPACING_MS [floor]
+ * the figures at the end of input, the floor's in "floor": a bench can then
+ * put its peers' work in between, so that all of them see the same state
+ * of a noisy machine. The floor makes only the system calls a sample
+ * cannot do without, through descriptors kept open, with nothing parsed
+ * (floor.h): the least any sampler of the same fields can cost with every
+ * process's memory.
+ * Usage: telemetry-sample-cost COUNT SPACING_MS
  *        telemetry-sample-cost serve
  * Prints one JSON line. */
 #include <stdbool.h>
@@ -131,7 +131,6 @@ static bool serve(struct job *jobs, size_t n_jobs) {
 
 int main(int argc, char **argv) {
         bool served = argc > 1 && strcmp(argv[1], "serve") == 0;
-        bool with_floor = served || (argc > 3 && strcmp(argv[3], "floor") == 0);
         int count = argc > 1 ? atoi(argv[1]) : 200, spacing = argc > 2 ? atoi(argv[2]) : 50;
         static struct floor_proc procs[1 << 16];
         static struct sampling g;
@@ -148,31 +147,27 @@ int main(int argc, char **argv) {
                 return 1;
         sampler_prime(g.s);
         sampler_take(g.s, &g.x);
-        if (with_floor) {
+        if (served) {
                 /* The same mounts as the sample's, for statfs(). */
                 for (size_t i = 0; i < g.x->disk.n_mounts && n_mounts < 64; i++)
                         mounts[n_mounts++] = strdup(g.x->disk.mounts[i].mount_point);
-                if (floor_reads_open(&r, procs, sizeof procs / sizeof *procs, mounts, n_mounts) < 0)
-                        return 1;
-        }
-        if (served) {
-                if (!serve(jobs, 2))
+                if (floor_reads_open(&r, procs, sizeof procs / sizeof *procs, mounts, n_mounts) < 0 ||
+                    !serve(jobs, 2))
                         return 1;
         } else
-                /* Each call spacing ms after the one before, like ticks. */
-                for (int i = 0; i < count; i++)
-                        for (size_t j = 0; j < (with_floor ? 2 : 1); j++) {
-                                usleep((useconds_t) spacing * 1000);
-                                if (!job_run(&jobs[j]))
-                                        return 1;
-                        }
+                /* Each sample spacing ms after the one before, like ticks. */
+                for (int i = 0; i < count; i++) {
+                        usleep((useconds_t) spacing * 1000);
+                        if (!job_run(&jobs[0]))
+                                return 1;
+                }
         if (g.failed)
                 return 1;
         full = sampler_full_listings(g.s, &scans);
         print_costs(&jobs[0]);
         printf(", \"processes\": %u, \"frame_bytes\": %zu, \"full_listings\": %u, \"scans\": %u", g.x->processes.count,
                strlen(g.frame), full, scans);
-        if (with_floor) {
+        if (served) {
                 printf(", \"floor\": ");
                 print_costs(&jobs[1]);
                 printf(", \"with_memory\": %zu}", r.n_procs);

@@ -25,7 +25,7 @@ import time
 import urllib.request
 
 import needs
-from procfigures import cpu_seconds, free_port, rss_kib
+from procfigures import cpu_seconds, free_port, rss_kib, wait_http
 
 SPACING = 0.02  # samples 20 ms apart, so caches are as cold as between ticks
 
@@ -67,15 +67,7 @@ def psutil_sampler():
 def warm(p, url, warmup=3, settle=0.0):
     """Wait until the server p answers on url, then scrape it warmup times
     (after settle seconds): the bytes of the last answer."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or p.poll() is not None:
-                raise SystemExit(f"nothing answered on {url}")
-            time.sleep(0.05)
+    size = len(wait_http(url, p, timeout=10))
     time.sleep(settle)
     for _ in range(warmup):
         size = len(urllib.request.urlopen(url, timeout=5).read())
