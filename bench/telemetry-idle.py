@@ -9,12 +9,16 @@ it reads the same kernel files through kept descriptors and writes a frame
 of the same size to each client, parsing nothing. No telemetry server can
 do less a tick, so telemetryd / floor is what its own code costs.
 
+With --alone, only telemetryd and the floor run, each with its clients:
+the budget's own conditions, with no peer busy beside them on these two
+cores, at the cost of the comparison with node_exporter.
+
 With --against DIR, a second telemetryd built in DIR (another commit's
 build) runs beside the first one, with clients of its own, and is measured
 over the same seconds: a change smaller than this machine's noise from one
 minute to the next shows against it.
 
-Usage: bench/telemetry-idle.py [--seconds 60] [--clients 10] [--build DIR] [--against DIR]
+Usage: bench/telemetry-idle.py [--seconds 60] [--clients 10] [--alone] [--build DIR] [--against DIR]
 """
 import argparse
 import json
@@ -68,6 +72,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--against", metavar="DIR", help="another build's telemetryd, run beside it")
+    ap.add_argument("--alone", action="store_true", help="no node_exporter and no livelogd beside telemetryd")
     needs.build_option(ap)
     args = ap.parse_args()
     needs.debian("prometheus-node-exporter", "python3-websockets")  # the peer; the clients
@@ -132,24 +137,28 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="resolvix-bench-idle-") as tmp:
         try:
-            ne_port = free_port()
-            ne = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{ne_port}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(ne)
-            ne_url = f"http://127.0.0.1:{ne_port}/metrics"
-            wait_http(ne_url, ne)
+            ne = ne_url = None
+            if not args.alone:
+                ne_port = free_port()
+                ne = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{ne_port}"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                procs.append(ne)
+                ne_url = f"http://127.0.0.1:{ne_port}/metrics"
+                wait_http(ne_url, ne)
             runs = {}
             runs["telemetryd"], sample = start_telemetryd(telemetryd)
             if other:
                 runs["telemetryd --against"], _ = start_telemetryd(other)
             runs["floor"] = start_floor(sample, tmp)
-            runs["livelogd"] = start_livelogd(tmp)
+            if not args.alone:
+                runs["livelogd"] = start_livelogd(tmp)
             time.sleep(3)  # connected, buffers grown, first scrapes done
 
-            watched = {name: td for name, (td, _) in runs.items()} | {"node_exporter": ne}
+            watched = {name: td for name, (td, _) in runs.items()} | ({"node_exporter": ne} if ne else {})
             cpu0, t0 = {name: cpu_seconds(p.pid) for name, p in watched.items()}, time.monotonic()
             for i in range(args.seconds):
-                urllib.request.urlopen(ne_url, timeout=5).read()
+                if ne_url:
+                    urllib.request.urlopen(ne_url, timeout=5).read()
                 time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
             elapsed = time.monotonic() - t0
             share = {name: 100 * (cpu_seconds(p.pid) - cpu0[name]) / elapsed for name, p in watched.items()}
@@ -165,15 +174,17 @@ def main():
                     p.terminate()
                     p.wait(timeout=10)
 
+    beside = (" alone with the floor" if args.alone else
+              f", node_exporter scraped once a second, livelogd following a quiet file with {args.clients} clients")
     print(f"Idle cost over {elapsed:.0f} s: telemetryd at interval 1 with {args.clients} clients "
-          f"({frames['telemetryd']} frames received), node_exporter scraped once a second, livelogd following"
-          f" a quiet file with {args.clients} clients")
+          f"({frames['telemetryd']} frames received){beside}")
     for name in watched:
         print(f"  {name:21} CPU {share[name]:6.3f} % of a core   RssAnon {mem[name][0] / 1024:5.2f} MiB"
               f"   RSS {mem[name][1] / 1024:5.2f} MiB")
     td, ne = "telemetryd", "node_exporter"
-    print(f"  ratios (node_exporter / telemetryd): CPU {share[ne] / share[td]:.1f}x, RssAnon {mem[ne][0] / mem[td][0]:.1f}x,"
-          f" RSS {mem[ne][1] / mem[td][1]:.1f}x")
+    if ne in share:
+        print(f"  ratios (node_exporter / telemetryd): CPU {share[ne] / share[td]:.1f}x,"
+              f" RssAnon {mem[ne][0] / mem[td][0]:.1f}x, RSS {mem[ne][1] / mem[td][1]:.1f}x")
     if other:
         print(f"  telemetryd against {args.against}: CPU {share[td] / share['telemetryd --against']:.3f}x")
     print(f"  telemetryd / floor: CPU {share[td] / share['floor']:.2f}x (the floor: the same kernel reads and"
