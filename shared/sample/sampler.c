@@ -378,7 +378,7 @@ static int read_disks(struct sampler *s, struct slot *cur, const struct sample *
                         return -ENOMEM;
                 size_t i = x->disk.n_disks++;
                 struct sample_disk *sd = &x->disk.disks[i];
-                snprintf(sd->name, sizeof sd->name, "%s", d.name);
+                memcpy(sd->name, d.name, sizeof sd->name); /* arrays of one size */
                 sd->read_bytes = d.sectors_read * DISKSTAT_SECTOR;
                 sd->written_bytes = d.sectors_written * DISKSTAT_SECTOR;
                 sd->reads = d.reads;
