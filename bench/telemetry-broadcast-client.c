@@ -7,6 +7,7 @@
  * keeps them); a connection the server closes fails the run.
  *
  * Usage: telemetry-broadcast-client PORT STAGES ROUNDS PID SIGNAL [VALUE]
+ *        telemetry-broadcast-client --each CLIENTS ROUNDS SERVER...
  * STAGES is a client count or a rising list of them ("1000,5000,10000"):
  * clients are added up to each count in turn, and ROUNDS timed there.
  * SIGNAL is sent with sigqueue(VALUE) (telemetryd's interval signal) when
@@ -14,13 +15,20 @@
  * the time to connect that stage's clients and the server's CPU time for
  * it, the rounds' times and the server's CPU time per round.
  * With BENCH_TLS=1 in the environment the clients speak wss:// (OpenSSL,
- * no certificate check: only the server's cost is measured). */
+ * no certificate check: only the server's cost is measured).
+ *
+ * With --each, CLIENTS clients connect to each SERVER
+ * (PORT:PID:SIGNAL:VALUE:plain|tls, VALUE "-" for kill()), and each round
+ * ticks every server in turn, so that they all run on the same machine:
+ * on these shared VMs its speed drifts from one minute to the next. One
+ * JSON line per server, in order. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,140 +251,236 @@ static double cpu_ms(int pid) {
         return (double) ns / 1e6;
 }
 
-int main(int argc, char **argv) {
-        int port, n = 0, total = 0, rounds, pid, sig, ep;
-        bool queue = argc > 6;
-        union sigval value = { 0 };
+/* The clients of one server, and how to tick it. */
+struct server {
+        int port, pid, sig;
+        bool queue, tls;
+        union sigval value;
         struct client *cl;
-        struct rlimit rl;
-        double *ms;
-        struct epoll_event evs[256];
-        char *stages, *list, *save = NULL;
-        SSL_CTX *ctx = NULL;
+        int n;
+        double *ms;           /* each round's time */
+        double t_conn, cpu_conn, cpu0;
+};
 
-        if (argc < 6) {
-                fprintf(stderr, "usage: %s PORT STAGES ROUNDS PID SIGNAL [VALUE]\n", argv[0]);
-                return 2;
+/* The client behind an epoll event: server in the high half, client in the low. */
+static struct client *client_of(struct server *servers, uint64_t key, int *idx) {
+        *idx = (int) (uint32_t) key;
+        return &servers[key >> 32].cl[*idx];
+}
+
+static void drain_events(struct server *servers, const struct epoll_event *evs, int k) {
+        for (int i = 0; i < k; i++) {
+                int idx;
+                struct client *c = client_of(servers, evs[i].data.u64, &idx);
+
+                drain(c, idx);
         }
-        port = atoi(argv[1]);
-        /* The stages rise: the last is the most clients. */
-        stages = strrchr(argv[2], ',');
-        total = atoi(stages ? stages + 1 : argv[2]);
-        stages = argv[2];
-        rounds = atoi(argv[3]);
-        pid = atoi(argv[4]);
-        sig = atoi(argv[5]);
-        if (queue)
-                value.sival_int = atoi(argv[6]);
-        if (total <= 0 || rounds <= 0)
-                return 2;
-        /* A stuck server must not keep the benchmark waiting for ever. */
-        alarm(900);
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t) total + 64) {
-                rl.rlim_cur = rl.rlim_max < (rlim_t) total + 64 ? rl.rlim_max : (rlim_t) total + 64;
+}
+
+/* Connect server si's clients up to want, timing it and its CPU. */
+static int connect_clients(int ep, struct server *servers, int si, int want, SSL_CTX *ctx) {
+        struct server *s = &servers[si];
+        struct epoll_event evs[256];
+
+        s->t_conn = now_ms();
+        s->cpu_conn = cpu_ms(s->pid);
+        for (; s->n < want; s->n++) {
+                struct client *c = &s->cl[s->n];
+
+                if (dial(s->port, s->tls ? ctx : NULL, c) < 0) {
+                        fprintf(stderr, "client %d of port %d could not connect: %s\n", s->n, s->port, strerror(errno));
+                        return -1;
+                }
+                epoll_ctl(ep, EPOLL_CTL_ADD, c->fd,
+                          &(struct epoll_event){ .events = EPOLLIN, .data.u64 = (uint64_t) si << 32 | (uint32_t) s->n });
+                /* What the TLS layer already decrypted is no longer in the
+                 * socket: epoll would never report it. */
+                if (c->ssl && SSL_pending(c->ssl) > 0)
+                        drain(c, s->n);
+                /* Now and then read what the connected ones got: a server
+                 * pings a silent client and drops it when no pong comes,
+                 * and connecting thousands can take longer than it waits. */
+                if (s->n % 64 == 63)
+                        drain_events(servers, evs, epoll_wait(ep, evs, 256, 0));
+        }
+        s->t_conn = now_ms() - s->t_conn;
+        s->cpu_conn = cpu_ms(s->pid) - s->cpu_conn;
+        return 0;
+}
+
+/* Let whatever was sent on connect or in the last round land. */
+static void settle(int ep, struct server *servers) {
+        struct epoll_event evs[256];
+        int k;
+
+        while ((k = epoll_wait(ep, evs, 256, 300)) > 0)
+                drain_events(servers, evs, k);
+}
+
+/* Tick server si once: how long until every one of its clients holds one
+ * more frame than it did. Clients that just joined got a frame on connect
+ * (telemetryd) or none (the peers): each waits for one more than it holds.
+ * The other servers' clients are read too (pings), but not waited for. */
+static double tick(int ep, struct server *servers, int si, int round) {
+        struct server *s = &servers[si];
+        struct epoll_event evs[256];
+        int done = 0;
+        double t0;
+
+        for (int i = 0; i < s->n; i++)
+                s->cl[i].target = s->cl[i].frames + 1;
+        t0 = now_ms();
+        if (s->queue ? sigqueue(s->pid, s->sig, s->value) : kill(s->pid, s->sig)) {
+                perror("signal");
+                exit(1);
+        }
+        while (done < s->n) {
+                int k = epoll_wait(ep, evs, 256, 10000);
+
+                if (k <= 0) {
+                        fprintf(stderr, "round %d: only %d of %d clients of port %d got the frame\n", round, done,
+                                s->n, s->port);
+                        exit(1);
+                }
+                for (int i = 0; i < k; i++) {
+                        int idx;
+                        struct client *c = client_of(servers, evs[i].data.u64, &idx);
+                        unsigned long before = c->frames;
+
+                        drain(c, idx);
+                        if (evs[i].data.u64 >> 32 == (uint64_t) si && before < c->target && c->frames >= c->target)
+                                done++;
+                }
+        }
+        return now_ms() - t0;
+}
+
+static void report(struct server *s, int rounds) {
+        double cpu = (cpu_ms(s->pid) - s->cpu0) / rounds;
+
+        qsort(s->ms, (size_t) rounds, sizeof *s->ms, cmp);
+        printf("{\"clients\": %d, \"connect_ms\": %.1f, \"connect_cpu_ms\": %.1f, \"rounds\": %d, "
+               "\"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"cpu_ms_per_round\": %.3f, "
+               "\"tls\": \"%s\"}\n",
+               s->n, s->t_conn, s->cpu_conn, rounds, s->ms[rounds / 2], s->ms[0], s->ms[rounds - 1], cpu,
+               s->n > 0 && s->cl[0].ssl ? SSL_get_version(s->cl[0].ssl) : "");
+        fflush(stdout);
+}
+
+/* rounds rounds, each ticking every server in turn after the last tick's
+ * frames have landed; then one line per server. */
+static void time_rounds(int ep, struct server *servers, int n_servers, int rounds) {
+        settle(ep, servers);
+        for (int si = 0; si < n_servers; si++)
+                servers[si].cpu0 = cpu_ms(servers[si].pid);
+        for (int r = 0; r < rounds; r++)
+                for (int si = 0; si < n_servers; si++) {
+                        settle(ep, servers);
+                        servers[si].ms[r] = tick(ep, servers, si, r);
+                }
+        for (int si = 0; si < n_servers; si++)
+                report(&servers[si], rounds);
+}
+
+/* PORT:PID:SIGNAL:VALUE:plain|tls */
+static int parse_server(const char *arg, struct server *s) {
+        char value[32], mode[8];
+
+        if (sscanf(arg, "%d:%d:%d:%31[^:]:%7s", &s->port, &s->pid, &s->sig, value, mode) != 5 ||
+            (strcmp(mode, "plain") != 0 && strcmp(mode, "tls") != 0))
+                return -1;
+        s->queue = strcmp(value, "-") != 0;
+        if (s->queue)
+                s->value.sival_int = atoi(value);
+        s->tls = strcmp(mode, "tls") == 0;
+        return 0;
+}
+
+static void raise_fd_limit(int clients) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t) clients + 64) {
+                rl.rlim_cur = rl.rlim_max < (rlim_t) clients + 64 ? rl.rlim_max : (rlim_t) clients + 64;
                 setrlimit(RLIMIT_NOFILE, &rl);
         }
-        cl = calloc((size_t) total, sizeof *cl);
-        ms = calloc((size_t) rounds, sizeof *ms);
+}
+
+static int usage(const char *argv0) {
+        fprintf(stderr, "usage: %s PORT STAGES ROUNDS PID SIGNAL [VALUE]\n"
+                        "       %s --each CLIENTS ROUNDS PORT:PID:SIGNAL:VALUE:plain|tls...\n", argv0, argv0);
+        return 2;
+}
+
+int main(int argc, char **argv) {
+        int total = 0, rounds, n_servers, ep;
+        struct server *servers;
+        bool each = argc > 1 && strcmp(argv[1], "--each") == 0, tls = false;
+        char *list = NULL, *save = NULL;
+        SSL_CTX *ctx = NULL;
+
+        if (each ? argc < 5 : argc < 6)
+                return usage(argv[0]);
+        n_servers = each ? argc - 4 : 1;
+        servers = calloc((size_t) n_servers, sizeof *servers);
+        if (each) {
+                total = atoi(argv[2]);
+                rounds = atoi(argv[3]);
+                for (int i = 0; i < n_servers; i++)
+                        if (parse_server(argv[4 + i], &servers[i]) < 0)
+                                return usage(argv[0]);
+        } else {
+                /* The stages rise: the last is the most clients. */
+                const char *last = strrchr(argv[2], ',');
+
+                total = atoi(last ? last + 1 : argv[2]);
+                rounds = atoi(argv[3]);
+                servers[0] = (struct server){ .port = atoi(argv[1]), .pid = atoi(argv[4]), .sig = atoi(argv[5]),
+                                              .queue = argc > 6, .tls = getenv("BENCH_TLS") != NULL };
+                if (servers[0].queue)
+                        servers[0].value.sival_int = atoi(argv[6]);
+        }
+        if (total <= 0 || rounds <= 0)
+                return usage(argv[0]);
+        /* A stuck server must not keep the benchmark waiting for ever. */
+        alarm(900);
+        raise_fd_limit(total * n_servers);
+        for (int i = 0; i < n_servers; i++) {
+                servers[i].cl = calloc((size_t) total, sizeof *servers[i].cl);
+                servers[i].ms = calloc((size_t) rounds, sizeof *servers[i].ms);
+                tls |= servers[i].tls;
+        }
         ep = epoll_create1(EPOLL_CLOEXEC);
-        if (getenv("BENCH_TLS")) {
+        if (tls) {
                 ctx = SSL_CTX_new(TLS_client_method());
                 if (!ctx)
                         return 1;
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         }
-        save = NULL;
-        list = strdup(stages); /* strtok_r() writes into it; stages stays whole for messages */
-        for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                int want = atoi(tok);
-                double t_conn = now_ms(), cpu_conn = cpu_ms(pid), cpu0;
-
-                if (want < n) {
-                        fprintf(stderr, "stages must rise: %s\n", stages);
-                        free(list);
-                        return 2;
-                }
-                for (; n < want; n++) {
-                        if (dial(port, ctx, &cl[n]) < 0) {
-                                fprintf(stderr, "client %d could not connect: %s\n", n, strerror(errno));
+        if (each) {
+                for (int i = 0; i < n_servers; i++)
+                        if (connect_clients(ep, servers, i, total, ctx) < 0)
                                 return 1;
+                time_rounds(ep, servers, n_servers, rounds);
+        } else {
+                list = strdup(argv[2]); /* strtok_r() writes into it; argv[2] stays whole for messages */
+                for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                        if (atoi(tok) < servers[0].n) {
+                                fprintf(stderr, "stages must rise: %s\n", argv[2]);
+                                return 2;
                         }
-                        epoll_ctl(ep, EPOLL_CTL_ADD, cl[n].fd,
-                                  &(struct epoll_event){ .events = EPOLLIN, .data.u32 = (uint32_t) n });
-                        /* What the TLS layer already decrypted is no longer
-                         * in the socket: epoll would never report it. */
-                        if (cl[n].ssl && SSL_pending(cl[n].ssl) > 0)
-                                drain(&cl[n], n);
-                        /* Now and then read what the connected ones got:
-                         * a server pings a silent client and drops it when
-                         * no pong comes, and connecting thousands can take
-                         * longer than it waits. */
-                        if (n % 64 == 63) {
-                                int k = epoll_wait(ep, evs, 256, 0);
-                                for (int i = 0; i < k; i++)
-                                        drain(&cl[evs[i].data.u32], (int) evs[i].data.u32);
-                        }
-                }
-                t_conn = now_ms() - t_conn;
-                cpu_conn = cpu_ms(pid) - cpu_conn;
-
-                cpu0 = -1;
-                for (int r = -1; r < rounds; r++) {
-                        int done = 0;
-                        double t0;
-
-                        /* Let whatever was sent on connect or in the last round land. */
-                        for (;;) {
-                                int k = epoll_wait(ep, evs, 256, 300);
-                                if (k <= 0)
-                                        break;
-                                for (int i = 0; i < k; i++)
-                                        drain(&cl[evs[i].data.u32], (int) evs[i].data.u32);
-                        }
-                        if (cpu0 < 0)
-                                cpu0 = cpu_ms(pid);
-                        if (r < 0)
-                                continue; /* round -1 only drains */
-                        /* Clients that joined at this stage got a frame on
-                         * connect (telemetryd) or none (the peers): each waits
-                         * for one more than it holds. */
-                        for (int i = 0; i < n; i++)
-                                cl[i].target = cl[i].frames + 1;
-                        t0 = now_ms();
-                        if (queue ? sigqueue(pid, sig, value) : kill(pid, sig)) {
-                                perror("signal");
+                        if (connect_clients(ep, servers, 0, atoi(tok), ctx) < 0)
                                 return 1;
-                        }
-                        while (done < n) {
-                                int k = epoll_wait(ep, evs, 256, 10000);
-                                if (k <= 0) {
-                                        fprintf(stderr, "round %d: only %d of %d clients got the frame\n", r, done, n);
-                                        return 1;
-                                }
-                                for (int i = 0; i < k; i++) {
-                                        struct client *c = &cl[evs[i].data.u32];
-                                        unsigned long before = c->frames;
-
-                                        drain(c, (int) evs[i].data.u32);
-                                        if (before < c->target && c->frames >= c->target)
-                                                done++;
-                                }
-                        }
-                        ms[r] = now_ms() - t0;
+                        time_rounds(ep, servers, 1, rounds);
                 }
-                qsort(ms, (size_t) rounds, sizeof *ms, cmp);
-                printf("{\"clients\": %d, \"connect_ms\": %.1f, \"connect_cpu_ms\": %.1f, \"rounds\": %d, "
-                       "\"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"cpu_ms_per_round\": %.3f, "
-                       "\"tls\": \"%s\"}\n",
-                       n, t_conn, cpu_conn, rounds, ms[rounds / 2], ms[0], ms[rounds - 1], (cpu_ms(pid) - cpu0) / rounds,
-                       cl[0].ssl ? SSL_get_version(cl[0].ssl) : "");
-                fflush(stdout);
+                free(list);
         }
-        free(list);
-        free(ms);
-        for (int i = 0; i < n; i++)
-                SSL_free(cl[i].ssl);
+        for (int i = 0; i < n_servers; i++) {
+                for (int k = 0; k < servers[i].n; k++)
+                        SSL_free(servers[i].cl[k].ssl);
+                free(servers[i].cl);
+                free(servers[i].ms);
+        }
+        free(servers);
         SSL_CTX_free(ctx);
-        free(cl);
         return 0;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """CPU per full telemetry sample: telemetryd's sampler (read + parse + JSON)
-against the same fields through psutil and against one node_exporter scrape,
+against the same fields through psutil and against node_exporter's scrape,
 all in one run. Prints ours, each peer's figure and the ratio.
 
 node_exporter runs twice: with its default collectors, which read no
