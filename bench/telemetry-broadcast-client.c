@@ -258,7 +258,7 @@ struct server {
         union sigval value;
         struct client *cl;
         int n;
-        double *ms;           /* each round's time */
+        double *ms; /* each round's time */
         double t_conn, cpu_conn, cpu0;
 };
 
