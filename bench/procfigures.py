@@ -1,5 +1,5 @@
 """What the benchmarks read of a process they started, a free port to
-start it on, and the wait until it answers."""
+start it on, and the wait until it listens or answers."""
 import os
 import socket
 import time
@@ -10,6 +10,22 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20):
+    """Once the server proc accepts a connection on the loopback port;
+    SystemExit if it exits first or does not listen in timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"port {port}: server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"nothing listening on port {port} after {timeout} s")
+            time.sleep(0.05)
 
 
 def wait_http(url, proc, timeout=20):

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import needs
-from procfigures import free_port
+from procfigures import free_port, wait_port
 
 ENROLL = "bench-enroll"
 
@@ -121,15 +121,7 @@ def main():
     hub = subprocess.Popen([str(hub_bin)], env=hub_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pushd = None
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("resolvix-hub did not start")
-                time.sleep(0.05)
+        wait_port(port, hub)
         relay = Relay(port)
         env = {"PATH": os.environ["PATH"], "RESOLVIX_CONFIG": "", "RESOLVIX_NODE_ID": "bench-node",
                "RESOLVIX_CONTROL_STATE_DIR": node_state, "RESOLVIX_PUSH_HUB_URL": f"http://127.0.0.1:{relay.port}",

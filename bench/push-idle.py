@@ -19,13 +19,12 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
 import needs
-from procfigures import SMAPS_KEYS, cpu_seconds, free_port, rss_kib, smaps_by_object
+from procfigures import SMAPS_KEYS, cpu_seconds, free_port, rss_kib, smaps_by_object, wait_port
 
 ENROLL = "bench-enroll"
 
@@ -46,15 +45,8 @@ def start_hub(hub_bin, tmp, port, tls=None):
     if tls:
         env.update(RESOLVIX_HUB_TLS_CERT=tls[0], RESOLVIX_HUB_TLS_KEY=tls[1])
     hub = subprocess.Popen([str(hub_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return hub
-        except OSError:
-            if time.monotonic() > deadline or hub.poll() is not None:
-                raise SystemExit("resolvix-hub did not start")
-            time.sleep(0.05)
+    wait_port(port, hub)
+    return hub
 
 
 C_RUNTIME = ("libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]")

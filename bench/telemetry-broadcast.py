@@ -31,7 +31,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -39,30 +38,12 @@ import urllib.request
 from pathlib import Path
 
 import needs
+from procfigures import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 FLOOR = "raw write() floor (C, no library)"
 TLS = "telemetryd over wss://"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listening on {port}")
 
 
 def start(args, **kw):
@@ -80,19 +61,21 @@ def stop(proc):
         proc.wait()
 
 
-def run_clients(name, client, port, stages, rounds, pid, signo, value=None, tls=False):
-    """One result per stage (a count of clients), in order."""
-    args = ["taskset", "-c", "1", str(client), str(port), ",".join(map(str, stages)), str(rounds), str(pid),
-            str(int(signo))]
-    if value is not None:
-        args.append(str(value))
-    env = {k: v for k, v in os.environ.items() if k != "BENCH_TLS"}
-    if tls:
-        env["BENCH_TLS"] = "1"
-    out = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env)
+def run_client_program(what, args, env=None):
+    """The client program on CPU 1: its JSON lines."""
+    out = subprocess.run(["taskset", "-c", "1", *map(str, args)], capture_output=True, text=True, timeout=900, env=env)
     if out.returncode != 0:
-        raise SystemExit(f"clients of {name} failed: {out.stderr[-2000:]}")
+        raise SystemExit(f"clients of {what} failed: {out.stderr[-2000:]}")
     return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def run_clients(name, client, srv, stages, rounds):
+    """Clients added to one server in stages (counts of clients): one
+    result per stage, in order."""
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_TLS"} | ({"BENCH_TLS": "1"} if srv["tls"] else {})
+    value = [] if srv["value"] is None else [srv["value"]]
+    return run_client_program(name, [client, srv["port"], ",".join(map(str, stages)), rounds, srv["pid"],
+                                     int(srv["sig"]), *value], env)
 
 
 def run_each(client, n, rounds, servers):
@@ -100,11 +83,7 @@ def run_each(client, n, rounds, servers):
     so that all see the same machine. {name: result}"""
     specs = [f"{s['port']}:{s['pid']}:{int(s['sig'])}:{'-' if s['value'] is None else s['value']}:"
              f"{'tls' if s['tls'] else 'plain'}" for s in servers.values()]
-    out = subprocess.run(["taskset", "-c", "1", str(client), "--each", str(n), str(rounds), *specs],
-                         capture_output=True, text=True, timeout=900)
-    if out.returncode != 0:
-        raise SystemExit(f"the clients failed: {out.stderr[-2000:]}")
-    return dict(zip(servers, (json.loads(line) for line in out.stdout.splitlines())))
+    return dict(zip(servers, run_client_program("every server", [client, "--each", n, rounds, *specs])))
 
 
 def raise_fd_limit(n):
@@ -180,9 +159,7 @@ def main():
         staged = {}
         if len(stages) > 1:
             for name in [name for name in ("telemetryd", TLS, FLOOR) if name in servers]:
-                srv = servers[name]
-                staged[name] = run_clients(name, client, srv["port"], stages, args.rounds, srv["pid"], srv["sig"],
-                                           srv["value"], tls=srv["tls"])
+                staged[name] = run_clients(name, client, servers[name], stages, args.rounds)
 
     load = os.getloadavg()
     print(f"Tick until all {first} loopback clients hold the frame ({len(frame)} bytes), median of {args.rounds}"

@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import time
 import urllib.request
 
 import needs
-from procfigures import free_port, rss_kib, wait_http
+from procfigures import free_port, rss_kib, wait_http, wait_port
 
 
 CLIENTS = r"""
@@ -122,17 +121,7 @@ def main():
         port = free_port()
         fl = subprocess.Popen([floor, str(port), frame, *mounts], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(fl)
-        deadline = time.monotonic() + 20
-        while True:
-            if fl.poll() is not None:
-                raise SystemExit(f"the floor exited with {fl.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_port(port, fl)
         return fl, start_clients(port)
 
     with tempfile.TemporaryDirectory(prefix="resolvix-bench-idle-") as tmp:

@@ -22,6 +22,7 @@ Usage: bench/telemetry-sample-cpu.py [--samples N] [--extra-processes N] [--runs
 Needs python3-psutil and prometheus-node-exporter (packaging/deps.sh test).
 """
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -137,6 +138,34 @@ def kill_all(kids):
         k.wait()
 
 
+def end_driver(drv):
+    if drv.poll() is None:
+        drv.kill()
+        drv.wait()
+
+
+class Exporter:
+    """A node_exporter started with flags and scraped every `every` rounds
+    of one_run(): its whole CPU time over the run, per scrape."""
+
+    def __init__(self, every, *flags):
+        self.every, self.scrapes = every, 0
+        self.proc, self.url = start_node_exporter(*flags)
+
+    def begin(self):
+        warm(self.proc, self.url)
+        self.cpu0 = cpu_seconds(self.proc.pid)
+
+    def round(self, i):
+        if i % self.every == 0:
+            time.sleep(SPACING)
+            urllib.request.urlopen(self.url, timeout=5).read()
+            self.scrapes += 1
+
+    def ms_per_scrape(self):
+        return (cpu_seconds(self.proc.pid) - self.cpu0) / self.scrapes * 1000
+
+
 def one_run(driver, samples):
     """samples rounds, each SPACING after the last: a sample of ours, a tick
     of the floor and, every 4th round, a psutil sample and a scrape of the
@@ -144,10 +173,15 @@ def one_run(driver, samples):
     default one. Interleaved, they all see the same machine, whose speed
     drifts from one second to the next."""
     psutil_sample = psutil_sampler()
-    ne, url = start_node_exporter()
-    nep, urlp = start_node_exporter("--collector.processes")
-    drv = subprocess.Popen([str(driver), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
+    with contextlib.ExitStack() as running:
+        exporters = []
+        for every, flags in ((4, ("--collector.processes",)), (2, ())):
+            exporters.append(Exporter(every, *flags))
+            running.callback(stop, exporters[-1].proc)
+        processes, default = exporters
+        drv = subprocess.Popen([str(driver), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        running.callback(end_driver, drv)
+
         def ask(job):
             time.sleep(SPACING)
             drv.stdin.write(job + "\n")
@@ -155,10 +189,9 @@ def one_run(driver, samples):
             if drv.stdout.readline() != "\n":
                 raise SystemExit(f"{driver} failed")
 
-        warm(ne, url)
-        warm(nep, urlp)
-        ps_ms, scrapes, scrapes_p = [], 0, 0
-        ne0, nep0 = cpu_seconds(ne.pid), cpu_seconds(nep.pid)
+        for e in exporters:
+            e.begin()
+        ps_ms = []
         for i in range(samples):
             ask("sample")
             ask("floor")
@@ -167,28 +200,17 @@ def one_run(driver, samples):
                 t0 = time.process_time()
                 psutil_sample()
                 ps_ms.append((time.process_time() - t0) * 1000)
-                time.sleep(SPACING)
-                urllib.request.urlopen(urlp, timeout=5).read()
-                scrapes_p += 1
-            if i % 2 == 0:
-                time.sleep(SPACING)
-                urllib.request.urlopen(url, timeout=5).read()
-                scrapes += 1
-        ne_ms, ne_rss = (cpu_seconds(ne.pid) - ne0) / scrapes * 1000, rss_kib(ne.pid)
-        nep_ms = (cpu_seconds(nep.pid) - nep0) / scrapes_p * 1000
+            for e in exporters:
+                e.round(i)
+        theirs = {"node_exporter": default.ms_per_scrape(), "ne_rss": rss_kib(default.proc.pid),
+                  "ne_processes": processes.ms_per_scrape()}
         out, _ = drv.communicate(timeout=60)
         if drv.returncode != 0:
             raise SystemExit(f"{driver} exited with {drv.returncode}")
-    finally:
-        if drv.poll() is None:
-            drv.kill()
-            drv.wait()
-        stop(ne)
-        stop(nep)
     us = json.loads(out)
     return {"ours": us["median_us"] / 1000, "ours_p90": us["p90_us"] / 1000,
             "ours_process": us["process_us"] / 1000, "floor": us["floor"]["process_us"] / 1000,
-            "psutil": statistics.median(ps_ms), "node_exporter": ne_ms, "ne_rss": ne_rss, "ne_processes": nep_ms,
+            "psutil": statistics.median(ps_ms), **theirs,
             "processes": us["processes"], "frame": us["frame_bytes"], "load": os.getloadavg()}
 
 
